@@ -1,0 +1,59 @@
+//! Alibaba Cloud VPC API (version 2016-04-28): NAT gateways, DNAT and SNAT
+//! tables, NAT bandwidth packages, IPv6 internet bandwidth and EIPs.
+//!
+//! Every action is a request type that serializes (PascalCase, the wire names)
+//! into flat RPC parameters and names its response type through [`Action`].
+//! Request types also deserialize from flat parameters (see
+//! [`crate::cloud::wire::unflatten`]) so that the emulator speaks the same shapes.
+
+pub mod actions;
+pub mod client;
+pub mod error;
+pub mod signer;
+
+pub use client::{AlibabaClient, AlibabaCredentials};
+pub use error::classify;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The API version every VPC NAT action is sent with.
+pub const API_VERSION: &str = "2016-04-28";
+
+/// The public endpoint used when none is configured.
+pub const DEFAULT_ENDPOINT: &str = "https://vpc.aliyuncs.com";
+
+/// The page size every paginator asks for: the largest the service allows.
+pub const MAX_PAGE_SIZE: u32 = 50;
+
+/// A typed RPC action.
+pub trait Action: Serialize + Send + Sync {
+    /// The action name on the wire (`Action=` parameter).
+    const NAME: &'static str;
+    /// The typed success response.
+    type Response: DeserializeOwned + Send;
+}
+
+/// Paging fields common to every `Describe*` response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Total number of items across all pages.
+    pub total_count: u32,
+    /// The 1-based number of the page returned.
+    pub page_number: u32,
+    /// The page size the service applied.
+    pub page_size: u32,
+}
+
+/// A `Describe*` action whose results come in pages (`PageNumber`, `PageSize`,
+/// `TotalCount`).
+pub trait Paginated: Action + Clone {
+    /// One element of the listed collection.
+    type Item: Send;
+    /// Ask for page `number` (1-based) of `size` items.
+    fn set_page(&mut self, number: u32, size: u32);
+    /// The paging fields of a response.
+    fn page(response: &Self::Response) -> Page;
+    /// The items of a response.
+    fn items(response: Self::Response) -> Vec<Self::Item>;
+}

@@ -1,0 +1,266 @@
+//! What both clouds' clients share: settings, the HTTP client, and the call
+//! loop (rate-limit token, attempt, classify, back off, retry).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+use url::Url;
+
+use crate::cloud::rate_limit::BucketKey;
+use crate::cloud::{CloudError, ErrorCategory, Provider, RateLimit, RateLimits, RetryPolicy};
+use crate::metrics::{CallLabels, CloudMetrics, ProviderLabels};
+
+/// Client settings shared by both clouds. `Default` gives the cloud's public
+/// endpoint and safe time-outs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Service endpoint (e.g. an emulator or a VPC endpoint); `None` uses the
+    /// cloud's public endpoint.
+    pub endpoint: Option<String>,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole attempt.
+    pub request_timeout: Duration,
+    /// Retry behaviour for retryable failures.
+    pub retry: RetryPolicy,
+    /// Token bucket size for this account, per region.
+    pub rate_limit: RateLimit,
+    /// Process-wide bucket registry, shared with other clients.
+    pub rate_limits: Arc<RateLimits>,
+    /// Where call counts and rate-limit waits are recorded.
+    pub metrics: Arc<CloudMetrics>,
+    /// Cancels waits, backoffs and calls in flight (shutdown).
+    pub cancel: CancellationToken,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            endpoint: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            rate_limit: RateLimit::default(),
+            rate_limits: RateLimits::new(),
+            metrics: Arc::new(CloudMetrics::default()),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// The shared machinery of one client: HTTP, endpoint, settings and the account
+/// whose rate-limit buckets it uses.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub(crate) provider: Provider,
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoint: Url,
+    pub(crate) config: Arc<ClientConfig>,
+    account: String,
+}
+
+impl Caller {
+    pub(crate) fn new(
+        provider: Provider,
+        account: &str,
+        default_endpoint: &str,
+        config: ClientConfig,
+    ) -> Result<Self, CloudError> {
+        let endpoint = parse_endpoint(config.endpoint.as_deref().unwrap_or(default_endpoint))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("natop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CloudError::InvalidRequest(format!("HTTP client: {e}")))?;
+        Ok(Caller {
+            provider,
+            http,
+            endpoint,
+            config: Arc::new(config),
+            account: account.to_string(),
+        })
+    }
+
+    /// Run `attempt` until it succeeds, fails for good, or the retry policy
+    /// gives up. Each attempt first takes a rate-limit token for `region`.
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        action: &str,
+        region: &str,
+        mut attempt: F,
+    ) -> Result<T, CloudError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CloudError>>,
+    {
+        let provider = self.provider.as_str();
+        let metrics = &self.config.metrics;
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            self.wait_for_token(action, region).await?;
+            attempts += 1;
+            let result = tokio::select! {
+                () = self.config.cancel.cancelled() => Err(self.cancelled(action)),
+                r = attempt() => r,
+            };
+            let error = match result {
+                Ok(value) => {
+                    metrics.record_call(provider, action, "success");
+                    return Ok(value);
+                }
+                Err(error) => error,
+            };
+            let category = error.category();
+            metrics.record_call(provider, action, category.as_str());
+            let delay = if error.is_retryable() {
+                self.config.retry.next_delay(attempts, started.elapsed())
+            } else {
+                None
+            };
+            let Some(delay) = delay else {
+                return Err(error);
+            };
+            debug!(provider, action, attempts, ?delay, %error, "retrying cloud call");
+            metrics
+                .retries
+                .get_or_create(&CallLabels {
+                    provider,
+                    action: action.to_string(),
+                    outcome: category.as_str(),
+                })
+                .inc();
+            tokio::select! {
+                () = self.config.cancel.cancelled() => return Err(self.cancelled(action)),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn wait_for_token(&self, action: &str, region: &str) -> Result<(), CloudError> {
+        let bucket = self.config.rate_limits.bucket(
+            &BucketKey {
+                provider: self.provider.as_str(),
+                account: self.account.clone(),
+                region: region.to_string(),
+            },
+            self.config.rate_limit,
+        );
+        if bucket.check().is_ok() {
+            return Ok(());
+        }
+        let waited = Instant::now();
+        tokio::select! {
+            () = self.config.cancel.cancelled() => return Err(self.cancelled(action)),
+            () = bucket.until_ready() => {}
+        }
+        self.config
+            .metrics
+            .rate_limit_wait
+            .get_or_create(&ProviderLabels {
+                provider: self.provider.as_str(),
+            })
+            .observe(waited.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    pub(crate) fn cancelled(&self, action: &str) -> CloudError {
+        CloudError::Cancelled {
+            provider: self.provider,
+            action: action.to_string(),
+        }
+    }
+
+    /// A transport failure, described without the URL (which carries the signature).
+    pub(crate) fn transport_error(&self, action: &str, error: &reqwest::Error) -> CloudError {
+        let category = if error.is_timeout() {
+            ErrorCategory::Timeout
+        } else {
+            ErrorCategory::Transport
+        };
+        CloudError::Transport {
+            provider: self.provider,
+            action: action.to_string(),
+            detail: describe_reqwest_error(error),
+            category,
+        }
+    }
+}
+
+/// Parse a configured endpoint.
+fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
+    match Url::parse(endpoint) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        Ok(_) => Err(CloudError::InvalidRequest(format!(
+            "endpoint {endpoint:?} is not an http or https URL"
+        ))),
+        Err(e) => Err(CloudError::InvalidRequest(format!(
+            "endpoint {endpoint:?} is not a URL: {e}"
+        ))),
+    }
+}
+
+/// The error and its causes, without the request URL.
+fn describe_reqwest_error(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "answer interrupted"
+    } else {
+        "request failed"
+    };
+    let mut detail = kind.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    detail
+}
+
+/// The first 200 characters of a body that is not the documented error shape.
+pub(crate) fn excerpt(body: &str) -> String {
+    let mut text: String = body.chars().take(200).collect();
+    if body.chars().count() > 200 {
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        let ok = Caller::new(
+            Provider::Alibaba,
+            "a",
+            "https://vpc.aliyuncs.com",
+            ClientConfig::default(),
+        );
+        assert!(ok.is_ok());
+        for bad in ["not a url", "ftp://x", "unix:/tmp/x"] {
+            let config = ClientConfig {
+                endpoint: Some(bad.to_string()),
+                ..ClientConfig::default()
+            };
+            let err = Caller::new(Provider::Alibaba, "a", "https://x", config).err();
+            assert!(matches!(err, Some(CloudError::InvalidRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "x".repeat(500);
+        assert_eq!(excerpt(&long).chars().count(), 201);
+    }
+}

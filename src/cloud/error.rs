@@ -1,0 +1,244 @@
+//! The one error type of the cloud clients, and its bounded classification.
+
+use std::fmt;
+
+/// Which cloud an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// Alibaba Cloud VPC API.
+    Alibaba,
+    /// UCloud API family.
+    UCloud,
+}
+
+impl Provider {
+    /// Lower-case name used in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Alibaba => "alibaba",
+            Provider::UCloud => "ucloud",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A bounded classification of cloud errors: metric label, event reason, and
+/// the basis of the retry decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCategory {
+    /// Flow control (`Throttling*`, UCloud 153): retry later.
+    Throttled,
+    /// The service failed (`InternalError`, `ServiceUnavailable`, 5xx): retry later.
+    Unavailable,
+    /// The resource or table is busy (`OperationConflict`, `Incorret*Status`, ...): retry later.
+    Busy,
+    /// The addressed resource does not exist.
+    NotFound,
+    /// Credentials, signature, clock or permissions are wrong.
+    Auth,
+    /// The request is invalid; retrying does not help.
+    Validation,
+    /// A quota is exhausted.
+    Quota,
+    /// Something the request depends on is missing or in the way.
+    Dependency,
+    /// The account or resource is locked for unpaid bills.
+    FinancialLock,
+    /// The request conflicts with an existing resource or idempotency token.
+    Conflict,
+    /// The connection failed before an answer arrived.
+    Transport,
+    /// No answer arrived in time.
+    Timeout,
+    /// The answer could not be decoded.
+    Decode,
+    /// A non-idempotent call may or may not have taken effect.
+    UnknownOutcome,
+    /// The caller cancelled the call.
+    Cancelled,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorCategory {
+    /// Stable CamelCase name, usable as a metric label and an event reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCategory::Throttled => "Throttled",
+            ErrorCategory::Unavailable => "Unavailable",
+            ErrorCategory::Busy => "Busy",
+            ErrorCategory::NotFound => "NotFound",
+            ErrorCategory::Auth => "Auth",
+            ErrorCategory::Validation => "Validation",
+            ErrorCategory::Quota => "Quota",
+            ErrorCategory::Dependency => "Dependency",
+            ErrorCategory::FinancialLock => "FinancialLock",
+            ErrorCategory::Conflict => "Conflict",
+            ErrorCategory::Transport => "Transport",
+            ErrorCategory::Timeout => "Timeout",
+            ErrorCategory::Decode => "Decode",
+            ErrorCategory::UnknownOutcome => "UnknownOutcome",
+            ErrorCategory::Cancelled => "Cancelled",
+            ErrorCategory::Other => "Other",
+        }
+    }
+
+    /// Whether a later identical call can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCategory::Throttled
+                | ErrorCategory::Unavailable
+                | ErrorCategory::Busy
+                | ErrorCategory::Transport
+                | ErrorCategory::Timeout
+        )
+    }
+}
+
+impl fmt::Display for ErrorCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from a cloud call. Messages never carry credentials, signatures or
+/// request URLs.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// The service answered with an error.
+    #[error(
+        "{provider} {action} failed: {code}: {message} (HTTP {status}, RequestId {request_id})"
+    )]
+    Service {
+        /// Cloud that answered.
+        provider: Provider,
+        /// Action that failed.
+        action: String,
+        /// HTTP status of the answer.
+        status: u16,
+        /// Error code (`Code`; for UCloud the `RetCode` number).
+        code: String,
+        /// The service's message.
+        message: String,
+        /// Request id, for support tickets.
+        request_id: String,
+        /// Classification of `code`.
+        category: ErrorCategory,
+    },
+    /// No answer: connection failure, reset, or time-out.
+    #[error("{provider} {action} failed: {detail}")]
+    Transport {
+        /// Cloud called.
+        provider: Provider,
+        /// Action called.
+        action: String,
+        /// What went wrong, without the URL.
+        detail: String,
+        /// `Timeout` when the answer did not come in time, else `Transport`.
+        category: ErrorCategory,
+    },
+    /// The answer could not be decoded into the typed response.
+    #[error("{provider} {action}: cannot decode the answer (HTTP {status}): {detail}")]
+    Decode {
+        /// Cloud called.
+        provider: Provider,
+        /// Action called.
+        action: String,
+        /// HTTP status of the answer.
+        status: u16,
+        /// The decoder's complaint.
+        detail: String,
+    },
+    /// A call that has no idempotency token may have taken effect: look before retrying.
+    #[error(
+        "{provider} {action}: outcome unknown ({detail}); list the resources before retrying, \
+         a blind retry could create a second one"
+    )]
+    UnknownOutcome {
+        /// Cloud called.
+        provider: Provider,
+        /// Action called.
+        action: String,
+        /// The failure that hid the outcome.
+        detail: String,
+    },
+    /// The call was cancelled (shutdown).
+    #[error("{provider} {action}: cancelled")]
+    Cancelled {
+        /// Cloud called.
+        provider: Provider,
+        /// Action called.
+        action: String,
+    },
+    /// The request could not be built (a programming or configuration error).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl CloudError {
+    /// The bounded category of this error.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            CloudError::Service { category, .. } | CloudError::Transport { category, .. } => {
+                *category
+            }
+            CloudError::Decode { .. } => ErrorCategory::Decode,
+            CloudError::UnknownOutcome { .. } => ErrorCategory::UnknownOutcome,
+            CloudError::Cancelled { .. } => ErrorCategory::Cancelled,
+            CloudError::InvalidRequest(_) => ErrorCategory::Validation,
+        }
+    }
+
+    /// Whether retrying the same call can succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.category().is_retryable()
+    }
+
+    /// Whether the addressed resource does not exist (on delete: already gone).
+    pub fn is_not_found(&self) -> bool {
+        self.category() == ErrorCategory::NotFound
+    }
+
+    /// The service's error code, when the service answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CloudError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_categories() {
+        for c in [
+            ErrorCategory::Throttled,
+            ErrorCategory::Unavailable,
+            ErrorCategory::Busy,
+            ErrorCategory::Transport,
+            ErrorCategory::Timeout,
+        ] {
+            assert!(c.is_retryable(), "{c}");
+        }
+        for c in [
+            ErrorCategory::Validation,
+            ErrorCategory::Quota,
+            ErrorCategory::Auth,
+            ErrorCategory::NotFound,
+            ErrorCategory::UnknownOutcome,
+            ErrorCategory::Decode,
+            ErrorCategory::Cancelled,
+        ] {
+            assert!(!c.is_retryable(), "{c}");
+        }
+    }
+}

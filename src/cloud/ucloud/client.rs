@@ -1,0 +1,276 @@
+//! The UCloud client: signs every attempt, waits for a rate-limit token,
+//! retries what is safe to retry, and never blindly repeats a purchase whose
+//! outcome it does not know.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::signer::sign;
+use super::{Action, DEFAULT_ENDPOINT, PAGE_LIMIT, Paginated};
+use crate::cloud::call::{Caller, ClientConfig, excerpt};
+use crate::cloud::wire::{self, ListBase, Params};
+use crate::cloud::{CloudError, ErrorCategory, Provider};
+
+/// API key pair. `Debug` never shows the private key.
+#[derive(Debug, Clone)]
+pub struct UcloudCredentials {
+    /// Public key: names the account.
+    pub public_key: String,
+    /// Private key: the signing key.
+    pub private_key: SecretString,
+}
+
+impl UcloudCredentials {
+    /// A key pair.
+    pub fn new(public_key: impl Into<String>, private_key: impl Into<String>) -> Self {
+        UcloudCredentials {
+            public_key: public_key.into(),
+            private_key: SecretString::from(private_key.into()),
+        }
+    }
+}
+
+/// Classify a non-zero `RetCode`.
+pub fn classify(ret_code: i64) -> ErrorCategory {
+    match ret_code {
+        150 => ErrorCategory::Unavailable,
+        153 => ErrorCategory::Throttled,
+        160 | 161 => ErrorCategory::Validation,
+        170..=172 => ErrorCategory::Auth,
+        230..=299 => ErrorCategory::Validation,
+        c if c >= 2000 => ErrorCategory::Unavailable,
+        _ => ErrorCategory::Other,
+    }
+}
+
+/// The envelope of every answer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Envelope {
+    #[serde(deserialize_with = "wire::opt_num")]
+    ret_code: Option<i64>,
+    #[serde(deserialize_with = "wire::opt_text")]
+    message: Option<String>,
+}
+
+/// A signed, retrying client for one UCloud account.
+#[derive(Clone)]
+pub struct UcloudClient {
+    caller: Caller,
+    credentials: Arc<UcloudCredentials>,
+}
+
+impl std::fmt::Debug for UcloudClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UcloudClient")
+            .field("endpoint", &self.caller.endpoint.as_str())
+            .field("public_key", &self.credentials.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UcloudClient {
+    /// Build a client. Fails when the endpoint is not an http(s) URL.
+    pub fn new(credentials: UcloudCredentials, config: ClientConfig) -> Result<Self, CloudError> {
+        let caller = Caller::new(
+            Provider::UCloud,
+            &credentials.public_key,
+            DEFAULT_ENDPOINT,
+            config,
+        )?;
+        Ok(UcloudClient {
+            caller,
+            credentials: Arc::new(credentials),
+        })
+    }
+
+    /// Call `action`. Idempotent actions are retried on retryable failures; a
+    /// non-idempotent one is retried only when the service certainly did not
+    /// act (connection refused, throttled), and otherwise fails with
+    /// [`CloudError::UnknownOutcome`].
+    pub async fn call<A: Action>(&self, action: &A) -> Result<A::Response, CloudError> {
+        let params = wire::flatten(action, ListBase::Zero)
+            .map_err(|e| CloudError::InvalidRequest(format!("{}: {e}", A::NAME)))?;
+        let region = params.get("Region").cloned().unwrap_or_default();
+        self.caller
+            .run(A::NAME, &region, || self.attempt::<A>(&params))
+            .await
+    }
+
+    /// Walk every page of a listing action.
+    pub async fn describe_all<P: Paginated>(
+        &self,
+        request: &P,
+    ) -> Result<Vec<P::Item>, CloudError> {
+        let mut request = request.clone();
+        let mut all = Vec::new();
+        loop {
+            let offset = u32::try_from(all.len()).unwrap_or(u32::MAX);
+            request.set_window(offset, PAGE_LIMIT);
+            let response = self.call(&request).await?;
+            let total = usize::try_from(P::total_count(&response)).unwrap_or(usize::MAX);
+            let items = P::items(response);
+            let got = items.len();
+            all.extend(items);
+            if got == 0 || all.len() >= total {
+                return Ok(all);
+            }
+        }
+    }
+
+    fn signed_params(&self, action: &str, params: &Params) -> Params {
+        let mut all = params.clone();
+        all.insert("Action".to_string(), action.to_string());
+        all.insert("PublicKey".to_string(), self.credentials.public_key.clone());
+        let signature = sign(&all, self.credentials.private_key.expose_secret());
+        all.insert("Signature".to_string(), signature);
+        all
+    }
+
+    async fn attempt<A: Action>(&self, params: &Params) -> Result<A::Response, CloudError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.signed_params(A::NAME, params))
+            .finish();
+        let sent = self
+            .caller
+            .http
+            .post(self.caller.endpoint.clone())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            // Nothing reached the service when the connection failed.
+            Err(e) if e.is_connect() => return Err(self.caller.transport_error(A::NAME, &e)),
+            Err(e) => return Err(self.unknown_or(A::IDEMPOTENT, A::NAME, &e)),
+        };
+        let status = response.status().as_u16();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => return Err(self.unknown_or(A::IDEMPOTENT, A::NAME, &e)),
+        };
+        if status != 200 {
+            return Err(self.http_error(A::IDEMPOTENT, A::NAME, status, &text));
+        }
+        let envelope: Envelope = match serde_json::from_str(&text) {
+            Ok(e) => e,
+            Err(e) => return Err(self.decode_error(A::IDEMPOTENT, A::NAME, status, &e)),
+        };
+        match envelope.ret_code {
+            Some(0) => serde_json::from_str::<A::Response>(&text)
+                .map_err(|e| self.decode_error(A::IDEMPOTENT, A::NAME, status, &e)),
+            Some(code) => {
+                let error = CloudError::Service {
+                    provider: Provider::UCloud,
+                    action: A::NAME.to_string(),
+                    status,
+                    code: code.to_string(),
+                    message: envelope.message.unwrap_or_default(),
+                    request_id: String::new(),
+                    category: classify(code),
+                };
+                // A service-side failure of a purchase may have happened after
+                // the purchase; a throttled or invalid call certainly did nothing.
+                if !A::IDEMPOTENT && error.category() == ErrorCategory::Unavailable {
+                    Err(unknown_outcome(A::NAME, &error))
+                } else {
+                    Err(error)
+                }
+            }
+            None => Err(self.http_error(A::IDEMPOTENT, A::NAME, status, &text)),
+        }
+    }
+
+    fn unknown_or(&self, idempotent: bool, action: &str, error: &reqwest::Error) -> CloudError {
+        let transport = self.caller.transport_error(action, error);
+        if idempotent {
+            transport
+        } else {
+            unknown_outcome(action, &transport)
+        }
+    }
+
+    /// An answer that is not the API's JSON: a gateway or proxy error.
+    fn http_error(&self, idempotent: bool, action: &str, status: u16, body: &str) -> CloudError {
+        let category = match status {
+            429 => ErrorCategory::Throttled,
+            500..=599 => ErrorCategory::Unavailable,
+            _ => ErrorCategory::Other,
+        };
+        let error = CloudError::Service {
+            provider: Provider::UCloud,
+            action: action.to_string(),
+            status,
+            code: format!("HTTP{status}"),
+            message: excerpt(body),
+            request_id: String::new(),
+            category,
+        };
+        // A 429 means the gateway refused the call; a 5xx may have come after
+        // the purchase went through.
+        if idempotent || status == 429 {
+            error
+        } else {
+            unknown_outcome(action, &error)
+        }
+    }
+
+    fn decode_error(
+        &self,
+        idempotent: bool,
+        action: &str,
+        status: u16,
+        error: &serde_json::Error,
+    ) -> CloudError {
+        let decode = CloudError::Decode {
+            provider: Provider::UCloud,
+            action: action.to_string(),
+            status,
+            detail: error.to_string(),
+        };
+        if idempotent {
+            decode
+        } else {
+            unknown_outcome(action, &decode)
+        }
+    }
+}
+
+fn unknown_outcome(action: &str, cause: &CloudError) -> CloudError {
+    CloudError::UnknownOutcome {
+        provider: Provider::UCloud,
+        action: action.to_string(),
+        detail: cause.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ret_codes_are_classified() {
+        assert_eq!(classify(150), ErrorCategory::Unavailable);
+        assert_eq!(classify(153), ErrorCategory::Throttled);
+        assert_eq!(classify(160), ErrorCategory::Validation);
+        assert_eq!(classify(171), ErrorCategory::Auth);
+        assert_eq!(classify(172), ErrorCategory::Auth);
+        assert_eq!(classify(2000), ErrorCategory::Unavailable);
+        assert_eq!(classify(5000), ErrorCategory::Unavailable);
+        assert_eq!(classify(230), ErrorCategory::Validation);
+        assert_eq!(classify(1), ErrorCategory::Other);
+        assert!(classify(153).is_retryable() && classify(2001).is_retryable());
+        assert!(!classify(171).is_retryable());
+    }
+
+    #[test]
+    fn credentials_debug_is_redacted() {
+        let creds = UcloudCredentials::new("pub", "priv-secret-value");
+        assert!(!format!("{creds:?}").contains("priv-secret-value"));
+        let client = UcloudClient::new(creds, ClientConfig::default()).unwrap();
+        assert!(!format!("{client:?}").contains("priv-secret-value"));
+    }
+}

@@ -1,0 +1,211 @@
+//! HTTP-level tests of the UCloud client against a scripted server on 127.0.0.1.
+
+mod support;
+
+use std::time::Duration;
+
+use natop::cloud::ucloud::actions::{
+    CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage,
+};
+use natop::cloud::ucloud::{UcloudClient, UcloudCredentials, signer};
+use natop::cloud::{ClientConfig, CloudError, ErrorCategory, RetryPolicy};
+use support::scripted::{Reply, ScriptedServer, start_dropping_server};
+
+const PRIVATE_KEY: &str = "private-key-do-not-log";
+
+fn client_for(endpoint: &str) -> UcloudClient {
+    UcloudClient::new(
+        UcloudCredentials::new("pub-key", PRIVATE_KEY),
+        ClientConfig {
+            endpoint: Some(endpoint.to_string()),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(20),
+                max_elapsed: Duration::from_secs(10),
+            },
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+fn create() -> CreateBandwidthPackage {
+    CreateBandwidthPackage {
+        region: "cn-bj2".into(),
+        eip_id: "eip-vuxqym".into(),
+        bandwidth: Some(200),
+        time_range: Some(1),
+        enable_time: Some(1_430_986_009),
+        ..Default::default()
+    }
+}
+
+fn created() -> Reply {
+    Reply::Json(
+        200,
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/ucloud/CreateBandwidthPackage.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+}
+
+fn ret(code: i64) -> Reply {
+    Reply::Json(
+        200,
+        format!(
+            r#"{{"RetCode":{code},"Action":"CreateBandwidthPackageResponse","Message":"message {code}"}}"#
+        ),
+    )
+}
+
+#[tokio::test]
+async fn requests_are_signed_form_posts() {
+    let server = ScriptedServer::start(vec![created()]).await;
+    let response = client_for(&server.endpoint())
+        .call(&create())
+        .await
+        .unwrap();
+    assert_eq!(response.bandwidth_package_id, "bwpack-rybftq");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    let r = &seen[0];
+    assert_eq!(r.method, "POST");
+    assert!(
+        r.content_type
+            .starts_with("application/x-www-form-urlencoded")
+    );
+    let mut form = r.form.clone();
+    assert_eq!(form["Action"], "CreateBandwidthPackage");
+    assert_eq!(form["PublicKey"], "pub-key");
+    assert_eq!(form["Region"], "cn-bj2");
+    assert_eq!(form["EIPId"], "eip-vuxqym");
+    assert_eq!(form["Bandwidth"], "200");
+    assert_eq!(form["TimeRange"], "1");
+    assert_eq!(form["EnableTime"], "1430986009");
+    let signature = form.remove("Signature").unwrap();
+    assert_eq!(signature, signer::sign(&form, PRIVATE_KEY));
+}
+
+#[tokio::test]
+async fn ret_code_errors_are_typed_and_auth_is_not_retried() {
+    let server = ScriptedServer::start(vec![ret(171), created()]).await;
+    let err = client_for(&server.endpoint())
+        .call(&create())
+        .await
+        .unwrap_err();
+    assert_eq!(server.requests().len(), 1);
+    match &err {
+        CloudError::Service {
+            code,
+            message,
+            category,
+            ..
+        } => {
+            assert_eq!(code, "171");
+            assert_eq!(message, "message 171");
+            assert_eq!(*category, ErrorCategory::Auth);
+        }
+        other => panic!("expected a service error, got {other:?}"),
+    }
+    assert!(!format!("{err} {err:?}").contains(PRIVATE_KEY));
+}
+
+#[tokio::test]
+async fn a_throttled_create_is_retried_because_nothing_was_bought() {
+    let server = ScriptedServer::start(vec![ret(153), created()]).await;
+    client_for(&server.endpoint())
+        .call(&create())
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_create_is_not_retried() {
+    // The gateway failed after the call went in: the purchase may have happened.
+    for reply in [
+        Reply::Json(502, "<html>bad gateway</html>".into()),
+        Reply::Json(200, "not json".into()),
+        ret(2001),
+    ] {
+        let server = ScriptedServer::start(vec![reply, created()]).await;
+        let err = client_for(&server.endpoint())
+            .call(&create())
+            .await
+            .unwrap_err();
+        assert_eq!(err.category(), ErrorCategory::UnknownOutcome, "{err}");
+        assert_eq!(server.requests().len(), 1, "no blind retry");
+        assert!(err.to_string().contains("outcome unknown"));
+    }
+    // The connection dropped after the request was sent.
+    let (addr, count) = start_dropping_server().await;
+    let err = client_for(&format!("http://{addr}/"))
+        .call(&create())
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), ErrorCategory::UnknownOutcome, "{err}");
+    assert_eq!(*count.lock().unwrap(), 1, "no blind retry");
+}
+
+#[tokio::test]
+async fn idempotent_calls_are_retried_on_gateway_errors() {
+    let server = ScriptedServer::start(vec![
+        Reply::Json(502, "bad gateway".into()),
+        Reply::Json(200, r#"{"RetCode":2003,"Message":"busy"}"#.into()),
+        Reply::Json(
+            200,
+            r#"{"RetCode":0,"Action":"DeleteBandwidthPackageResponse"}"#.into(),
+        ),
+    ])
+    .await;
+    client_for(&server.endpoint())
+        .call(&DeleteBandwidthPackage {
+            region: "cn-bj2".into(),
+            bandwidth_package_id: "bwpack-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), 3);
+}
+
+fn page(ids: std::ops::Range<usize>, total: usize) -> Reply {
+    let items: Vec<String> = ids
+        .map(|i| {
+            format!(r#"{{"BandwidthPackageId":"bwpack-{i:03}","EIPId":"eip-1","Bandwidth":"10"}}"#)
+        })
+        .collect();
+    Reply::Json(
+        200,
+        format!(
+            r#"{{"RetCode":0,"Action":"DescribeBandwidthPackageResponse","TotalCount":{total},"DataSets":[{}]}}"#,
+            items.join(",")
+        ),
+    )
+}
+
+#[tokio::test]
+async fn describe_walks_limit_and_offset() {
+    let server = ScriptedServer::start(vec![
+        page(0..100, 230),
+        page(100..200, 230),
+        page(200..230, 230),
+    ])
+    .await;
+    let all = client_for(&server.endpoint())
+        .describe_all(&DescribeBandwidthPackage {
+            region: "cn-bj2".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 230);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    let offsets: Vec<_> = seen.iter().map(|r| r.form["Offset"].clone()).collect();
+    assert_eq!(offsets, ["0", "100", "200"]);
+    assert!(seen.iter().all(|r| r.form["Limit"] == "100"));
+}
