@@ -3,4 +3,6 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod emulator;
 pub mod metrics;
+pub mod telemetry;

@@ -1,5 +1,6 @@
 //! The `natop` command line.
 
+pub mod emulator;
 pub mod sign;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ pub enum Command {
     /// Compute a request signature, to debug `SignatureDoesNotMatch`.
     #[command(subcommand)]
     Sign(sign::SignCommand),
+    /// Serve the Alibaba VPC NAT and UCloud bandwidth-package API emulator.
+    Emulator(emulator::EmulatorArgs),
 }
 
 /// Run the parsed command; returns the process exit code.
@@ -28,6 +31,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Sign(cmd) => {
             print!("{}", sign::render(&cmd));
             0
+        }
+        Command::Emulator(args) => {
+            crate::telemetry::init("info", crate::telemetry::LogFormat::Text);
+            emulator::run(&args)
         }
     }
 }

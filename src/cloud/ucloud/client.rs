@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::signer::sign;
-use super::{Action, DEFAULT_ENDPOINT, PAGE_LIMIT, Paginated};
+use super::{Action, DEFAULT_ENDPOINT, PAGE_LIMIT, Paginated, codes};
 use crate::cloud::call::{Caller, ClientConfig, excerpt};
 use crate::cloud::wire::{self, ListBase, Params};
 use crate::cloud::{CloudError, ErrorCategory, Provider};
@@ -35,10 +35,12 @@ impl UcloudCredentials {
 /// Classify a non-zero `RetCode`.
 pub fn classify(ret_code: i64) -> ErrorCategory {
     match ret_code {
-        150 => ErrorCategory::Unavailable,
-        153 => ErrorCategory::Throttled,
-        160 | 161 => ErrorCategory::Validation,
-        170..=172 => ErrorCategory::Auth,
+        codes::SERVICE_UNAVAILABLE => ErrorCategory::Unavailable,
+        codes::THROTTLED => ErrorCategory::Throttled,
+        codes::MISSING_ACTION | codes::UNKNOWN_ACTION => ErrorCategory::Validation,
+        codes::MISSING_SIGNATURE..=codes::USER_NOT_EXIST => ErrorCategory::Auth,
+        codes::EIP_NOT_FOUND | codes::PACKAGE_NOT_FOUND => ErrorCategory::NotFound,
+        codes::EIP_PAY_MODE => ErrorCategory::Dependency,
         230..=299 => ErrorCategory::Validation,
         c if c >= 2000 => ErrorCategory::Unavailable,
         _ => ErrorCategory::Other,

@@ -18,6 +18,35 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.ucloud.cn";
 /// The page size the paginator asks for.
 pub const PAGE_LIMIT: u32 = 100;
 
+/// `RetCode` values natop knows. The gateway codes (1xx) are documented. The
+/// product errors below 2000 are the ones natop's emulator answers with (the
+/// public documents list no UNet codes for these cases); codes of 2000 and
+/// above are retried, as the official SDKs do.
+pub mod codes {
+    /// Service unavailable (retry).
+    pub const SERVICE_UNAVAILABLE: i64 = 150;
+    /// Throttled (retry).
+    pub const THROTTLED: i64 = 153;
+    /// The Action parameter is missing.
+    pub const MISSING_ACTION: i64 = 160;
+    /// The Action does not exist.
+    pub const UNKNOWN_ACTION: i64 = 161;
+    /// The Signature parameter is missing.
+    pub const MISSING_SIGNATURE: i64 = 170;
+    /// The signature does not verify.
+    pub const SIGNATURE_ERROR: i64 = 171;
+    /// The PublicKey names no user.
+    pub const USER_NOT_EXIST: i64 = 172;
+    /// A parameter is missing or not acceptable.
+    pub const PARAMS_ERROR: i64 = 230;
+    /// The EIP does not exist.
+    pub const EIP_NOT_FOUND: i64 = 260;
+    /// The bandwidth package does not exist (or has expired).
+    pub const PACKAGE_NOT_FOUND: i64 = 261;
+    /// The EIP's billing does not allow bandwidth packages (shared bandwidth).
+    pub const EIP_PAY_MODE: i64 = 262;
+}
+
 /// A typed UCloud action.
 pub trait Action: Serialize + Send + Sync {
     /// The action name on the wire.

@@ -1,0 +1,589 @@
+//! The Alibaba side of the emulator: authentication as the RPC gateway does it,
+//! ClientToken idempotency, faults, then the action handlers.
+
+pub mod bandwidth_package;
+pub mod eip;
+pub mod entries;
+pub mod ipv6;
+pub mod nat_gateway;
+pub mod validate;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+
+use super::faults::Fault;
+use super::fixture;
+use super::state::AlibabaRegionState;
+use super::{ApiError, Durations, Emulator, Inner, Outcome, new_id, request_id};
+use crate::cloud::alibaba::Action;
+use crate::cloud::alibaba::signer;
+use crate::cloud::wire::{self, Params};
+
+/// How far a request's Timestamp may be from the server's clock, and how long
+/// a nonce is remembered.
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Parameters that are part of the protocol, not of the action.
+const COMMON: &[&str] = &[
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "SignatureType",
+    "Timestamp",
+    "SecurityToken",
+    "Signature",
+    "ClientToken",
+    "RegionId",
+];
+
+/// Everything a handler may use and change.
+pub struct Ctx<'a> {
+    /// Virtual now, Unix milliseconds.
+    pub now_ms: i64,
+    /// The calling account.
+    pub account: &'a fixture::AlibabaAccount,
+    /// The region's fixture (VPCs, vSwitches, zones).
+    pub region: &'a fixture::AlibabaRegion,
+    /// The account's resources in the region.
+    pub state: &'a mut AlibabaRegionState,
+    /// Transition durations.
+    pub durations: Durations,
+    /// Id generator.
+    pub rng: &'a mut fastrand::Rng,
+    /// The call's ClientToken, recorded on what it creates.
+    pub client_token: Option<String>,
+}
+
+impl Ctx<'_> {
+    /// A new resource id: `prefix-` and 22 lower-case alphanumerics.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        new_id(self.rng, prefix, 22)
+    }
+
+    /// The virtual time `d` from now.
+    pub fn due(&self, d: Duration) -> i64 {
+        self.now_ms + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Now as the API writes times.
+    pub fn iso_now(&self) -> String {
+        super::clock::iso(self.now_ms)
+    }
+}
+
+/// A handler: typed request in, typed response out.
+pub type Handler<A> = fn(&mut Ctx<'_>, A) -> Result<<A as Action>::Response, ApiError>;
+
+/// Decode `params` into `A`, run `handler`, and encode its answer.
+pub fn run<A>(ctx: &mut Ctx<'_>, params: &Params, handler: Handler<A>) -> Result<Value, ApiError>
+where
+    A: Action + DeserializeOwned,
+    A::Response: Serialize,
+{
+    let request: A = wire::unflatten(params).map_err(|e| decode_error(&e))?;
+    let response = handler(ctx, request)?;
+    serde_json::to_value(response)
+        .map_err(|e| ApiError::new(500, "InternalError", format!("encoding the answer: {e}")))
+}
+
+/// A parameter that failed to decode: a missing one is `Missing<Name>`.
+fn decode_error(e: &serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    if let Some(rest) = text.strip_prefix("missing field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        return missing(name);
+    }
+    ApiError::new(
+        400,
+        "InvalidParameter",
+        format!("The specified parameter is not valid: {text}"),
+    )
+}
+
+/// `Missing<Name>`, as the gateway answers for an absent required parameter.
+pub fn missing(name: &str) -> ApiError {
+    ApiError::new(
+        400,
+        &format!("Missing{name}"),
+        format!("{name} is mandatory for this action."),
+    )
+}
+
+/// Handle one Alibaba RPC call.
+pub(crate) fn handle(emulator: &Emulator, method: &str, params: &Params) -> Outcome {
+    let action = params.get("Action").cloned().unwrap_or_default();
+    let mut inner = emulator.lock();
+    let request_id = request_id(&mut inner.rng);
+    let result = call(emulator, &mut inner, method, &action, params);
+    let (status, body, drop_answer, latency_ms) = match result {
+        Ok((mut value, fault, latency)) => {
+            if let Value::Object(map) = &mut value {
+                map.insert("RequestId".to_string(), json!(request_id));
+            }
+            Emulator::count(&mut inner, &action, "success");
+            (200, value, fault == Some(Fault::CommitThenDrop), latency)
+        }
+        Err((e, latency)) => {
+            let label = if action.is_empty() { "(none)" } else { action.as_str() };
+            Emulator::count(&mut inner, label, &e.code);
+            let body = json!({
+                "RequestId": request_id,
+                "HostId": "vpc.aliyuncs.com",
+                "Code": e.code,
+                "Message": e.message,
+                "Recommend": format!(
+                    "https://next.api.aliyun.com/troubleshoot?q={}&product=Vpc", e.code
+                ),
+            });
+            (e.status, body, false, latency)
+        }
+    };
+    Outcome {
+        status,
+        body,
+        drop_answer,
+        latency_ms,
+    }
+}
+
+type CallResult = Result<(Value, Option<Fault>, u64), (ApiError, u64)>;
+
+fn call(
+    emulator: &Emulator,
+    inner: &mut Inner,
+    method: &str,
+    action: &str,
+    params: &Params,
+) -> CallResult {
+    let account = authenticate(emulator, inner, method, params).map_err(|e| (e, 0))?;
+    let (fault, latency) = Emulator::draw_fault(inner, action);
+    match fault {
+        Some(Fault::Throttle) => {
+            return Err((
+                ApiError::new(400, "Throttling", "Request was denied due to request throttling."),
+                latency,
+            ));
+        }
+        Some(Fault::Unavailable) => {
+            return Err((
+                ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "The request has failed due to a temporary failure of the server.",
+                ),
+                latency,
+            ));
+        }
+        Some(Fault::Internal) => {
+            return Err((
+                ApiError::new(
+                    500,
+                    "InternalError",
+                    "The request processing has failed due to some unknown error, exception or failure.",
+                ),
+                latency,
+            ));
+        }
+        Some(Fault::CommitThenDrop) | None => {}
+    }
+    let now_ms = emulator.clock.now_ms();
+    inner.world.settle(now_ms);
+    let token = params.get("ClientToken").filter(|t| !t.is_empty()).cloned();
+    let token_key = token
+        .as_ref()
+        .map(|t| format!("{}/{action}/{t}", account.access_key_id));
+    let digest = digest(params);
+    if let Some(key) = &token_key
+        && let Some(record) = inner.world.client_tokens.get(key)
+    {
+        return if record.digest == digest {
+            Ok((record.response.clone(), fault, latency))
+        } else {
+            Err((
+                ApiError::new(
+                    400,
+                    "IdempotentParameterMismatch",
+                    "The request uses the same client token as a previous, but non-identical request.",
+                ),
+                latency,
+            ))
+        };
+    }
+    let value = dispatch(emulator, inner, &account, action, params, token, now_ms)
+        .map_err(|e| (e, latency))?;
+    if let Some(key) = token_key {
+        inner.world.client_tokens.insert(
+            key,
+            super::state::TokenRecord {
+                digest,
+                response: value.clone(),
+            },
+        );
+    }
+    if !is_read_only(action) {
+        emulator.save(inner);
+    }
+    Ok((value, fault, latency))
+}
+
+/// Whether an action only reads.
+pub fn is_read_only(action: &str) -> bool {
+    action.starts_with("Describe") || action.starts_with("List") || action.starts_with("Get")
+}
+
+/// Digest of the action's own parameters (protocol parameters excluded).
+fn digest(params: &Params) -> String {
+    let mut hasher = Sha1::new();
+    for (name, value) in params {
+        if COMMON.contains(&name.as_str()) && name != "RegionId" {
+            continue;
+        }
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(value.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Check the protocol parameters and the signature; returns the account.
+fn authenticate(
+    emulator: &Emulator,
+    inner: &mut Inner,
+    method: &str,
+    params: &Params,
+) -> Result<fixture::AlibabaAccount, ApiError> {
+    for name in [
+        "Action",
+        "AccessKeyId",
+        "Signature",
+        "SignatureMethod",
+        "SignatureNonce",
+        "Timestamp",
+        "Version",
+    ] {
+        if params.get(name).is_none_or(String::is_empty) {
+            return Err(missing(name));
+        }
+    }
+    let key_id = &params["AccessKeyId"];
+    let account = emulator
+        .config
+        .fixture
+        .alibaba
+        .accounts
+        .iter()
+        .find(|a| &a.access_key_id == key_id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        })?;
+    if params["SignatureMethod"] != "HMAC-SHA1" {
+        return Err(ApiError::new(
+            400,
+            "InvalidSignatureMethod",
+            "Specified signature method is not supported.",
+        ));
+    }
+    if params.get("SignatureVersion").is_some_and(|v| v != "1.0") {
+        return Err(ApiError::new(
+            400,
+            "InvalidSignatureVersion",
+            "Specified signature version is not supported.",
+        ));
+    }
+    let stamp = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%SZ", &params["Timestamp"])
+        .or_else(|_| params["Timestamp"].parse::<jiff::Timestamp>())
+        .map_err(|_| {
+            ApiError::new(
+                400,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            )
+        })?;
+    let skew_ms = (stamp.as_millisecond() - super::clock::wall_ms()).abs();
+    if u128::from(skew_ms.unsigned_abs()) > WINDOW.as_millis() {
+        return Err(ApiError::new(
+            400,
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        ));
+    }
+    let mut unsigned = params.clone();
+    let signature = unsigned.remove("Signature").unwrap_or_default();
+    let (sts, expected) = signer::sign(method, &unsigned, &account.access_key_secret);
+    if signature != expected {
+        return Err(ApiError::new(
+            400,
+            "SignatureDoesNotMatch",
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+            ),
+        ));
+    }
+    let now = Instant::now();
+    if inner.nonces.len() > 10_000 {
+        inner.nonces.retain(|_, seen| now.duration_since(*seen) < WINDOW);
+    }
+    let nonce_key = format!("{key_id}/{}", params["SignatureNonce"]);
+    if inner
+        .nonces
+        .get(&nonce_key)
+        .is_some_and(|seen| now.duration_since(*seen) < WINDOW)
+    {
+        return Err(ApiError::new(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ));
+    }
+    inner.nonces.insert(nonce_key, now);
+    if params["Version"] != crate::cloud::alibaba::API_VERSION {
+        return Err(ApiError::new(
+            400,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        ));
+    }
+    Ok(account)
+}
+
+/// Find the region, then the action's handler.
+fn dispatch(
+    emulator: &Emulator,
+    inner: &mut Inner,
+    account: &fixture::AlibabaAccount,
+    action: &str,
+    params: &Params,
+    client_token: Option<String>,
+    now_ms: i64,
+) -> Result<Value, ApiError> {
+    if !ACTIONS.contains(&action) {
+        return Err(ApiError::new(
+            404,
+            "InvalidAction.NotFound",
+            format!("Specified api is not found, please check your url and method: {action}"),
+        ));
+    }
+    let region_id = params
+        .get("RegionId")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("RegionId"))?;
+    let region = emulator
+        .config
+        .fixture
+        .alibaba
+        .regions
+        .iter()
+        .find(|r| &r.region_id == region_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                "InvalidRegionId.NotFound",
+                "The specified RegionId does not exist in our records.",
+            )
+        })?;
+    let Inner { world, rng, .. } = inner;
+    let state = world
+        .alibaba
+        .entry(account.access_key_id.clone())
+        .or_default()
+        .regions
+        .entry(region_id.clone())
+        .or_default();
+    let mut ctx = Ctx {
+        now_ms,
+        account,
+        region,
+        state,
+        durations: emulator.config.durations,
+        rng,
+        client_token,
+    };
+    route(&mut ctx, action, params)
+}
+
+/// Run the handler of `action`.
+pub fn route(ctx: &mut Ctx<'_>, action: &str, params: &Params) -> Result<Value, ApiError> {
+    nat_gateway::dispatch(ctx, action, params)
+        .or_else(|| entries::dispatch(ctx, action, params))
+        .or_else(|| bandwidth_package::dispatch(ctx, action, params))
+        .or_else(|| ipv6::dispatch(ctx, action, params))
+        .or_else(|| eip::dispatch(ctx, action, params))
+        .unwrap_or_else(|| {
+            Err(ApiError::new(
+                404,
+                "InvalidAction.NotFound",
+                format!("Specified api is not found, please check your url and method: {action}"),
+            ))
+        })
+}
+
+/// Every action the emulator serves.
+pub const ACTIONS: &[&str] = &[
+    "CreateNatGateway",
+    "ModifyNatGatewayAttribute",
+    "ModifyNatGatewaySpec",
+    "DescribeNatGateways",
+    "DeleteNatGateway",
+    "ListEnhanhcedNatGatewayAvailableZones",
+    "UpdateNatGatewayNatType",
+    "GetNatGatewayConvertStatus",
+    "CreateForwardEntry",
+    "ModifyForwardEntry",
+    "DescribeForwardTableEntries",
+    "DeleteForwardEntry",
+    "CreateSnatEntry",
+    "ModifySnatEntry",
+    "DescribeSnatTableEntries",
+    "DeleteSnatEntry",
+    "CreateBandwidthPackage",
+    "DescribeBandwidthPackages",
+    "ModifyBandwidthPackageAttribute",
+    "ModifyBandwidthPackageSpec",
+    "AddBandwidthPackageIps",
+    "RemoveBandwidthPackageIps",
+    "DeleteBandwidthPackage",
+    "ConvertBandwidthPackage",
+    "AllocateIpv6InternetBandwidth",
+    "ModifyIpv6InternetBandwidth",
+    "DeleteIpv6InternetBandwidth",
+    "DescribeIpv6Addresses",
+    "AssociateEipAddress",
+    "UnassociateEipAddress",
+    "DescribeEipAddresses",
+];
+
+/// A page of `items` for `page_number`/`page_size` (defaults 1 and 10, at
+/// most 50), and the total count.
+pub fn paginate<T: Clone>(
+    items: &[T],
+    page_number: Option<u32>,
+    page_size: Option<u32>,
+) -> Result<(Vec<T>, u32, u32, u32), ApiError> {
+    let number = page_number.unwrap_or(1);
+    let size = page_size.unwrap_or(10);
+    if number == 0 {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameter.PageNumber",
+            "The specified PageNumber is invalid.",
+        ));
+    }
+    if !(1..=50).contains(&size) {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameter.PageSize",
+            "The specified PageSize is invalid: it must be between 1 and 50.",
+        ));
+    }
+    let start = usize::try_from((number - 1) * size).unwrap_or(usize::MAX);
+    let page: Vec<T> = items
+        .iter()
+        .skip(start)
+        .take(usize::try_from(size).unwrap_or(50))
+        .cloned()
+        .collect();
+    let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    Ok((page, total, number, size))
+}
+
+/// A handler test bench: one account's resources in one region of the default
+/// fixture, called without HTTP or signatures.
+#[cfg(test)]
+pub(crate) mod testing {
+    use serde_json::Value;
+
+    use super::{Ctx, route};
+    use crate::cloud::wire::Params;
+    use crate::emulator::fixture::Fixture;
+    use crate::emulator::state::{AlibabaRegionState, World};
+    use crate::emulator::{ApiError, Durations};
+
+    /// The bench.
+    pub struct Bench {
+        /// The default fixture.
+        pub fixture: Fixture,
+        /// Resources of the first (legacy) account in `cn-hangzhou`.
+        pub state: AlibabaRegionState,
+        /// Id generator.
+        pub rng: fastrand::Rng,
+        /// Virtual now.
+        pub now_ms: i64,
+        /// Durations (the defaults).
+        pub durations: Durations,
+        /// Which fixture account calls (0: legacy bandwidth packages allowed).
+        pub account: usize,
+    }
+
+    impl Bench {
+        /// A fresh bench at virtual time 1 000 000 000 000 ms.
+        pub fn new() -> Bench {
+            let fixture = Fixture::default_fixture();
+            let now_ms = 1_000_000_000_000;
+            let mut world = World::from_fixture(&fixture, now_ms);
+            let key = fixture.alibaba.accounts[0].access_key_id.clone();
+            let state = world
+                .alibaba
+                .remove(&key)
+                .and_then(|mut a| a.regions.remove("cn-hangzhou"))
+                .unwrap_or_default();
+            Bench {
+                fixture,
+                state,
+                rng: fastrand::Rng::with_seed(1),
+                now_ms,
+                durations: Durations::default(),
+                account: 0,
+            }
+        }
+
+        /// Call `action` with `params` (RegionId defaults to `cn-hangzhou`).
+        pub fn call(&mut self, action: &str, params: &[(&str, &str)]) -> Result<Value, ApiError> {
+            let mut p: Params = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            p.entry("RegionId".into()).or_insert_with(|| "cn-hangzhou".into());
+            p.insert("Action".into(), action.into());
+            let region = self
+                .fixture
+                .alibaba
+                .regions
+                .iter()
+                .find(|r| r.region_id == "cn-hangzhou")
+                .cloned()
+                .unwrap_or_default();
+            let account = self.fixture.alibaba.accounts[self.account].clone();
+            let mut ctx = Ctx {
+                now_ms: self.now_ms,
+                account: &account,
+                region: &region,
+                state: &mut self.state,
+                durations: self.durations,
+                rng: &mut self.rng,
+                client_token: p.get("ClientToken").cloned(),
+            };
+            route(&mut ctx, action, &p)
+        }
+
+        /// Move virtual time forward and complete what fell due.
+        pub fn advance(&mut self, seconds: u64) {
+            self.now_ms += i64::try_from(seconds).unwrap_or(0) * 1000;
+            self.state.settle(self.now_ms);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Fault injection: per-action rates of throttling, service failures, added
+//! latency and commit-then-drop, drawn from a seeded generator.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Faults for one action (or the default for all).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FaultRule {
+    /// Fraction of calls refused with `Throttling` (UCloud: RetCode 153).
+    pub throttling: f64,
+    /// Fraction answered `ServiceUnavailable` (503; UCloud: RetCode 150).
+    pub service_unavailable: f64,
+    /// Fraction answered `InternalError` (500; UCloud: HTTP 502).
+    pub internal_error: f64,
+    /// Milliseconds added before every answer.
+    pub latency_ms: u64,
+    /// Fraction whose change is made but whose answer is lost (the connection
+    /// is cut instead).
+    pub commit_then_drop: f64,
+}
+
+/// The fault configuration (`PUT /_emulator/faults`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FaultConfig {
+    /// Applies to actions not listed in `actions`.
+    pub default: FaultRule,
+    /// Per action name.
+    pub actions: BTreeMap<String, FaultRule>,
+}
+
+/// What happens to one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Refused before anything happens.
+    Throttle,
+    /// Refused with a temporary failure before anything happens.
+    Unavailable,
+    /// Refused with an internal error before anything happens.
+    Internal,
+    /// Done, but the answer is lost.
+    CommitThenDrop,
+}
+
+impl FaultConfig {
+    /// The rule for `action`.
+    pub fn rule(&self, action: &str) -> &FaultRule {
+        self.actions.get(action).unwrap_or(&self.default)
+    }
+
+    /// Check that every rate is a fraction.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, rule) in std::iter::once(("default", &self.default))
+            .chain(self.actions.iter().map(|(k, v)| (k.as_str(), v)))
+        {
+            for (field, rate) in [
+                ("throttling", rule.throttling),
+                ("serviceUnavailable", rule.service_unavailable),
+                ("internalError", rule.internal_error),
+                ("commitThenDrop", rule.commit_then_drop),
+            ] {
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(format!("{name}.{field} must be between 0 and 1, got {rate}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FaultRule {
+    /// Draw the fault for one call.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Option<Fault> {
+        let roll = rng.f64();
+        let mut edge = self.throttling;
+        if roll < edge {
+            return Some(Fault::Throttle);
+        }
+        edge += self.service_unavailable;
+        if roll < edge {
+            return Some(Fault::Unavailable);
+        }
+        edge += self.internal_error;
+        if roll < edge {
+            return Some(Fault::Internal);
+        }
+        edge += self.commit_then_drop;
+        if roll < edge {
+            return Some(Fault::CommitThenDrop);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_deterministic_under_a_seed_and_follow_the_rates() {
+        let rule = FaultRule {
+            throttling: 0.2,
+            commit_then_drop: 0.2,
+            ..FaultRule::default()
+        };
+        let draw = |seed| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..1000).map(|_| rule.draw(&mut rng)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        let d = draw(7);
+        let throttled = d.iter().filter(|f| **f == Some(Fault::Throttle)).count();
+        let dropped = d.iter().filter(|f| **f == Some(Fault::CommitThenDrop)).count();
+        assert!((150..250).contains(&throttled), "{throttled}");
+        assert!((150..250).contains(&dropped), "{dropped}");
+        assert_eq!(FaultRule::default().draw(&mut fastrand::Rng::with_seed(1)), None);
+    }
+
+    #[test]
+    fn rates_must_be_fractions() {
+        let mut c = FaultConfig::default();
+        assert!(c.validate().is_ok());
+        c.actions.insert(
+            "X".into(),
+            FaultRule {
+                throttling: 1.5,
+                ..FaultRule::default()
+            },
+        );
+        assert!(c.validate().unwrap_err().contains("X.throttling"));
+    }
+}

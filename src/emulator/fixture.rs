@@ -1,0 +1,324 @@
+//! The emulator's fixture: the accounts, regions, VPCs, vSwitches, EIPs and IPv6
+//! addresses that exist before any call, using the clouds' own field names.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything that exists at start (and after `POST /_emulator/reset`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fixture {
+    /// The Alibaba Cloud side.
+    #[serde(default)]
+    pub alibaba: AlibabaFixture,
+    /// The UCloud side.
+    #[serde(default)]
+    pub ucloud: UcloudFixture,
+}
+
+/// Alibaba accounts and regions. Every account owns its own copy of every
+/// region's VPCs, EIPs and IPv6 addresses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlibabaFixture {
+    /// Access keys that may call.
+    #[serde(default)]
+    pub accounts: Vec<AlibabaAccount>,
+    /// Regions served.
+    #[serde(default)]
+    pub regions: Vec<AlibabaRegion>,
+}
+
+/// One Alibaba account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlibabaAccount {
+    /// AccessKeyId.
+    pub access_key_id: String,
+    /// AccessKeySecret.
+    pub access_key_secret: String,
+    /// Whether the account bought a NAT bandwidth package before 2018 and may
+    /// use the NAT bandwidth package actions.
+    #[serde(default)]
+    pub legacy_bandwidth_packages: bool,
+}
+
+/// One Alibaba region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlibabaRegion {
+    /// e.g. `cn-hangzhou`.
+    pub region_id: String,
+    /// Zones of the region; the ones that support enhanced NAT gateways.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// VPCs.
+    #[serde(default)]
+    pub vpcs: Vec<Vpc>,
+    /// Elastic IPs, unbound at start.
+    #[serde(default)]
+    pub eips: Vec<Eip>,
+    /// IPv6 gateways and their addresses.
+    #[serde(default)]
+    pub ipv6_gateways: Vec<Ipv6Gateway>,
+}
+
+/// A VPC.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Vpc {
+    /// `vpc-…`.
+    pub vpc_id: String,
+    /// e.g. `172.16.0.0/12`.
+    pub cidr_block: String,
+    /// Its vSwitches.
+    #[serde(default, rename = "vSwitches")]
+    pub v_switches: Vec<VSwitch>,
+}
+
+/// A vSwitch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VSwitch {
+    /// `vsw-…`.
+    #[serde(rename = "vSwitchId")]
+    pub v_switch_id: String,
+    /// Zone of the vSwitch.
+    pub zone_id: String,
+    /// Inside the VPC's CIDR.
+    pub cidr_block: String,
+}
+
+/// An EIP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Eip {
+    /// `eip-…`.
+    pub allocation_id: String,
+    /// The public IPv4 address.
+    pub ip_address: String,
+}
+
+/// An IPv6 gateway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ipv6Gateway {
+    /// `ipv6gw-…`.
+    pub ipv6_gateway_id: String,
+    /// VPC of the gateway.
+    pub vpc_id: String,
+    /// IPv6 addresses behind it.
+    #[serde(default)]
+    pub addresses: Vec<Ipv6Address>,
+}
+
+/// An IPv6 address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ipv6Address {
+    /// `ipv6-…`.
+    pub ipv6_address_id: String,
+    /// The address.
+    pub ipv6_address: String,
+}
+
+/// UCloud accounts and regions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UcloudFixture {
+    /// Key pairs that may call.
+    #[serde(default)]
+    pub accounts: Vec<UcloudAccount>,
+    /// Regions served.
+    #[serde(default)]
+    pub regions: Vec<UcloudRegion>,
+}
+
+/// One UCloud account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UcloudAccount {
+    /// PublicKey.
+    pub public_key: String,
+    /// PrivateKey.
+    pub private_key: String,
+}
+
+/// One UCloud region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UcloudRegion {
+    /// e.g. `cn-bj2`.
+    pub region: String,
+    /// EIPs of the region (every account owns a copy).
+    #[serde(default)]
+    pub eips: Vec<UcloudEip>,
+}
+
+/// A UCloud EIP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UcloudEip {
+    /// `eip-…`.
+    pub eip_id: String,
+    /// The address.
+    pub ip: String,
+    /// Billing mode; bandwidth packages need `Bandwidth` (non-shared,
+    /// pay-by-bandwidth). Defaults to `Bandwidth`.
+    #[serde(default = "default_pay_mode")]
+    pub pay_mode: String,
+}
+
+fn default_pay_mode() -> String {
+    "Bandwidth".to_string()
+}
+
+impl Fixture {
+    /// Parse a fixture from YAML (or JSON).
+    pub fn from_yaml(text: &str) -> Result<Fixture, String> {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Render as YAML.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        serde_saphyr::to_string(self).map_err(|e| e.to_string())
+    }
+
+    /// The built-in fixture: two regions per cloud, two VPCs with several
+    /// vSwitches, a dozen EIPs and IPv6 addresses per region, two accounts per
+    /// cloud (the first Alibaba account may use NAT bandwidth packages, the
+    /// second may not).
+    pub fn default_fixture() -> Fixture {
+        let alibaba_regions = [("cn-hangzhou", 1u8, "hz"), ("cn-beijing", 2u8, "bj")]
+            .into_iter()
+            .map(|(region_id, n, tag)| alibaba_region(region_id, n, tag))
+            .collect();
+        let ucloud_regions = [("cn-bj2", 1u8), ("cn-sh2", 2u8)]
+            .into_iter()
+            .map(|(region, n)| UcloudRegion {
+                region: region.to_string(),
+                eips: (1..=12)
+                    .map(|i| UcloudEip {
+                        eip_id: format!("eip-{region}-{i:02}").replace("cn-", ""),
+                        ip: format!("106.75.{n}.{}", 10 + i),
+                        // The last EIP of each region uses shared bandwidth.
+                        pay_mode: if i == 12 { "ShareBandwidth" } else { "Bandwidth" }.to_string(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Fixture {
+            alibaba: AlibabaFixture {
+                accounts: vec![
+                    AlibabaAccount {
+                        access_key_id: "LTAI5tNatopDemoKey01".to_string(),
+                        access_key_secret: "natop-demo-secret-01".to_string(),
+                        legacy_bandwidth_packages: true,
+                    },
+                    AlibabaAccount {
+                        access_key_id: "LTAI5tNatopDemoKey02".to_string(),
+                        access_key_secret: "natop-demo-secret-02".to_string(),
+                        legacy_bandwidth_packages: false,
+                    },
+                ],
+                regions: alibaba_regions,
+            },
+            ucloud: UcloudFixture {
+                accounts: vec![
+                    UcloudAccount {
+                        public_key: "natop-demo-public-key-01".to_string(),
+                        private_key: "natop-demo-private-key-01".to_string(),
+                    },
+                    UcloudAccount {
+                        public_key: "natop-demo-public-key-02".to_string(),
+                        private_key: "natop-demo-private-key-02".to_string(),
+                    },
+                ],
+                regions: ucloud_regions,
+            },
+        }
+    }
+}
+
+fn alibaba_region(region_id: &str, n: u8, tag: &str) -> AlibabaRegion {
+    let zones: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|z| format!("{region_id}-{z}"))
+        .collect();
+    let vpcs = (1..=2u8)
+        .map(|v| {
+            let base = if v == 1 { 16 } else { 0 };
+            Vpc {
+                vpc_id: format!("vpc-{tag}{v}natop0000000000"),
+                cidr_block: if v == 1 {
+                    "172.16.0.0/12".to_string()
+                } else {
+                    "192.168.0.0/16".to_string()
+                },
+                v_switches: (1..=3u8)
+                    .map(|s| VSwitch {
+                        v_switch_id: format!("vsw-{tag}{v}{s}natop000000000"),
+                        zone_id: zones[usize::from(s - 1)].clone(),
+                        cidr_block: if v == 1 {
+                            format!("172.{base}.{s}.0/24")
+                        } else {
+                            format!("192.168.{s}.0/24")
+                        },
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    AlibabaRegion {
+        region_id: region_id.to_string(),
+        zones: zones.clone(),
+        vpcs,
+        eips: (1..=12u8)
+            .map(|i| Eip {
+                allocation_id: format!("eip-{tag}{i:02}natop00000000"),
+                ip_address: format!("47.{}.{n}.{}", 96 + n, 10 + i),
+            })
+            .collect(),
+        ipv6_gateways: vec![Ipv6Gateway {
+            ipv6_gateway_id: format!("ipv6gw-{tag}1natop0000000000"),
+            vpc_id: format!("vpc-{tag}1natop0000000000"),
+            addresses: (1..=12u8)
+                .map(|i| Ipv6Address {
+                    ipv6_address_id: format!("ipv6-{tag}{i:02}natop00000000"),
+                    ipv6_address: format!("2408:4004:{n}::{i:x}"),
+                })
+                .collect(),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_fixture_round_trips_through_yaml_and_meets_the_minimums() {
+        let f = Fixture::default_fixture();
+        let yaml = f.to_yaml().unwrap();
+        assert!(yaml.contains("accessKeyId") && yaml.contains("vSwitchId"));
+        assert!(yaml.contains("legacyBandwidthPackages"));
+        let back = Fixture::from_yaml(&yaml).unwrap();
+        assert_eq!(back, f);
+        assert!(f.alibaba.regions.len() >= 2 && f.ucloud.regions.len() >= 2);
+        assert_eq!(f.alibaba.accounts.len(), 2);
+        assert!(f.alibaba.accounts[0].legacy_bandwidth_packages);
+        assert!(!f.alibaba.accounts[1].legacy_bandwidth_packages);
+        for r in &f.alibaba.regions {
+            assert!(r.vpcs.len() >= 2 && r.vpcs.iter().all(|v| v.v_switches.len() >= 2));
+            assert!(r.eips.len() >= 12);
+            assert!(r.ipv6_gateways.iter().map(|g| g.addresses.len()).sum::<usize>() >= 12);
+        }
+        for r in &f.ucloud.regions {
+            assert!(r.eips.len() >= 12);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(Fixture::from_yaml("alibaba: {acounts: []}").is_err());
+    }
+}

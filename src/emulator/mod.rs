@@ -1,0 +1,371 @@
+//! `natop emulator`: the Alibaba VPC NAT API and the UCloud bandwidth-package
+//! API on one loopback address, with the services' signatures, asynchronous
+//! state machines, rules and error codes, plus admin endpoints for tests.
+//!
+//! Both APIs share the listen address: a request carrying `PublicKey` is a
+//! UCloud call; anything else is an Alibaba RPC call.
+
+pub mod admin;
+pub mod alibaba;
+pub mod clock;
+pub mod faults;
+pub mod fixture;
+pub mod state;
+pub mod ucloud;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::cloud::wire::Params;
+use clock::Clock;
+use faults::{Fault, FaultConfig};
+use fixture::Fixture;
+use state::World;
+
+/// How long the asynchronous transitions take (virtual time).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Durations {
+    /// Gateway and bandwidth package `Creating` → `Available`.
+    pub creating: Duration,
+    /// DNAT/SNAT entry `Pending` → `Available` (after a create or a modify).
+    pub pending: Duration,
+    /// `Deleting` → gone.
+    pub deleting: Duration,
+    /// Gateway `Modifying` → `Available` (specification change).
+    pub modifying: Duration,
+    /// Gateway `Converting` → `Available` (Normal → Enhanced).
+    pub converting: Duration,
+    /// EIP `Associating` → `InUse` and `Unassociating` → `Available`.
+    pub associating: Duration,
+}
+
+impl Default for Durations {
+    /// Close to the real service: about a minute for a gateway, a few
+    /// seconds for an entry.
+    fn default() -> Self {
+        Durations {
+            creating: Duration::from_secs(60),
+            pending: Duration::from_secs(3),
+            deleting: Duration::from_secs(10),
+            modifying: Duration::from_secs(30),
+            converting: Duration::from_secs(120),
+            associating: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Everything the emulator is started with.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The resources that exist at start.
+    pub fixture: Fixture,
+    /// Where state is kept across restarts.
+    pub state_file: Option<PathBuf>,
+    /// Seed of the fault and id generator.
+    pub seed: u64,
+    /// Transition durations.
+    pub durations: Durations,
+    /// Faults at start.
+    pub faults: FaultConfig,
+    /// Clock speed at start.
+    pub speed: f64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            fixture: Fixture::default_fixture(),
+            state_file: None,
+            seed: 0,
+            durations: Durations::default(),
+            faults: FaultConfig::default(),
+            speed: 1.0,
+        }
+    }
+}
+
+/// What is kept in the state file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Saved {
+    clock_ms: i64,
+    world: World,
+}
+
+/// Mutable state behind one lock.
+pub(crate) struct Inner {
+    pub(crate) world: World,
+    pub(crate) rng: fastrand::Rng,
+    pub(crate) faults: FaultConfig,
+    pub(crate) fault_rng: fastrand::Rng,
+    /// Call counts by action, then outcome (`success` or the error code).
+    pub(crate) calls: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Nonces seen in the last 15 minutes, by `account/nonce`.
+    pub(crate) nonces: HashMap<String, Instant>,
+}
+
+/// A running emulator's shared state.
+pub struct Emulator {
+    pub(crate) config: EmulatorConfig,
+    pub(crate) clock: Clock,
+    inner: Mutex<Inner>,
+}
+
+/// An error answer in the cloud's own format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Error code (Alibaba `Code`; UCloud RetCode as text).
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `status`, `code` and `message`.
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Emulator {
+    /// Build the emulator, restoring the state file when it exists.
+    pub fn new(config: EmulatorConfig) -> Result<Arc<Emulator>, String> {
+        let saved = match &config.state_file {
+            Some(path) if path.exists() => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                Some(
+                    serde_json::from_str::<Saved>(&text)
+                        .map_err(|e| format!("cannot parse {}: {e}", path.display()))?,
+                )
+            }
+            _ => None,
+        };
+        let (clock, world) = match saved {
+            Some(s) => (Clock::starting_at(s.clock_ms, config.speed), s.world),
+            None => {
+                let clock = Clock::new(config.speed);
+                let world = World::from_fixture(&config.fixture, clock.now_ms());
+                (clock, world)
+            }
+        };
+        let inner = Inner {
+            world,
+            rng: fastrand::Rng::with_seed(config.seed),
+            faults: config.faults.clone(),
+            fault_rng: fastrand::Rng::with_seed(config.seed ^ 0x5eed_fa17),
+            calls: BTreeMap::new(),
+            nonces: HashMap::new(),
+        };
+        Ok(Arc::new(Emulator {
+            config,
+            clock,
+            inner: Mutex::new(inner),
+        }))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Write the state file, when one is configured.
+    pub(crate) fn save(&self, inner: &Inner) {
+        let Some(path) = &self.config.state_file else {
+            return;
+        };
+        let saved = Saved {
+            clock_ms: self.clock.now_ms(),
+            world: inner.world.clone(),
+        };
+        let result = serde_json::to_vec(&saved)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, bytes)
+                    .and_then(|()| std::fs::rename(&tmp, path))
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = result {
+            warn!(path = %path.display(), error = %e, "cannot write the state file");
+        }
+    }
+
+    /// Count one call.
+    pub(crate) fn count(inner: &mut Inner, action: &str, outcome: &str) {
+        *inner
+            .calls
+            .entry(action.to_string())
+            .or_default()
+            .entry(outcome.to_string())
+            .or_default() += 1;
+    }
+
+    /// Draw the fault for `action`.
+    pub(crate) fn draw_fault(inner: &mut Inner, action: &str) -> (Option<Fault>, u64) {
+        let rule = inner.faults.rule(action).clone();
+        (rule.draw(&mut inner.fault_rng), rule.latency_ms)
+    }
+
+    /// Back to the fixture.
+    pub fn reset(&self) {
+        let mut inner = self.lock();
+        inner.world = World::from_fixture(&self.config.fixture, self.clock.now_ms());
+        inner.calls.clear();
+        inner.nonces.clear();
+        inner.faults = self.config.faults.clone();
+        self.save(&inner);
+    }
+
+    /// The router serving both APIs and the admin endpoints.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .nest("/_emulator", admin::router())
+            .fallback(api)
+            .with_state(self.clone())
+    }
+}
+
+/// What an API handler produced: the answer, and whether to cut the
+/// connection instead of sending it.
+pub(crate) struct Outcome {
+    pub(crate) status: u16,
+    pub(crate) body: serde_json::Value,
+    pub(crate) drop_answer: bool,
+    pub(crate) latency_ms: u64,
+}
+
+async fn api(
+    State(emulator): State<Arc<Emulator>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut params = decode_form(query.as_deref().unwrap_or_default());
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let body_params = if content_type.starts_with("application/json") {
+        ucloud::json_body_params(&body)
+    } else {
+        decode_form(&String::from_utf8_lossy(&body))
+    };
+    params.extend(body_params);
+    let outcome = if params.contains_key("PublicKey") {
+        ucloud::handle(&emulator, &params)
+    } else {
+        alibaba::handle(&emulator, method.as_str(), &params)
+    };
+    if outcome.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(outcome.latency_ms)).await;
+    }
+    if outcome.drop_answer {
+        return dropped_answer();
+    }
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [("content-type", "application/json;charset=utf-8")],
+        outcome.body.to_string(),
+    )
+        .into_response()
+}
+
+/// An answer whose body fails mid-way: the connection is cut and the client
+/// never learns the outcome.
+fn dropped_answer() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "commit-then-drop fault",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("content-length", "4096")
+        .body(Body::from_stream(failing))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn decode_form(text: &str) -> Params {
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// A random resource id: `prefix-` and `len` lower-case alphanumerics.
+pub(crate) fn new_id(rng: &mut fastrand::Rng, prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let tail: String = (0..len)
+        .map(|_| char::from(ALPHABET[rng.usize(..ALPHABET.len())]))
+        .collect();
+    format!("{prefix}-{tail}")
+}
+
+/// A request id in the service's format.
+pub(crate) fn request_id(rng: &mut fastrand::Rng) -> String {
+    let hex = |rng: &mut fastrand::Rng, n: usize| -> String {
+        (0..n)
+            .map(|_| char::from(b"0123456789ABCDEF"[rng.usize(..16)]))
+            .collect()
+    };
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex(rng, 8),
+        hex(rng, 4),
+        hex(rng, 4),
+        hex(rng, 4),
+        hex(rng, 12)
+    )
+}
+
+/// Serve until `shutdown` resolves. Binds to `listen` (loopback expected) and
+/// logs the address and what it serves.
+pub async fn serve(
+    listen: SocketAddr,
+    config: EmulatorConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let emulator = Emulator::new(config)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    info!(
+        %addr,
+        "natop emulator serving the Alibaba VPC NAT API (RPC, Version 2016-04-28) and the UCloud \
+         bandwidth-package API (calls with PublicKey) on http://{addr}/; admin endpoints under /_emulator/"
+    );
+    println!("natop emulator listening on http://{addr}/");
+    axum::serve(
+        listener,
+        emulator
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,251 @@
+//! The UCloud side of the emulator: RetCode-style authentication and the UNet
+//! bandwidth-package actions. Packages disappear once their DisableTime passes.
+
+use serde_json::{Value, json};
+
+use super::faults::Fault;
+use super::state::UcloudRegionState;
+use super::{Emulator, Inner, Outcome, new_id};
+use crate::cloud::ucloud::actions::{
+    BandwidthPackage, CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage,
+    EipAddr,
+};
+use crate::cloud::ucloud::codes;
+use crate::cloud::ucloud::signer;
+use crate::cloud::wire::{self, Params};
+
+/// A UCloud error: RetCode and message (always HTTP 200 unless `http` is set).
+struct Failure {
+    ret_code: i64,
+    message: String,
+    http: u16,
+}
+
+fn fail(ret_code: i64, message: impl Into<String>) -> Failure {
+    Failure {
+        ret_code,
+        message: message.into(),
+        http: 200,
+    }
+}
+
+/// Parameters of a JSON body, flattened 0-based the way the SDKs sign them.
+pub(crate) fn json_body_params(body: &[u8]) -> Params {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return Params::new();
+    };
+    wire::flatten(&map, wire::ListBase::Zero).unwrap_or_default()
+}
+
+/// Handle one UCloud call.
+pub(crate) fn handle(emulator: &Emulator, params: &Params) -> Outcome {
+    let action = params.get("Action").cloned().unwrap_or_default();
+    let mut inner = emulator.lock();
+    let result = call(emulator, &mut inner, &action, params);
+    let label = if action.is_empty() { "(none)" } else { action.as_str() };
+    let (status, body, drop_answer, latency_ms) = match result {
+        Ok((mut value, fault, latency)) => {
+            if let Value::Object(map) = &mut value {
+                map.insert("RetCode".into(), json!(0));
+                map.insert("Action".into(), json!(format!("{action}Response")));
+            }
+            Emulator::count(&mut inner, label, "success");
+            (200, value, fault == Some(Fault::CommitThenDrop), latency)
+        }
+        Err((f, latency)) => {
+            let outcome = if f.http == 200 {
+                f.ret_code.to_string()
+            } else {
+                format!("HTTP{}", f.http)
+            };
+            Emulator::count(&mut inner, label, &outcome);
+            let body = json!({
+                "RetCode": f.ret_code,
+                "Action": format!("{action}Response"),
+                "Message": f.message,
+            });
+            (f.http, body, false, latency)
+        }
+    };
+    Outcome {
+        status,
+        body,
+        drop_answer,
+        latency_ms,
+    }
+}
+
+type CallResult = Result<(Value, Option<Fault>, u64), (Failure, u64)>;
+
+fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -> CallResult {
+    let account = authenticate(emulator, params).map_err(|f| (f, 0))?;
+    let (fault, latency) = Emulator::draw_fault(inner, action);
+    match fault {
+        Some(Fault::Throttle) => {
+            return Err((fail(codes::THROTTLED, "Request throttled, please retry later"), latency));
+        }
+        Some(Fault::Unavailable) => {
+            return Err((fail(codes::SERVICE_UNAVAILABLE, "Service unavailable"), latency));
+        }
+        Some(Fault::Internal) => {
+            let failure = Failure {
+                ret_code: -1,
+                message: "Bad Gateway".into(),
+                http: 502,
+            };
+            return Err((failure, latency));
+        }
+        Some(Fault::CommitThenDrop) | None => {}
+    }
+    let now_ms = emulator.clock.now_ms();
+    inner.world.settle(now_ms);
+    let region_name = params
+        .get("Region")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| (fail(codes::PARAMS_ERROR, "Missing params [Region]"), latency))?;
+    let region = emulator
+        .config
+        .fixture
+        .ucloud
+        .regions
+        .iter()
+        .find(|r| &r.region == region_name)
+        .ok_or_else(|| (fail(codes::PARAMS_ERROR, format!("Params [Region] not available: {region_name}")), latency))?;
+    let Inner { world, rng, .. } = inner;
+    let state = world
+        .ucloud
+        .entry(account)
+        .or_default()
+        .regions
+        .entry(region_name.clone())
+        .or_default();
+    let result = match action {
+        "CreateBandwidthPackage" => create(state, region, rng, params, now_ms),
+        "DescribeBandwidthPackage" => describe(state, params),
+        "DeleteBandwidthPackage" => delete(state, params),
+        _ => Err(fail(codes::UNKNOWN_ACTION, format!("Action [{action}] not exist"))),
+    }
+    .map_err(|f| (f, latency))?;
+    if action != "DescribeBandwidthPackage" {
+        emulator.save(inner);
+    }
+    Ok((result, fault, latency))
+}
+
+fn authenticate(emulator: &Emulator, params: &Params) -> Result<String, Failure> {
+    if params.get("Action").is_none_or(String::is_empty) {
+        return Err(fail(codes::MISSING_ACTION, "Missing Action"));
+    }
+    let Some(signature) = params.get("Signature").filter(|s| !s.is_empty()) else {
+        return Err(fail(codes::MISSING_SIGNATURE, "Missing signature"));
+    };
+    let public_key = &params["PublicKey"];
+    let account = emulator
+        .config
+        .fixture
+        .ucloud
+        .accounts
+        .iter()
+        .find(|a| &a.public_key == public_key)
+        .ok_or_else(|| fail(codes::USER_NOT_EXIST, "User not exist"))?;
+    if *signature != signer::sign(params, &account.private_key) {
+        return Err(fail(codes::SIGNATURE_ERROR, "Signature verify error"));
+    }
+    Ok(account.public_key.clone())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(params: &Params) -> Result<T, Failure> {
+    wire::unflatten(params).map_err(|e| {
+        let text = e.to_string();
+        match text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            Some(name) => fail(codes::PARAMS_ERROR, format!("Missing params [{name}]")),
+            None => fail(codes::PARAMS_ERROR, format!("Params not available: {text}")),
+        }
+    })
+}
+
+fn create(
+    state: &mut UcloudRegionState,
+    region: &crate::emulator::fixture::UcloudRegion,
+    rng: &mut fastrand::Rng,
+    params: &Params,
+    now_ms: i64,
+) -> Result<Value, Failure> {
+    let req: CreateBandwidthPackage = decode(params)?;
+    let bandwidth = req
+        .bandwidth
+        .ok_or_else(|| fail(codes::PARAMS_ERROR, "Missing params [Bandwidth]"))?;
+    if !(2..=800).contains(&bandwidth) {
+        return Err(fail(codes::PARAMS_ERROR, "Params [Bandwidth] not available: 2-800"));
+    }
+    let time_range = req
+        .time_range
+        .ok_or_else(|| fail(codes::PARAMS_ERROR, "Missing params [TimeRange]"))?;
+    if time_range == 0 {
+        return Err(fail(codes::PARAMS_ERROR, "Params [TimeRange] not available: must be > 0"));
+    }
+    if req.eip_id.is_empty() {
+        return Err(fail(codes::PARAMS_ERROR, "Missing params [EIPId]"));
+    }
+    let eip = region
+        .eips
+        .iter()
+        .find(|e| e.eip_id == req.eip_id)
+        .ok_or_else(|| fail(codes::EIP_NOT_FOUND, format!("EIP [{}] not exist", req.eip_id)))?;
+    if eip.pay_mode != "Bandwidth" {
+        return Err(fail(
+            codes::EIP_PAY_MODE,
+            format!(
+                "EIP [{}] pay mode {} does not support bandwidth packages",
+                eip.eip_id, eip.pay_mode
+            ),
+        ));
+    }
+    let now_s = now_ms.div_euclid(1000);
+    let enable = req.enable_time.unwrap_or(now_s);
+    if enable < now_s - 300 {
+        return Err(fail(codes::PARAMS_ERROR, "Params [EnableTime] not available: in the past"));
+    }
+    let id = new_id(rng, "bwpack", 6);
+    let package = BandwidthPackage {
+        bandwidth_package_id: id.clone(),
+        enable_time: Some(enable),
+        disable_time: Some(enable + i64::from(time_range) * 3600),
+        create_time: Some(now_s),
+        bandwidth: Some(bandwidth),
+        eip_id: eip.eip_id.clone(),
+        eip_addr: vec![EipAddr {
+            ip: eip.ip.clone(),
+            operator_name: "Bgp".into(),
+        }],
+    };
+    state.bandwidth_packages.insert(id.clone(), package);
+    Ok(json!({ "BandwidthPackageId": id }))
+}
+
+fn describe(state: &UcloudRegionState, params: &Params) -> Result<Value, Failure> {
+    let req: DescribeBandwidthPackage = decode(params)?;
+    let limit = usize::try_from(req.limit.unwrap_or(20)).unwrap_or(20);
+    let offset = usize::try_from(req.offset.unwrap_or(0)).unwrap_or(0);
+    let mut all: Vec<&BandwidthPackage> = state.bandwidth_packages.values().collect();
+    all.sort_by_key(|p| (p.create_time, p.bandwidth_package_id.clone()));
+    let page: Vec<&BandwidthPackage> = all.iter().skip(offset).take(limit).copied().collect();
+    Ok(json!({ "TotalCount": all.len(), "DataSets": page }))
+}
+
+fn delete(state: &mut UcloudRegionState, params: &Params) -> Result<Value, Failure> {
+    let req: DeleteBandwidthPackage = decode(params)?;
+    if req.bandwidth_package_id.is_empty() {
+        return Err(fail(codes::PARAMS_ERROR, "Missing params [BandwidthPackageId]"));
+    }
+    state
+        .bandwidth_packages
+        .remove(&req.bandwidth_package_id)
+        .map(|_| json!({}))
+        .ok_or_else(|| {
+            fail(
+                codes::PACKAGE_NOT_FOUND,
+                format!("Bandwidth package [{}] not exist", req.bandwidth_package_id),
+            )
+        })
+}
