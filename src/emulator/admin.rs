@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::{self, Next};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -33,29 +33,27 @@ async fn local_only(request: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|ConnectInfo(addr)| !addr.ip().is_loopback());
     if remote {
-        return (StatusCode::FORBIDDEN, "admin endpoints answer loopback only").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "admin endpoints answer loopback only",
+        )
+            .into_response();
     }
     next.run(request).await
 }
 
-async fn state(
-    State(emulator): State<Arc<Emulator>>,
-) -> Response {
+async fn state(State(emulator): State<Arc<Emulator>>) -> Response {
     let now = emulator.clock.now_ms();
     let mut inner = emulator.lock();
     inner.world.settle(now);
     Json(json!({ "clockMs": now, "world": inner.world })).into_response()
 }
 
-async fn calls(
-    State(emulator): State<Arc<Emulator>>,
-) -> Response {
+async fn calls(State(emulator): State<Arc<Emulator>>) -> Response {
     Json(json!(emulator.lock().calls)).into_response()
 }
 
-async fn get_faults(
-    State(emulator): State<Arc<Emulator>>,
-) -> Response {
+async fn get_faults(State(emulator): State<Arc<Emulator>>) -> Response {
     Json(json!(emulator.lock().faults)).into_response()
 }
 
@@ -84,9 +82,7 @@ fn clock_json(emulator: &Emulator) -> serde_json::Value {
     json!({ "nowMs": emulator.clock.now_ms(), "speed": emulator.clock.speed() })
 }
 
-async fn get_clock(
-    State(emulator): State<Arc<Emulator>>,
-) -> Response {
+async fn get_clock(State(emulator): State<Arc<Emulator>>) -> Response {
     Json(clock_json(&emulator)).into_response()
 }
 
@@ -113,9 +109,7 @@ async fn post_clock(
     Json(clock_json(&emulator)).into_response()
 }
 
-async fn reset(
-    State(emulator): State<Arc<Emulator>>,
-) -> Response {
+async fn reset(State(emulator): State<Arc<Emulator>>) -> Response {
     emulator.reset();
     Json(json!({ "reset": true })).into_response()
 }

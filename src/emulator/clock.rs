@@ -106,7 +106,10 @@ mod tests {
         c.set_speed(1000.0);
         let t1 = c.now_ms();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(c.now_ms() - t1 >= 15_000, "1000x: 20 ms real is ~20 s virtual");
+        assert!(
+            c.now_ms() - t1 >= 15_000,
+            "1000x: 20 ms real is ~20 s virtual"
+        );
         c.set_speed(-3.0);
         assert_eq!(c.speed(), 1.0);
         assert_eq!(iso(0), "1970-01-01T00:00:00Z");

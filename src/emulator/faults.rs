@@ -63,7 +63,9 @@ impl FaultConfig {
                 ("commitThenDrop", rule.commit_then_drop),
             ] {
                 if !(0.0..=1.0).contains(&rate) {
-                    return Err(format!("{name}.{field} must be between 0 and 1, got {rate}"));
+                    return Err(format!(
+                        "{name}.{field} must be between 0 and 1, got {rate}"
+                    ));
                 }
             }
         }
@@ -113,10 +115,16 @@ mod tests {
         assert_eq!(draw(7), draw(7));
         let d = draw(7);
         let throttled = d.iter().filter(|f| **f == Some(Fault::Throttle)).count();
-        let dropped = d.iter().filter(|f| **f == Some(Fault::CommitThenDrop)).count();
+        let dropped = d
+            .iter()
+            .filter(|f| **f == Some(Fault::CommitThenDrop))
+            .count();
         assert!((150..250).contains(&throttled), "{throttled}");
         assert!((150..250).contains(&dropped), "{dropped}");
-        assert_eq!(FaultRule::default().draw(&mut fastrand::Rng::with_seed(1)), None);
+        assert_eq!(
+            FaultRule::default().draw(&mut fastrand::Rng::with_seed(1)),
+            None
+        );
     }
 
     #[test]

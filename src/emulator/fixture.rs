@@ -201,7 +201,12 @@ impl Fixture {
                         eip_id: format!("eip-{region}-{i:02}").replace("cn-", ""),
                         ip: format!("106.75.{n}.{}", 10 + i),
                         // The last EIP of each region uses shared bandwidth.
-                        pay_mode: if i == 12 { "ShareBandwidth" } else { "Bandwidth" }.to_string(),
+                        pay_mode: if i == 12 {
+                            "ShareBandwidth"
+                        } else {
+                            "Bandwidth"
+                        }
+                        .to_string(),
                     })
                     .collect(),
             })
@@ -310,7 +315,13 @@ mod tests {
         for r in &f.alibaba.regions {
             assert!(r.vpcs.len() >= 2 && r.vpcs.iter().all(|v| v.v_switches.len() >= 2));
             assert!(r.eips.len() >= 12);
-            assert!(r.ipv6_gateways.iter().map(|g| g.addresses.len()).sum::<usize>() >= 12);
+            assert!(
+                r.ipv6_gateways
+                    .iter()
+                    .map(|g| g.addresses.len())
+                    .sum::<usize>()
+                    >= 12
+            );
         }
         for r in &f.ucloud.regions {
             assert!(r.eips.len() >= 12);

@@ -366,6 +366,59 @@ pub async fn serve(
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// An emulator serving in the background of the current runtime (tests,
+/// benchmarks, the demo).
+pub struct RunningEmulator {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its shared state.
+    pub emulator: Arc<Emulator>,
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    /// Start on 127.0.0.1 with a free port.
+    pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, String> {
+        let emulator = Emulator::new(config)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let router = emulator.router();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let shutdown = async move { stopped.cancelled().await };
+            if let Err(e) = axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                warn!(error = %e, "emulator stopped with an error");
+            }
+        });
+        Ok(RunningEmulator {
+            addr,
+            emulator,
+            stop,
+            task,
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:4321/`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Stop serving and wait until the listener is closed.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.abort();
+        let _ = self.task.await;
+    }
 }

@@ -204,10 +204,12 @@ impl AlibabaRegionState {
         settle_map(&mut self.eips, now_ms);
         settle_map(&mut self.ipv6_addresses, now_ms);
         let gateways = &self.nat_gateways;
-        self.forward_entries
-            .retain(|_, e| gateways.contains_key(&e.wire.nat_gateway_id) || e.wire.nat_gateway_id.is_empty());
-        self.snat_entries
-            .retain(|_, e| gateways.contains_key(&e.wire.nat_gateway_id) || e.wire.nat_gateway_id.is_empty());
+        self.forward_entries.retain(|_, e| {
+            gateways.contains_key(&e.wire.nat_gateway_id) || e.wire.nat_gateway_id.is_empty()
+        });
+        self.snat_entries.retain(|_, e| {
+            gateways.contains_key(&e.wire.nat_gateway_id) || e.wire.nat_gateway_id.is_empty()
+        });
         self.bandwidth_packages
             .retain(|_, p| gateways.contains_key(&p.wire.nat_gateway_id));
         self.conversions.retain(|id, _| gateways.contains_key(id));
@@ -335,9 +337,10 @@ impl World {
                 .iter()
                 .map(|r| (r.region_id.clone(), alibaba_region(r, now_ms)))
                 .collect();
-            world
-                .alibaba
-                .insert(account.access_key_id.clone(), AlibabaAccountState { regions });
+            world.alibaba.insert(
+                account.access_key_id.clone(),
+                AlibabaAccountState { regions },
+            );
         }
         for account in &f.ucloud.accounts {
             let regions = f

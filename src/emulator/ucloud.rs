@@ -42,7 +42,11 @@ pub(crate) fn handle(emulator: &Emulator, params: &Params) -> Outcome {
     let action = params.get("Action").cloned().unwrap_or_default();
     let mut inner = emulator.lock();
     let result = call(emulator, &mut inner, &action, params);
-    let label = if action.is_empty() { "(none)" } else { action.as_str() };
+    let label = if action.is_empty() {
+        "(none)"
+    } else {
+        action.as_str()
+    };
     let (status, body, drop_answer, latency_ms) = match result {
         Ok((mut value, fault, latency)) => {
             if let Value::Object(map) = &mut value {
@@ -82,10 +86,16 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
     let (fault, latency) = Emulator::draw_fault(inner, action);
     match fault {
         Some(Fault::Throttle) => {
-            return Err((fail(codes::THROTTLED, "Request throttled, please retry later"), latency));
+            return Err((
+                fail(codes::THROTTLED, "Request throttled, please retry later"),
+                latency,
+            ));
         }
         Some(Fault::Unavailable) => {
-            return Err((fail(codes::SERVICE_UNAVAILABLE, "Service unavailable"), latency));
+            return Err((
+                fail(codes::SERVICE_UNAVAILABLE, "Service unavailable"),
+                latency,
+            ));
         }
         Some(Fault::Internal) => {
             let failure = Failure {
@@ -102,7 +112,12 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
     let region_name = params
         .get("Region")
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| (fail(codes::PARAMS_ERROR, "Missing params [Region]"), latency))?;
+        .ok_or_else(|| {
+            (
+                fail(codes::PARAMS_ERROR, "Missing params [Region]"),
+                latency,
+            )
+        })?;
     let region = emulator
         .config
         .fixture
@@ -110,7 +125,15 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
         .regions
         .iter()
         .find(|r| &r.region == region_name)
-        .ok_or_else(|| (fail(codes::PARAMS_ERROR, format!("Params [Region] not available: {region_name}")), latency))?;
+        .ok_or_else(|| {
+            (
+                fail(
+                    codes::PARAMS_ERROR,
+                    format!("Params [Region] not available: {region_name}"),
+                ),
+                latency,
+            )
+        })?;
     let Inner { world, rng, .. } = inner;
     let state = world
         .ucloud
@@ -123,7 +146,10 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
         "CreateBandwidthPackage" => create(state, region, rng, params, now_ms),
         "DescribeBandwidthPackage" => describe(state, params),
         "DeleteBandwidthPackage" => delete(state, params),
-        _ => Err(fail(codes::UNKNOWN_ACTION, format!("Action [{action}] not exist"))),
+        _ => Err(fail(
+            codes::UNKNOWN_ACTION,
+            format!("Action [{action}] not exist"),
+        )),
     }
     .map_err(|f| (f, latency))?;
     if action != "DescribeBandwidthPackage" {
@@ -157,7 +183,10 @@ fn authenticate(emulator: &Emulator, params: &Params) -> Result<String, Failure>
 fn decode<T: serde::de::DeserializeOwned>(params: &Params) -> Result<T, Failure> {
     wire::unflatten(params).map_err(|e| {
         let text = e.to_string();
-        match text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        match text
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
             Some(name) => fail(codes::PARAMS_ERROR, format!("Missing params [{name}]")),
             None => fail(codes::PARAMS_ERROR, format!("Params not available: {text}")),
         }
@@ -176,13 +205,19 @@ fn create(
         .bandwidth
         .ok_or_else(|| fail(codes::PARAMS_ERROR, "Missing params [Bandwidth]"))?;
     if !(2..=800).contains(&bandwidth) {
-        return Err(fail(codes::PARAMS_ERROR, "Params [Bandwidth] not available: 2-800"));
+        return Err(fail(
+            codes::PARAMS_ERROR,
+            "Params [Bandwidth] not available: 2-800",
+        ));
     }
     let time_range = req
         .time_range
         .ok_or_else(|| fail(codes::PARAMS_ERROR, "Missing params [TimeRange]"))?;
     if time_range == 0 {
-        return Err(fail(codes::PARAMS_ERROR, "Params [TimeRange] not available: must be > 0"));
+        return Err(fail(
+            codes::PARAMS_ERROR,
+            "Params [TimeRange] not available: must be > 0",
+        ));
     }
     if req.eip_id.is_empty() {
         return Err(fail(codes::PARAMS_ERROR, "Missing params [EIPId]"));
@@ -191,7 +226,12 @@ fn create(
         .eips
         .iter()
         .find(|e| e.eip_id == req.eip_id)
-        .ok_or_else(|| fail(codes::EIP_NOT_FOUND, format!("EIP [{}] not exist", req.eip_id)))?;
+        .ok_or_else(|| {
+            fail(
+                codes::EIP_NOT_FOUND,
+                format!("EIP [{}] not exist", req.eip_id),
+            )
+        })?;
     if eip.pay_mode != "Bandwidth" {
         return Err(fail(
             codes::EIP_PAY_MODE,
@@ -204,7 +244,10 @@ fn create(
     let now_s = now_ms.div_euclid(1000);
     let enable = req.enable_time.unwrap_or(now_s);
     if enable < now_s - 300 {
-        return Err(fail(codes::PARAMS_ERROR, "Params [EnableTime] not available: in the past"));
+        return Err(fail(
+            codes::PARAMS_ERROR,
+            "Params [EnableTime] not available: in the past",
+        ));
     }
     let id = new_id(rng, "bwpack", 6);
     let package = BandwidthPackage {
@@ -236,7 +279,10 @@ fn describe(state: &UcloudRegionState, params: &Params) -> Result<Value, Failure
 fn delete(state: &mut UcloudRegionState, params: &Params) -> Result<Value, Failure> {
     let req: DeleteBandwidthPackage = decode(params)?;
     if req.bandwidth_package_id.is_empty() {
-        return Err(fail(codes::PARAMS_ERROR, "Missing params [BandwidthPackageId]"));
+        return Err(fail(
+            codes::PARAMS_ERROR,
+            "Missing params [BandwidthPackageId]",
+        ));
     }
     state
         .bandwidth_packages

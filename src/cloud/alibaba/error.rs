@@ -18,6 +18,8 @@ const BUSY_CODES: &[&str] = &[
     "VpcStatusError",
     "InvalidVPCStatus",
     "OperationUnsupported.EipInBinding",
+    "IncorrectEipStatus",
+    "IncorrectInstanceStatus",
 ];
 
 /// `*.NotFound` codes that name configuration, not the addressed resource.
@@ -56,7 +58,10 @@ pub fn classify(status: u16, code: &str) -> ErrorCategory {
     if code.contains("FinancialLock") || code.contains("Financail") {
         return ErrorCategory::FinancialLock;
     }
-    if code.ends_with(".NotFound") || code.ends_with("NotExist") {
+    if code.ends_with(".NotFound")
+        || code.ends_with("NotExist")
+        || code.to_ascii_uppercase().ends_with("NOT_EXIST")
+    {
         return ErrorCategory::NotFound;
     }
     if code.starts_with("Signature")
@@ -122,6 +127,8 @@ mod tests {
             (404, "InvalidNatGatewayId.NotFound", NotFound),
             (404, "InvalidForwardEntryId.NotFound", NotFound),
             (404, "InvalidSnatEntryId.NotFound", NotFound),
+            (400, "NATGW_NOT_EXIST", NotFound),
+            (400, "IncorrectEipStatus", Busy),
             (404, "InvalidBandwidthPackageId.NotFound", NotFound),
             (404, "InvalidAccessKeyId.NotFound", Auth),
             (404, "InvalidRegionId.NotFound", Validation),

@@ -133,7 +133,11 @@ pub(crate) fn handle(emulator: &Emulator, method: &str, params: &Params) -> Outc
             (200, value, fault == Some(Fault::CommitThenDrop), latency)
         }
         Err((e, latency)) => {
-            let label = if action.is_empty() { "(none)" } else { action.as_str() };
+            let label = if action.is_empty() {
+                "(none)"
+            } else {
+                action.as_str()
+            };
             Emulator::count(&mut inner, label, &e.code);
             let body = json!({
                 "RequestId": request_id,
@@ -169,7 +173,11 @@ fn call(
     match fault {
         Some(Fault::Throttle) => {
             return Err((
-                ApiError::new(400, "Throttling", "Request was denied due to request throttling."),
+                ApiError::new(
+                    400,
+                    "Throttling",
+                    "Request was denied due to request throttling.",
+                ),
                 latency,
             ));
         }
@@ -289,7 +297,11 @@ fn authenticate(
         .find(|a| &a.access_key_id == key_id)
         .cloned()
         .ok_or_else(|| {
-            ApiError::new(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+            ApiError::new(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            )
         })?;
     if params["SignatureMethod"] != "HMAC-SHA1" {
         return Err(ApiError::new(
@@ -336,7 +348,9 @@ fn authenticate(
     }
     let now = Instant::now();
     if inner.nonces.len() > 10_000 {
-        inner.nonces.retain(|_, seen| now.duration_since(*seen) < WINDOW);
+        inner
+            .nonces
+            .retain(|_, seen| now.duration_since(*seen) < WINDOW);
     }
     let nonce_key = format!("{key_id}/{}", params["SignatureNonce"]);
     if inner
@@ -557,7 +571,8 @@ pub(crate) mod testing {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            p.entry("RegionId".into()).or_insert_with(|| "cn-hangzhou".into());
+            p.entry("RegionId".into())
+                .or_insert_with(|| "cn-hangzhou".into());
             p.insert("Action".into(), action.into());
             let region = self
                 .fixture

@@ -121,7 +121,15 @@ mod tests {
             assert!(is_valid_name(good), "{good}");
         }
         let long = "a".repeat(129);
-        for bad in ["a", "1abc", "_abc", "http://x", "https://xy", "a b", long.as_str()] {
+        for bad in [
+            "a",
+            "1abc",
+            "_abc",
+            "http://x",
+            "https://xy",
+            "a b",
+            long.as_str(),
+        ] {
             assert!(!is_valid_name(bad), "{bad}");
         }
         assert!(is_valid_description("a description with spaces"));
