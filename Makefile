@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release test test-rust test-conformance bench emulator lint fmt ci
+.PHONY: all build release test test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
 
 all: build
 
@@ -12,10 +12,13 @@ build:
 release:
 	$(CARGO) build --release
 
-## Everything: Rust tests (unit, HTTP-level, emulator, command line), then the
-## official-SDK conformance suite against the emulator.
-test: test-rust test-conformance
+## Everything, on a fresh machine: builds (once) and starts a local control
+## plane, runs the Rust tests (unit, HTTP-level, emulator, integration) and the
+## official-SDK conformance suite, then stops the control plane.
+test:
+	bash tests/run.sh
 
+## Rust tests only; integration tests need NATOP_TEST_KUBECONFIG (make cluster-up).
 test-rust:
 	$(CARGO) test --lib --bins --tests
 
@@ -23,7 +26,15 @@ test-rust:
 ## the emulator; the virtualenv is cached under ~/.cache/natop.
 test-conformance:
 	$(CARGO) build --bin natop
-	NATOP_BIN=$(CURDIR)/target/debug/natop bash tests/conformance/run.sh
+	NATOP_BIN=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/natop bash tests/conformance/run.sh
+
+## A local control plane to poke at with kubectl; the last line printed is
+## `export KUBECONFIG=<path>`.
+cluster-up:
+	@bash tests/cluster/up.sh
+
+cluster-down:
+	@bash tests/cluster/down.sh
 
 ## Benchmarks print numbers; they assert nothing.
 bench:

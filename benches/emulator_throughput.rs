@@ -102,6 +102,51 @@ async fn main() {
         "natop emulator throughput ({CLIENTS} concurrent clients, signed requests over loopback)"
     );
 
+    // Describes run against a realistic region (100 gateways, 100 packages);
+    // the create phases then add to it without bound.
+    for n in 0..100 {
+        let request = CreateNatGateway {
+            region_id: region.region_id.clone(),
+            vpc_id: region.vpcs[0].vpc_id.clone(),
+            client_token: Some(format!("seed-{n}")),
+            ..Default::default()
+        };
+        alibaba[0].call(&request).await.expect("seed gateway");
+        let request = CreateBandwidthPackage {
+            region: "cn-bj2".into(),
+            eip_id: fixture.ucloud.regions[0].eips[n % 11].eip_id.clone(),
+            bandwidth: Some(10),
+            time_range: Some(1),
+            ..Default::default()
+        };
+        ucloud[0].call(&request).await.expect("seed package");
+    }
+    let (clients, region_id) = (alibaba.clone(), region.region_id.clone());
+    report(
+        "alibaba DescribeNatGateways (100 gateways, page of 10)",
+        phase(move |c, _| {
+            let client = clients[c].clone();
+            let request = DescribeNatGateways {
+                region_id: region_id.clone(),
+                ..Default::default()
+            };
+            async move { client.call(&request).await.is_ok() }
+        })
+        .await,
+    );
+    let clients = ucloud.clone();
+    report(
+        "ucloud DescribeBandwidthPackage (100 packages, page of 20)",
+        phase(move |c, _| {
+            let client = clients[c].clone();
+            let request = DescribeBandwidthPackage {
+                region: "cn-bj2".into(),
+                ..Default::default()
+            };
+            async move { client.call(&request).await.is_ok() }
+        })
+        .await,
+    );
     let (clients, vpc, region_id) = (
         alibaba.clone(),
         region.vpcs[0].vpc_id.clone(),
@@ -121,19 +166,6 @@ async fn main() {
         })
         .await,
     );
-    let (clients, region_id) = (alibaba.clone(), region.region_id.clone());
-    report(
-        "alibaba DescribeNatGateways (page of 10)",
-        phase(move |c, _| {
-            let client = clients[c].clone();
-            let request = DescribeNatGateways {
-                region_id: region_id.clone(),
-                ..Default::default()
-            };
-            async move { client.call(&request).await.is_ok() }
-        })
-        .await,
-    );
     let u_region = fixture.ucloud.regions[0].clone();
     let (clients, eips) = (ucloud.clone(), u_region.eips.clone());
     report(
@@ -145,19 +177,6 @@ async fn main() {
                 eip_id: eips[usize::try_from(n).unwrap_or(0) % 11].eip_id.clone(),
                 bandwidth: Some(10),
                 time_range: Some(1),
-                ..Default::default()
-            };
-            async move { client.call(&request).await.is_ok() }
-        })
-        .await,
-    );
-    let clients = ucloud.clone();
-    report(
-        "ucloud DescribeBandwidthPackage (page of 20)",
-        phase(move |c, _| {
-            let client = clients[c].clone();
-            let request = DescribeBandwidthPackage {
-                region: "cn-bj2".into(),
                 ..Default::default()
             };
             async move { client.call(&request).await.is_ok() }

@@ -1,13 +1,15 @@
 //! Wire helpers shared by both clouds: flattening typed requests into the flat
-//! `name=value` parameter lists the RPC protocols expect, and lenient decoding of
+//! `name=value` parameter lists the RPC protocols expect, lenient decoding of
 //! responses whose numbers sometimes arrive as strings and whose lists are
-//! sometimes wrapped one level down or missing.
+//! sometimes wrapped one level down or missing, and writing such lists back in
+//! their wrapped shape.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::str::FromStr;
 
 use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -252,6 +254,50 @@ fn is_wrapped(map: &serde_json::Map<String, Value>) -> bool {
     })
 }
 
+/// An element of a list the service wraps one level down; `KEY` is the name of
+/// the wrapper's single field (`NatGateway` in `NatGateways.NatGateway[]`).
+pub trait WrappedItem {
+    /// The wrapper key, exactly as on the wire (misspellings included).
+    const KEY: &'static str;
+}
+
+/// Serialize a list of [`WrappedItem`]s as `{"<T::KEY>": [..]}`, the shape
+/// [`list`] reads back. Meant for `#[serde(serialize_with = "wire::wrapped")]`,
+/// so that responses the emulator writes have the real wire shape.
+pub fn wrapped<S, T>(items: &[T], serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+    T: Serialize + WrappedItem,
+{
+    wrapped_as(T::KEY, items, serializer)
+}
+
+/// Serialize `items` as `{"<key>": [..]}`: the same shape as [`wrapped`], for
+/// lists whose element type does not name its key (lists of ids, e.g.
+/// `ForwardTableIds.ForwardTableId[]`), used through a small per-field function.
+pub fn wrapped_as<S, T>(key: &'static str, items: &[T], serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+    T: Serialize,
+{
+    let mut map = serializer.serialize_map(Some(1))?;
+    map.serialize_entry(key, items)?;
+    map.end()
+}
+
+/// Flatten `req` with `base`, check that [`unflatten`] gives the same request
+/// back, and return the parameters for the caller's wire-name assertions.
+#[cfg(test)]
+pub(crate) fn assert_round_trip<T>(req: &T, base: ListBase) -> Params
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let params = flatten(req, base).unwrap();
+    let back: T = unflatten(&params).unwrap();
+    assert_eq!(&back, req, "unflatten inverts flatten: {params:?}");
+    params
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +434,38 @@ mod tests {
         }
         let r: Resp = serde_json::from_str(r#"{"Items": {"Item": {"Id": "solo"}}}"#).unwrap();
         assert_eq!(r.items[0].id, "solo");
+    }
+
+    #[test]
+    fn wrapped_lists_serialize_one_level_down_and_read_back() {
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        #[serde(rename_all = "PascalCase")]
+        struct Entry {
+            id: String,
+        }
+        impl WrappedItem for Entry {
+            const KEY: &'static str = "Entry";
+        }
+        fn wrap_id<S: Serializer>(items: &[String], s: S) -> Result<S::Ok, S::Error> {
+            wrapped_as("Id", items, s)
+        }
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        #[serde(rename_all = "PascalCase")]
+        struct Lists {
+            #[serde(default, deserialize_with = "list", serialize_with = "wrapped")]
+            entries: Vec<Entry>,
+            #[serde(default, deserialize_with = "list", serialize_with = "wrap_id")]
+            ids: Vec<String>,
+        }
+        let lists = Lists {
+            entries: vec![Entry { id: "a".into() }],
+            ids: Vec::new(),
+        };
+        let v = serde_json::to_value(&lists).unwrap();
+        assert_eq!(v["Entries"]["Entry"][0]["Id"], "a");
+        assert_eq!(v["Ids"]["Id"], serde_json::json!([]));
+        let back: Lists = serde_json::from_value(v).unwrap();
+        assert_eq!(back, lists);
     }
 
     #[test]

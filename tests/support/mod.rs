@@ -1,4 +1,5 @@
 //! Shared test support.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod scripted;

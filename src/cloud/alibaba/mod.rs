@@ -45,6 +45,22 @@ pub struct Page {
     pub page_size: u32,
 }
 
+impl Page {
+    /// The paging fields of a `Describe*` response as the response types hold
+    /// them (`TotalCount`, `PageNumber`, `PageSize`); missing values read as 0.
+    pub fn from_parts(
+        total_count: Option<u32>,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Page {
+        Page {
+            total_count: total_count.unwrap_or(0),
+            page_number: page_number.unwrap_or(0),
+            page_size: page_size.unwrap_or(0),
+        }
+    }
+}
+
 /// A `Describe*` action whose results come in pages (`PageNumber`, `PageSize`,
 /// `TotalCount`).
 pub trait Paginated: Action + Clone {
@@ -56,4 +72,21 @@ pub trait Paginated: Action + Clone {
     fn page(response: &Self::Response) -> Page;
     /// The items of a response.
     fn items(response: Self::Response) -> Vec<Self::Item>;
+}
+
+/// The recorded answer `tests/fixtures/alibaba/<action>.json`, as text.
+#[cfg(test)]
+pub(crate) fn fixture_text(action: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/alibaba/{action}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+/// The recorded answer `tests/fixtures/alibaba/<action>.json`, decoded.
+#[cfg(test)]
+pub(crate) fn fixture<T: DeserializeOwned>(action: &str) -> T {
+    serde_json::from_str(&fixture_text(action))
+        .unwrap_or_else(|e| panic!("fixture {action}.json: {e}"))
 }

@@ -4,6 +4,7 @@
 //! the uniqueness and quota rules, and the sharing rules between DNAT and SNAT
 //! for one public IP.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -24,7 +25,7 @@ use crate::cloud::alibaba::actions::snat_entry::{
 };
 use crate::cloud::wire::Params;
 use crate::emulator::ApiError;
-use crate::emulator::state::{GONE, Record, Transition};
+use crate::emulator::state::{AlibabaRegionState, GONE, Record, Resource, Transition};
 
 /// At most this many DNAT entries per DNAT table (seed, CreateForwardEntry).
 const MAX_FORWARD_ENTRIES: usize = 100;
@@ -107,26 +108,6 @@ fn given(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
-fn forward_gateway(ctx: &Ctx<'_>, table_id: &str, message: &str) -> Result<Gateway, ApiError> {
-    ctx.state
-        .gateway_of_forward_table(table_id)
-        .map(Gateway::of)
-        .ok_or_else(|| ApiError::new(404, "InvalidForwardTableId.NotFound", message))
-}
-
-fn snat_gateway(ctx: &Ctx<'_>, table_id: &str) -> Result<Gateway, ApiError> {
-    ctx.state
-        .gateway_of_snat_table(table_id)
-        .map(Gateway::of)
-        .ok_or_else(|| {
-            ApiError::new(
-                404,
-                "InvalidSnatTableId.NotFound",
-                "Specified SNAT table does not exist.",
-            )
-        })
-}
-
 /// The gateway named by a describe call's `NatGatewayId` (used when no table is given).
 fn gateway_by_id(ctx: &Ctx<'_>, gateway_id: &str) -> Result<Gateway, ApiError> {
     ctx.state
@@ -200,6 +181,291 @@ fn name_check(name: Option<&String>) -> Result<(), ApiError> {
 fn sorted<T: Clone>(mut items: Vec<(i64, String, T)>) -> Vec<T> {
     items.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     items.into_iter().map(|(_, _, item)| item).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Shared: the life of a DNAT or SNAT entry in its table
+// ---------------------------------------------------------------------------
+
+/// A fixed answer refusing a call: HTTP status, code and message.
+#[derive(Debug, Clone, Copy)]
+struct Refusal {
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+}
+
+impl Refusal {
+    fn error(self) -> ApiError {
+        ApiError::new(self.status, self.code, self.message)
+    }
+}
+
+/// What DNAT and SNAT entries have in common: a table owned by a gateway, a
+/// per-table quota, the write lock while an entry is `Pending`, and the
+/// `Pending` / `Deleting` transitions. Each kind names its storage and its own
+/// error codes; the provided functions are the steps both kinds go through.
+trait TableEntry: Resource + Clone {
+    /// The request parameter naming the table (`ForwardTableId`, `SnatTableId`).
+    const TABLE_PARAM: &'static str;
+    /// The request parameter naming an entry (`ForwardEntryId`, `SnatEntryId`).
+    const ENTRY_PARAM: &'static str;
+    /// The code (404) of an unknown table.
+    const TABLE_NOT_FOUND: &'static str;
+    /// The code (404) of an unknown entry of a table.
+    const ENTRY_NOT_FOUND: &'static str;
+    /// The refusal of a write while an entry of the table is being created or modified.
+    const TABLE_LOCKED: Refusal;
+    /// The refusal of a write on an entry being deleted.
+    const ENTRY_DELETING: Refusal;
+    /// At most this many entries in one table.
+    const MAX_PER_TABLE: usize;
+    /// The refusal of an entry beyond [`TableEntry::MAX_PER_TABLE`].
+    const QUOTA_EXCEEDED: Refusal;
+
+    /// Every entry of this kind in the region.
+    fn stored(state: &AlibabaRegionState) -> &BTreeMap<String, Record<Self>>;
+    /// The same, to change.
+    fn stored_mut(state: &mut AlibabaRegionState) -> &mut BTreeMap<String, Record<Self>>;
+    /// The gateway owning table `table_id`.
+    fn owner<'s>(state: &'s AlibabaRegionState, table_id: &str) -> Option<&'s Record<NatGateway>>;
+    /// The entry's id.
+    fn id(&self) -> &str;
+    /// The entry's table.
+    fn table_id(&self) -> &str;
+    /// The entry's gateway.
+    fn gateway_id(&self) -> &str;
+    /// The entry's status.
+    fn status(&self) -> &str;
+
+    /// Check that a write names both the table and the entry; both trimmed.
+    fn required_ids<'a>(
+        table_id: &'a str,
+        entry_id: &'a str,
+    ) -> Result<(&'a str, &'a str), ApiError> {
+        required(table_id, Self::TABLE_PARAM)?;
+        required(entry_id, Self::ENTRY_PARAM)?;
+        Ok((table_id.trim(), entry_id.trim()))
+    }
+
+    /// The gateway owning table `table_id`; `message` goes with the not-found code.
+    fn table_gateway(ctx: &Ctx<'_>, table_id: &str, message: &str) -> Result<Gateway, ApiError> {
+        Self::owner(ctx.state, table_id)
+            .map(Gateway::of)
+            .ok_or_else(|| ApiError::new(404, Self::TABLE_NOT_FOUND, message))
+    }
+
+    /// The table accepts writes: its gateway is `Available` and none of its
+    /// entries is being created or modified.
+    fn check_writable(ctx: &Ctx<'_>, gateway: &Gateway, table_id: &str) -> Result<(), ApiError> {
+        gateway.require_available()?;
+        let locked = Self::stored(ctx.state)
+            .values()
+            .any(|e| e.wire.table_id() == table_id && busy(e.wire.status()));
+        if locked {
+            Err(Self::TABLE_LOCKED.error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The gateway of table `table_id`, which must take a new entry: it
+    /// exists, accepts writes and is below its quota.
+    fn table_for_new_entry(
+        ctx: &Ctx<'_>,
+        table_id: &str,
+        missing_table: &str,
+    ) -> Result<Gateway, ApiError> {
+        let gateway = Self::table_gateway(ctx, table_id, missing_table)?;
+        Self::check_writable(ctx, &gateway, table_id)?;
+        let count = Self::stored(ctx.state)
+            .values()
+            .filter(|e| e.wire.table_id() == table_id)
+            .count();
+        if count >= Self::MAX_PER_TABLE {
+            return Err(Self::QUOTA_EXCEEDED.error());
+        }
+        Ok(gateway)
+    }
+
+    /// The gateway of table `table_id` and its entry `entry_id`, as long as
+    /// the entry is not being deleted. The messages go with the not-found codes.
+    fn locate(
+        ctx: &Ctx<'_>,
+        table_id: &str,
+        entry_id: &str,
+        missing_table: &str,
+        missing_entry: &str,
+    ) -> Result<(Gateway, Self), ApiError> {
+        let gateway = Self::table_gateway(ctx, table_id, missing_table)?;
+        let entry = Self::stored(ctx.state)
+            .get(entry_id)
+            .filter(|e| e.wire.table_id() == table_id)
+            .map(|e| e.wire.clone())
+            .ok_or_else(|| ApiError::new(404, Self::ENTRY_NOT_FOUND, missing_entry))?;
+        if entry.status() == "Deleting" {
+            return Err(Self::ENTRY_DELETING.error());
+        }
+        Ok((gateway, entry))
+    }
+
+    /// Store a new entry (already `Pending`), `Available` after the pending delay.
+    fn insert_pending(ctx: &mut Ctx<'_>, wire: Self) {
+        let id = wire.id().to_string();
+        let mut record = Record::new(wire, ctx.client_token.clone(), ctx.now_ms);
+        record.transition = Some(pending(ctx));
+        Self::stored_mut(ctx.state).insert(id, record);
+    }
+
+    /// Apply `change` to entry `entry_id`, which is `Pending` until the pending delay is over.
+    fn set_pending(ctx: &mut Ctx<'_>, entry_id: &str, change: impl FnOnce(&mut Self)) {
+        let transition = pending(ctx);
+        if let Some(record) = Self::stored_mut(ctx.state).get_mut(entry_id) {
+            change(&mut record.wire);
+            *record.wire.status_mut() = "Pending".to_string();
+            record.transition = Some(transition);
+        }
+    }
+
+    /// The shared delete action: entry `entry_id` of table `table_id` turns
+    /// `Deleting` and is gone after the deleting delay.
+    fn delete(
+        ctx: &mut Ctx<'_>,
+        table_id: &str,
+        entry_id: &str,
+        missing_table: &str,
+        missing_entry: &str,
+    ) -> Result<(), ApiError> {
+        let (table_id, entry_id) = Self::required_ids(table_id, entry_id)?;
+        let (gateway, _) = Self::locate(ctx, table_id, entry_id, missing_table, missing_entry)?;
+        Self::check_writable(ctx, &gateway, table_id)?;
+        let transition = deleting(ctx);
+        if let Some(record) = Self::stored_mut(ctx.state).get_mut(entry_id) {
+            *record.wire.status_mut() = "Deleting".to_string();
+            record.transition = Some(transition);
+        }
+        Ok(())
+    }
+
+    /// What a describe call lists, sorted: the entries of table `table_id`,
+    /// or with no table those of gateway `gateway_id`, that `keep` accepts.
+    /// `missing_table` goes with the not-found code of the table.
+    fn listed(
+        ctx: &Ctx<'_>,
+        table_id: &str,
+        gateway_id: Option<&str>,
+        missing_table: &str,
+        keep: impl Fn(&Self) -> bool,
+    ) -> Result<Vec<Self>, ApiError> {
+        match (table_id.is_empty(), gateway_id) {
+            (false, _) => {
+                Self::table_gateway(ctx, table_id, missing_table)?;
+            }
+            (true, Some(gateway_id)) => {
+                gateway_by_id(ctx, gateway_id)?;
+            }
+            (true, None) => return Err(missing(Self::TABLE_PARAM)),
+        }
+        Ok(sorted(
+            Self::stored(ctx.state)
+                .values()
+                .filter(|e| table_id.is_empty() || e.wire.table_id() == table_id)
+                .filter(|e| gateway_id.is_none_or(|g| e.wire.gateway_id() == g))
+                .filter(|e| keep(&e.wire))
+                .map(|e| (e.created_ms, e.wire.id().to_string(), e.wire.clone()))
+                .collect(),
+        ))
+    }
+}
+
+impl TableEntry for ForwardTableEntry {
+    const TABLE_PARAM: &'static str = "ForwardTableId";
+    const ENTRY_PARAM: &'static str = "ForwardEntryId";
+    const TABLE_NOT_FOUND: &'static str = "InvalidForwardTableId.NotFound";
+    const ENTRY_NOT_FOUND: &'static str = "InvalidForwardEntryId.NotFound";
+    const TABLE_LOCKED: Refusal = Refusal {
+        status: 400,
+        code: "IncorretForwardEntryStatus",
+        message: "Some Forward entry status blocked this operation..",
+    };
+    const ENTRY_DELETING: Refusal = Refusal {
+        status: 400,
+        code: "IncorretForwardEntryStatus",
+        message: "The Specified forwardEntry is not stable status, can not operation",
+    };
+    const MAX_PER_TABLE: usize = MAX_FORWARD_ENTRIES;
+    const QUOTA_EXCEEDED: Refusal = Refusal {
+        status: 400,
+        code: "QuotaExceeded",
+        message: "Forward entry quota exceeded in this route table.",
+    };
+
+    fn stored(state: &AlibabaRegionState) -> &BTreeMap<String, Record<Self>> {
+        &state.forward_entries
+    }
+    fn stored_mut(state: &mut AlibabaRegionState) -> &mut BTreeMap<String, Record<Self>> {
+        &mut state.forward_entries
+    }
+    fn owner<'s>(state: &'s AlibabaRegionState, table_id: &str) -> Option<&'s Record<NatGateway>> {
+        state.gateway_of_forward_table(table_id)
+    }
+    fn id(&self) -> &str {
+        &self.forward_entry_id
+    }
+    fn table_id(&self) -> &str {
+        &self.forward_table_id
+    }
+    fn gateway_id(&self) -> &str {
+        &self.nat_gateway_id
+    }
+    fn status(&self) -> &str {
+        &self.status
+    }
+}
+
+impl TableEntry for SnatTableEntry {
+    const TABLE_PARAM: &'static str = "SnatTableId";
+    const ENTRY_PARAM: &'static str = "SnatEntryId";
+    const TABLE_NOT_FOUND: &'static str = "InvalidSnatTableId.NotFound";
+    const ENTRY_NOT_FOUND: &'static str = "InvalidSnatEntryId.NotFound";
+    const TABLE_LOCKED: Refusal = Refusal {
+        status: 400,
+        code: "IncorretSnatEntryStatus",
+        message: "Some Snat entry status blocked this operation..",
+    };
+    const ENTRY_DELETING: Refusal = Refusal {
+        status: 400,
+        code: "IncorretSnatEntryStatus",
+        message: "The Specified snatEntry is not stable status, can not operation",
+    };
+    const MAX_PER_TABLE: usize = MAX_SNAT_ENTRIES;
+    const QUOTA_EXCEEDED: Refusal = Refusal {
+        status: 400,
+        code: "Forbidden.SnatEntryCountLimited",
+        message: "SNAT entry in the specified SNAT table reach its limit.",
+    };
+
+    fn stored(state: &AlibabaRegionState) -> &BTreeMap<String, Record<Self>> {
+        &state.snat_entries
+    }
+    fn stored_mut(state: &mut AlibabaRegionState) -> &mut BTreeMap<String, Record<Self>> {
+        &mut state.snat_entries
+    }
+    fn owner<'s>(state: &'s AlibabaRegionState, table_id: &str) -> Option<&'s Record<NatGateway>> {
+        state.gateway_of_snat_table(table_id)
+    }
+    fn id(&self) -> &str {
+        &self.snat_entry_id
+    }
+    fn table_id(&self) -> &str {
+        &self.snat_table_id
+    }
+    fn gateway_id(&self) -> &str {
+        &self.nat_gateway_id
+    }
+    fn status(&self) -> &str {
+        &self.status
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -377,53 +643,6 @@ fn parse_protocol(text: &str) -> Result<Protocol, ApiError> {
     })
 }
 
-/// Refuse writes on a DNAT table while one of its entries is being created or modified.
-fn check_forward_table_idle(ctx: &Ctx<'_>, table_id: &str) -> Result<(), ApiError> {
-    let locked = ctx
-        .state
-        .forward_entries
-        .values()
-        .any(|e| e.wire.forward_table_id == table_id && busy(&e.wire.status));
-    if locked {
-        Err(ApiError::new(
-            400,
-            "IncorretForwardEntryStatus",
-            "Some Forward entry status blocked this operation..",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// The entry `entry_id` of `table_id`, as long as it is not being deleted.
-fn stable_forward_entry(
-    ctx: &Ctx<'_>,
-    table_id: &str,
-    entry_id: &str,
-) -> Result<ForwardTableEntry, ApiError> {
-    let entry = ctx
-        .state
-        .forward_entries
-        .get(entry_id)
-        .filter(|e| e.wire.forward_table_id == table_id)
-        .map(|e| e.wire.clone())
-        .ok_or_else(|| {
-            ApiError::new(
-                404,
-                "InvalidForwardEntryId.NotFound",
-                "Specified forward entry ID does not exist",
-            )
-        })?;
-    if entry.status == "Deleting" {
-        return Err(ApiError::new(
-            400,
-            "IncorretForwardEntryStatus",
-            "The Specified forwardEntry is not stable status, can not operation",
-        ));
-    }
-    Ok(entry)
-}
-
 /// The rules a DNAT tuple must meet on its gateway and table. `exclude` is
 /// the entry being modified; `check_snat` is false when a modify keeps the
 /// public side, which was accepted before.
@@ -523,6 +742,11 @@ impl MappingCheck<'_> {
 // DNAT actions
 // ---------------------------------------------------------------------------
 
+/// Message of an unknown DNAT table in the write actions.
+const MISSING_FORWARD_TABLE: &str = "Specified forward table does not exist.";
+/// Message of an unknown DNAT entry.
+const MISSING_FORWARD_ENTRY: &str = "Specified forward entry ID does not exist";
+
 fn create_forward_entry(
     ctx: &mut Ctx<'_>,
     req: CreateForwardEntry,
@@ -543,22 +767,7 @@ fn create_forward_entry(
     };
     mapping.check_shape()?;
     let table_id = req.forward_table_id.trim();
-    let gateway = forward_gateway(ctx, table_id, "Specified forward table does not exist.")?;
-    gateway.require_available()?;
-    check_forward_table_idle(ctx, table_id)?;
-    let count = ctx
-        .state
-        .forward_entries
-        .values()
-        .filter(|e| e.wire.forward_table_id == table_id)
-        .count();
-    if count >= MAX_FORWARD_ENTRIES {
-        return Err(ApiError::new(
-            400,
-            "QuotaExceeded",
-            "Forward entry quota exceeded in this route table.",
-        ));
-    }
+    let gateway = ForwardTableEntry::table_for_new_entry(ctx, table_id, MISSING_FORWARD_TABLE)?;
     MappingCheck {
         gateway: &gateway,
         table_id,
@@ -572,9 +781,7 @@ fn create_forward_entry(
     }
     let id = ctx.new_id("fwd");
     let wire = forward_wire(&mapping, &id, table_id, &gateway.id, req.forward_entry_name);
-    let mut record = Record::new(wire, ctx.client_token.clone(), ctx.now_ms);
-    record.transition = Some(pending(ctx));
-    ctx.state.forward_entries.insert(id.clone(), record);
+    ForwardTableEntry::insert_pending(ctx, wire);
     Ok(CreateForwardEntryResponse {
         forward_entry_id: id,
         ..Default::default()
@@ -634,17 +841,19 @@ fn modify_forward_entry(
     ctx: &mut Ctx<'_>,
     req: ModifyForwardEntry,
 ) -> Result<ModifyForwardEntryResponse, ApiError> {
-    required(&req.forward_table_id, "ForwardTableId")?;
-    required(&req.forward_entry_id, "ForwardEntryId")?;
+    let (table_id, entry_id) =
+        ForwardTableEntry::required_ids(&req.forward_table_id, &req.forward_entry_id)?;
     name_check(req.forward_entry_name.as_ref())?;
-    let table_id = req.forward_table_id.trim();
-    let entry_id = req.forward_entry_id.trim();
-    let gateway = forward_gateway(ctx, table_id, "Specified forward table does not exist.")?;
-    let entry = stable_forward_entry(ctx, table_id, entry_id)?;
+    let (gateway, entry) = ForwardTableEntry::locate(
+        ctx,
+        table_id,
+        entry_id,
+        MISSING_FORWARD_TABLE,
+        MISSING_FORWARD_ENTRY,
+    )?;
     let old = Mapping::of(&entry);
     let new = modified_mapping(&req, &old)?;
-    gateway.require_available()?;
-    check_forward_table_idle(ctx, table_id)?;
+    ForwardTableEntry::check_writable(ctx, &gateway, table_id)?;
     MappingCheck {
         gateway: &gateway,
         table_id,
@@ -656,11 +865,9 @@ fn modify_forward_entry(
     let name = given(req.forward_entry_name.as_ref())
         .map(str::to_string)
         .or(Some(entry.forward_entry_name));
-    let transition = pending(ctx);
-    if let Some(record) = ctx.state.forward_entries.get_mut(entry_id) {
-        record.wire = forward_wire(&new, entry_id, table_id, &gateway.id, name);
-        record.transition = Some(transition);
-    }
+    ForwardTableEntry::set_pending(ctx, entry_id, |wire| {
+        *wire = forward_wire(&new, entry_id, table_id, &gateway.id, name);
+    });
     Ok(ModifyForwardEntryResponse::default())
 }
 
@@ -668,34 +875,14 @@ fn describe_forward_table_entries(
     ctx: &mut Ctx<'_>,
     req: DescribeForwardTableEntries,
 ) -> Result<DescribeForwardTableEntriesResponse, ApiError> {
-    let table_id = req.forward_table_id.trim();
-    let gateway_filter = given(req.nat_gateway_id.as_ref());
-    match (table_id.is_empty(), gateway_filter) {
-        (false, _) => {
-            forward_gateway(ctx, table_id, "Specified forwardTableId does not exist")?;
-        }
-        (true, Some(gateway_id)) => {
-            gateway_by_id(ctx, gateway_id)?;
-        }
-        (true, None) => return Err(missing("ForwardTableId")),
-    }
     let filter = ForwardFilter::of(&req);
-    let items = sorted(
-        ctx.state
-            .forward_entries
-            .values()
-            .filter(|e| table_id.is_empty() || e.wire.forward_table_id == table_id)
-            .filter(|e| gateway_filter.is_none_or(|g| e.wire.nat_gateway_id == g))
-            .filter(|e| filter.matches(&e.wire))
-            .map(|e| {
-                (
-                    e.created_ms,
-                    e.wire.forward_entry_id.clone(),
-                    e.wire.clone(),
-                )
-            })
-            .collect(),
-    );
+    let items = ForwardTableEntry::listed(
+        ctx,
+        req.forward_table_id.trim(),
+        given(req.nat_gateway_id.as_ref()),
+        "Specified forwardTableId does not exist",
+        |e| filter.matches(e),
+    )?;
     let (page, total, number, size) = paginate(&items, req.page_number, req.page_size)?;
     Ok(DescribeForwardTableEntriesResponse {
         total_count: Some(total),
@@ -749,19 +936,13 @@ fn delete_forward_entry(
     ctx: &mut Ctx<'_>,
     req: DeleteForwardEntry,
 ) -> Result<DeleteForwardEntryResponse, ApiError> {
-    required(&req.forward_table_id, "ForwardTableId")?;
-    required(&req.forward_entry_id, "ForwardEntryId")?;
-    let table_id = req.forward_table_id.trim();
-    let entry_id = req.forward_entry_id.trim();
-    let gateway = forward_gateway(ctx, table_id, "Specified forward table does not exist.")?;
-    stable_forward_entry(ctx, table_id, entry_id)?;
-    gateway.require_available()?;
-    check_forward_table_idle(ctx, table_id)?;
-    let transition = deleting(ctx);
-    if let Some(record) = ctx.state.forward_entries.get_mut(entry_id) {
-        record.wire.status = "Deleting".to_string();
-        record.transition = Some(transition);
-    }
+    ForwardTableEntry::delete(
+        ctx,
+        &req.forward_table_id,
+        &req.forward_entry_id,
+        MISSING_FORWARD_TABLE,
+        MISSING_FORWARD_ENTRY,
+    )?;
     Ok(DeleteForwardEntryResponse::default())
 }
 
@@ -941,51 +1122,12 @@ fn check_source_free(ctx: &Ctx<'_>, table_id: &str, source: &Source) -> Result<(
     Ok(())
 }
 
-/// Refuse writes on an SNAT table while one of its entries is being created or modified.
-fn check_snat_table_idle(ctx: &Ctx<'_>, table_id: &str) -> Result<(), ApiError> {
-    let locked = ctx
-        .state
-        .snat_entries
-        .values()
-        .any(|e| e.wire.snat_table_id == table_id && busy(&e.wire.status));
-    if locked {
-        Err(ApiError::new(
-            400,
-            "IncorretSnatEntryStatus",
-            "Some Snat entry status blocked this operation..",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// The entry `entry_id` of `table_id`, as long as it is not being deleted.
-fn stable_snat_entry(
-    ctx: &Ctx<'_>,
-    table_id: &str,
-    entry_id: &str,
-    not_found: &str,
-) -> Result<SnatTableEntry, ApiError> {
-    let entry = ctx
-        .state
-        .snat_entries
-        .get(entry_id)
-        .filter(|e| e.wire.snat_table_id == table_id)
-        .map(|e| e.wire.clone())
-        .ok_or_else(|| ApiError::new(404, "InvalidSnatEntryId.NotFound", not_found))?;
-    if entry.status == "Deleting" {
-        return Err(ApiError::new(
-            400,
-            "IncorretSnatEntryStatus",
-            "The Specified snatEntry is not stable status, can not operation",
-        ));
-    }
-    Ok(entry)
-}
-
 // ---------------------------------------------------------------------------
 // SNAT actions
 // ---------------------------------------------------------------------------
+
+/// Message of an unknown SNAT table.
+const MISSING_SNAT_TABLE: &str = "Specified SNAT table does not exist.";
 
 fn create_snat_entry(
     ctx: &mut Ctx<'_>,
@@ -1001,22 +1143,7 @@ fn create_snat_entry(
     }
     let ips = parse_snat_ips(&req.snat_ip)?;
     let table_id = req.snat_table_id.trim();
-    let gateway = snat_gateway(ctx, table_id)?;
-    gateway.require_available()?;
-    check_snat_table_idle(ctx, table_id)?;
-    let count = ctx
-        .state
-        .snat_entries
-        .values()
-        .filter(|e| e.wire.snat_table_id == table_id)
-        .count();
-    if count >= MAX_SNAT_ENTRIES {
-        return Err(ApiError::new(
-            400,
-            "Forbidden.SnatEntryCountLimited",
-            "SNAT entry in the specified SNAT table reach its limit.",
-        ));
-    }
+    let gateway = SnatTableEntry::table_for_new_entry(ctx, table_id, MISSING_SNAT_TABLE)?;
     let source = snat_source(ctx, &gateway, &req)?;
     check_source_free(ctx, table_id, &source)?;
     check_snat_ips(ctx, &gateway, &ips)?;
@@ -1033,9 +1160,7 @@ fn create_snat_entry(
         nat_gateway_id: gateway.id.clone(),
         network_interface_id: String::new(),
     };
-    let mut record = Record::new(wire, ctx.client_token.clone(), ctx.now_ms);
-    record.transition = Some(pending(ctx));
-    ctx.state.snat_entries.insert(id.clone(), record);
+    SnatTableEntry::insert_pending(ctx, wire);
     Ok(CreateSnatEntryResponse {
         snat_entry_id: id,
         ..Default::default()
@@ -1046,31 +1171,26 @@ fn modify_snat_entry(
     ctx: &mut Ctx<'_>,
     req: ModifySnatEntry,
 ) -> Result<ModifySnatEntryResponse, ApiError> {
-    required(&req.snat_table_id, "SnatTableId")?;
-    required(&req.snat_entry_id, "SnatEntryId")?;
+    let (table_id, entry_id) =
+        SnatTableEntry::required_ids(&req.snat_table_id, &req.snat_entry_id)?;
     name_check(req.snat_entry_name.as_ref())?;
     check_eip_affinity(req.eip_affinity)?;
     let ips = given(req.snat_ip.as_ref())
         .map(parse_snat_ips)
         .transpose()?;
-    let table_id = req.snat_table_id.trim();
-    let entry_id = req.snat_entry_id.trim();
-    let gateway = snat_gateway(ctx, table_id)?;
-    stable_snat_entry(
+    let (gateway, _) = SnatTableEntry::locate(
         ctx,
         table_id,
         entry_id,
+        MISSING_SNAT_TABLE,
         "Specified SNAT entry does not exist.",
     )?;
-    gateway.require_available()?;
-    check_snat_table_idle(ctx, table_id)?;
+    SnatTableEntry::check_writable(ctx, &gateway, table_id)?;
     if let Some(ips) = &ips {
         check_snat_ips(ctx, &gateway, ips)?;
     }
     let name = given(req.snat_entry_name.as_ref()).map(str::to_string);
-    let transition = pending(ctx);
-    if let Some(record) = ctx.state.snat_entries.get_mut(entry_id) {
-        let wire = &mut record.wire;
+    SnatTableEntry::set_pending(ctx, entry_id, |wire| {
         if let Some(ips) = ips {
             wire.snat_ip = ips.join(",");
         }
@@ -1080,9 +1200,7 @@ fn modify_snat_entry(
         if let Some(affinity) = req.eip_affinity {
             wire.eip_affinity = Some(affinity);
         }
-        wire.status = "Pending".to_string();
-        record.transition = Some(transition);
-    }
+    });
     Ok(ModifySnatEntryResponse::default())
 }
 
@@ -1090,28 +1208,14 @@ fn describe_snat_table_entries(
     ctx: &mut Ctx<'_>,
     req: DescribeSnatTableEntries,
 ) -> Result<DescribeSnatTableEntriesResponse, ApiError> {
-    let table_id = req.snat_table_id.trim();
-    let gateway_filter = given(req.nat_gateway_id.as_ref());
-    match (table_id.is_empty(), gateway_filter) {
-        (false, _) => {
-            snat_gateway(ctx, table_id)?;
-        }
-        (true, Some(gateway_id)) => {
-            gateway_by_id(ctx, gateway_id)?;
-        }
-        (true, None) => return Err(missing("SnatTableId")),
-    }
     let filter = SnatFilter::of(&req);
-    let items = sorted(
-        ctx.state
-            .snat_entries
-            .values()
-            .filter(|e| table_id.is_empty() || e.wire.snat_table_id == table_id)
-            .filter(|e| gateway_filter.is_none_or(|g| e.wire.nat_gateway_id == g))
-            .filter(|e| filter.matches(&e.wire))
-            .map(|e| (e.created_ms, e.wire.snat_entry_id.clone(), e.wire.clone()))
-            .collect(),
-    );
+    let items = SnatTableEntry::listed(
+        ctx,
+        req.snat_table_id.trim(),
+        given(req.nat_gateway_id.as_ref()),
+        MISSING_SNAT_TABLE,
+        |e| filter.matches(e),
+    )?;
     let (page, total, number, size) = paginate(&items, req.page_number, req.page_size)?;
     Ok(DescribeSnatTableEntriesResponse {
         total_count: Some(total),
@@ -1161,24 +1265,13 @@ fn delete_snat_entry(
     ctx: &mut Ctx<'_>,
     req: DeleteSnatEntry,
 ) -> Result<DeleteSnatEntryResponse, ApiError> {
-    required(&req.snat_table_id, "SnatTableId")?;
-    required(&req.snat_entry_id, "SnatEntryId")?;
-    let table_id = req.snat_table_id.trim();
-    let entry_id = req.snat_entry_id.trim();
-    let gateway = snat_gateway(ctx, table_id)?;
-    stable_snat_entry(
+    SnatTableEntry::delete(
         ctx,
-        table_id,
-        entry_id,
+        &req.snat_table_id,
+        &req.snat_entry_id,
+        MISSING_SNAT_TABLE,
         "Specified Snat entry ID does not exist",
     )?;
-    gateway.require_available()?;
-    check_snat_table_idle(ctx, table_id)?;
-    let transition = deleting(ctx);
-    if let Some(record) = ctx.state.snat_entries.get_mut(entry_id) {
-        record.wire.status = "Deleting".to_string();
-        record.transition = Some(transition);
-    }
     Ok(DeleteSnatEntryResponse::default())
 }
 

@@ -1,33 +1,11 @@
 //! Legacy NAT bandwidth packages: a shared bandwidth plus a set of public IPs
 //! attached to one NAT gateway. Only accounts that owned such a package before
 //! 2018 may call these actions; everyone else binds EIPs (see [`super::eip`]).
-//!
-//! Also home of [`wrapped`], the serializer that writes a list back in the
-//! service's one-level-down shape (`{"BandwidthPackage": [..]}`).
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::alibaba::{Action, Page, Paginated};
-use crate::cloud::wire;
-
-/// An element of a list the service wraps one level down; `KEY` is the name of
-/// the wrapper's single field (`NatGateway` in `NatGateways.NatGateway[]`).
-pub(crate) trait WrappedItem {
-    /// The wrapper key, exactly as on the wire (misspellings included).
-    const KEY: &'static str;
-}
-
-/// Serialize a list as `{"<T::KEY>": [..]}`, the shape [`wire::list`] reads back.
-pub(crate) fn wrapped<S, T>(items: &[T], serializer: S) -> Result<S::Ok, S::Error>
-where
-    S: Serializer,
-    T: Serialize + WrappedItem,
-{
-    let mut map = serializer.serialize_map(Some(1))?;
-    map.serialize_entry(T::KEY, items)?;
-    map.end()
-}
+use crate::cloud::wire::{self, WrappedItem, wrapped};
 
 /// CreateBandwidthPackage: creates a NAT bandwidth package (shared bandwidth plus
 /// public IPs) on a NAT gateway; at most four per gateway (legacy accounts only).
@@ -134,11 +112,11 @@ impl Paginated for DescribeBandwidthPackages {
     }
 
     fn page(response: &Self::Response) -> Page {
-        Page {
-            total_count: response.total_count.unwrap_or(0),
-            page_number: response.page_number.unwrap_or(0),
-            page_size: response.page_size.unwrap_or(0),
-        }
+        Page::from_parts(
+            response.total_count,
+            response.page_number,
+            response.page_size,
+        )
     }
 
     fn items(response: Self::Response) -> Vec<Self::Item> {
@@ -466,34 +444,21 @@ pub struct ConvertBandwidthPackageResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::{ListBase, flatten, unflatten};
-
-    fn round_trip<T>(req: &T) -> wire::Params
-    where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        let params = flatten(req, ListBase::One).unwrap();
-        let back: T = unflatten(&params).unwrap();
-        assert_eq!(&back, req, "unflatten inverts flatten: {params:?}");
-        params
-    }
+    use crate::cloud::alibaba::{fixture, fixture_text};
+    use crate::cloud::wire::{ListBase, assert_round_trip};
 
     #[test]
     fn create_fixture_parses() {
-        let r: CreateBandwidthPackageResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/CreateBandwidthPackage.json"
-        ))
-        .unwrap();
+        let r: CreateBandwidthPackageResponse = fixture("CreateBandwidthPackage");
         assert_eq!(r.bandwidth_package_id, "bwp-s6lmotmkk****");
         assert_eq!(r.request_id, "54ED4074-3F89-4F11-B166-837DD3E20FE3");
     }
 
     #[test]
     fn describe_fixture_parses_with_misspelled_ip_key() {
-        let body =
-            include_str!("../../../../tests/fixtures/alibaba/DescribeBandwidthPackages.json");
+        let body = fixture_text("DescribeBandwidthPackages");
         assert!(body.contains("\"PublicIpAddresse\""));
-        let r: DescribeBandwidthPackagesResponse = serde_json::from_str(body).unwrap();
+        let r: DescribeBandwidthPackagesResponse = serde_json::from_str(&body).unwrap();
         assert_eq!(r.request_id, "8909013D-4A64-41A6-93E6-E3FD08A3EAFE");
         assert_eq!(r.total_count, Some(1));
         assert_eq!(r.page_number, Some(1));
@@ -582,9 +547,7 @@ mod tests {
 
     #[test]
     fn responses_serialize_to_the_wire_shape() {
-        let body =
-            include_str!("../../../../tests/fixtures/alibaba/DescribeBandwidthPackages.json");
-        let r: DescribeBandwidthPackagesResponse = serde_json::from_str(body).unwrap();
+        let r: DescribeBandwidthPackagesResponse = fixture("DescribeBandwidthPackages");
         let v = serde_json::to_value(&r).unwrap();
         let ips =
             &v["BandwidthPackages"]["BandwidthPackage"][0]["PublicIpAddresses"]["PublicIpAddresse"];
@@ -607,7 +570,7 @@ mod tests {
             ..Default::default()
         };
         req.set_page(2, crate::cloud::alibaba::MAX_PAGE_SIZE);
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["PageNumber"], "2");
         assert_eq!(p["PageSize"], "50");
         assert_eq!(p["NatGatewayId"], "ngw-1");
@@ -633,7 +596,7 @@ mod tests {
             zone: Some("cn-hangzhou-b".into()),
             client_token: Some("tok".into()),
         };
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["ISP"], "BGP");
         assert_eq!(p["Bandwidth"], "5");
         assert_eq!(p["IpCount"], "2");
@@ -652,7 +615,7 @@ mod tests {
             removed_ip_addresses: vec!["116.1.1.28".into(), "116.1.1.29".into()],
             client_token: None,
         };
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["RemovedIpAddresses.1"], "116.1.1.28");
         assert_eq!(p["RemovedIpAddresses.2"], "116.1.1.29");
         assert!(!p.contains_key("RemovedIpAddresses.0"));
@@ -661,78 +624,75 @@ mod tests {
 
     #[test]
     fn other_requests_round_trip() {
-        let p = round_trip(&AddBandwidthPackageIps {
-            region_id: "cn-hangzhou".into(),
-            bandwidth_package_id: "bwp-s6lmotmkkxxxxxxxx".into(),
-            ip_count: Some(2),
-            client_token: Some("02fb3da4".into()),
-        });
+        let p = assert_round_trip(
+            &AddBandwidthPackageIps {
+                region_id: "cn-hangzhou".into(),
+                bandwidth_package_id: "bwp-s6lmotmkkxxxxxxxx".into(),
+                ip_count: Some(2),
+                client_token: Some("02fb3da4".into()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["IpCount"], "2");
         assert_eq!(p["BandwidthPackageId"], "bwp-s6lmotmkkxxxxxxxx");
-        let p = round_trip(&ModifyBandwidthPackageAttribute {
-            region_id: "cn-hangzhou".into(),
-            bandwidth_package_id: "bwp-1".into(),
-            name: Some("NATABC".into()),
-            description: Some(String::new()),
-        });
+        let p = assert_round_trip(
+            &ModifyBandwidthPackageAttribute {
+                region_id: "cn-hangzhou".into(),
+                bandwidth_package_id: "bwp-1".into(),
+                name: Some("NATABC".into()),
+                description: Some(String::new()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Name"], "NATABC");
         assert_eq!(p["Description"], "");
-        let p = round_trip(&ModifyBandwidthPackageSpec {
-            region_id: "cn-hangzhou".into(),
-            bandwidth_package_id: "bwp-1".into(),
-            bandwidth: Some(10),
-        });
+        let p = assert_round_trip(
+            &ModifyBandwidthPackageSpec {
+                region_id: "cn-hangzhou".into(),
+                bandwidth_package_id: "bwp-1".into(),
+                bandwidth: Some(10),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Bandwidth"], "10");
-        let p = round_trip(&DeleteBandwidthPackage {
-            region_id: "cn-hangzhou".into(),
-            bandwidth_package_id: "bwp-1".into(),
-            force: Some(false),
-        });
+        let p = assert_round_trip(
+            &DeleteBandwidthPackage {
+                region_id: "cn-hangzhou".into(),
+                bandwidth_package_id: "bwp-1".into(),
+                force: Some(false),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Force"], "false");
-        let p = round_trip(&ConvertBandwidthPackage {
-            region_id: "cn-hangzhou".into(),
-            bandwidth_package_id: "bwp-1".into(),
-            client_token: Some("123e4567".into()),
-        });
+        let p = assert_round_trip(
+            &ConvertBandwidthPackage {
+                region_id: "cn-hangzhou".into(),
+                bandwidth_package_id: "bwp-1".into(),
+                client_token: Some("123e4567".into()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["ClientToken"], "123e4567");
         assert_eq!(p["RegionId"], "cn-hangzhou");
     }
 
     #[test]
     fn request_id_only_fixtures_parse() {
-        let r: ModifyBandwidthPackageAttributeResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifyBandwidthPackageAttribute.json"
-        ))
-        .unwrap();
+        let r: ModifyBandwidthPackageAttributeResponse = fixture("ModifyBandwidthPackageAttribute");
         assert_eq!(r.request_id, "54ED4074-3F89-4F11-B166-837DD3E20FE3");
-        let r: ModifyBandwidthPackageSpecResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifyBandwidthPackageSpec.json"
-        ))
-        .unwrap();
+        let r: ModifyBandwidthPackageSpecResponse = fixture("ModifyBandwidthPackageSpec");
         assert_eq!(r.request_id, "54ED4074-3F89-4F11-B166-837DD3E20FE3");
-        let r: AddBandwidthPackageIpsResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/AddBandwidthPackageIps.json"
-        ))
-        .unwrap();
+        let r: AddBandwidthPackageIpsResponse = fixture("AddBandwidthPackageIps");
         assert_eq!(r.request_id, "2315DEB7-5E92-423A-91F7-4C1EC9AD97C3");
-        let r: RemoveBandwidthPackageIpsResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/RemoveBandwidthPackageIps.json"
-        ))
-        .unwrap();
+        let r: RemoveBandwidthPackageIpsResponse = fixture("RemoveBandwidthPackageIps");
         assert_eq!(r.request_id, "7D275A59-1EB0-4775-8A20-2A47055EAC5C");
-        let r: DeleteBandwidthPackageResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DeleteBandwidthPackage.json"
-        ))
-        .unwrap();
+        let r: DeleteBandwidthPackageResponse = fixture("DeleteBandwidthPackage");
         assert_eq!(r.request_id, "0ED8D006-F706-4D23-88ED-E11ED28DCAC0");
     }
 
     #[test]
     fn convert_fixture_parses_either_key_spelling() {
-        let r: ConvertBandwidthPackageResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ConvertBandwidthPackage.json"
-        ))
-        .unwrap();
+        let r: ConvertBandwidthPackageResponse = fixture("ConvertBandwidthPackage");
         assert_eq!(r.convert_instance_id, "cbwp-s6lmotmkkf567b****");
         assert_eq!(r.request_id, "0C2EE7A8-74D4-4081-8236-CEBDE3BBCF50");
         let r: ConvertBandwidthPackageResponse =

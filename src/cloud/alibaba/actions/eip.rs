@@ -5,9 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bandwidth_package::{WrappedItem, wrapped};
 use crate::cloud::alibaba::{Action, Page, Paginated};
-use crate::cloud::wire;
+use crate::cloud::wire::{self, WrappedItem, wrapped};
 
 /// AssociateEipAddress: binds an EIP to an instance of the same region; for a NAT
 /// gateway use `InstanceType=Nat`.
@@ -184,11 +183,11 @@ impl Paginated for DescribeEipAddresses {
     }
 
     fn page(response: &Self::Response) -> Page {
-        Page {
-            total_count: response.total_count.unwrap_or(0),
-            page_number: response.page_number.unwrap_or(0),
-            page_size: response.page_size.unwrap_or(0),
-        }
+        Page::from_parts(
+            response.total_count,
+            response.page_number,
+            response.page_size,
+        )
     }
 
     fn items(response: Self::Response) -> Vec<Self::Item> {
@@ -382,24 +381,12 @@ impl WrappedItem for LockReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::{ListBase, flatten, unflatten};
-
-    fn round_trip<T>(req: &T) -> wire::Params
-    where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        let params = flatten(req, ListBase::One).unwrap();
-        let back: T = unflatten(&params).unwrap();
-        assert_eq!(&back, req, "unflatten inverts flatten: {params:?}");
-        params
-    }
+    use crate::cloud::alibaba::fixture;
+    use crate::cloud::wire::{ListBase, assert_round_trip};
 
     #[test]
     fn describe_fixture_parses() {
-        let r: DescribeEipAddressesResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DescribeEipAddresses.json"
-        ))
-        .unwrap();
+        let r: DescribeEipAddressesResponse = fixture("DescribeEipAddresses");
         assert_eq!(r.request_id, "4EC47282-1B74-4534-BD0E-403F3EE64CAF");
         assert_eq!(
             DescribeEipAddresses::page(&r),
@@ -519,7 +506,7 @@ mod tests {
             ..Default::default()
         };
         req.set_page(1, crate::cloud::alibaba::MAX_PAGE_SIZE);
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["AssociatedInstanceType"], "Nat");
         assert_eq!(p["AssociatedInstanceId"], "ngw-1");
         assert_eq!(p["ISP"], "BGP");
@@ -534,27 +521,33 @@ mod tests {
 
     #[test]
     fn associate_and_unassociate_flatten_to_wire_names() {
-        let p = round_trip(&AssociateEipAddress {
-            region_id: "cn-hangzhou".into(),
-            allocation_id: "eip-2zeerraiwb7ujxxxxxxxx".into(),
-            instance_id: "ngw-1".into(),
-            instance_type: Some("Nat".into()),
-            client_token: Some("t".into()),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &AssociateEipAddress {
+                region_id: "cn-hangzhou".into(),
+                allocation_id: "eip-2zeerraiwb7ujxxxxxxxx".into(),
+                instance_id: "ngw-1".into(),
+                instance_type: Some("Nat".into()),
+                client_token: Some("t".into()),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["AllocationId"], "eip-2zeerraiwb7ujxxxxxxxx");
         assert_eq!(p["InstanceId"], "ngw-1");
         assert_eq!(p["InstanceType"], "Nat");
         assert_eq!(p["ClientToken"], "t");
         assert_eq!(p.len(), 5);
-        let p = round_trip(&UnassociateEipAddress {
-            region_id: "cn-hangzhou".into(),
-            allocation_id: "eip-1".into(),
-            instance_id: Some("ngw-1".into()),
-            instance_type: Some("Nat".into()),
-            force: Some(true),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &UnassociateEipAddress {
+                region_id: "cn-hangzhou".into(),
+                allocation_id: "eip-1".into(),
+                instance_id: Some("ngw-1".into()),
+                instance_type: Some("Nat".into()),
+                force: Some(true),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Force"], "true");
         assert_eq!(p["InstanceType"], "Nat");
         assert!(!p.contains_key("PrivateIpAddress"));
@@ -562,15 +555,9 @@ mod tests {
 
     #[test]
     fn request_id_only_fixtures_parse() {
-        let r: AssociateEipAddressResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/AssociateEipAddress.json"
-        ))
-        .unwrap();
+        let r: AssociateEipAddressResponse = fixture("AssociateEipAddress");
         assert_eq!(r.request_id, "0ED8D006-F706-4D23-88ED-E11ED28DCAC0");
-        let r: UnassociateEipAddressResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/UnassociateEipAddress.json"
-        ))
-        .unwrap();
+        let r: UnassociateEipAddressResponse = fixture("UnassociateEipAddress");
         assert_eq!(r.request_id, "0ED8D006-F706-4D23-88ED-E11ED28DCAC0");
     }
 }

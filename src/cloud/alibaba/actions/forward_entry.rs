@@ -4,18 +4,10 @@
 //! ranges (`"10/20"`) and `"Any"` (with `IpProtocol=Any`), and responses may
 //! carry them as JSON numbers or strings.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::cloud::alibaba::actions::nat_gateway::{page_of, wrapped};
 use crate::cloud::alibaba::{Action, Page, Paginated};
-use crate::cloud::wire;
-
-fn wrap_forward_table_entry<S: Serializer>(
-    items: &[ForwardTableEntry],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    wrapped("ForwardTableEntry", items, s)
-}
+use crate::cloud::wire::{self, WrappedItem, wrapped};
 
 // ---------------------------------------------------------------------------
 // CreateForwardEntry
@@ -148,7 +140,8 @@ pub struct ModifyForwardEntryResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeForwardTableEntries {
-    /// DNAT table to list (`ftb-…`).
+    /// DNAT table to list (`ftb-…`); may be left empty when `NatGatewayId` is given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub forward_table_id: String,
     /// Region of the gateway.
     pub region_id: String,
@@ -206,7 +199,7 @@ impl Paginated for DescribeForwardTableEntries {
     }
 
     fn page(response: &DescribeForwardTableEntriesResponse) -> Page {
-        page_of(
+        Page::from_parts(
             response.total_count,
             response.page_number,
             response.page_size,
@@ -247,11 +240,7 @@ pub struct DescribeForwardTableEntriesResponse {
     )]
     pub page_size: Option<u32>,
     /// The entries (`ForwardTableEntries.ForwardTableEntry[]`).
-    #[serde(
-        default,
-        deserialize_with = "wire::list",
-        serialize_with = "wrap_forward_table_entry"
-    )]
+    #[serde(default, deserialize_with = "wire::list", serialize_with = "wrapped")]
     pub forward_table_entries: Vec<ForwardTableEntry>,
 }
 
@@ -299,6 +288,10 @@ pub struct ForwardTableEntry {
     pub nat_gateway_id: String,
 }
 
+impl WrappedItem for ForwardTableEntry {
+    const KEY: &'static str = "ForwardTableEntry";
+}
+
 // ---------------------------------------------------------------------------
 // DeleteForwardEntry
 // ---------------------------------------------------------------------------
@@ -336,48 +329,27 @@ pub struct DeleteForwardEntryResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::{ListBase, Params, flatten, unflatten};
-
-    fn round_trip<T>(req: &T) -> Params
-    where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        let params = flatten(req, ListBase::One).unwrap();
-        let back: T = unflatten(&params).unwrap();
-        assert_eq!(&back, req, "unflatten(flatten(req)) == req");
-        params
-    }
+    use crate::cloud::alibaba::fixture;
+    use crate::cloud::wire::{ListBase, assert_round_trip};
 
     #[test]
     fn create_forward_entry_fixture() {
-        let r: CreateForwardEntryResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/CreateForwardEntry.json"
-        ))
-        .unwrap();
+        let r: CreateForwardEntryResponse = fixture("CreateForwardEntry");
         assert_eq!(r.forward_entry_id, "fwd-119smw5tkasdf****");
         assert_eq!(r.request_id, "2315DEB7-5E92-423A-91F7-4C1EC9AD97C3");
     }
 
     #[test]
     fn request_id_only_fixtures() {
-        let r: ModifyForwardEntryResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifyForwardEntry.json"
-        ))
-        .unwrap();
+        let r: ModifyForwardEntryResponse = fixture("ModifyForwardEntry");
         assert_eq!(r.request_id, "2315DEB7-5E92-423A-91F7-4C1EC9AD97C3");
-        let r: DeleteForwardEntryResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DeleteForwardEntry.json"
-        ))
-        .unwrap();
+        let r: DeleteForwardEntryResponse = fixture("DeleteForwardEntry");
         assert_eq!(r.request_id, "0ED8D006-F706-4D23-88ED-E11ED28DCAC0");
     }
 
     #[test]
     fn describe_forward_table_entries_fixture() {
-        let r: DescribeForwardTableEntriesResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DescribeForwardTableEntries.json"
-        ))
-        .unwrap();
+        let r: DescribeForwardTableEntriesResponse = fixture("DescribeForwardTableEntries");
         assert_eq!(r.request_id, "D15864E1-6068-4CF9-AC3D-653D2143E269");
         assert_eq!(
             DescribeForwardTableEntries::page(&r),
@@ -474,19 +446,22 @@ mod tests {
 
     #[test]
     fn requests_wire_names_round_trip() {
-        let p = round_trip(&CreateForwardEntry {
-            external_ip: "116.1.1.28".into(),
-            external_port: "8080".into(),
-            forward_table_id: "ftb-1".into(),
-            internal_ip: "192.168.1.2".into(),
-            internal_port: "80".into(),
-            ip_protocol: "TCP".into(),
-            region_id: "cn-hangzhou".into(),
-            forward_entry_name: Some("web".into()),
-            client_token: Some("tok".into()),
-            port_break: Some(false),
-            dry_run: None,
-        });
+        let p = assert_round_trip(
+            &CreateForwardEntry {
+                external_ip: "116.1.1.28".into(),
+                external_port: "8080".into(),
+                forward_table_id: "ftb-1".into(),
+                internal_ip: "192.168.1.2".into(),
+                internal_port: "80".into(),
+                ip_protocol: "TCP".into(),
+                region_id: "cn-hangzhou".into(),
+                forward_entry_name: Some("web".into()),
+                client_token: Some("tok".into()),
+                port_break: Some(false),
+                dry_run: None,
+            },
+            ListBase::One,
+        );
         assert_eq!(p["ExternalIp"], "116.1.1.28");
         assert_eq!(p["ExternalPort"], "8080");
         assert_eq!(p["ForwardTableId"], "ftb-1");
@@ -500,15 +475,18 @@ mod tests {
         assert!(!p.contains_key("DryRun"));
         assert_eq!(CreateForwardEntry::NAME, "CreateForwardEntry");
 
-        let p = round_trip(&ModifyForwardEntry {
-            forward_entry_id: "fwd-1".into(),
-            forward_table_id: "ftb-1".into(),
-            region_id: "cn-hangzhou".into(),
-            external_port: Some("10/20".into()),
-            internal_port: Some("80/90".into()),
-            port_break: Some(true),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &ModifyForwardEntry {
+                forward_entry_id: "fwd-1".into(),
+                forward_table_id: "ftb-1".into(),
+                region_id: "cn-hangzhou".into(),
+                external_port: Some("10/20".into()),
+                internal_port: Some("80/90".into()),
+                port_break: Some(true),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["ForwardEntryId"], "fwd-1");
         assert_eq!(p["ExternalPort"], "10/20");
         assert_eq!(p["InternalPort"], "80/90");
@@ -522,18 +500,21 @@ mod tests {
             ..Default::default()
         };
         req.set_page(3, crate::cloud::alibaba::MAX_PAGE_SIZE);
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["ForwardTableId"], "ftb-1");
         assert_eq!(p["IpProtocol"], "UDP");
         assert_eq!(p["PageNumber"], "3");
         assert_eq!(p["PageSize"], "50");
 
-        let p = round_trip(&DeleteForwardEntry {
-            forward_entry_id: "fwd-1".into(),
-            forward_table_id: "ftb-1".into(),
-            region_id: "cn-hangzhou".into(),
-            client_token: None,
-        });
+        let p = assert_round_trip(
+            &DeleteForwardEntry {
+                forward_entry_id: "fwd-1".into(),
+                forward_table_id: "ftb-1".into(),
+                region_id: "cn-hangzhou".into(),
+                client_token: None,
+            },
+            ListBase::One,
+        );
         assert_eq!(p.len(), 3);
         assert_eq!(p["ForwardEntryId"], "fwd-1");
     }

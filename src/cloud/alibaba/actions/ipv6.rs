@@ -3,9 +3,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::bandwidth_package::{WrappedItem, wrapped};
 use crate::cloud::alibaba::{Action, Page, Paginated};
-use crate::cloud::wire;
+use crate::cloud::wire::{self, WrappedItem, wrapped};
 
 /// An id the service may send as a number (the reference shows
 /// `"InternetBandwidthId": 2`); missing or `null` becomes an empty string.
@@ -209,11 +208,11 @@ impl Paginated for DescribeIpv6Addresses {
     }
 
     fn page(response: &Self::Response) -> Page {
-        Page {
-            total_count: response.total_count.unwrap_or(0),
-            page_number: response.page_number.unwrap_or(0),
-            page_size: response.page_size.unwrap_or(0),
-        }
+        Page::from_parts(
+            response.total_count,
+            response.page_number,
+            response.page_size,
+        )
     }
 
     fn items(response: Self::Response) -> Vec<Self::Item> {
@@ -339,24 +338,12 @@ pub struct Ipv6InternetBandwidth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::{ListBase, flatten, unflatten};
-
-    fn round_trip<T>(req: &T) -> wire::Params
-    where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        let params = flatten(req, ListBase::One).unwrap();
-        let back: T = unflatten(&params).unwrap();
-        assert_eq!(&back, req, "unflatten inverts flatten: {params:?}");
-        params
-    }
+    use crate::cloud::alibaba::fixture;
+    use crate::cloud::wire::{ListBase, assert_round_trip};
 
     #[test]
     fn allocate_fixture_parses_numeric_id() {
-        let r: AllocateIpv6InternetBandwidthResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/AllocateIpv6InternetBandwidth.json"
-        ))
-        .unwrap();
+        let r: AllocateIpv6InternetBandwidthResponse = fixture("AllocateIpv6InternetBandwidth");
         assert_eq!(r.internet_bandwidth_id, "2");
         assert_eq!(r.ipv6_address_id, "ipv6-hp352ungkzcknmeicfvss");
         assert_eq!(r.request_id, "6972A26E-99B1-4367-9890-FBDEBB0F5E7D");
@@ -370,10 +357,7 @@ mod tests {
 
     #[test]
     fn describe_fixture_parses() {
-        let r: DescribeIpv6AddressesResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DescribeIpv6Addresses.json"
-        ))
-        .unwrap();
+        let r: DescribeIpv6AddressesResponse = fixture("DescribeIpv6Addresses");
         assert_eq!(r.request_id, "AA4486A8-B6AE-469E-AB09-820EF8ECFA2B");
         assert_eq!(
             DescribeIpv6Addresses::page(&r),
@@ -436,10 +420,7 @@ mod tests {
 
     #[test]
     fn describe_response_serializes_to_the_wire_shape() {
-        let r: DescribeIpv6AddressesResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DescribeIpv6Addresses.json"
-        ))
-        .unwrap();
+        let r: DescribeIpv6AddressesResponse = fixture("DescribeIpv6Addresses");
         let v = serde_json::to_value(&r).unwrap();
         let first = &v["Ipv6Addresses"]["Ipv6Address"][0];
         assert_eq!(first["Ipv6AddressId"], "ipv6-hp32vv2klzw4yr4dz83a2");
@@ -459,7 +440,7 @@ mod tests {
             ..Default::default()
         };
         req.set_page(3, crate::cloud::alibaba::MAX_PAGE_SIZE);
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["VSwitchId"], "vsw-1");
         assert_eq!(p["Ipv6AddressId"], "ipv6-1,ipv6-2");
         assert_eq!(p["NetworkType"], "Public");
@@ -472,35 +453,44 @@ mod tests {
 
     #[test]
     fn requests_flatten_to_wire_names() {
-        let p = round_trip(&AllocateIpv6InternetBandwidth {
-            region_id: "cn-huhehaote".into(),
-            ipv6_gateway_id: "ipv6gw-hp38x2x0fz785tlc65pfv".into(),
-            ipv6_address_id: "ipv6-hp351bytt9inrfp6tgubd".into(),
-            bandwidth: Some(2),
-            internet_charge_type: Some("PayByTraffic".into()),
-            client_token: Some("123456".into()),
-        });
+        let p = assert_round_trip(
+            &AllocateIpv6InternetBandwidth {
+                region_id: "cn-huhehaote".into(),
+                ipv6_gateway_id: "ipv6gw-hp38x2x0fz785tlc65pfv".into(),
+                ipv6_address_id: "ipv6-hp351bytt9inrfp6tgubd".into(),
+                bandwidth: Some(2),
+                internet_charge_type: Some("PayByTraffic".into()),
+                client_token: Some("123456".into()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Ipv6GatewayId"], "ipv6gw-hp38x2x0fz785tlc65pfv");
         assert_eq!(p["Ipv6AddressId"], "ipv6-hp351bytt9inrfp6tgubd");
         assert_eq!(p["Bandwidth"], "2");
         assert_eq!(p["InternetChargeType"], "PayByTraffic");
-        let p = round_trip(&ModifyIpv6InternetBandwidth {
-            region_id: "cn-huhehaote".into(),
-            ipv6_internet_bandwidth_id: Some("ipv6bw-1".into()),
-            bandwidth: Some(4),
-            dry_run: Some(true),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &ModifyIpv6InternetBandwidth {
+                region_id: "cn-huhehaote".into(),
+                ipv6_internet_bandwidth_id: Some("ipv6bw-1".into()),
+                bandwidth: Some(4),
+                dry_run: Some(true),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Ipv6InternetBandwidthId"], "ipv6bw-1");
         assert_eq!(p["Bandwidth"], "4");
         assert_eq!(p["DryRun"], "true");
         assert!(!p.contains_key("Ipv6AddressId"));
-        let p = round_trip(&DeleteIpv6InternetBandwidth {
-            region_id: "cn-huhehaote".into(),
-            ipv6_address_id: Some("ipv6-1".into()),
-            client_token: Some("t".into()),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &DeleteIpv6InternetBandwidth {
+                region_id: "cn-huhehaote".into(),
+                ipv6_address_id: Some("ipv6-1".into()),
+                client_token: Some("t".into()),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Ipv6AddressId"], "ipv6-1");
         assert_eq!(p["ClientToken"], "t");
         assert_eq!(p.len(), 3);
@@ -508,15 +498,9 @@ mod tests {
 
     #[test]
     fn request_id_only_fixtures_parse() {
-        let r: ModifyIpv6InternetBandwidthResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifyIpv6InternetBandwidth.json"
-        ))
-        .unwrap();
+        let r: ModifyIpv6InternetBandwidthResponse = fixture("ModifyIpv6InternetBandwidth");
         assert_eq!(r.request_id, "D560AF68-4CE8-4A5C-B3FE-469F558094D0");
-        let r: DeleteIpv6InternetBandwidthResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DeleteIpv6InternetBandwidth.json"
-        ))
-        .unwrap();
+        let r: DeleteIpv6InternetBandwidthResponse = fixture("DeleteIpv6InternetBandwidth");
         assert_eq!(r.request_id, "E07E0FE6-5C21-405F-AF82-7613AA81EF92");
     }
 }

@@ -1,69 +1,22 @@
 //! NAT gateway actions: create, modify (attributes, spec, NAT type), describe,
 //! delete, plus the Enhanced-gateway zone list and the Normal → Enhanced
 //! conversion progress.
-//!
-//! Also home of the small helpers the DNAT and SNAT modules share: [`wrapped`]
-//! (writes a list wrapped one level down, as the service does) and [`page_of`].
 
-use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::cloud::alibaba::{Action, Page, Paginated};
-use crate::cloud::wire;
-
-/// Serialize `items` the way the service wraps lists one level down:
-/// `{"<key>": [..]}` (e.g. `{"NatGateway": [..]}`). Used through small
-/// per-field `wrap_<key>` functions as `serialize_with`, so that responses the
-/// emulator writes have the real wire shape.
-pub(crate) fn wrapped<S, T>(
-    key: &'static str,
-    items: &[T],
-    serializer: S,
-) -> Result<S::Ok, S::Error>
-where
-    S: Serializer,
-    T: Serialize,
-{
-    let mut map = serializer.serialize_map(Some(1))?;
-    map.serialize_entry(key, items)?;
-    map.end()
-}
-
-/// The paging fields of a `Describe*` response, missing values read as 0.
-pub(crate) fn page_of(
-    total_count: Option<u32>,
-    page_number: Option<u32>,
-    page_size: Option<u32>,
-) -> Page {
-    Page {
-        total_count: total_count.unwrap_or(0),
-        page_number: page_number.unwrap_or(0),
-        page_size: page_size.unwrap_or(0),
-    }
-}
+use crate::cloud::wire::{self, WrappedItem, wrapped};
 
 fn wrap_forward_table_id<S: Serializer>(items: &[String], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("ForwardTableId", items, s)
+    wire::wrapped_as("ForwardTableId", items, s)
 }
 
 fn wrap_snat_table_id<S: Serializer>(items: &[String], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("SnatTableId", items, s)
+    wire::wrapped_as("SnatTableId", items, s)
 }
 
 fn wrap_bandwidth_package_id<S: Serializer>(items: &[String], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("BandwidthPackageId", items, s)
-}
-
-fn wrap_nat_gateway<S: Serializer>(items: &[NatGateway], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("NatGateway", items, s)
-}
-
-fn wrap_ip_list<S: Serializer>(items: &[IpList], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("IpList", items, s)
-}
-
-fn wrap_tag<S: Serializer>(items: &[ResourceTag], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("Tag", items, s)
+    wire::wrapped_as("BandwidthPackageId", items, s)
 }
 
 /// A tag given in a request, sent as `Tag.N.Key` / `Tag.N.Value` (N = 1..=20).
@@ -87,6 +40,10 @@ pub struct ResourceTag {
     /// Tag value.
     #[serde(default)]
     pub tag_value: String,
+}
+
+impl WrappedItem for ResourceTag {
+    const KEY: &'static str = "Tag";
 }
 
 /// A legacy NAT bandwidth package created together with the gateway, sent as
@@ -582,7 +539,7 @@ impl Paginated for DescribeNatGateways {
     }
 
     fn page(response: &DescribeNatGatewaysResponse) -> Page {
-        page_of(
+        Page::from_parts(
             response.total_count,
             response.page_number,
             response.page_size,
@@ -623,11 +580,7 @@ pub struct DescribeNatGatewaysResponse {
     )]
     pub page_size: Option<u32>,
     /// The gateways (`NatGateways.NatGateway[]`).
-    #[serde(
-        default,
-        deserialize_with = "wire::list",
-        serialize_with = "wrap_nat_gateway"
-    )]
+    #[serde(default, deserialize_with = "wire::list", serialize_with = "wrapped")]
     pub nat_gateways: Vec<NatGateway>,
 }
 
@@ -675,11 +628,7 @@ pub struct NatGateway {
     #[serde(default)]
     pub internet_charge_type: String,
     /// Public IPs bound to the gateway (`IpLists.IpList[]`).
-    #[serde(
-        default,
-        deserialize_with = "wire::list",
-        serialize_with = "wrap_ip_list"
-    )]
+    #[serde(default, deserialize_with = "wire::list", serialize_with = "wrapped")]
     pub ip_lists: Vec<IpList>,
     /// Name.
     #[serde(default)]
@@ -739,7 +688,7 @@ pub struct NatGateway {
     #[serde(default)]
     pub private_link_mode: String,
     /// Tags (`Tags.Tag[]` of `{TagKey, TagValue}`).
-    #[serde(default, deserialize_with = "wire::list", serialize_with = "wrap_tag")]
+    #[serde(default, deserialize_with = "wire::list", serialize_with = "wrapped")]
     pub tags: Vec<ResourceTag>,
     /// Legacy NAT bandwidth packages (`BandwidthPackageIds.BandwidthPackageId[]`).
     #[serde(
@@ -748,6 +697,10 @@ pub struct NatGateway {
         serialize_with = "wrap_bandwidth_package_id"
     )]
     pub bandwidth_package_ids: Vec<String>,
+}
+
+impl WrappedItem for NatGateway {
+    const KEY: &'static str = "NatGateway";
 }
 
 /// A public IP bound to a NAT gateway.
@@ -773,6 +726,10 @@ pub struct IpList {
     /// Private IP the EIP maps to (`NAT` bind mode).
     #[serde(default)]
     pub private_ip_address: String,
+}
+
+impl WrappedItem for IpList {
+    const KEY: &'static str = "IpList";
 }
 
 /// Private network details of an Enhanced NAT gateway.
@@ -857,24 +814,12 @@ pub struct DeleteNatGatewayResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::{ListBase, Params, flatten, unflatten};
-
-    fn round_trip<T>(req: &T) -> Params
-    where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        let params = flatten(req, ListBase::One).unwrap();
-        let back: T = unflatten(&params).unwrap();
-        assert_eq!(&back, req, "unflatten(flatten(req)) == req");
-        params
-    }
+    use crate::cloud::alibaba::fixture;
+    use crate::cloud::wire::{ListBase, assert_round_trip};
 
     #[test]
     fn create_nat_gateway_fixture() {
-        let r: CreateNatGatewayResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/CreateNatGateway.json"
-        ))
-        .unwrap();
+        let r: CreateNatGatewayResponse = fixture("CreateNatGateway");
         assert_eq!(r.request_id, "5AF873FB-6669-4AD5-A4DA-478D535C8F0D");
         assert_eq!(r.nat_gateway_id, "ngw-bp1m842e0dz1t5cos****");
         assert_eq!(r.forward_table_ids, vec!["ftb-bp1d09hosgndxs154****"]);
@@ -884,34 +829,20 @@ mod tests {
 
     #[test]
     fn request_id_only_fixtures() {
-        let r: ModifyNatGatewayAttributeResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifyNatGatewayAttribute.json"
-        ))
-        .unwrap();
+        let r: ModifyNatGatewayAttributeResponse = fixture("ModifyNatGatewayAttribute");
         assert_eq!(r.request_id, "2315DEB7-5E92-423A-91F7-4C1EC9AD97C3");
-        let r: UpdateNatGatewayNatTypeResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/UpdateNatGatewayNatType.json"
-        ))
-        .unwrap();
+        let r: UpdateNatGatewayNatTypeResponse = fixture("UpdateNatGatewayNatType");
         assert_eq!(r.request_id, "7C01CA72-73FD-4056-B16A-42E392D47625");
-        let r: ModifyNatGatewaySpecResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifyNatGatewaySpec.json"
-        ))
-        .unwrap();
+        let r: ModifyNatGatewaySpecResponse = fixture("ModifyNatGatewaySpec");
         assert_eq!(r.request_id, "DBD4E4A2-786E-4BD2-8EB6-107FFC2B5B7D");
-        let r: DeleteNatGatewayResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DeleteNatGateway.json"
-        ))
-        .unwrap();
+        let r: DeleteNatGatewayResponse = fixture("DeleteNatGateway");
         assert_eq!(r.request_id, "0ED8D006-F706-4D23-88ED-E11ED28DCAC0");
     }
 
     #[test]
     fn zones_fixture_wrapped_and_bare() {
-        let r: ListEnhanhcedNatGatewayAvailableZonesResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ListEnhanhcedNatGatewayAvailableZones.json"
-        ))
-        .unwrap();
+        let r: ListEnhanhcedNatGatewayAvailableZonesResponse =
+            fixture("ListEnhanhcedNatGatewayAvailableZones");
         assert_eq!(r.request_id, "6FEA0CF3-D3B9-43E5-A304-D217037876A8");
         assert_eq!(r.zones.len(), 2);
         assert_eq!(r.zones[0].zone_id, "cn-qingdao-a");
@@ -938,10 +869,7 @@ mod tests {
 
     #[test]
     fn convert_status_fixture() {
-        let r: GetNatGatewayConvertStatusResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/GetNatGatewayConvertStatus.json"
-        ))
-        .unwrap();
+        let r: GetNatGatewayConvertStatusResponse = fixture("GetNatGatewayConvertStatus");
         assert_eq!(r.request_id, "566678F2-BF11-4701-9569-D888191DAF5F");
         assert_eq!(r.nat_gateway_id, "ngw-p0w4fb0mospbkaw9n****");
         assert_eq!(r.dst_nat_type, "Enhanced");
@@ -965,10 +893,7 @@ mod tests {
 
     #[test]
     fn describe_nat_gateways_fixture() {
-        let r: DescribeNatGatewaysResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DescribeNatGateways.json"
-        ))
-        .unwrap();
+        let r: DescribeNatGatewaysResponse = fixture("DescribeNatGateways");
         assert_eq!(r.request_id, "1207C80C-7CAB-4874-A9A0-D19EC9F35490");
         let page = DescribeNatGateways::page(&r);
         assert_eq!(
@@ -1134,7 +1059,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["RegionId"], "cn-hangzhou");
         assert_eq!(p["VpcId"], "vpc-1");
         assert_eq!(p["VSwitchId"], "vsw-1");
@@ -1160,56 +1085,71 @@ mod tests {
             vpc_id: "vpc-1".into(),
             ..Default::default()
         };
-        let p = round_trip(&min);
+        let p = assert_round_trip(&min, ListBase::One);
         assert_eq!(p.len(), 2);
     }
 
     #[test]
     fn other_nat_gateway_requests_wire_names() {
-        let p = round_trip(&ModifyNatGatewayAttribute {
-            nat_gateway_id: "ngw-1".into(),
-            region_id: "cn-hangzhou".into(),
-            name: Some("n".into()),
-            description: Some(String::new()),
-            eip_bind_mode: None,
-            icmp_reply_enabled: Some(true),
-        });
+        let p = assert_round_trip(
+            &ModifyNatGatewayAttribute {
+                nat_gateway_id: "ngw-1".into(),
+                region_id: "cn-hangzhou".into(),
+                name: Some("n".into()),
+                description: Some(String::new()),
+                eip_bind_mode: None,
+                icmp_reply_enabled: Some(true),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["NatGatewayId"], "ngw-1");
         assert_eq!(p["Description"], "");
         assert_eq!(p["IcmpReplyEnabled"], "true");
 
-        let p = round_trip(&ListEnhanhcedNatGatewayAvailableZones {
-            region_id: "cn-qingdao".into(),
-            accept_language: Some("en-US".into()),
-        });
+        let p = assert_round_trip(
+            &ListEnhanhcedNatGatewayAvailableZones {
+                region_id: "cn-qingdao".into(),
+                accept_language: Some("en-US".into()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["RegionId"], "cn-qingdao");
         assert_eq!(p["AcceptLanguage"], "en-US");
 
-        let p = round_trip(&UpdateNatGatewayNatType {
-            nat_gateway_id: "ngw-1".into(),
-            nat_type: "Enhanced".into(),
-            region_id: "cn-qingdao".into(),
-            vswitch_id: "vsw-1".into(),
-            dry_run: Some(false),
-            client_token: Some("t".into()),
-        });
+        let p = assert_round_trip(
+            &UpdateNatGatewayNatType {
+                nat_gateway_id: "ngw-1".into(),
+                nat_type: "Enhanced".into(),
+                region_id: "cn-qingdao".into(),
+                vswitch_id: "vsw-1".into(),
+                dry_run: Some(false),
+                client_token: Some("t".into()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["NatType"], "Enhanced");
         assert_eq!(p["VSwitchId"], "vsw-1");
         assert_eq!(p["DryRun"], "false");
 
-        let p = round_trip(&GetNatGatewayConvertStatus {
-            nat_gateway_id: "ngw-1".into(),
-            region_id: "cn-qingdao".into(),
-        });
+        let p = assert_round_trip(
+            &GetNatGatewayConvertStatus {
+                nat_gateway_id: "ngw-1".into(),
+                region_id: "cn-qingdao".into(),
+            },
+            ListBase::One,
+        );
         assert_eq!(p.len(), 2);
 
-        let p = round_trip(&ModifyNatGatewaySpec {
-            nat_gateway_id: "ngw-1".into(),
-            region_id: "cn-hangzhou".into(),
-            spec: "XLarge.1".into(),
-            client_token: None,
-            auto_pay: Some(true),
-        });
+        let p = assert_round_trip(
+            &ModifyNatGatewaySpec {
+                nat_gateway_id: "ngw-1".into(),
+                region_id: "cn-hangzhou".into(),
+                spec: "XLarge.1".into(),
+                client_token: None,
+                auto_pay: Some(true),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Spec"], "XLarge.1");
         assert_eq!(p["AutoPay"], "true");
 
@@ -1225,7 +1165,7 @@ mod tests {
             ..Default::default()
         };
         req.set_page(2, crate::cloud::alibaba::MAX_PAGE_SIZE);
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["PageNumber"], "2");
         assert_eq!(p["PageSize"], "50");
         assert_eq!(p["ResourceGroupId"], "rg-1");
@@ -1233,11 +1173,14 @@ mod tests {
         assert_eq!(p["Tag.1.Value"], "v");
         assert_eq!(p["DryRun"], "false");
 
-        let p = round_trip(&DeleteNatGateway {
-            nat_gateway_id: "ngw-1".into(),
-            region_id: "cn-hangzhou".into(),
-            force: Some(true),
-        });
+        let p = assert_round_trip(
+            &DeleteNatGateway {
+                nat_gateway_id: "ngw-1".into(),
+                region_id: "cn-hangzhou".into(),
+                force: Some(true),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["Force"], "true");
         assert_eq!(p["NatGatewayId"], "ngw-1");
     }

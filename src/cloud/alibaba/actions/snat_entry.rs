@@ -1,14 +1,9 @@
 //! SNAT table actions: create, modify, describe and delete SNAT entries.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::cloud::alibaba::actions::nat_gateway::{page_of, wrapped};
 use crate::cloud::alibaba::{Action, Page, Paginated};
-use crate::cloud::wire;
-
-fn wrap_snat_table_entry<S: Serializer>(items: &[SnatTableEntry], s: S) -> Result<S::Ok, S::Error> {
-    wrapped("SnatTableEntry", items, s)
-}
+use crate::cloud::wire::{self, WrappedItem, wrapped};
 
 // ---------------------------------------------------------------------------
 // CreateSnatEntry
@@ -133,7 +128,8 @@ pub struct ModifySnatEntryResponse {
 pub struct DescribeSnatTableEntries {
     /// Region of the gateway.
     pub region_id: String,
-    /// SNAT table to list (`stb-…`).
+    /// SNAT table to list (`stb-…`); may be left empty when `NatGatewayId` is given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub snat_table_id: String,
     /// Only this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,7 +187,7 @@ impl Paginated for DescribeSnatTableEntries {
     }
 
     fn page(response: &DescribeSnatTableEntriesResponse) -> Page {
-        page_of(
+        Page::from_parts(
             response.total_count,
             response.page_number,
             response.page_size,
@@ -232,11 +228,7 @@ pub struct DescribeSnatTableEntriesResponse {
     )]
     pub page_size: Option<u32>,
     /// The entries (`SnatTableEntries.SnatTableEntry[]`).
-    #[serde(
-        default,
-        deserialize_with = "wire::list",
-        serialize_with = "wrap_snat_table_entry"
-    )]
+    #[serde(default, deserialize_with = "wire::list", serialize_with = "wrapped")]
     pub snat_table_entries: Vec<SnatTableEntry>,
 }
 
@@ -280,6 +272,10 @@ pub struct SnatTableEntry {
     pub network_interface_id: String,
 }
 
+impl WrappedItem for SnatTableEntry {
+    const KEY: &'static str = "SnatTableEntry";
+}
+
 // ---------------------------------------------------------------------------
 // DeleteSnatEntry
 // ---------------------------------------------------------------------------
@@ -317,48 +313,27 @@ pub struct DeleteSnatEntryResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::{ListBase, Params, flatten, unflatten};
-
-    fn round_trip<T>(req: &T) -> Params
-    where
-        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        let params = flatten(req, ListBase::One).unwrap();
-        let back: T = unflatten(&params).unwrap();
-        assert_eq!(&back, req, "unflatten(flatten(req)) == req");
-        params
-    }
+    use crate::cloud::alibaba::fixture;
+    use crate::cloud::wire::{ListBase, assert_round_trip};
 
     #[test]
     fn create_snat_entry_fixture() {
-        let r: CreateSnatEntryResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/CreateSnatEntry.json"
-        ))
-        .unwrap();
+        let r: CreateSnatEntryResponse = fixture("CreateSnatEntry");
         assert_eq!(r.snat_entry_id, "snat-kmd6nv8fy****");
         assert_eq!(r.request_id, "2315DEB7-5E92-423A-91F7-4C1EC9AD97C3");
     }
 
     #[test]
     fn request_id_only_fixtures() {
-        let r: ModifySnatEntryResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/ModifySnatEntry.json"
-        ))
-        .unwrap();
+        let r: ModifySnatEntryResponse = fixture("ModifySnatEntry");
         assert_eq!(r.request_id, "2315DEB7-5E92-423A-91F7-4C1EC9AD97C3");
-        let r: DeleteSnatEntryResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DeleteSnatEntry.json"
-        ))
-        .unwrap();
+        let r: DeleteSnatEntryResponse = fixture("DeleteSnatEntry");
         assert_eq!(r.request_id, "0ED8D006-F706-4D23-88ED-E11ED28DCAC0");
     }
 
     #[test]
     fn describe_snat_table_entries_fixture() {
-        let r: DescribeSnatTableEntriesResponse = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/alibaba/DescribeSnatTableEntries.json"
-        ))
-        .unwrap();
+        let r: DescribeSnatTableEntriesResponse = fixture("DescribeSnatTableEntries");
         assert_eq!(r.request_id, "6D7E89B1-1C5B-412B-8585-4908E222EED5");
         // The seed's example has no TotalCount: it reads as 0.
         assert_eq!(
@@ -460,16 +435,19 @@ mod tests {
 
     #[test]
     fn requests_wire_names_round_trip() {
-        let p = round_trip(&CreateSnatEntry {
-            region_id: "cn-hangzhou".into(),
-            snat_ip: "47.1.1.98,47.1.1.99".into(),
-            snat_table_id: "stb-1".into(),
-            source_vswitch_id: None,
-            source_cidr: Some("10.1.1.0/24".into()),
-            snat_entry_name: Some("egress".into()),
-            client_token: Some("tok".into()),
-            eip_affinity: Some(1),
-        });
+        let p = assert_round_trip(
+            &CreateSnatEntry {
+                region_id: "cn-hangzhou".into(),
+                snat_ip: "47.1.1.98,47.1.1.99".into(),
+                snat_table_id: "stb-1".into(),
+                source_vswitch_id: None,
+                source_cidr: Some("10.1.1.0/24".into()),
+                snat_entry_name: Some("egress".into()),
+                client_token: Some("tok".into()),
+                eip_affinity: Some(1),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["RegionId"], "cn-hangzhou");
         assert_eq!(p["SnatIp"], "47.1.1.98,47.1.1.99");
         assert_eq!(p["SnatTableId"], "stb-1");
@@ -480,24 +458,30 @@ mod tests {
         assert!(!p.contains_key("SourceVSwitchId"));
         assert_eq!(CreateSnatEntry::NAME, "CreateSnatEntry");
 
-        let p = round_trip(&CreateSnatEntry {
-            region_id: "cn-hangzhou".into(),
-            snat_ip: "47.1.1.98".into(),
-            snat_table_id: "stb-1".into(),
-            source_vswitch_id: Some("vsw-1".into()),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &CreateSnatEntry {
+                region_id: "cn-hangzhou".into(),
+                snat_ip: "47.1.1.98".into(),
+                snat_table_id: "stb-1".into(),
+                source_vswitch_id: Some("vsw-1".into()),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["SourceVSwitchId"], "vsw-1");
         assert!(!p.contains_key("SourceCIDR"));
 
-        let p = round_trip(&ModifySnatEntry {
-            region_id: "cn-hangzhou".into(),
-            snat_entry_id: "snat-1".into(),
-            snat_table_id: "stb-1".into(),
-            snat_ip: Some("47.1.1.98".into()),
-            eip_affinity: Some(0),
-            ..Default::default()
-        });
+        let p = assert_round_trip(
+            &ModifySnatEntry {
+                region_id: "cn-hangzhou".into(),
+                snat_entry_id: "snat-1".into(),
+                snat_table_id: "stb-1".into(),
+                snat_ip: Some("47.1.1.98".into()),
+                eip_affinity: Some(0),
+                ..Default::default()
+            },
+            ListBase::One,
+        );
         assert_eq!(p["SnatEntryId"], "snat-1");
         assert_eq!(p["SnatIp"], "47.1.1.98");
         assert_eq!(p["EipAffinity"], "0");
@@ -510,18 +494,21 @@ mod tests {
             ..Default::default()
         };
         req.set_page(1, crate::cloud::alibaba::MAX_PAGE_SIZE);
-        let p = round_trip(&req);
+        let p = assert_round_trip(&req, ListBase::One);
         assert_eq!(p["SourceCIDR"], "10.1.1.0/24");
         assert_eq!(p["SourceVSwitchId"], "vsw-1");
         assert_eq!(p["PageNumber"], "1");
         assert_eq!(p["PageSize"], "50");
 
-        let p = round_trip(&DeleteSnatEntry {
-            region_id: "cn-hangzhou".into(),
-            snat_entry_id: "snat-1".into(),
-            snat_table_id: "stb-1".into(),
-            client_token: Some("t".into()),
-        });
+        let p = assert_round_trip(
+            &DeleteSnatEntry {
+                region_id: "cn-hangzhou".into(),
+                snat_entry_id: "snat-1".into(),
+                snat_table_id: "stb-1".into(),
+                client_token: Some("t".into()),
+            },
+            ListBase::One,
+        );
         assert_eq!(p["SnatEntryId"], "snat-1");
         assert_eq!(p["SnatTableId"], "stb-1");
         assert_eq!(p["ClientToken"], "t");
