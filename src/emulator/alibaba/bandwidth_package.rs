@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 
 use serde_json::Value;
 
-use super::validate::{check_name, is_valid_description};
+use super::validate::{check_description_starting_with_letter, check_name};
 use super::{Ctx, missing, paginate, run};
 use crate::cloud::alibaba::actions::bandwidth_package::{
     AddBandwidthPackageIps, AddBandwidthPackageIpsResponse, BandwidthPackage,
@@ -60,51 +60,85 @@ pub fn dispatch(
         "ConvertBandwidthPackage" => |c, p| run::<ConvertBandwidthPackage>(c, p, convert),
         _ => return None,
     };
-    if !ctx.account.legacy_bandwidth_packages {
-        return Some(Err(not_legacy()));
+    if let Err(refused) = check_legacy_account(ctx) {
+        return Some(Err(refused));
     }
     Some(handler(ctx, params))
 }
 
-fn create(
+/// Refuse accounts that never had a NAT bandwidth package. Shared with
+/// CreateNatGateway, which may create one package with the gateway.
+pub(super) fn check_legacy_account(ctx: &Ctx<'_>) -> Result<(), ApiError> {
+    if ctx.account.legacy_bandwidth_packages {
+        Ok(())
+    } else {
+        Err(not_legacy())
+    }
+}
+
+/// The parameters of a new package, as CreateBandwidthPackage takes them and
+/// as CreateNatGateway's `BandwidthPackage.1.*` gives them (without a name or
+/// description).
+#[derive(Debug, Clone, Default)]
+pub(super) struct NewPackage {
+    /// Mbps, 5–1000; required.
+    pub bandwidth: Option<u32>,
+    /// Public IPs, 1–50; required.
+    pub ip_count: Option<u32>,
+    /// A zone of the region; a random one when absent.
+    pub zone: Option<String>,
+    /// Only `BGP`.
+    pub isp: Option<String>,
+    /// `PayByTraffic` (default) or `PayByBandwidth`.
+    pub internet_charge_type: Option<String>,
+    /// Starts with a letter or a Chinese character.
+    pub name: Option<String>,
+    /// Starts with a letter or a Chinese character.
+    pub description: Option<String>,
+}
+
+/// The gateway a new package goes on.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Owner<'a> {
+    /// A stored gateway, which must be Available and have room for one more
+    /// package (CreateBandwidthPackage).
+    Existing(&'a str),
+    /// A gateway CreateNatGateway creates in the same call and stores right
+    /// after the package; it lists the package's id itself.
+    New(&'a str),
+}
+
+/// Validate `new` and store it as a `Creating` package of `owner`, which
+/// becomes `Available` after the creating duration; its id. Every check runs
+/// before anything is stored, so an error leaves the state unchanged. The one
+/// implementation of CreateBandwidthPackage, also used by CreateNatGateway.
+pub(super) fn create_package(
     ctx: &mut Ctx<'_>,
-    req: CreateBandwidthPackage,
-) -> Result<CreateBandwidthPackageResponse, ApiError> {
-    if req.nat_gateway_id.is_empty() {
-        return Err(missing("NatGatewayId"));
-    }
-    let bandwidth = check_bandwidth(req.bandwidth)?;
-    let ip_count = req.ip_count.ok_or_else(|| missing("IpCount"))?;
-    check_name_and_description(req.name.as_deref(), req.description.as_deref())?;
-    if req
-        .isp
-        .as_deref()
-        .is_some_and(|isp| !isp.is_empty() && isp != "BGP")
-    {
-        return Err(ApiError::new(
-            400,
-            "InvalidParameter.BandwidthPackage.n.ISP.ValueNotSupport",
-            "The specified ISP of BandwidthPackage is not valid.",
-        ));
-    }
-    let charge_type = internet_charge_type(req.internet_charge_type.as_deref())?;
-    check_new_ip_count(ip_count, 0)?;
-    let zone_id = pick_zone(ctx, req.zone.as_deref())?;
-    check_gateway(ctx.state, &req.nat_gateway_id)?;
+    owner: Owner<'_>,
+    new: NewPackage,
+) -> Result<String, ApiError> {
+    let valid = check_new_package(ctx, &new)?;
+    let gateway_id = match owner {
+        Owner::Existing(id) => {
+            check_gateway(ctx.state, id)?;
+            id
+        }
+        Owner::New(id) => id,
+    };
     let id = ctx.new_id("bwp");
-    let ips = allocate_ips(ctx, ip_count)?;
+    let ips = allocate_ips(ctx, valid.ip_count)?;
     let wire = BandwidthPackage {
         bandwidth_package_id: id.clone(),
         region_id: ctx.region.region_id.clone(),
-        zone_id,
-        nat_gateway_id: req.nat_gateway_id.clone(),
-        name: req.name.unwrap_or_default(),
-        description: req.description.unwrap_or_default(),
-        bandwidth: Some(bandwidth),
-        ip_count: Some(ip_count),
+        zone_id: valid.zone_id,
+        nat_gateway_id: gateway_id.to_string(),
+        name: new.name.unwrap_or_default(),
+        description: new.description.unwrap_or_default(),
+        bandwidth: Some(valid.bandwidth),
+        ip_count: Some(valid.ip_count),
         isp: "BGP".to_string(),
         instance_charge_type: "PostPaid".to_string(),
-        internet_charge_type: charge_type,
+        internet_charge_type: valid.charge_type,
         business_status: "Normal".to_string(),
         status: "Creating".to_string(),
         creation_time: ctx.iso_now(),
@@ -117,9 +151,29 @@ fn create(
         effect: None,
     });
     ctx.state.bandwidth_packages.insert(id.clone(), record);
-    if let Some(gateway) = ctx.state.nat_gateways.get_mut(&req.nat_gateway_id) {
+    if let Some(gateway) = ctx.state.nat_gateways.get_mut(gateway_id) {
         gateway.wire.bandwidth_package_ids.push(id.clone());
     }
+    Ok(id)
+}
+
+fn create(
+    ctx: &mut Ctx<'_>,
+    req: CreateBandwidthPackage,
+) -> Result<CreateBandwidthPackageResponse, ApiError> {
+    if req.nat_gateway_id.is_empty() {
+        return Err(missing("NatGatewayId"));
+    }
+    let new = NewPackage {
+        bandwidth: req.bandwidth,
+        ip_count: req.ip_count,
+        zone: req.zone,
+        isp: req.isp,
+        internet_charge_type: req.internet_charge_type,
+        name: req.name,
+        description: req.description,
+    };
+    let id = create_package(ctx, Owner::Existing(&req.nat_gateway_id), new)?;
     Ok(CreateBandwidthPackageResponse {
         bandwidth_package_id: id,
         ..Default::default()
@@ -320,6 +374,43 @@ fn converted_eip(
 
 const FINANCIAL_LOCK: &str = "The specified BandwidthPackage has been Financial Lock.";
 
+/// The parameters of a new package once checked.
+struct ValidPackage {
+    bandwidth: u32,
+    ip_count: u32,
+    charge_type: String,
+    zone_id: String,
+}
+
+/// Every parameter rule of a new package, in CreateBandwidthPackage's order.
+fn check_new_package(ctx: &mut Ctx<'_>, new: &NewPackage) -> Result<ValidPackage, ApiError> {
+    let bandwidth = check_bandwidth(new.bandwidth)?;
+    let ip_count = new.ip_count.ok_or_else(|| missing("IpCount"))?;
+    check_name_and_description(new.name.as_deref(), new.description.as_deref())?;
+    check_isp(new.isp.as_deref())?;
+    let charge_type = internet_charge_type(new.internet_charge_type.as_deref())?;
+    check_new_ip_count(ip_count, 0)?;
+    let zone_id = pick_zone(ctx, new.zone.as_deref())?;
+    Ok(ValidPackage {
+        bandwidth,
+        ip_count,
+        charge_type,
+        zone_id,
+    })
+}
+
+/// Only the `BGP` line exists for NAT bandwidth packages.
+fn check_isp(isp: Option<&str>) -> Result<(), ApiError> {
+    if isp.is_some_and(|isp| !isp.is_empty() && isp != "BGP") {
+        return Err(ApiError::new(
+            400,
+            "InvalidParameter.BandwidthPackage.n.ISP.ValueNotSupport",
+            "The specified ISP of BandwidthPackage is not valid.",
+        ));
+    }
+    Ok(())
+}
+
 /// The refusal for accounts that never had a NAT bandwidth package. The seeds
 /// name no code for it; this one is in the service's `Forbidden.*` style.
 fn not_legacy() -> ApiError {
@@ -374,24 +465,11 @@ fn check_name_and_description(
     description: Option<&str>,
 ) -> Result<(), ApiError> {
     check_name(name, "InvalidParameter.Name.Malformed", "Name")?;
-    match description {
-        Some(d) if !d.is_empty() && !is_valid_package_description(d) => Err(ApiError::new(
-            400,
-            "InvalidParameter.Description.Malformed",
-            "The specified Description is not valid.",
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn is_valid_package_description(text: &str) -> bool {
-    is_valid_description(text) && starts_with_letter(text)
-}
-
-fn starts_with_letter(text: &str) -> bool {
-    text.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || ('\u{4e00}'..='\u{9fff}').contains(&c))
+    check_description_starting_with_letter(
+        description,
+        "InvalidParameter.Description.Malformed",
+        "Description",
+    )
 }
 
 /// `PayByTraffic` unless given; only the two documented values.

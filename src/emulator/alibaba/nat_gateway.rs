@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::Value;
 
+use super::bandwidth_package::{NewPackage, Owner, check_legacy_account, create_package};
 use super::validate;
 use super::{Ctx, missing, paginate, run};
 use crate::cloud::alibaba::actions::nat_gateway::{
@@ -288,14 +289,17 @@ fn create_nat_gateway(
         &["MULTI_BINDED", "NAT"],
     )?;
     let tags = tags_of(&req)?;
-    check_legacy_packages(&req)?;
+    check_legacy_packages(ctx, &req)?;
     let vswitch = vswitch_for_create(region, vpc, given(&req.vswitch_id), &nat_type)?;
     let private_info = match vswitch {
         Some(s) if nat_type == "Enhanced" => Some(place_in_vswitch(ctx, s)?),
         _ => None,
     };
     let id = ctx.new_id("ngw");
+    // Last step that can fail: the gateway is stored right after its package.
+    let package_ids = legacy_package(ctx, &id, &req)?;
     let wire = NatGateway {
+        bandwidth_package_ids: package_ids.clone(),
         business_status: "Normal".to_string(),
         creation_time: ctx.iso_now(),
         deletion_protection: Some(false),
@@ -328,6 +332,7 @@ fn create_nat_gateway(
         nat_gateway_id: id.clone(),
         forward_table_ids: record.wire.forward_table_ids.clone(),
         snat_table_ids: record.wire.snat_table_ids.clone(),
+        bandwidth_package_ids: package_ids,
         ..CreateNatGatewayResponse::default()
     };
     ctx.state.nat_gateways.insert(id, record);
@@ -458,23 +463,41 @@ fn tags_of(req: &CreateNatGateway) -> Result<Vec<ResourceTag>, ApiError> {
         .collect()
 }
 
-/// Legacy bandwidth packages created with the gateway: at most one may be
-/// asked for, and the emulator creates none this way (use CreateBandwidthPackage).
-fn check_legacy_packages(req: &CreateNatGateway) -> Result<(), ApiError> {
+/// Legacy bandwidth packages asked for with the gateway: at most one, and only
+/// by an account that may have them (refused as the bandwidth-package actions
+/// refuse it).
+fn check_legacy_packages(ctx: &Ctx<'_>, req: &CreateNatGateway) -> Result<(), ApiError> {
     match req.bandwidth_packages.len() {
         0 => Ok(()),
-        1 => Err(ApiError::new(
-            400,
-            "OperationUnsupported.BandwidthPackage",
-            "The emulator does not create NAT bandwidth packages with the gateway; \
-             call CreateBandwidthPackage once the gateway is Available.",
-        )),
+        1 => check_legacy_account(ctx),
         _ => Err(ApiError::new(
             400,
             "MissingParameter.BandwidthPackage",
             "only support one BandwidthPackage be created with NatGateway.",
         )),
     }
+}
+
+/// The id of the legacy package asked for with gateway `gateway_id` (none when
+/// not asked for), validated and created as CreateBandwidthPackage does it. The
+/// gateway is not stored yet, so a bad package parameter leaves neither.
+fn legacy_package(
+    ctx: &mut Ctx<'_>,
+    gateway_id: &str,
+    req: &CreateNatGateway,
+) -> Result<Vec<String>, ApiError> {
+    let Some(package) = req.bandwidth_packages.first() else {
+        return Ok(Vec::new());
+    };
+    let new = NewPackage {
+        bandwidth: package.bandwidth,
+        ip_count: package.ip_count,
+        zone: package.zone.clone(),
+        isp: package.isp.clone(),
+        internet_charge_type: package.internet_charge_type.clone(),
+        ..NewPackage::default()
+    };
+    Ok(vec![create_package(ctx, Owner::New(gateway_id), new)?])
 }
 
 /// The vSwitch of a new gateway: optional for Normal, required for Enhanced
@@ -528,7 +551,9 @@ fn modify_nat_gateway_attribute(
         "InvalidParameter.Name.Malformed",
         "Name",
     )?;
-    validate::check_description(
+    // Stricter than CreateNatGateway: seed 4.2 wants a leading letter or
+    // Chinese character here.
+    validate::check_description_starting_with_letter(
         req.description.as_deref(),
         "InvalidParameter.Description.Malformed",
         "Description",
@@ -1370,12 +1395,14 @@ mod tests {
             (
                 &[("VpcId", VPC1), ("BandwidthPackage.1.IpCount", "1")],
                 400,
-                "OperationUnsupported.BandwidthPackage",
+                "MissingBandwidth",
             ),
             (
                 &[
                     ("VpcId", VPC1),
+                    ("BandwidthPackage.1.Bandwidth", "5"),
                     ("BandwidthPackage.1.IpCount", "1"),
+                    ("BandwidthPackage.2.Bandwidth", "5"),
                     ("BandwidthPackage.2.IpCount", "1"),
                 ],
                 400,
@@ -1387,6 +1414,165 @@ mod tests {
             assert_eq!(got, (*http, expected.to_string()), "{params:?}");
         }
         assert!(b.state.nat_gateways.is_empty(), "nothing created");
+        assert!(b.state.bandwidth_packages.is_empty(), "no package either");
+    }
+
+    /// `BandwidthPackage.1.*` with the gateway parameters that are valid.
+    fn with_package<'a>(package: &[(&'a str, &'a str)]) -> Vec<(String, &'a str)> {
+        let mut params = vec![("VpcId".to_string(), VPC1)];
+        params.extend(
+            package
+                .iter()
+                .map(|(k, v)| (format!("BandwidthPackage.1.{k}"), *v)),
+        );
+        params
+    }
+
+    fn call_with_package(
+        b: &mut Bench,
+        package: &[(&str, &str)],
+    ) -> Result<Value, crate::emulator::ApiError> {
+        let params = with_package(package);
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        b.call("CreateNatGateway", &params)
+    }
+
+    #[test]
+    fn create_with_one_legacy_bandwidth_package() {
+        let mut b = Bench::new();
+        let v = call_with_package(
+            &mut b,
+            &[
+                ("Bandwidth", "20"),
+                ("IpCount", "2"),
+                ("Zone", "cn-hangzhou-c"),
+                ("ISP", "BGP"),
+                ("InternetChargeType", "PayByBandwidth"),
+            ],
+        )
+        .unwrap();
+        let id = v["NatGatewayId"].as_str().unwrap().to_string();
+        let ids = v["BandwidthPackageIds"]["BandwidthPackageId"]
+            .as_array()
+            .unwrap();
+        assert_eq!(ids.len(), 1, "{v}");
+        let bwp = ids[0].as_str().unwrap().to_string();
+        assert!(bwp.starts_with("bwp-") && bwp.len() == 26, "{bwp}");
+
+        let p = &b.state.bandwidth_packages[&bwp].wire;
+        assert_eq!(p.nat_gateway_id, id);
+        assert_eq!(
+            (p.bandwidth, p.ip_count, p.zone_id.as_str()),
+            (Some(20), Some(2), "cn-hangzhou-c")
+        );
+        assert_eq!(
+            (p.isp.as_str(), p.internet_charge_type.as_str()),
+            ("BGP", "PayByBandwidth")
+        );
+        assert_eq!(p.public_ip_addresses.len(), 2);
+        assert_eq!(p.status, "Creating");
+        assert_eq!(
+            b.state.nat_gateways[&id].wire.bandwidth_package_ids,
+            vec![bwp.clone()]
+        );
+
+        let g = gateway(&mut b, &id);
+        assert_eq!(
+            g["BandwidthPackageIds"]["BandwidthPackageId"][0],
+            bwp.as_str()
+        );
+        assert_eq!(g["IpLists"]["IpList"].as_array().unwrap().len(), 2);
+        b.advance(60);
+        assert_eq!(status(&mut b, &id), "Available");
+        let shown = b
+            .call("DescribeBandwidthPackages", &[("BandwidthPackageId", &bwp)])
+            .unwrap();
+        let shown = &shown["BandwidthPackages"]["BandwidthPackage"][0];
+        assert_eq!(shown["Status"], "Available");
+        assert_eq!(shown["NatGatewayId"], id.as_str());
+
+        let got = code(b.call("DeleteNatGateway", &[("NatGatewayId", &id)]));
+        assert_eq!(got, (400, "DependencyViolation.BandwidthPackages".into()));
+    }
+
+    #[test]
+    fn create_without_a_package_answers_no_package_id() {
+        let mut b = Bench::new();
+        let v = b.call("CreateNatGateway", &[("VpcId", VPC1)]).unwrap();
+        let ids = &v["BandwidthPackageIds"]["BandwidthPackageId"];
+        assert!(ids.is_null() || ids == &serde_json::json!([]), "{v}");
+        assert!(b.state.bandwidth_packages.is_empty());
+    }
+
+    #[test]
+    fn a_bad_legacy_package_parameter_creates_nothing() {
+        let mut b = Bench::new();
+        let cases: &[Case] = &[
+            (&[("IpCount", "1")], 400, "MissingBandwidth"),
+            (&[("Bandwidth", "5")], 400, "MissingIpCount"),
+            (
+                &[("Bandwidth", "4"), ("IpCount", "1")],
+                404,
+                "InvalidBandwidth.ValueNotSupported",
+            ),
+            (
+                &[("Bandwidth", "5"), ("IpCount", "0")],
+                400,
+                "InvalidIpCount.ValueNotSupported",
+            ),
+            (
+                &[("Bandwidth", "5"), ("IpCount", "51")],
+                400,
+                "QuotaExceeded.BandwidthPackageIps",
+            ),
+            (
+                &[
+                    ("Bandwidth", "5"),
+                    ("IpCount", "1"),
+                    ("ISP", "ChinaTelecom"),
+                ],
+                400,
+                "InvalidParameter.BandwidthPackage.n.ISP.ValueNotSupport",
+            ),
+            (
+                &[
+                    ("Bandwidth", "5"),
+                    ("IpCount", "1"),
+                    ("InternetChargeType", "PayBySpec"),
+                ],
+                400,
+                "InvalidInternetChargeType.ValueNotSupported",
+            ),
+            (
+                &[
+                    ("Bandwidth", "5"),
+                    ("IpCount", "1"),
+                    ("Zone", "cn-nowhere-z"),
+                ],
+                404,
+                "InvalidZoneId.NotFound",
+            ),
+        ];
+        for (package, http, expected) in cases {
+            let got = code(call_with_package(&mut b, package));
+            assert_eq!(got, (*http, expected.to_string()), "{package:?}");
+        }
+        assert!(b.state.nat_gateways.is_empty(), "no gateway");
+        assert!(b.state.bandwidth_packages.is_empty(), "no package");
+    }
+
+    #[test]
+    fn only_legacy_accounts_create_a_package_with_the_gateway() {
+        let mut b = Bench::new();
+        b.account = 1;
+        let got = code(call_with_package(
+            &mut b,
+            &[("Bandwidth", "5"), ("IpCount", "1")],
+        ));
+        assert_eq!(got, (403, "Forbidden.NatBandwidthPackage".into()));
+        assert!(b.state.nat_gateways.is_empty() && b.state.bandwidth_packages.is_empty());
+        create(&mut b, &[]);
+        assert_eq!(b.state.nat_gateways.len(), 1, "without a package it works");
     }
 
     #[test]
@@ -1566,6 +1752,11 @@ mod tests {
                 400,
                 "InvalidParameter.Description.Malformed",
             ),
+            (
+                &[("Description", "1st gateway")],
+                400,
+                "InvalidParameter.Description.Malformed",
+            ),
             (&[], 400, "MissingParameter"),
         ];
         for (params, http, expected) in cases {
@@ -1581,6 +1772,33 @@ mod tests {
         assert_eq!(got, (404, "InvalidNatGatewayId.NotFound".into()));
         let got = code(b.call("ModifyNatGatewayAttribute", &[("Name", "ab")]));
         assert_eq!(got, (400, "MissingNatGatewayId".into()));
+    }
+
+    #[test]
+    fn modified_descriptions_start_with_a_letter_created_ones_need_not() {
+        let mut b = Bench::new();
+        let id = available(&mut b, &[("Description", "1st gateway")]);
+        assert_eq!(gateway(&mut b, &id)["Description"], "1st gateway");
+        for bad in ["1st gateway", "_underscored", " spaced"] {
+            let got = code(b.call(
+                "ModifyNatGatewayAttribute",
+                &[("NatGatewayId", &id), ("Description", bad)],
+            ));
+            assert_eq!(
+                got,
+                (400, "InvalidParameter.Description.Malformed".into()),
+                "{bad}"
+            );
+        }
+        assert_eq!(gateway(&mut b, &id)["Description"], "1st gateway");
+        for good in ["第一 gateway", "Second gateway"] {
+            b.call(
+                "ModifyNatGatewayAttribute",
+                &[("NatGatewayId", &id), ("Description", good)],
+            )
+            .unwrap();
+            assert_eq!(gateway(&mut b, &id)["Description"], good);
+        }
     }
 
     #[test]

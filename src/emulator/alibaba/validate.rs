@@ -29,6 +29,17 @@ pub fn is_valid_description(text: &str) -> bool {
         && !text.starts_with("https://")
 }
 
+/// A description that must also start with a letter or a Chinese character, as
+/// seed 001 words it for ModifyNatGatewayAttribute and the legacy bandwidth
+/// packages (CreateNatGateway's own rule is the plain [`is_valid_description`]).
+pub fn is_valid_description_starting_with_letter(text: &str) -> bool {
+    is_valid_description(text)
+        && text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || is_chinese(c))
+}
+
 fn is_chinese(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
 }
@@ -47,8 +58,28 @@ pub fn check_name(name: Option<&str>, code: &str, what: &str) -> Result<(), ApiE
 
 /// Check an optional description.
 pub fn check_description(text: Option<&str>, code: &str, what: &str) -> Result<(), ApiError> {
+    check_text(text, is_valid_description, code, what)
+}
+
+/// Check an optional description that must start with a letter or a Chinese
+/// character ([`is_valid_description_starting_with_letter`]).
+pub fn check_description_starting_with_letter(
+    text: Option<&str>,
+    code: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    check_text(text, is_valid_description_starting_with_letter, code, what)
+}
+
+/// An empty or absent text counts as not given, so it passes.
+fn check_text(
+    text: Option<&str>,
+    valid: fn(&str) -> bool,
+    code: &str,
+    what: &str,
+) -> Result<(), ApiError> {
     match text {
-        Some(d) if !d.is_empty() && !is_valid_description(d) => Err(ApiError::new(
+        Some(d) if !d.is_empty() && !valid(d) => Err(ApiError::new(
             400,
             code,
             format!("The specified {what} is not valid."),
@@ -135,6 +166,25 @@ mod tests {
         assert!(is_valid_description("a description with spaces"));
         assert!(!is_valid_description("x"));
         assert!(!is_valid_description("https://example.com"));
+        assert!(is_valid_description("1st gateway"));
+    }
+
+    #[test]
+    fn descriptions_starting_with_a_letter() {
+        for good in ["a description", "第一 gateway", "Zz"] {
+            assert!(is_valid_description_starting_with_letter(good), "{good}");
+        }
+        for bad in ["1st gateway", "_x y", " leading space", "x", "https://a.b"] {
+            assert!(!is_valid_description_starting_with_letter(bad), "{bad}");
+        }
+        let code = "InvalidParameter.Description.Malformed";
+        let check = |t| check_description_starting_with_letter(t, code, "Description");
+        assert!(check(None).is_ok() && check(Some("")).is_ok());
+        assert!(check(Some("a fine one")).is_ok());
+        let e = check(Some("1st")).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, code));
+        assert_eq!(e.message, "The specified Description is not valid.");
+        assert!(check_description(Some("1st"), code, "Description").is_ok());
     }
 
     #[test]
