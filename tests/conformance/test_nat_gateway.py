@@ -163,6 +163,12 @@ def test_one_legacy_bandwidth_package_can_be_created_with_the_gateway(ali, advan
     assert package["NatGatewayId"] == answer["NatGatewayId"]
 
 
+def test_package_with_the_gateway_needs_a_legacy_account(ali2):
+    ali2.expect("Forbidden.NatBandwidthPackage", "CreateNatGateway", status=403,
+                VpcId=ali2.fx.vpc()["vpcId"], BandwidthPackage=[{"Bandwidth": 5, "IpCount": 1}])
+    assert gateways(ali2) == []
+
+
 def test_at_most_one_bandwidth_package_with_the_gateway(ali):
     ali.expect("MissingParameter.BandwidthPackage", "CreateNatGateway", status=400,
                VpcId=ali.fx.vpc()["vpcId"],
