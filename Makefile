@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release test test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
+.PHONY: all build release crds test test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
 
 all: build
 
@@ -11,6 +11,10 @@ build:
 
 release:
 	$(CARGO) build --release
+
+## Regenerate crds/ from the Rust types (a test fails when they drift).
+crds:
+	$(CARGO) run --quiet --bin natop -- crds --write crds
 
 ## Everything, on a fresh machine: builds (once) and starts a local control
 ## plane, runs the Rust tests (unit, HTTP-level, emulator, integration) and the

@@ -1,6 +1,7 @@
 //! natop: a Kubernetes operator for cloud NAT gateways, DNAT/SNAT entries and
 //! bandwidth packages (Alibaba Cloud VPC NAT Gateway and UCloud bandwidth packages).
 
+pub mod api;
 pub mod cli;
 pub mod cloud;
 pub mod emulator;

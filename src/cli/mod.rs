@@ -1,5 +1,6 @@
 //! The `natop` command line.
 
+pub mod crds;
 pub mod emulator;
 pub mod sign;
 
@@ -23,6 +24,12 @@ pub enum Command {
     Sign(sign::SignCommand),
     /// Serve the Alibaba VPC NAT and UCloud bandwidth-package API emulator.
     Emulator(emulator::EmulatorArgs),
+    /// Print every CRD natop serves (YAML); `--write DIR` writes one file per CRD.
+    Crds {
+        /// Write `<plural>.natop.dev.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        write: Option<std::path::PathBuf>,
+    },
 }
 
 /// Run the parsed command; returns the process exit code.
@@ -32,6 +39,33 @@ pub fn run(cli: Cli) -> i32 {
             print!("{}", sign::render(&cmd));
             0
         }
+        Command::Crds { write } => match write {
+            None => match crds::render() {
+                Ok(text) => {
+                    print!("{text}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            },
+            Some(dir) => {
+                let written = crds::files().and_then(|files| {
+                    files.iter().try_for_each(|(name, yaml)| {
+                        std::fs::write(dir.join(name), yaml)
+                            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+                    })
+                });
+                match written {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        1
+                    }
+                }
+            }
+        },
         Command::Emulator(args) => {
             crate::telemetry::init("info", crate::telemetry::LogFormat::Text);
             emulator::run(&args)

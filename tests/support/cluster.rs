@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::Value;
@@ -92,17 +92,34 @@ impl TestNamespace {
     }
 }
 
-/// Server-side apply a CRD and wait until it is Established.
+/// Create or replace a CRD and wait until it is Established. (Not server-side
+/// apply: the 1.20 API server refuses the unknown `x-kubernetes-validations`
+/// field in a typed patch, while create and replace store the CRD without it,
+/// as any pre-CEL cluster does.)
 pub async fn install_crd(client: &Client, crd: &CustomResourceDefinition) {
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     let name = crd.metadata.name.clone().expect("CRD has a name");
-    api.patch(
-        &name,
-        &PatchParams::apply("natop-tests").force(),
-        &Patch::Apply(crd),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("CRD {name} applied: {e}"));
+    // Tests install the same CRDs concurrently: a conflict means try again.
+    for attempt in 1..=20 {
+        let result = match api.create(&PostParams::default(), crd).await {
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                let current = api.get(&name).await.expect("existing CRD");
+                let mut replacement = crd.clone();
+                replacement.metadata.resource_version = current.metadata.resource_version;
+                api.replace(&name, &PostParams::default(), &replacement)
+                    .await
+                    .map(|_| ())
+            }
+            other => other.map(|_| ()),
+        };
+        match result {
+            Ok(()) => break,
+            Err(kube::Error::Api(e)) if e.code == 409 && attempt < 20 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("CRD {name} installed: {e}"),
+        }
+    }
     wait_for(
         &format!("CRD {name} Established"),
         Duration::from_secs(30),

@@ -1,0 +1,83 @@
+//! Types every managed kind shares: the provider reference, the deletion and
+//! management policies, and the status conditions.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of every natop kind.
+pub const GROUP: &str = "natop.dev";
+/// The finalizer natop puts on every managed object.
+pub const FINALIZER: &str = "natop.dev/cleanup";
+/// Annotation naming an existing cloud resource to adopt instead of creating one.
+pub const EXTERNAL_ID_ANNOTATION: &str = "natop.dev/external-id";
+/// Annotation overriding the drift-check interval of one object (e.g. `30m`, `90s`).
+pub const DRIFT_INTERVAL_ANNOTATION: &str = "natop.dev/drift-interval";
+/// The field manager natop writes status with.
+pub const FIELD_MANAGER: &str = "natop";
+
+/// The condition types natop sets (kstatus conventions).
+pub mod condition {
+    /// The cloud resource exists and matches the spec.
+    pub const READY: &str = "Ready";
+    /// natop is working towards the spec (creating, waiting, retrying).
+    pub const RECONCILING: &str = "Reconciling";
+    /// natop cannot make progress until the object or what it references changes.
+    pub const STALLED: &str = "Stalled";
+}
+
+/// A reference to a cluster-scoped ProviderConfig.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfigReference {
+    /// Name of the ProviderConfig holding the cloud, region, endpoint and credentials.
+    #[serde(default = "default_provider_config")]
+    pub name: String,
+}
+
+impl Default for ProviderConfigReference {
+    fn default() -> Self {
+        ProviderConfigReference {
+            name: default_provider_config(),
+        }
+    }
+}
+
+fn default_provider_config() -> String {
+    "default".to_string()
+}
+
+/// What happens in the cloud when the object is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the cloud resource, wait until it is gone, then release the object.
+    #[default]
+    Delete,
+    /// Leave the cloud resource as it is and release the object.
+    Orphan,
+}
+
+/// Whether natop may change the cloud resource.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, update and delete the cloud resource to match the spec.
+    #[default]
+    Manage,
+    /// Only read the cloud resource and report it in status; never write.
+    Observe,
+}
+
+/// The status fields every managed kind has.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedStatus {
+    /// The cloud resource's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled, following the kstatus conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

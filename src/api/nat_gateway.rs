@@ -1,0 +1,329 @@
+//! NatGateway: an Alibaba Cloud VPC NAT gateway, with the EIPs bound to it.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+
+/// The gateway type.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum NatType {
+    /// The classic gateway.
+    #[default]
+    Normal,
+    /// The enhanced gateway (needs a vSwitch). Normal converts to Enhanced; never back.
+    Enhanced,
+}
+
+/// The gateway size.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Specification {
+    /// Small (the default).
+    #[default]
+    Small,
+    /// Middle.
+    Middle,
+    /// Large.
+    Large,
+    /// Extra large.
+    #[serde(rename = "XLarge.1")]
+    XLarge1,
+}
+
+impl Specification {
+    /// The value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Specification::Small => "Small",
+            Specification::Middle => "Middle",
+            Specification::Large => "Large",
+            Specification::XLarge1 => "XLarge.1",
+        }
+    }
+}
+
+/// How the gateway is paid for.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum InstanceChargeType {
+    /// Pay as you go (the default).
+    #[default]
+    PostPaid,
+    /// Subscription. natop never deletes a subscription gateway: on deletion it is
+    /// orphaned with a warning event.
+    PrePaid,
+}
+
+/// Billing cycle of a subscription.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PricingCycle {
+    /// Monthly (duration 1–9).
+    Month,
+    /// Yearly (duration 1–3).
+    Year,
+}
+
+/// How internet traffic is billed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum InternetChargeType {
+    /// By specification.
+    PayBySpec,
+    /// By capacity units (Enhanced gateways only).
+    PayByLcu,
+}
+
+/// The desired NAT gateway.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "natop.dev",
+    version = "v1alpha1",
+    kind = "NatGateway",
+    namespaced,
+    status = "NatGatewayStatus",
+    shortname = "ngw",
+    category = "natop",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.id"}"#,
+    printcolumn = r#"{"name":"Type","type":"string","jsonPath":".status.natType"}"#,
+    printcolumn = r#"{"name":"Spec","type":"string","jsonPath":".status.specification"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.natType != 'Enhanced' || has(self.vSwitchId)")
+        .message("an Enhanced gateway needs vSwitchId"),
+    validation = Rule::new("self.instanceChargeType != 'PrePaid' || (has(self.pricingCycle) && has(self.duration))")
+        .message("a PrePaid gateway needs pricingCycle and duration"),
+    validation = Rule::new("!has(self.duration) || !has(self.pricingCycle) || self.pricingCycle != 'Year' || self.duration <= 3")
+        .message("a yearly subscription lasts 1 to 3 years"),
+    validation = Rule::new("!has(self.internetChargeType) || self.internetChargeType != 'PayByLcu' || self.natType == 'Enhanced'")
+        .message("PayByLcu needs an Enhanced gateway"),
+    validation = Rule::new("has(self.vSwitchId) == has(oldSelf.vSwitchId)")
+        .message("vSwitchId is immutable"),
+    validation = Rule::new("has(self.pricingCycle) == has(oldSelf.pricingCycle) && has(self.duration) == has(oldSelf.duration) && has(self.autoPay) == has(oldSelf.autoPay) && has(self.internetChargeType) == has(oldSelf.internetChargeType)")
+        .message("charge settings are immutable")
+)]
+pub struct NatGatewaySpec {
+    /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    #[serde(default)]
+    pub provider_config_ref: ProviderConfigReference,
+    /// Region, when not the ProviderConfig's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region: Option<String>,
+    /// `Delete` (default) deletes the gateway with the object; `Orphan` leaves it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) creates and updates the gateway; `Observe` only reports it.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// VPC of the gateway (`vpc-…`). Immutable.
+    #[schemars(regex(pattern = r"^vpc-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("vpcId is immutable"))]
+    pub vpc_id: String,
+    /// vSwitch of the gateway (`vsw-…`); required for Enhanced gateways. Immutable.
+    #[serde(default, rename = "vSwitchId", skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^vsw-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("vSwitchId is immutable"))]
+    pub v_switch_id: Option<String>,
+    /// `Normal` (default) or `Enhanced`. Normal → Enhanced converts the gateway in place;
+    /// Enhanced → Normal is refused.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf || oldSelf == 'Normal'").message("an Enhanced gateway cannot become Normal"))]
+    pub nat_type: NatType,
+    /// Size: `Small` (default), `Middle`, `Large` or `XLarge.1`. Changing it resizes the gateway.
+    #[serde(default)]
+    pub specification: Specification,
+    /// Name shown in the console: 2–128 characters, starting with a letter or a Chinese
+    /// character; letters, digits, `.`, `_`, `-`. Defaults to the gateway id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = 128),
+        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+    )]
+    pub name: Option<String>,
+    /// Description: 2–256 characters, not starting with `http://` or `https://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 256))]
+    pub description: Option<String>,
+    /// `PostPaid` (default) or `PrePaid`. Immutable.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("instanceChargeType is immutable"))]
+    pub instance_charge_type: InstanceChargeType,
+    /// Billing cycle of a PrePaid gateway: `Month` or `Year`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("pricingCycle is immutable"))]
+    pub pricing_cycle: Option<PricingCycle>,
+    /// Subscription length in cycles: 1–9 months or 1–3 years. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 9))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("duration is immutable"))]
+    pub duration: Option<u32>,
+    /// Pay a subscription order automatically. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("autoPay is immutable"))]
+    pub auto_pay: Option<bool>,
+    /// `PayBySpec` or `PayByLcu` (Enhanced only). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("internetChargeType is immutable"))]
+    pub internet_charge_type: Option<InternetChargeType>,
+    /// EIPs (`eip-…` allocation ids) to bind to the gateway; natop binds and unbinds
+    /// EIPs so that exactly these are bound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub eip_allocation_ids: Vec<String>,
+    /// Delete the gateway even while ForwardEntry, SnatEntry or BandwidthPackage
+    /// objects still use it, and let the cloud remove its entries and packages.
+    #[serde(default)]
+    pub force_delete: bool,
+}
+
+/// What the cloud says about the gateway.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NatGatewayStatus {
+    /// The gateway id (`ngw-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled, following the kstatus conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The DNAT table (`ftb-…`) ForwardEntry objects use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_table_id: Option<String>,
+    /// The SNAT table (`stb-…`) SnatEntry objects use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat_table_id: Option<String>,
+    /// Cloud status: `Creating`, `Available`, `Modifying`, `Converting`, `Deleting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Billing status: `Normal` or `FinancialLocked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_status: Option<String>,
+    /// The gateway type the cloud reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_type: Option<String>,
+    /// The size the cloud reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification: Option<String>,
+    /// Public IPs of the gateway and how they are used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_addresses: Vec<IpAddress>,
+    /// Progress of a Normal → Enhanced conversion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Conversion>,
+    /// When the cloud created the gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<String>,
+}
+
+/// A public IP of the gateway.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAddress {
+    /// The address.
+    pub ip: String,
+    /// Its EIP or bandwidth-package IP id.
+    pub allocation_id: String,
+    /// `idle`, `UsedBySnatTable` or `UsedByForwardTable`.
+    pub using_status: String,
+}
+
+/// A conversion's progress.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversion {
+    /// The type being converted to.
+    pub dst_nat_type: String,
+    /// The steps so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ConversionStep>,
+}
+
+/// One conversion step.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversionStep {
+    /// Step name as the cloud reports it.
+    pub name: String,
+    /// `processing`, `successful` or `failed`.
+    pub status: String,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::cel::{validate_cel, validate_cel_update};
+
+    use super::*;
+
+    fn gateway(spec: serde_json::Value) -> NatGateway {
+        let mut value = serde_json::json!({"vpcId": "vpc-1"});
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), spec.as_object()) {
+            base.extend(extra.clone());
+        }
+        NatGateway::new("gw", serde_json::from_value(value).unwrap())
+    }
+
+    #[test]
+    fn cel_rules_accept_valid_specs() {
+        for spec in [
+            serde_json::json!({}),
+            serde_json::json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "internetChargeType": "PayByLcu"}),
+            serde_json::json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 3}),
+        ] {
+            assert!(validate_cel(&gateway(spec.clone())).is_ok(), "{spec}");
+        }
+    }
+
+    #[test]
+    fn cel_rules_refuse_inconsistent_specs() {
+        for spec in [
+            serde_json::json!({"natType": "Enhanced"}),
+            serde_json::json!({"instanceChargeType": "PrePaid"}),
+            serde_json::json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 5}),
+            serde_json::json!({"internetChargeType": "PayByLcu"}),
+        ] {
+            assert!(validate_cel(&gateway(spec.clone())).is_err(), "{spec}");
+        }
+    }
+
+    #[test]
+    fn cel_rules_guard_immutable_fields_and_the_one_way_conversion() {
+        let old = gateway(serde_json::json!({"natType": "Normal"}));
+        let ok = gateway(
+            serde_json::json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "specification": "Large", "name": "renamed"}),
+        );
+        // Adding the vSwitch is refused even on the way to Enhanced: it is immutable.
+        assert!(validate_cel_update(&ok, &old).is_err());
+        let old = gateway(serde_json::json!({"vSwitchId": "vsw-1"}));
+        let ok = gateway(
+            serde_json::json!({"vSwitchId": "vsw-1", "natType": "Enhanced", "specification": "Large", "name": "renamed"}),
+        );
+        assert!(validate_cel_update(&ok, &old).is_ok());
+        for changed in [
+            serde_json::json!({"vpcId": "vpc-2", "vSwitchId": "vsw-1"}),
+            serde_json::json!({"vSwitchId": "vsw-2"}),
+            serde_json::json!({}),
+            serde_json::json!({"vSwitchId": "vsw-1", "instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1}),
+        ] {
+            assert!(
+                validate_cel_update(&gateway(changed.clone()), &old).is_err(),
+                "{changed}"
+            );
+        }
+        let enhanced = gateway(serde_json::json!({"vSwitchId": "vsw-1", "natType": "Enhanced"}));
+        let back = gateway(serde_json::json!({"vSwitchId": "vsw-1", "natType": "Normal"}));
+        assert!(
+            validate_cel_update(&back, &enhanced).is_err(),
+            "Enhanced never becomes Normal"
+        );
+    }
+}
