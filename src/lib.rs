@@ -4,6 +4,9 @@
 pub mod api;
 pub mod cli;
 pub mod cloud;
+pub mod controller;
 pub mod emulator;
+pub mod leader;
 pub mod metrics;
+pub mod server;
 pub mod telemetry;

@@ -80,3 +80,63 @@ impl CloudMetrics {
             .inc();
     }
 }
+
+/// Labels naming a kind.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `NatGateway`, `ForwardEntry`, ...
+    pub kind: &'static str,
+}
+
+/// Labels of a failed reconcile.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// The kind reconciled.
+    pub kind: &'static str,
+    /// The bounded error category.
+    pub category: &'static str,
+}
+
+/// Every metric natop exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Cloud calls and rate-limit waits.
+    pub cloud: std::sync::Arc<CloudMetrics>,
+    /// Reconciles run, by kind.
+    pub reconciles: Family<KindLabels, Counter>,
+    /// Reconciles that failed, by kind and error category.
+    pub reconcile_errors: Family<ErrorLabels, Counter>,
+    /// Reconciles in flight, by kind.
+    pub in_flight: Family<KindLabels, prometheus_client::metrics::gauge::Gauge>,
+    /// Objects waiting for a retry after an error, by kind.
+    pub retrying: Family<KindLabels, prometheus_client::metrics::gauge::Gauge>,
+}
+
+impl Metrics {
+    /// A registry holding every metric, for the `/metrics` endpoint.
+    pub fn registry(&self) -> Registry {
+        let mut registry = Registry::default();
+        self.cloud.register(&mut registry);
+        registry.register(
+            "natop_reconciles",
+            "Reconciles run, by kind",
+            self.reconciles.clone(),
+        );
+        registry.register(
+            "natop_reconcile_errors",
+            "Reconciles that failed, by kind and error category",
+            self.reconcile_errors.clone(),
+        );
+        registry.register(
+            "natop_reconciles_in_flight",
+            "Reconciles in flight (the work queue being drained), by kind",
+            self.in_flight.clone(),
+        );
+        registry.register(
+            "natop_objects_retrying",
+            "Objects waiting for a retry after a retryable error, by kind",
+            self.retrying.clone(),
+        );
+        registry
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod crds;
 pub mod emulator;
+pub mod run;
 pub mod sign;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ pub enum Command {
     /// Compute a request signature, to debug `SignatureDoesNotMatch`.
     #[command(subcommand)]
     Sign(sign::SignCommand),
+    /// Run the operator: every controller, the health and metrics endpoints.
+    Run(run::RunArgs),
     /// Serve the Alibaba VPC NAT and UCloud bandwidth-package API emulator.
     Emulator(emulator::EmulatorArgs),
     /// Print every CRD natop serves (YAML); `--write DIR` writes one file per CRD.
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> i32 {
                 }
             }
         },
+        Command::Run(args) => run::run(&args),
         Command::Emulator(args) => {
             crate::telemetry::init("info", crate::telemetry::LogFormat::Text);
             emulator::run(&args)

@@ -200,7 +200,7 @@ fn service_error(action: &str, status: u16, body: &str) -> CloudError {
     let (code, message) = if parsed.code.is_empty() {
         (format!("HTTP{status}"), excerpt(body))
     } else {
-        (parsed.code, parsed.message)
+        (parsed.code, without_string_to_sign(&parsed.message))
     };
     CloudError::Service {
         provider: Provider::Alibaba,
@@ -210,6 +210,21 @@ fn service_error(action: &str, status: u16, body: &str) -> CloudError {
         code,
         message,
         request_id: parsed.request_id,
+    }
+}
+
+/// `SignatureDoesNotMatch` messages end with the server's string to sign, which
+/// carries every parameter, an STS SecurityToken included: keep it out of
+/// errors, conditions and logs (`natop sign` recomputes it locally).
+fn without_string_to_sign(message: &str) -> String {
+    const MARKER: &str = "server string to sign is:";
+    match message.find(MARKER) {
+        Some(at) => format!(
+            "{}(the server's string to sign is withheld because it carries credentials; \
+             compare with `natop sign`)",
+            &message[..at]
+        ),
+        None => message.to_string(),
     }
 }
 
@@ -247,6 +262,15 @@ mod tests {
         let e = service_error("DescribeNatGateways", 502, "<html>bad gateway</html>");
         assert_eq!(e.code(), Some("HTTP502"));
         assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn the_string_to_sign_never_reaches_an_error() {
+        let body = r#"{"RequestId":"R","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&SecurityToken%3Dsts-secret"}"#;
+        let e = service_error("DescribeNatGateways", 400, body);
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("sts-secret"), "{text}");
+        assert!(text.contains("Specified signature is not matched"));
     }
 
     #[test]

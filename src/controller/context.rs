@@ -1,0 +1,103 @@
+//! What every reconcile shares: the Kubernetes client, the cloud clients, the
+//! operator's settings, events, metrics and per-object pacing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio_util::sync::CancellationToken;
+
+use super::providers::Providers;
+use super::timing::Pacing;
+use crate::metrics::Metrics;
+
+/// Settings of a running operator (from `natop run`'s flags).
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    /// Namespaces whose objects are reconciled; empty means all.
+    pub watch_namespaces: Vec<String>,
+    /// Namespaces Secrets may be read from (the operator's own by default).
+    pub secret_namespaces: Vec<String>,
+    /// Drift check at rest, unless an object's annotation says otherwise.
+    pub drift_interval: Duration,
+    /// Reconciles in flight per controller.
+    pub concurrency: u16,
+    /// Only objects (and ProviderConfigs) with these labels, e.g.
+    /// `shard=blue`: lets several operators share a cluster.
+    pub label_selector: Option<String>,
+}
+
+impl Default for OperatorConfig {
+    fn default() -> Self {
+        OperatorConfig {
+            watch_namespaces: Vec::new(),
+            secret_namespaces: vec!["natop-system".to_string()],
+            drift_interval: Duration::from_secs(600),
+            concurrency: 8,
+            label_selector: None,
+        }
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// Kubernetes.
+    pub client: Client,
+    /// Settings.
+    pub config: OperatorConfig,
+    /// Cloud clients per ProviderConfig.
+    pub providers: Providers,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Event publisher.
+    pub recorder: Recorder,
+    /// Per-object re-check and retry intervals.
+    pub pacing: Pacing,
+    /// Cancelled on shutdown.
+    pub cancel: CancellationToken,
+}
+
+impl OperatorConfig {
+    /// The watcher configuration every controller uses.
+    pub fn watcher(&self) -> kube::runtime::watcher::Config {
+        let config = kube::runtime::watcher::Config::default();
+        match &self.label_selector {
+            Some(selector) => config.labels(selector),
+            None => config,
+        }
+    }
+}
+
+impl Context {
+    /// Build the context.
+    pub fn new(
+        client: Client,
+        config: OperatorConfig,
+        metrics: Arc<Metrics>,
+        cancel: CancellationToken,
+    ) -> Arc<Context> {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "natop".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        );
+        let providers = Providers::new(
+            client.clone(),
+            config.secret_namespaces.clone(),
+            metrics.cloud.clone(),
+            cancel.clone(),
+        );
+        Arc::new(Context {
+            client,
+            config,
+            providers,
+            metrics,
+            recorder,
+            pacing: Pacing::default(),
+            cancel,
+        })
+    }
+}

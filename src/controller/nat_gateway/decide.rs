@@ -1,0 +1,1841 @@
+//! The NatGateway decisions: pure functions from the spec and what the cloud
+//! shows to the next cloud action. No client, no I/O: unit-tested alone.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::api::EXTERNAL_ID_ANNOTATION;
+use crate::api::nat_gateway::{
+    InstanceChargeType, InternetChargeType, NatGatewaySpec, NatType, PricingCycle,
+};
+use crate::cloud::alibaba::actions::eip::{AssociateEipAddress, EipAddress, UnassociateEipAddress};
+use crate::cloud::alibaba::actions::nat_gateway::{
+    CreateNatGateway, GetNatGatewayConvertStatusResponse, ModifyNatGatewayAttribute,
+    ModifyNatGatewaySpec, NatGateway, Tag, UpdateNatGatewayNatType,
+};
+use crate::controller::identity::{OWNER_TAG, client_token};
+
+/// Who is asking, beside the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The object's UID (ClientToken and owner tag).
+    pub uid: String,
+    /// The region calls go to.
+    pub region: String,
+    /// The gateway id natop knows (status or the external-id annotation).
+    pub id: Option<String>,
+    /// `Observe`: never write.
+    pub observe_only: bool,
+    /// The gateway was adopted through the annotation rather than created.
+    pub adopted: bool,
+}
+
+/// What the cloud shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The gateway, when it exists.
+    pub gateway: Option<NatGateway>,
+    /// EIPs bound to the gateway, and every EIP the spec names (any state).
+    pub eips: Vec<EipAddress>,
+    /// Conversion progress, when one is or was under way.
+    pub conversion: Option<GetNatGatewayConvertStatusResponse>,
+}
+
+/// The next step towards the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Nothing to do: the gateway matches the spec.
+    InSync,
+    /// The cloud is busy with the gateway or an EIP; look again soon.
+    Wait {
+        /// CamelCase reason (`Creating`, `Modifying`, `Converting`, `Associating`, ...).
+        reason: String,
+        /// What a person reads.
+        message: String,
+    },
+    /// Create the gateway (ClientToken and owner tag set).
+    Create(CreateNatGateway),
+    /// Rename or re-describe it.
+    ModifyAttribute(ModifyNatGatewayAttribute),
+    /// Resize it.
+    ModifySpec(ModifyNatGatewaySpec),
+    /// Convert Normal → Enhanced.
+    Convert(UpdateNatGatewayNatType),
+    /// Bind an EIP.
+    Associate(AssociateEipAddress),
+    /// Unbind an EIP the spec no longer lists.
+    Unassociate(UnassociateEipAddress),
+    /// Observe only, and the cloud differs from the spec: report, never write.
+    Drifted {
+        /// What differs.
+        message: String,
+    },
+    /// The spec cannot be reached (immutable field changed, Enhanced → Normal,
+    /// an EIP bound elsewhere): Stalled until the object changes.
+    Invalid {
+        /// CamelCase reason (`InvalidSpec`, `EipInUse`, ...).
+        reason: String,
+        /// What a person reads and what to change.
+        message: String,
+    },
+}
+
+const AVAILABLE: &str = "Available";
+const CONVERTING: &str = "Converting";
+const ENHANCED: &str = "Enhanced";
+const IN_USE: &str = "InUse";
+const ASSOCIATING: &str = "Associating";
+const UNASSOCIATING: &str = "Unassociating";
+const NAT_INSTANCE: &str = "Nat";
+const MAX_EIPS: usize = 50;
+
+// ---------------------------------------------------------------------------
+// validate
+// ---------------------------------------------------------------------------
+
+/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
+/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
+/// schema's own patterns, which an object stored before the schema may break.
+/// Every problem found is listed, separated by `; `.
+pub fn validate(spec: &NatGatewaySpec) -> Result<(), String> {
+    let mut problems = rule_problems(spec);
+    problems.extend(id_problem("spec.vpcId", &spec.vpc_id, "vpc-"));
+    if let Some(vswitch) = &spec.v_switch_id {
+        problems.extend(id_problem("spec.vSwitchId", vswitch, "vsw-"));
+    }
+    if let Some(region) = &spec.region {
+        problems.extend(region_problem(region));
+    }
+    if let Some(name) = &spec.name {
+        problems.extend(name_problem(name));
+    }
+    if let Some(description) = &spec.description {
+        problems.extend(description_problem(description));
+    }
+    problems.extend(eip_list_problems(&spec.eip_allocation_ids));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// The CRD's CEL rules on one object.
+fn rule_problems(spec: &NatGatewaySpec) -> Vec<String> {
+    let enhanced = spec.nat_type == NatType::Enhanced;
+    let prepaid = spec.instance_charge_type == InstanceChargeType::PrePaid;
+    let mut problems = Vec::new();
+    if enhanced && spec.v_switch_id.is_none() {
+        problems.push("spec.natType Enhanced needs spec.vSwitchId: set the vSwitch the gateway takes its private IP from".to_string());
+    }
+    if prepaid && (spec.pricing_cycle.is_none() || spec.duration.is_none()) {
+        problems.push("spec.instanceChargeType PrePaid needs spec.pricingCycle and spec.duration: set both, or use PostPaid".to_string());
+    }
+    problems.extend(duration_problem(spec.pricing_cycle, spec.duration));
+    if spec.internet_charge_type == Some(InternetChargeType::PayByLcu) && !enhanced {
+        problems.push("spec.internetChargeType PayByLcu needs spec.natType Enhanced: set spec.natType to Enhanced or use PayBySpec".to_string());
+    }
+    problems
+}
+
+fn duration_problem(cycle: Option<PricingCycle>, duration: Option<u32>) -> Option<String> {
+    let duration = duration?;
+    let (max, unit) = match cycle {
+        Some(PricingCycle::Year) => (3, "years with spec.pricingCycle Year"),
+        _ => (9, "months with spec.pricingCycle Month"),
+    };
+    (!(1..=max).contains(&duration))
+        .then(|| format!("spec.duration is {duration}: set 1 to {max} ({unit})"))
+}
+
+/// `value` must be `prefix` followed by lower-case letters and digits.
+fn id_problem(field: &str, value: &str, prefix: &str) -> Option<String> {
+    let valid = value.strip_prefix(prefix).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    (!valid).then(|| {
+        format!("{field} is \"{value}\": set an id like {prefix}abc123 ({prefix} then lower-case letters and digits)")
+    })
+}
+
+fn region_problem(region: &str) -> Option<String> {
+    let valid = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (!valid).then(|| {
+        format!("spec.region is \"{region}\": set a region id like cn-hangzhou (lower-case letters, digits and -)")
+    })
+}
+
+/// The schema's Chinese range (`\x{4e00}-\x{9fa5}`).
+fn is_chinese(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fa5}').contains(&c)
+}
+
+/// Whether `text` starts with a letter or a Chinese character.
+fn starts_with_letter(text: &str) -> bool {
+    text.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || is_chinese(c))
+}
+
+fn name_problem(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || is_chinese(c));
+    if !(2..=128).contains(&length) {
+        Some(format!("spec.name has {length} characters: use 2 to 128"))
+    } else if !starts_with_letter(name) {
+        Some(format!(
+            "spec.name \"{name}\" must start with a letter or a Chinese character"
+        ))
+    } else if !rest_ok {
+        Some(format!(
+            "spec.name \"{name}\" may contain only letters, digits, Chinese characters, '.', '_' and '-'"
+        ))
+    } else {
+        None
+    }
+}
+
+fn description_problem(description: &str) -> Option<String> {
+    let length = description.chars().count();
+    if !(2..=256).contains(&length) {
+        Some(format!(
+            "spec.description has {length} characters: use 2 to 256"
+        ))
+    } else if description.starts_with("http://") || description.starts_with("https://") {
+        Some("spec.description must not start with http:// or https://".to_string())
+    } else {
+        None
+    }
+}
+
+fn eip_list_problems(ids: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ids.len() > MAX_EIPS {
+        problems.push(format!(
+            "spec.eipAllocationIds lists {} EIPs: a gateway takes at most {MAX_EIPS}",
+            ids.len()
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        problems.extend(id_problem("an entry of spec.eipAllocationIds", id, "eip-"));
+        if !seen.insert(id.as_str()) {
+            problems.push(format!(
+                "spec.eipAllocationIds lists {id} more than once: remove the duplicate"
+            ));
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------
+// decide
+// ---------------------------------------------------------------------------
+
+/// The next step for `spec`, given what the cloud shows: the first of — an
+/// invalid spec; create (or report a missing gateway); an immutable change;
+/// Enhanced → Normal; a busy gateway; in Observe mode, drift; otherwise the
+/// first write still needed (convert, resize, rename, bind, unbind).
+pub fn decide(spec: &NatGatewaySpec, subject: &Subject, observed: &Observed) -> Step {
+    if let Err(message) = validate(spec) {
+        return invalid("InvalidSpec", message);
+    }
+    let Some(gateway) = &observed.gateway else {
+        return missing_gateway(spec, subject);
+    };
+    let target = Target::new(subject, gateway);
+    immutable_change(spec, gateway)
+        .or_else(|| downgrade(spec, &target))
+        .or_else(|| busy(&target, observed.conversion.as_ref()))
+        .unwrap_or_else(|| {
+            if subject.observe_only {
+                drift(spec, &target, &observed.eips)
+            } else {
+                next_write(spec, &target, observed)
+            }
+        })
+}
+
+/// The gateway being reconciled and who asks.
+struct Target<'a> {
+    subject: &'a Subject,
+    gateway: &'a NatGateway,
+    /// The gateway id (the cloud's, or the one natop knows when the cloud left it out).
+    id: &'a str,
+}
+
+impl<'a> Target<'a> {
+    fn new(subject: &'a Subject, gateway: &'a NatGateway) -> Self {
+        let id = if gateway.nat_gateway_id.is_empty() {
+            subject.id.as_deref().unwrap_or_default()
+        } else {
+            gateway.nat_gateway_id.as_str()
+        };
+        Target {
+            subject,
+            gateway,
+            id,
+        }
+    }
+
+    fn region(&self) -> String {
+        self.subject.region.clone()
+    }
+}
+
+fn invalid(reason: &str, message: impl Into<String>) -> Step {
+    Step::Invalid {
+        reason: reason.to_string(),
+        message: message.into(),
+    }
+}
+
+fn wait(reason: &str, message: impl Into<String>) -> Step {
+    Step::Wait {
+        reason: reason.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A cloud status as a condition reason, or `Unknown` when it is not one
+/// word of letters and digits (condition reasons allow nothing else).
+fn reason_of(status: &str) -> &str {
+    let usable = status
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && status.chars().all(|c| c.is_ascii_alphanumeric());
+    if usable { status } else { "Unknown" }
+}
+
+// --- 1. no gateway ---------------------------------------------------------
+
+fn missing_gateway(spec: &NatGatewaySpec, subject: &Subject) -> Step {
+    let which = subject
+        .id
+        .as_deref()
+        .map_or_else(|| "the gateway".to_string(), |id| format!("gateway {id}"));
+    let region = &subject.region;
+    if subject.observe_only {
+        return invalid(
+            "NotFound",
+            format!(
+                "{which} does not exist in {region}, and spec.managementPolicy Observe never creates one: create it, point the object at an existing gateway, or set spec.managementPolicy to Manage"
+            ),
+        );
+    }
+    if subject.adopted {
+        return invalid(
+            "ExternalResourceNotFound",
+            format!(
+                "{which}, named by the {EXTERNAL_ID_ANNOTATION} annotation, does not exist in {region}: fix the annotation, or remove it to let natop create a gateway"
+            ),
+        );
+    }
+    Step::Create(create_request(spec, subject))
+}
+
+fn create_request(spec: &NatGatewaySpec, subject: &Subject) -> CreateNatGateway {
+    let prepaid = spec.instance_charge_type == InstanceChargeType::PrePaid;
+    let mut request = CreateNatGateway {
+        region_id: subject.region.clone(),
+        vpc_id: spec.vpc_id.clone(),
+        vswitch_id: spec.v_switch_id.clone(),
+        nat_type: Some(nat_type_name(spec.nat_type).to_string()),
+        spec: Some(spec.specification.as_str().to_string()),
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        instance_charge_type: Some(charge_type_name(spec.instance_charge_type).to_string()),
+        // The subscription settings only go with PrePaid: the cloud wants them
+        // omitted for PostPaid, and wants AutoPay with PrePaid (false unless set:
+        // never spend on the user's behalf by default).
+        pricing_cycle: spec
+            .pricing_cycle
+            .filter(|_| prepaid)
+            .map(|c| cycle_name(c).to_string()),
+        duration: spec.duration.filter(|_| prepaid),
+        auto_pay: prepaid.then(|| spec.auto_pay.unwrap_or(false)),
+        internet_charge_type: spec
+            .internet_charge_type
+            .map(|t| internet_charge_name(t).to_string()),
+        tags: vec![Tag {
+            key: OWNER_TAG.to_string(),
+            value: Some(subject.uid.clone()),
+        }],
+        ..CreateNatGateway::default()
+    };
+    // A re-create after an out-of-band delete must not reuse the first
+    // create's token: the cloud would answer with the deleted gateway.
+    request.client_token = Some(token(&subject.uid, &request, subject.id.as_deref()));
+    request
+}
+
+/// A ClientToken for `request` on behalf of `uid`. `earlier` names an earlier
+/// attempt that is over (a deleted gateway, a failed conversion): the cloud
+/// replays the first answer to a token it has seen, so a new attempt needs a
+/// new token, while retries of one attempt keep theirs.
+fn token<P: Serialize, E: Serialize>(uid: &str, request: &P, earlier: Option<E>) -> String {
+    match earlier {
+        None => client_token(uid, request),
+        Some(earlier) => client_token(uid, &(request, earlier)),
+    }
+}
+
+fn nat_type_name(nat_type: NatType) -> &'static str {
+    match nat_type {
+        NatType::Normal => "Normal",
+        NatType::Enhanced => ENHANCED,
+    }
+}
+
+fn charge_type_name(charge: InstanceChargeType) -> &'static str {
+    match charge {
+        InstanceChargeType::PostPaid => "PostPaid",
+        InstanceChargeType::PrePaid => "PrePaid",
+    }
+}
+
+fn cycle_name(cycle: PricingCycle) -> &'static str {
+    match cycle {
+        PricingCycle::Month => "Month",
+        PricingCycle::Year => "Year",
+    }
+}
+
+fn internet_charge_name(charge: InternetChargeType) -> &'static str {
+    match charge {
+        InternetChargeType::PayBySpec => "PayBySpec",
+        InternetChargeType::PayByLcu => "PayByLcu",
+    }
+}
+
+// --- 2.–4. what blocks every write -----------------------------------------
+
+/// An immutable setting that differs from the cloud. A value the cloud does
+/// not report (empty) cannot differ.
+fn immutable_change(spec: &NatGatewaySpec, gateway: &NatGateway) -> Option<Step> {
+    let vswitch = gateway
+        .nat_gateway_private_info
+        .as_ref()
+        .map_or("", |info| info.vswitch_id.as_str());
+    [
+        ("spec.vpcId", "is in", gateway.vpc_id.as_str(), Some(spec.vpc_id.as_str())),
+        ("spec.vSwitchId", "is in", vswitch, spec.v_switch_id.as_deref()),
+        (
+            "spec.instanceChargeType",
+            "is",
+            gateway.instance_charge_type.as_str(),
+            Some(charge_type_name(spec.instance_charge_type)),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(field, verb, cloud, wanted)| {
+        let wanted = wanted?;
+        (!cloud.is_empty() && cloud != wanted).then(|| {
+            invalid(
+                "InvalidSpec",
+                format!("{field} is immutable: the gateway {verb} {cloud}, the spec says {wanted}; restore it or create a new NatGateway"),
+            )
+        })
+    })
+}
+
+fn downgrade(spec: &NatGatewaySpec, target: &Target<'_>) -> Option<Step> {
+    (spec.nat_type == NatType::Normal && target.gateway.nat_type == ENHANCED).then(|| {
+        invalid(
+            "InvalidSpec",
+            format!("an Enhanced gateway cannot become Normal: {} is Enhanced; set spec.natType to Enhanced, or create a new NatGateway", target.id),
+        )
+    })
+}
+
+/// Any status but Available: the cloud accepts only queries meanwhile.
+fn busy(
+    target: &Target<'_>,
+    conversion: Option<&GetNatGatewayConvertStatusResponse>,
+) -> Option<Step> {
+    let status = target.gateway.status.as_str();
+    if status == AVAILABLE {
+        return None;
+    }
+    let id = target.id;
+    let message = match status {
+        CONVERTING => format!(
+            "{id} is converting to Enhanced{}",
+            conversion_progress(conversion)
+        ),
+        "" => format!("{id} reports no status; waiting until it is Available"),
+        _ => format!("{id} is {status}; waiting until it is Available"),
+    };
+    Some(wait(reason_of(status), message))
+}
+
+fn conversion_progress(conversion: Option<&GetNatGatewayConvertStatusResponse>) -> String {
+    conversion
+        .and_then(|c| c.convert_steps.last())
+        .map(|step| format!(": step {} is {}", step.step_name, step.step_status))
+        .unwrap_or_default()
+}
+
+// --- 5. Observe --------------------------------------------------------------
+
+fn drift(spec: &NatGatewaySpec, target: &Target<'_>, eips: &[EipAddress]) -> Step {
+    let differences = differences(spec, target, eips);
+    if differences.is_empty() {
+        return Step::InSync;
+    }
+    Step::Drifted {
+        message: format!(
+            "{} differs from the spec, and spec.managementPolicy Observe leaves it as it is: {}",
+            target.id,
+            differences.join("; ")
+        ),
+    }
+}
+
+fn differences(spec: &NatGatewaySpec, target: &Target<'_>, eips: &[EipAddress]) -> Vec<String> {
+    let gateway = target.gateway;
+    let mut found = Vec::new();
+    if wants_conversion(spec, gateway) {
+        found.push(format!(
+            "spec.natType is Enhanced, the gateway is {}",
+            cloud_nat_type(gateway)
+        ));
+    }
+    if let Some(size) = resize(spec, gateway) {
+        found.push(format!(
+            "spec.specification is {size}, the gateway is {}",
+            gateway.spec
+        ));
+    }
+    if let Some(name) = changed(spec.name.as_deref(), &gateway.name) {
+        found.push(format!(
+            "spec.name is \"{name}\", the gateway's is \"{}\"",
+            gateway.name
+        ));
+    }
+    if let Some(text) = changed(spec.description.as_deref(), &gateway.description) {
+        found.push(format!(
+            "spec.description is \"{text}\", the gateway's is \"{}\"",
+            gateway.description
+        ));
+    }
+    for id in &spec.eip_allocation_ids {
+        if !eips
+            .iter()
+            .any(|e| &e.allocation_id == id && bound_here(e, target.id))
+        {
+            found.push(format!(
+                "spec.eipAllocationIds lists {id}, which is not bound to the gateway"
+            ));
+        }
+    }
+    for eip in extra_eips(spec, target.id, eips) {
+        found.push(format!(
+            "{} is bound to the gateway but not listed in spec.eipAllocationIds",
+            eip.allocation_id
+        ));
+    }
+    found
+}
+
+// --- 6. writes ---------------------------------------------------------------
+
+fn next_write(spec: &NatGatewaySpec, target: &Target<'_>, observed: &Observed) -> Step {
+    if wants_conversion(spec, target.gateway) {
+        return convert(spec, target, observed);
+    }
+    if let Some(size) = resize(spec, target.gateway) {
+        return modify_spec(spec, target, size);
+    }
+    attribute_change(spec, target)
+        .or_else(|| eip_step(spec, target, &observed.eips))
+        .unwrap_or(Step::InSync)
+}
+
+/// The cloud leaves `NatType` out for some classic gateways: those are Normal.
+fn cloud_nat_type(gateway: &NatGateway) -> &str {
+    if gateway.nat_type.is_empty() {
+        "Normal"
+    } else {
+        &gateway.nat_type
+    }
+}
+
+fn wants_conversion(spec: &NatGatewaySpec, gateway: &NatGateway) -> bool {
+    spec.nat_type == NatType::Enhanced && cloud_nat_type(gateway) != ENHANCED
+}
+
+fn convert(spec: &NatGatewaySpec, target: &Target<'_>, observed: &Observed) -> Step {
+    // The cloud refuses to convert while an EIP of the gateway is half-way.
+    if let Some(step) = eip_busy_on_gateway(target, &observed.eips) {
+        return step;
+    }
+    let Some(vswitch) = spec.v_switch_id.clone() else {
+        return invalid("InvalidSpec", "spec.natType Enhanced needs spec.vSwitchId");
+    };
+    let mut request = UpdateNatGatewayNatType {
+        nat_gateway_id: target.id.to_string(),
+        nat_type: ENHANCED.to_string(),
+        region_id: target.region(),
+        vswitch_id: vswitch,
+        ..UpdateNatGatewayNatType::default()
+    };
+    // After a conversion that failed (the gateway is Normal again), the
+    // last step it reported makes the retry's token new.
+    let earlier = observed
+        .conversion
+        .as_ref()
+        .and_then(|c| c.convert_steps.last());
+    request.client_token = Some(token(&target.subject.uid, &request, earlier));
+    Step::Convert(request)
+}
+
+fn eip_busy_on_gateway(target: &Target<'_>, eips: &[EipAddress]) -> Option<Step> {
+    eips.iter()
+        .filter(|e| bound_here(e, target.id))
+        .find_map(|e| eip_in_flight(e, target.id))
+}
+
+/// The size to resize to, when it differs from the cloud's.
+fn resize(spec: &NatGatewaySpec, gateway: &NatGateway) -> Option<&'static str> {
+    let wanted = spec.specification.as_str();
+    (gateway.spec != wanted).then_some(wanted)
+}
+
+/// No ClientToken: a resize is reversible, and the cloud replays the first
+/// answer to a token it has seen, so a deterministic token would turn a later
+/// resize back to this size into a silent no-op. The gateway shows
+/// `Modifying` right away, so a lost answer is not re-sent.
+fn modify_spec(spec: &NatGatewaySpec, target: &Target<'_>, size: &str) -> Step {
+    let prepaid = spec.instance_charge_type == InstanceChargeType::PrePaid;
+    Step::ModifySpec(ModifyNatGatewaySpec {
+        nat_gateway_id: target.id.to_string(),
+        region_id: target.region(),
+        spec: size.to_string(),
+        client_token: None,
+        auto_pay: prepaid.then(|| spec.auto_pay.unwrap_or(false)),
+    })
+}
+
+/// `wanted` when the spec sets it and it differs from the cloud's: an unset
+/// field leaves the cloud's value (its default name is the gateway id).
+fn changed<'s>(wanted: Option<&'s str>, cloud: &str) -> Option<&'s str> {
+    wanted.filter(|w| *w != cloud)
+}
+
+fn attribute_change(spec: &NatGatewaySpec, target: &Target<'_>) -> Option<Step> {
+    let name = changed(spec.name.as_deref(), &target.gateway.name);
+    let description = changed(spec.description.as_deref(), &target.gateway.description);
+    if name.is_none() && description.is_none() {
+        return None;
+    }
+    // ModifyNatGatewayAttribute is stricter than CreateNatGateway here.
+    if description.is_some_and(|d| !starts_with_letter(d)) {
+        return Some(invalid(
+            "InvalidSpec",
+            "spec.description must start with a letter or a Chinese character to change the description of an existing gateway",
+        ));
+    }
+    Some(Step::ModifyAttribute(ModifyNatGatewayAttribute {
+        nat_gateway_id: target.id.to_string(),
+        region_id: target.region(),
+        name: name.map(str::to_string),
+        description: description.map(str::to_string),
+        ..ModifyNatGatewayAttribute::default()
+    }))
+}
+
+// --- EIPs --------------------------------------------------------------------
+
+fn bound_here(eip: &EipAddress, gateway_id: &str) -> bool {
+    eip.instance_id == gateway_id && eip.instance_type.eq_ignore_ascii_case(NAT_INSTANCE)
+}
+
+fn bound_elsewhere(eip: &EipAddress, gateway_id: &str) -> bool {
+    !eip.instance_id.is_empty() && eip.instance_id != gateway_id
+}
+
+/// EIPs bound to the gateway that the spec does not list.
+fn extra_eips<'a>(
+    spec: &'a NatGatewaySpec,
+    gateway_id: &'a str,
+    eips: &'a [EipAddress],
+) -> impl Iterator<Item = &'a EipAddress> {
+    eips.iter().filter(move |e| {
+        bound_here(e, gateway_id) && !spec.eip_allocation_ids.contains(&e.allocation_id)
+    })
+}
+
+/// Bind what the spec lists, in its order, then unbind what it does not.
+fn eip_step(spec: &NatGatewaySpec, target: &Target<'_>, eips: &[EipAddress]) -> Option<Step> {
+    spec.eip_allocation_ids
+        .iter()
+        .find_map(|id| bind_step(target, id, eips))
+        .or_else(|| extra_eips(spec, target.id, eips).find_map(|e| unbind_step(target, e)))
+}
+
+fn eip_in_flight(eip: &EipAddress, gateway_id: &str) -> Option<Step> {
+    let id = &eip.allocation_id;
+    match eip.status.as_str() {
+        ASSOCIATING => Some(wait(
+            ASSOCIATING,
+            format!(
+                "EIP {id} is being bound to {}; waiting until it is InUse",
+                or_instance(&eip.instance_id, gateway_id)
+            ),
+        )),
+        UNASSOCIATING => Some(wait(
+            UNASSOCIATING,
+            format!(
+                "EIP {id} is being unbound from {}; waiting until it is Available",
+                or_instance(&eip.instance_id, gateway_id)
+            ),
+        )),
+        _ => None,
+    }
+}
+
+fn or_instance<'a>(instance: &'a str, fallback: &'a str) -> &'a str {
+    if instance.is_empty() {
+        fallback
+    } else {
+        instance
+    }
+}
+
+/// The step for one EIP the spec lists; `None` once it is bound here.
+fn bind_step(target: &Target<'_>, id: &str, eips: &[EipAddress]) -> Option<Step> {
+    let Some(eip) = eips.iter().find(|e| e.allocation_id == id) else {
+        return Some(invalid(
+            "EipNotFound",
+            format!(
+                "EIP {id} in spec.eipAllocationIds does not exist in {}: allocate it, or remove it from spec.eipAllocationIds",
+                target.subject.region
+            ),
+        ));
+    };
+    // Leaving another instance: it will be free soon, so wait rather than stall.
+    if eip.status == UNASSOCIATING {
+        return eip_in_flight(eip, target.id);
+    }
+    if bound_elsewhere(eip, target.id) {
+        return Some(invalid(
+            "EipInUse",
+            format!(
+                "EIP {id} is bound to {} ({}): unbind it there, or remove it from spec.eipAllocationIds",
+                eip.instance_id,
+                or_instance(&eip.instance_type, "unknown type")
+            ),
+        ));
+    }
+    match eip.status.as_str() {
+        ASSOCIATING => eip_in_flight(eip, target.id),
+        AVAILABLE => Some(associate(target, id)),
+        IN_USE => None,
+        other => Some(wait(
+            reason_of(other),
+            format!("EIP {id} is {other}; waiting until it is Available or InUse"),
+        )),
+    }
+}
+
+/// No ClientToken: binding is reversible, and a token the cloud has seen
+/// replays its first answer, so a deterministic token would make a re-bind
+/// after an unbind a silent no-op. The EIP shows `Associating` right away,
+/// so a lost answer is not re-sent.
+fn associate(target: &Target<'_>, id: &str) -> Step {
+    Step::Associate(AssociateEipAddress {
+        region_id: target.region(),
+        allocation_id: id.to_string(),
+        instance_id: target.id.to_string(),
+        instance_type: Some(NAT_INSTANCE.to_string()),
+        ..AssociateEipAddress::default()
+    })
+}
+
+/// The step for an EIP bound here that the spec does not list; no ClientToken,
+/// for the reason [`associate`] gives.
+fn unbind_step(target: &Target<'_>, eip: &EipAddress) -> Option<Step> {
+    match eip.status.as_str() {
+        IN_USE => Some(Step::Unassociate(UnassociateEipAddress {
+            region_id: target.region(),
+            allocation_id: eip.allocation_id.clone(),
+            instance_id: Some(target.id.to_string()),
+            instance_type: Some(NAT_INSTANCE.to_string()),
+            ..UnassociateEipAddress::default()
+        })),
+        _ => eip_in_flight(eip, target.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::cloud::alibaba::actions::nat_gateway::{ConvertStep, NatGatewayPrivateInfo};
+
+    const UID: &str = "0f6f3c2e-8a3b-4c1d-9e2f-123456789abc";
+    const REGION: &str = "cn-hangzhou";
+    const GW: &str = "ngw-1";
+
+    /// A spec from its JSON form, on top of `{"vpcId": "vpc-a"}`.
+    fn spec(extra: Value) -> NatGatewaySpec {
+        let mut value = json!({"vpcId": "vpc-a"});
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn subject() -> Subject {
+        Subject {
+            uid: UID.to_string(),
+            region: REGION.to_string(),
+            id: Some(GW.to_string()),
+            observe_only: false,
+            adopted: false,
+        }
+    }
+
+    fn new_subject() -> Subject {
+        Subject {
+            id: None,
+            ..subject()
+        }
+    }
+
+    fn observe() -> Subject {
+        Subject {
+            observe_only: true,
+            ..subject()
+        }
+    }
+
+    /// An Available, Normal, Small, PostPaid gateway in vpc-a named by the cloud.
+    fn gateway() -> NatGateway {
+        NatGateway {
+            nat_gateway_id: GW.to_string(),
+            vpc_id: "vpc-a".to_string(),
+            status: "Available".to_string(),
+            nat_type: "Normal".to_string(),
+            spec: "Small".to_string(),
+            instance_charge_type: "PostPaid".to_string(),
+            name: GW.to_string(),
+            region_id: REGION.to_string(),
+            ..NatGateway::default()
+        }
+    }
+
+    fn enhanced(vswitch: &str) -> NatGateway {
+        NatGateway {
+            nat_type: "Enhanced".to_string(),
+            nat_gateway_private_info: Some(NatGatewayPrivateInfo {
+                vswitch_id: vswitch.to_string(),
+                ..NatGatewayPrivateInfo::default()
+            }),
+            ..gateway()
+        }
+    }
+
+    fn with_status(status: &str) -> NatGateway {
+        NatGateway {
+            status: status.to_string(),
+            ..gateway()
+        }
+    }
+
+    fn eip(id: &str, status: &str, instance: &str) -> EipAddress {
+        EipAddress {
+            allocation_id: id.to_string(),
+            status: status.to_string(),
+            instance_id: instance.to_string(),
+            instance_type: if instance.is_empty() {
+                String::new()
+            } else {
+                "Nat".to_string()
+            },
+            region_id: REGION.to_string(),
+            ..EipAddress::default()
+        }
+    }
+
+    fn seen(gateway: NatGateway, eips: Vec<EipAddress>) -> Observed {
+        Observed {
+            gateway: Some(gateway),
+            eips,
+            conversion: None,
+        }
+    }
+
+    fn gone() -> Observed {
+        Observed::default()
+    }
+
+    fn reason(step: &Step) -> &str {
+        match step {
+            Step::Wait { reason, .. } | Step::Invalid { reason, .. } => reason,
+            _ => "",
+        }
+    }
+
+    fn message(step: &Step) -> &str {
+        match step {
+            Step::Wait { message, .. }
+            | Step::Invalid { message, .. }
+            | Step::Drifted { message } => message,
+            _ => "",
+        }
+    }
+
+    fn created(step: Step) -> CreateNatGateway {
+        match step {
+            Step::Create(request) => request,
+            other => panic!("expected Create, got {other:?}"),
+        }
+    }
+
+    fn is_write(step: &Step) -> bool {
+        matches!(
+            step,
+            Step::Create(_)
+                | Step::ModifyAttribute(_)
+                | Step::ModifySpec(_)
+                | Step::Convert(_)
+                | Step::Associate(_)
+                | Step::Unassociate(_)
+        )
+    }
+
+    // --- validate ------------------------------------------------------------
+
+    #[test]
+    fn validate_accepts_valid_specs() {
+        for extra in [
+            json!({}),
+            json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "internetChargeType": "PayByLcu"}),
+            json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 9, "autoPay": true}),
+            json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 3}),
+            json!({"name": "gw.main_1-a", "description": "the main gateway"}),
+            json!({"name": "网关-1", "description": "主网关"}),
+            json!({"region": "cn-hangzhou", "eipAllocationIds": ["eip-1", "eip-abc2"]}),
+            json!({"vSwitchId": "vsw-9z", "specification": "XLarge.1"}),
+        ] {
+            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
+        }
+        let fifty: Vec<String> = (0..50).map(|i| format!("eip-{i}")).collect();
+        assert_eq!(validate(&spec(json!({"eipAllocationIds": fifty}))), Ok(()));
+    }
+
+    #[test]
+    fn validate_refuses_each_rule_and_says_what_to_change() {
+        let long_name = format!("a{}", "b".repeat(128));
+        let long_text = "d".repeat(257);
+        let cases = [
+            (
+                json!({"natType": "Enhanced"}),
+                "spec.natType Enhanced needs spec.vSwitchId",
+            ),
+            (
+                json!({"instanceChargeType": "PrePaid"}),
+                "spec.instanceChargeType PrePaid needs spec.pricingCycle and spec.duration",
+            ),
+            (
+                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month"}),
+                "needs spec.pricingCycle and spec.duration",
+            ),
+            (
+                json!({"instanceChargeType": "PrePaid", "duration": 2}),
+                "needs spec.pricingCycle and spec.duration",
+            ),
+            (
+                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 4}),
+                "spec.duration is 4: set 1 to 3",
+            ),
+            (
+                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 10}),
+                "spec.duration is 10: set 1 to 9",
+            ),
+            (
+                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 0}),
+                "spec.duration is 0: set 1 to 9",
+            ),
+            (
+                json!({"internetChargeType": "PayByLcu"}),
+                "spec.internetChargeType PayByLcu needs spec.natType Enhanced",
+            ),
+            (json!({"vpcId": "vpc-A1"}), "spec.vpcId is \"vpc-A1\""),
+            (json!({"vpcId": "vpc-"}), "spec.vpcId is \"vpc-\""),
+            (json!({"vpcId": "vsw-1"}), "spec.vpcId is \"vsw-1\""),
+            (json!({"vSwitchId": "vpc-1"}), "spec.vSwitchId is \"vpc-1\""),
+            (
+                json!({"region": "CN_Hangzhou"}),
+                "spec.region is \"CN_Hangzhou\"",
+            ),
+            (
+                json!({"name": "a"}),
+                "spec.name has 1 characters: use 2 to 128",
+            ),
+            (json!({"name": long_name}), "spec.name has 129 characters"),
+            (
+                json!({"name": "1gw"}),
+                "must start with a letter or a Chinese character",
+            ),
+            (
+                json!({"name": "_gw"}),
+                "must start with a letter or a Chinese character",
+            ),
+            (
+                json!({"name": "gw one"}),
+                "may contain only letters, digits",
+            ),
+            (json!({"name": "gw/1"}), "may contain only letters, digits"),
+            (
+                json!({"description": "d"}),
+                "spec.description has 1 characters: use 2 to 256",
+            ),
+            (
+                json!({"description": long_text}),
+                "spec.description has 257 characters",
+            ),
+            (
+                json!({"description": "http://example.com"}),
+                "must not start with http:// or https://",
+            ),
+            (
+                json!({"description": "https://example.com"}),
+                "must not start with http:// or https://",
+            ),
+            (
+                json!({"eipAllocationIds": ["eip-1", "ip-2"]}),
+                "an entry of spec.eipAllocationIds is \"ip-2\"",
+            ),
+            (
+                json!({"eipAllocationIds": ["eip-1", "eip-1"]}),
+                "spec.eipAllocationIds lists eip-1 more than once",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let result = validate(&spec(extra.clone()));
+            let Err(message) = result else {
+                panic!("{extra} should be refused");
+            };
+            assert!(message.contains(expected), "{extra}: {message}");
+        }
+        let fifty_one: Vec<String> = (0..51).map(|i| format!("eip-{i}")).collect();
+        let Err(message) = validate(&spec(json!({"eipAllocationIds": fifty_one}))) else {
+            panic!("51 EIPs should be refused");
+        };
+        assert!(
+            message.contains("lists 51 EIPs: a gateway takes at most 50"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let Err(message) = validate(&spec(
+            json!({"vpcId": "x", "natType": "Enhanced", "name": "1"}),
+        )) else {
+            panic!("should be refused");
+        };
+        assert_eq!(message.matches("; ").count(), 2, "{message}");
+        assert!(
+            message.contains("spec.vpcId")
+                && message.contains("spec.vSwitchId")
+                && message.contains("spec.name")
+        );
+    }
+
+    #[test]
+    fn decide_refuses_an_invalid_spec_before_anything_else() {
+        let step = decide(
+            &spec(json!({"natType": "Enhanced"})),
+            &new_subject(),
+            &gone(),
+        );
+        assert_eq!(reason(&step), "InvalidSpec");
+        assert!(message(&step).contains("spec.vSwitchId"));
+    }
+
+    // --- 1. create -----------------------------------------------------------
+
+    #[test]
+    fn creates_a_missing_gateway_with_owner_tag_and_token() {
+        let spec = spec(json!({
+            "vSwitchId": "vsw-1", "natType": "Enhanced", "specification": "XLarge.1",
+            "name": "main", "description": "main gateway", "internetChargeType": "PayByLcu",
+        }));
+        let request = created(decide(&spec, &new_subject(), &gone()));
+        assert_eq!(request.region_id, REGION);
+        assert_eq!(request.vpc_id, "vpc-a");
+        assert_eq!(request.vswitch_id.as_deref(), Some("vsw-1"));
+        assert_eq!(request.nat_type.as_deref(), Some("Enhanced"));
+        assert_eq!(request.spec.as_deref(), Some("XLarge.1"));
+        assert_eq!(request.name.as_deref(), Some("main"));
+        assert_eq!(request.description.as_deref(), Some("main gateway"));
+        assert_eq!(request.instance_charge_type.as_deref(), Some("PostPaid"));
+        assert_eq!(request.internet_charge_type.as_deref(), Some("PayByLcu"));
+        assert_eq!(
+            (
+                request.pricing_cycle.as_deref(),
+                request.duration,
+                request.auto_pay
+            ),
+            (None, None, None)
+        );
+        assert_eq!(
+            request.tags,
+            vec![Tag {
+                key: OWNER_TAG.to_string(),
+                value: Some(UID.to_string())
+            }]
+        );
+        let token = request.client_token.clone().unwrap();
+        let without = CreateNatGateway {
+            client_token: None,
+            ..request
+        };
+        assert_eq!(
+            token,
+            client_token(UID, &without),
+            "derived from the parameters without the token"
+        );
+    }
+
+    #[test]
+    fn create_sends_normal_explicitly_and_defaults_unset_fields() {
+        let request = created(decide(&spec(json!({})), &new_subject(), &gone()));
+        assert_eq!(request.nat_type.as_deref(), Some("Normal"));
+        assert_eq!(request.spec.as_deref(), Some("Small"));
+        assert_eq!(
+            (request.name, request.description, request.vswitch_id),
+            (None, None, None)
+        );
+        assert_eq!(request.internet_charge_type, None);
+    }
+
+    #[test]
+    fn create_sends_subscription_settings_only_for_prepaid() {
+        let prepaid =
+            spec(json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 2}));
+        let request = created(decide(&prepaid, &new_subject(), &gone()));
+        assert_eq!(request.instance_charge_type.as_deref(), Some("PrePaid"));
+        assert_eq!(request.pricing_cycle.as_deref(), Some("Year"));
+        assert_eq!(request.duration, Some(2));
+        assert_eq!(
+            request.auto_pay,
+            Some(false),
+            "AutoPay is required with PrePaid; never pay unasked"
+        );
+        let paid = spec(
+            json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1, "autoPay": true}),
+        );
+        assert_eq!(
+            created(decide(&paid, &new_subject(), &gone())).auto_pay,
+            Some(true)
+        );
+        let postpaid = spec(json!({"pricingCycle": "Month", "duration": 1, "autoPay": true}));
+        let request = created(decide(&postpaid, &new_subject(), &gone()));
+        assert_eq!(
+            (request.pricing_cycle, request.duration, request.auto_pay),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn create_token_is_stable_for_a_spec_and_changes_with_it() {
+        let token = |extra: Value, subject: &Subject| {
+            created(decide(&spec(extra), subject, &gone()))
+                .client_token
+                .unwrap()
+        };
+        let first = token(json!({"specification": "Middle"}), &new_subject());
+        assert_eq!(
+            first,
+            token(json!({"specification": "Middle"}), &new_subject())
+        );
+        assert!(first.len() <= 64 && first.is_ascii(), "{first}");
+        for (extra, subject) in [
+            (json!({"specification": "Large"}), new_subject()),
+            (
+                json!({"specification": "Middle", "name": "other"}),
+                new_subject(),
+            ),
+            (
+                json!({"specification": "Middle"}),
+                Subject {
+                    uid: "another-uid".to_string(),
+                    ..new_subject()
+                },
+            ),
+        ] {
+            assert_ne!(first, token(extra.clone(), &subject), "{extra} {subject:?}");
+        }
+    }
+
+    #[test]
+    fn recreates_a_gateway_deleted_out_of_band_with_a_new_token() {
+        let spec = spec(json!({}));
+        let first = created(decide(&spec, &new_subject(), &gone()));
+        let again = created(decide(&spec, &subject(), &gone()));
+        assert_eq!(
+            CreateNatGateway {
+                client_token: None,
+                ..again.clone()
+            },
+            CreateNatGateway {
+                client_token: None,
+                ..first.clone()
+            }
+        );
+        // The first token would make the cloud answer with the deleted gateway.
+        assert_ne!(again.client_token, first.client_token);
+        assert_eq!(
+            again,
+            created(decide(&spec, &subject(), &gone())),
+            "stable across retries"
+        );
+        let later = Subject {
+            id: Some("ngw-2".to_string()),
+            ..subject()
+        };
+        assert_ne!(
+            created(decide(&spec, &later, &gone())).client_token,
+            again.client_token
+        );
+    }
+
+    #[test]
+    fn never_creates_for_observe_or_an_adopted_gateway() {
+        let spec = spec(json!({}));
+        let cases = [
+            (observe(), "NotFound"),
+            (
+                Subject {
+                    id: None,
+                    ..observe()
+                },
+                "NotFound",
+            ),
+            (
+                Subject {
+                    adopted: true,
+                    ..observe()
+                },
+                "NotFound",
+            ),
+            (
+                Subject {
+                    adopted: true,
+                    ..subject()
+                },
+                "ExternalResourceNotFound",
+            ),
+        ];
+        for (subject, expected) in cases {
+            let step = decide(&spec, &subject, &gone());
+            assert!(
+                matches!(step, Step::Invalid { .. }),
+                "{subject:?}: {step:?}"
+            );
+            assert_eq!(reason(&step), expected, "{subject:?}");
+        }
+        let step = decide(&spec, &observe(), &gone());
+        assert!(
+            message(&step).contains("ngw-1") && message(&step).contains("Observe"),
+            "{step:?}"
+        );
+        let step = decide(
+            &spec,
+            &Subject {
+                adopted: true,
+                ..subject()
+            },
+            &gone(),
+        );
+        assert!(message(&step).contains(EXTERNAL_ID_ANNOTATION), "{step:?}");
+    }
+
+    // --- 2.–4. immutable, downgrade, busy ------------------------------------
+
+    #[test]
+    fn refuses_changes_to_immutable_settings() {
+        let cases = [
+            (
+                spec(json!({"vpcId": "vpc-b"})),
+                gateway(),
+                "spec.vpcId is immutable: the gateway is in vpc-a, the spec says vpc-b; restore it or create a new NatGateway",
+            ),
+            (
+                spec(json!({"natType": "Enhanced", "vSwitchId": "vsw-b"})),
+                enhanced("vsw-a"),
+                "spec.vSwitchId is immutable: the gateway is in vsw-a, the spec says vsw-b",
+            ),
+            (
+                spec(
+                    json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1}),
+                ),
+                gateway(),
+                "spec.instanceChargeType is immutable: the gateway is PostPaid, the spec says PrePaid",
+            ),
+        ];
+        for (spec, gateway, expected) in cases {
+            for subject in [subject(), observe()] {
+                let step = decide(&spec, &subject, &seen(gateway.clone(), vec![]));
+                assert_eq!(reason(&step), "InvalidSpec", "{step:?}");
+                assert!(message(&step).contains(expected), "{step:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn compares_the_vswitch_only_where_the_cloud_reports_one() {
+        // A Normal gateway shows no private info: a vSwitch set ahead of a
+        // conversion is not a difference.
+        let step = decide(
+            &spec(json!({"vSwitchId": "vsw-b"})),
+            &subject(),
+            &seen(gateway(), vec![]),
+        );
+        assert_eq!(step, Step::InSync);
+        let blank = NatGateway {
+            nat_gateway_private_info: Some(NatGatewayPrivateInfo::default()),
+            ..gateway()
+        };
+        assert_eq!(
+            decide(
+                &spec(json!({"vSwitchId": "vsw-b"})),
+                &subject(),
+                &seen(blank, vec![])
+            ),
+            Step::InSync
+        );
+    }
+
+    #[test]
+    fn refuses_enhanced_to_normal() {
+        for subject in [subject(), observe()] {
+            let step = decide(&spec(json!({})), &subject, &seen(enhanced("vsw-a"), vec![]));
+            assert_eq!(reason(&step), "InvalidSpec");
+            assert!(
+                message(&step).contains("an Enhanced gateway cannot become Normal"),
+                "{step:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn waits_while_the_gateway_is_busy() {
+        let spec = spec(
+            json!({"specification": "Large", "name": "renamed", "eipAllocationIds": ["eip-1"]}),
+        );
+        for (status, expected) in [
+            ("Creating", "Creating"),
+            ("Modifying", "Modifying"),
+            ("Converting", "Converting"),
+            ("Deleting", "Deleting"),
+            ("Initiating", "Initiating"),
+            ("", "Unknown"),
+            ("in progress", "Unknown"),
+        ] {
+            for subject in [subject(), observe()] {
+                let step = decide(&spec, &subject, &seen(with_status(status), vec![]));
+                assert!(matches!(step, Step::Wait { .. }), "{status}: {step:?}");
+                assert_eq!(reason(&step), expected);
+                assert!(message(&step).contains(GW), "{step:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_conversion_wait_names_the_current_step() {
+        let spec = spec(json!({"natType": "Enhanced", "vSwitchId": "vsw-1"}));
+        let mut observed = seen(with_status("Converting"), vec![]);
+        let step = decide(&spec, &subject(), &observed);
+        assert_eq!(step, wait("Converting", "ngw-1 is converting to Enhanced"));
+        observed.conversion = Some(GetNatGatewayConvertStatusResponse {
+            nat_gateway_id: GW.to_string(),
+            dst_nat_type: "Enhanced".to_string(),
+            convert_steps: vec![
+                convert_step("init", "successful"),
+                convert_step("check", "successful"),
+                convert_step("configure", "processing"),
+            ],
+            ..GetNatGatewayConvertStatusResponse::default()
+        });
+        let step = decide(&spec, &subject(), &observed);
+        assert_eq!(reason(&step), "Converting");
+        assert!(
+            message(&step).contains("step configure is processing"),
+            "{step:?}"
+        );
+    }
+
+    fn convert_step(name: &str, status: &str) -> ConvertStep {
+        ConvertStep {
+            step_name: name.to_string(),
+            step_status: status.to_string(),
+            step_start_time: "2020-08-26T08:27:19Z".to_string(),
+        }
+    }
+
+    // --- 5. Observe ----------------------------------------------------------
+
+    #[test]
+    fn observe_reports_drift_and_never_writes() {
+        let cases = [
+            (
+                json!({"natType": "Enhanced", "vSwitchId": "vsw-1"}),
+                vec![],
+                "spec.natType is Enhanced, the gateway is Normal",
+            ),
+            (
+                json!({"specification": "Large"}),
+                vec![],
+                "spec.specification is Large, the gateway is Small",
+            ),
+            (
+                json!({"name": "renamed"}),
+                vec![],
+                "spec.name is \"renamed\", the gateway's is \"ngw-1\"",
+            ),
+            (
+                json!({"description": "new text"}),
+                vec![],
+                "spec.description is \"new text\"",
+            ),
+            (
+                json!({"eipAllocationIds": ["eip-1"]}),
+                vec![eip("eip-1", "Available", "")],
+                "spec.eipAllocationIds lists eip-1, which is not bound",
+            ),
+            (
+                json!({"eipAllocationIds": ["eip-1"]}),
+                vec![],
+                "spec.eipAllocationIds lists eip-1, which is not bound",
+            ),
+            (
+                json!({}),
+                vec![eip("eip-9", "InUse", GW)],
+                "eip-9 is bound to the gateway but not listed",
+            ),
+        ];
+        for (extra, eips, expected) in cases {
+            let spec = spec(extra.clone());
+            let observed = seen(gateway(), eips);
+            let managed = decide(&spec, &subject(), &observed);
+            assert!(
+                is_write(&managed) || matches!(managed, Step::Invalid { .. }),
+                "{extra}: Manage would act: {managed:?}"
+            );
+            let step = decide(&spec, &observe(), &observed);
+            assert!(matches!(step, Step::Drifted { .. }), "{extra}: {step:?}");
+            assert!(message(&step).contains(expected), "{extra}: {step:?}");
+        }
+    }
+
+    #[test]
+    fn observe_lists_every_difference() {
+        let spec = spec(json!({"specification": "Large", "name": "renamed"}));
+        let step = decide(&spec, &observe(), &seen(gateway(), vec![]));
+        assert!(
+            message(&step).contains("spec.specification") && message(&step).contains("spec.name"),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn observe_in_sync() {
+        let spec = spec(json!({"eipAllocationIds": ["eip-1"]}));
+        let step = decide(
+            &spec,
+            &observe(),
+            &seen(gateway(), vec![eip("eip-1", "InUse", GW)]),
+        );
+        assert_eq!(step, Step::InSync);
+    }
+
+    // --- 6. writes -----------------------------------------------------------
+
+    #[test]
+    fn converts_normal_to_enhanced_first() {
+        let spec = spec(
+            json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "specification": "Large", "name": "renamed"}),
+        );
+        let step = decide(&spec, &subject(), &seen(gateway(), vec![]));
+        let Step::Convert(request) = step else {
+            panic!("expected Convert, got {step:?}");
+        };
+        assert_eq!(request.nat_gateway_id, GW);
+        assert_eq!(request.region_id, REGION);
+        assert_eq!(request.nat_type, "Enhanced");
+        assert_eq!(request.vswitch_id, "vsw-1");
+        assert_eq!(request.dry_run, None);
+        let token = request.client_token.clone().unwrap();
+        assert_eq!(
+            token,
+            client_token(
+                UID,
+                &UpdateNatGatewayNatType {
+                    client_token: None,
+                    ..request
+                }
+            )
+        );
+        // A gateway whose type the cloud leaves out is a classic (Normal) one.
+        let blank = NatGateway {
+            nat_type: String::new(),
+            ..gateway()
+        };
+        assert!(matches!(
+            decide(&spec, &subject(), &seen(blank, vec![])),
+            Step::Convert(_)
+        ));
+    }
+
+    #[test]
+    fn a_new_conversion_after_a_failed_one_gets_a_new_token() {
+        let spec = spec(json!({"natType": "Enhanced", "vSwitchId": "vsw-1"}));
+        let token = |observed: &Observed| match decide(&spec, &subject(), observed) {
+            Step::Convert(request) => request.client_token.unwrap(),
+            other => panic!("expected Convert, got {other:?}"),
+        };
+        let first = token(&seen(gateway(), vec![]));
+        let mut failed = seen(gateway(), vec![]);
+        failed.conversion = Some(GetNatGatewayConvertStatusResponse {
+            convert_steps: vec![
+                convert_step("rollback", "successful"),
+                convert_step("end_fail", "failed"),
+            ],
+            ..GetNatGatewayConvertStatusResponse::default()
+        });
+        assert_ne!(first, token(&failed));
+        assert_eq!(token(&failed), token(&failed));
+    }
+
+    #[test]
+    fn a_conversion_waits_for_an_eip_half_way() {
+        let spec = spec(
+            json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "eipAllocationIds": ["eip-1"]}),
+        );
+        let step = decide(
+            &spec,
+            &subject(),
+            &seen(gateway(), vec![eip("eip-1", "Associating", GW)]),
+        );
+        assert_eq!(reason(&step), "Associating", "{step:?}");
+    }
+
+    #[test]
+    fn resizes_before_renaming() {
+        let spec = spec(json!({"specification": "XLarge.1", "name": "renamed"}));
+        let step = decide(&spec, &subject(), &seen(gateway(), vec![]));
+        assert_eq!(
+            step,
+            Step::ModifySpec(ModifyNatGatewaySpec {
+                nat_gateway_id: GW.to_string(),
+                region_id: REGION.to_string(),
+                spec: "XLarge.1".to_string(),
+                client_token: None,
+                auto_pay: None,
+            })
+        );
+        let prepaid = spec_prepaid(json!({"specification": "Large"}));
+        let prepaid_gateway = NatGateway {
+            instance_charge_type: "PrePaid".to_string(),
+            ..gateway()
+        };
+        let Step::ModifySpec(request) =
+            decide(&prepaid, &subject(), &seen(prepaid_gateway, vec![]))
+        else {
+            panic!("expected ModifySpec");
+        };
+        assert_eq!(request.auto_pay, Some(false));
+    }
+
+    fn spec_prepaid(extra: Value) -> NatGatewaySpec {
+        let mut value =
+            json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1});
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        spec(value)
+    }
+
+    fn attribute(name: Option<&str>, description: Option<&str>) -> Step {
+        Step::ModifyAttribute(ModifyNatGatewayAttribute {
+            nat_gateway_id: GW.to_string(),
+            region_id: REGION.to_string(),
+            name: name.map(str::to_string),
+            description: description.map(str::to_string),
+            ..ModifyNatGatewayAttribute::default()
+        })
+    }
+
+    #[test]
+    fn renames_and_redescribes_only_what_changed() {
+        let described = NatGateway {
+            description: "old text".to_string(),
+            ..gateway()
+        };
+        let cases = [
+            (
+                json!({"name": "renamed"}),
+                gateway(),
+                attribute(Some("renamed"), None),
+            ),
+            (
+                json!({"description": "new text"}),
+                described.clone(),
+                attribute(None, Some("new text")),
+            ),
+            (
+                json!({"name": "renamed", "description": "new text"}),
+                described.clone(),
+                attribute(Some("renamed"), Some("new text")),
+            ),
+            (
+                json!({"name": "renamed", "description": "old text"}),
+                described.clone(),
+                attribute(Some("renamed"), None),
+            ),
+            (
+                json!({"name": "ngw-1", "description": "new text"}),
+                described,
+                attribute(None, Some("new text")),
+            ),
+            // No fight over the cloud's defaults when the spec sets nothing.
+            (
+                json!({}),
+                NatGateway {
+                    description: "set in the console".to_string(),
+                    ..gateway()
+                },
+                Step::InSync,
+            ),
+        ];
+        for (extra, gateway, expected) in cases {
+            assert_eq!(
+                decide(&spec(extra.clone()), &subject(), &seen(gateway, vec![])),
+                expected,
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_description_the_modify_call_would_refuse() {
+        let step = decide(
+            &spec(json!({"description": "1st gateway"})),
+            &subject(),
+            &seen(gateway(), vec![]),
+        );
+        assert_eq!(reason(&step), "InvalidSpec");
+        assert!(
+            message(&step).contains("spec.description must start with a letter"),
+            "{step:?}"
+        );
+        // Creating accepts it.
+        assert!(matches!(
+            decide(
+                &spec(json!({"description": "1st gateway"})),
+                &new_subject(),
+                &gone()
+            ),
+            Step::Create(_)
+        ));
+    }
+
+    fn associate_step(id: &str) -> Step {
+        Step::Associate(AssociateEipAddress {
+            region_id: REGION.to_string(),
+            allocation_id: id.to_string(),
+            instance_id: GW.to_string(),
+            instance_type: Some("Nat".to_string()),
+            ..AssociateEipAddress::default()
+        })
+    }
+
+    fn unassociate_step(id: &str) -> Step {
+        Step::Unassociate(UnassociateEipAddress {
+            region_id: REGION.to_string(),
+            allocation_id: id.to_string(),
+            instance_id: Some(GW.to_string()),
+            instance_type: Some("Nat".to_string()),
+            ..UnassociateEipAddress::default()
+        })
+    }
+
+    #[test]
+    fn binds_and_unbinds_eips() {
+        let two = json!({"eipAllocationIds": ["eip-1", "eip-2"]});
+        let ecs = EipAddress {
+            instance_type: "EcsInstance".to_string(),
+            ..eip("eip-2", "InUse", "i-123")
+        };
+        let cases: Vec<(Value, Vec<EipAddress>, Step)> = vec![
+            (
+                two.clone(),
+                vec![eip("eip-1", "Available", ""), eip("eip-2", "Available", "")],
+                associate_step("eip-1"),
+            ),
+            (
+                two.clone(),
+                vec![eip("eip-1", "InUse", GW), eip("eip-2", "Available", "")],
+                associate_step("eip-2"),
+            ),
+            (
+                two.clone(),
+                vec![
+                    eip("eip-1", "Associating", GW),
+                    eip("eip-2", "Available", ""),
+                ],
+                wait(
+                    "Associating",
+                    "EIP eip-1 is being bound to ngw-1; waiting until it is InUse",
+                ),
+            ),
+            (
+                two.clone(),
+                vec![
+                    eip("eip-1", "InUse", GW),
+                    eip("eip-2", "Unassociating", "i-123"),
+                ],
+                wait(
+                    "Unassociating",
+                    "EIP eip-2 is being unbound from i-123; waiting until it is Available",
+                ),
+            ),
+            (
+                two.clone(),
+                vec![eip("eip-1", "InUse", GW), eip("eip-2", "InUse", GW)],
+                Step::InSync,
+            ),
+            (
+                json!({"eipAllocationIds": ["eip-1"]}),
+                vec![eip("eip-1", "InUse", GW), eip("eip-9", "InUse", GW)],
+                unassociate_step("eip-9"),
+            ),
+            (
+                json!({}),
+                vec![eip("eip-9", "InUse", GW)],
+                unassociate_step("eip-9"),
+            ),
+            (
+                json!({}),
+                vec![eip("eip-9", "Unassociating", GW)],
+                wait(
+                    "Unassociating",
+                    "EIP eip-9 is being unbound from ngw-1; waiting until it is Available",
+                ),
+            ),
+            (
+                json!({}),
+                vec![eip("eip-9", "Associating", GW)],
+                wait(
+                    "Associating",
+                    "EIP eip-9 is being bound to ngw-1; waiting until it is InUse",
+                ),
+            ),
+            // Binding what the spec lists comes before unbinding what it does not.
+            (
+                json!({"eipAllocationIds": ["eip-1"]}),
+                vec![eip("eip-9", "InUse", GW), eip("eip-1", "Available", "")],
+                associate_step("eip-1"),
+            ),
+            // EIPs of other instances are not this gateway's to unbind.
+            (json!({}), vec![ecs.clone()], Step::InSync),
+            (
+                json!({"eipAllocationIds": ["eip-1"]}),
+                vec![ecs, eip("eip-1", "InUse", GW)],
+                Step::InSync,
+            ),
+        ];
+        for (extra, eips, expected) in cases {
+            let step = decide(
+                &spec(extra.clone()),
+                &subject(),
+                &seen(gateway(), eips.clone()),
+            );
+            assert_eq!(step, expected, "{extra} {eips:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_missing_eips_and_eips_bound_elsewhere() {
+        let spec = spec(json!({"eipAllocationIds": ["eip-1", "eip-2"]}));
+        let step = decide(
+            &spec,
+            &subject(),
+            &seen(gateway(), vec![eip("eip-1", "InUse", GW)]),
+        );
+        assert_eq!(reason(&step), "EipNotFound");
+        assert!(
+            message(&step).contains("eip-2") && message(&step).contains(REGION),
+            "{step:?}"
+        );
+        for status in ["InUse", "Associating"] {
+            let elsewhere = EipAddress {
+                instance_type: "EcsInstance".to_string(),
+                ..eip("eip-2", status, "i-123")
+            };
+            let step = decide(
+                &spec,
+                &subject(),
+                &seen(gateway(), vec![eip("eip-1", "InUse", GW), elsewhere]),
+            );
+            assert_eq!(reason(&step), "EipInUse", "{status}");
+            assert!(message(&step).contains("i-123 (EcsInstance)"), "{step:?}");
+            let other_gateway = eip("eip-2", status, "ngw-other");
+            let step = decide(
+                &spec,
+                &subject(),
+                &seen(gateway(), vec![eip("eip-1", "InUse", GW), other_gateway]),
+            );
+            assert_eq!(reason(&step), "EipInUse", "{status}");
+            assert!(message(&step).contains("ngw-other"), "{step:?}");
+        }
+    }
+
+    #[test]
+    fn in_sync_when_everything_matches() {
+        let spec = spec(json!({
+            "natType": "Enhanced", "vSwitchId": "vsw-a", "specification": "Large",
+            "name": "main", "description": "main gateway", "eipAllocationIds": ["eip-1"],
+        }));
+        let gateway = NatGateway {
+            spec: "Large".to_string(),
+            name: "main".to_string(),
+            description: "main gateway".to_string(),
+            ..enhanced("vsw-a")
+        };
+        let observed = seen(gateway, vec![eip("eip-1", "InUse", GW)]);
+        assert_eq!(decide(&spec, &subject(), &observed), Step::InSync);
+        assert_eq!(decide(&spec, &observe(), &observed), Step::InSync);
+    }
+
+    #[test]
+    fn uses_the_known_id_when_the_cloud_leaves_it_out() {
+        let nameless = NatGateway {
+            nat_gateway_id: String::new(),
+            ..gateway()
+        };
+        let step = decide(
+            &spec(json!({"eipAllocationIds": ["eip-1"]})),
+            &subject(),
+            &seen(nameless, vec![eip("eip-1", "Available", "")]),
+        );
+        assert_eq!(step, associate_step("eip-1"));
+    }
+}

@@ -1,0 +1,799 @@
+//! The NatGateway controller: dereference the ProviderConfig, validate, observe
+//! the gateway and its EIPs, decide (pure, in [`decide`]), act, write status.
+
+pub mod decide;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, info, info_span, warn};
+
+use self::decide::{Observed, Step, Subject};
+use super::Context;
+use super::providers::{CloudClient, Resolved};
+use super::reconcile::{self, ReconcileError, event, key};
+use super::status::{Verdict, apply_status, conditions};
+use crate::api::nat_gateway::{InstanceChargeType, NatGateway, NatGatewayStatus};
+use crate::api::{DeletionPolicy, FINALIZER};
+use crate::api::{EXTERNAL_ID_ANNOTATION, FIELD_MANAGER, ManagementPolicy, ProviderConfig};
+use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::actions::eip::{
+    DescribeEipAddresses, EipAddress, UnassociateEipAddress,
+};
+use crate::cloud::alibaba::actions::nat_gateway::{
+    DeleteNatGateway, DescribeNatGateways, GetNatGatewayConvertStatus, NatGateway as CloudGateway,
+    Tag,
+};
+use crate::controller::identity::OWNER_TAG;
+use crate::metrics::{ErrorLabels, KindLabels};
+
+const KIND: &str = "NatGateway";
+
+/// Run the NatGateway controller until `ctx.cancel` is cancelled.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<DeserializeGuard<NatGateway>> = match ctx.config.watch_namespaces.as_slice() {
+        [one] => Api::namespaced(ctx.client.clone(), one),
+        _ => Api::all(ctx.client.clone()),
+    };
+    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let controller = Controller::new(api, ctx.config.watcher());
+    let store = controller.store();
+    let cancel = ctx.cancel.clone();
+    controller
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
+        )
+        // A ProviderConfig that changes (fixed credentials, new endpoint)
+        // re-checks every gateway using it at once.
+        .watches(configs, ctx.config.watcher(), move |config| {
+            let name = config.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|g| {
+                    g.0.as_ref()
+                        .is_ok_and(|g| g.spec.provider_config_ref.name == name)
+                })
+                .map(|g| ObjectRef::from_obj(&*g))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+fn error_policy(
+    guard: Arc<DeserializeGuard<NatGateway>>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = guard.0.as_ref().map(key).unwrap_or_default();
+    warn!(kind = KIND, object = %key, category = error.category(), %error, "reconcile failed");
+    reconcile::after_error(&ctx, &key, error)
+}
+
+async fn reconcile(
+    guard: Arc<DeserializeGuard<NatGateway>>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let labels = KindLabels { kind: KIND };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics.in_flight.get_or_create(&labels).inc();
+    let result = match &guard.0 {
+        Ok(gateway) => {
+            let span = info_span!("reconcile", kind = KIND, object = %key(gateway));
+            reconcile_valid(gateway, &ctx).instrument(span).await
+        }
+        Err(invalid) => report_undecodable(invalid, &ctx).await,
+    };
+    ctx.metrics.in_flight.get_or_create(&labels).dec();
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: KIND,
+                category: e.category(),
+            })
+            .inc();
+    }
+    ctx.metrics
+        .retrying
+        .get_or_create(&labels)
+        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+    result
+}
+
+/// An object the operator cannot even decode (e.g. stored before the schema
+/// was tightened): say so in its status and leave it alone.
+async fn report_undecodable(
+    invalid: &kube::core::error_boundary::InvalidObject,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let (Some(name), Some(namespace)) = (
+        invalid.metadata.name.clone(),
+        invalid.metadata.namespace.clone(),
+    ) else {
+        return Ok(Action::await_change());
+    };
+    warn!(%namespace, %name, error = %invalid.error, "NatGateway cannot be decoded");
+    let verdict = Verdict::stalled(
+        "InvalidSpec",
+        format!(
+            "the object does not match the NatGateway schema: {}",
+            invalid.error
+        ),
+    );
+    let status = json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": KIND,
+        "status": {
+            "observedGeneration": invalid.metadata.generation,
+            "conditions": conditions(&[], invalid.metadata.generation, &verdict),
+        }
+    });
+    let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&status),
+    )
+    .await?;
+    Ok(Action::await_change())
+}
+
+async fn reconcile_valid(gateway: &NatGateway, ctx: &Context) -> Result<Action, ReconcileError> {
+    let namespace = gateway.namespace().unwrap_or_default();
+    let watched = &ctx.config.watch_namespaces;
+    if !watched.is_empty() && !watched.contains(&namespace) {
+        return Ok(Action::await_change());
+    }
+    let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
+    if gateway.meta().deletion_timestamp.is_some() {
+        if !gateway.finalizers().iter().any(|f| f == FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        return cleanup(gateway, &api, ctx).await;
+    }
+    if reconcile::ensure_finalizer(&api, gateway).await? {
+        // The patch triggers the next reconcile with the finalizer in place.
+        return Ok(Action::await_change());
+    }
+    let mut progress = Progress::new(gateway);
+    let outcome = apply(gateway, ctx, &mut progress).await;
+    let action = match &outcome {
+        Ok(action) => action.clone(),
+        Err(e) => {
+            progress.verdict = if e.is_retryable() {
+                Verdict::progressing(&e.reason(), e.to_string())
+            } else {
+                Verdict::stalled(&e.reason(), e.to_string())
+            };
+            reconcile::after_error(ctx, &key(gateway), e)
+        }
+    };
+    write_status(&api, gateway, &progress).await?;
+    match outcome {
+        Err(e) if e.is_retryable() => Err(e),
+        _ => Ok(action),
+    }
+}
+
+/// What this reconcile found, for the status write.
+struct Progress {
+    status: NatGatewayStatus,
+    verdict: Verdict,
+}
+
+impl Progress {
+    fn new(gateway: &NatGateway) -> Progress {
+        let status = gateway.status.clone().unwrap_or_default();
+        Progress {
+            status,
+            verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
+        }
+    }
+}
+
+async fn write_status(
+    api: &Api<NatGateway>,
+    gateway: &NatGateway,
+    progress: &Progress,
+) -> Result<(), ReconcileError> {
+    let mut status = progress.status.clone();
+    let previous = gateway
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    status.observed_generation = gateway.metadata.generation;
+    status.conditions = conditions(&previous, gateway.metadata.generation, &progress.verdict);
+    apply_status(api, gateway, &status).await?;
+    Ok(())
+}
+
+/// The Alibaba client for `gateway`, or a Stalled verdict saying why not.
+async fn alibaba(
+    gateway: &NatGateway,
+    ctx: &Context,
+) -> Result<Result<(AlibabaClient, String), Verdict>, ReconcileError> {
+    let reference = &gateway.spec.provider_config_ref.name;
+    let resolved = match ctx
+        .providers
+        .resolve(reference, gateway.spec.region.as_deref())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if !e.is_retryable() => {
+            return Ok(Err(Verdict::stalled(
+                e.reason(),
+                format!("ProviderConfig {reference}: {e}"),
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match resolved {
+        Resolved {
+            cloud: CloudClient::Alibaba(client),
+            region,
+            ..
+        } => Ok(Ok((client, region))),
+        Resolved { name, .. } => Ok(Err(Verdict::stalled(
+            "WrongProvider",
+            format!(
+                "ProviderConfig {name} is not an Alibaba one; a NatGateway needs spec.provider Alibaba"
+            ),
+        ))),
+    }
+}
+
+async fn apply(
+    gateway: &NatGateway,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let key = key(gateway);
+    if let Err(message) = decide::validate(&gateway.spec) {
+        progress.verdict = Verdict::stalled("InvalidSpec", message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    let (client, region) = match alibaba(gateway, ctx).await? {
+        Ok(found) => found,
+        Err(verdict) => {
+            progress.verdict = verdict;
+            ctx.pacing.settled(&key);
+            return Ok(Action::await_change());
+        }
+    };
+    let annotated = gateway.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
+    let subject = Subject {
+        uid: gateway.uid().unwrap_or_default(),
+        region: region.clone(),
+        id: progress.status.id.clone().or_else(|| annotated.clone()),
+        observe_only: gateway.spec.management_policy == ManagementPolicy::Observe,
+        adopted: annotated.is_some(),
+    };
+    let wants_enhanced = gateway.spec.nat_type == crate::api::nat_gateway::NatType::Enhanced;
+    let observed = observe(
+        &client,
+        &subject,
+        &gateway.spec.eip_allocation_ids,
+        wants_enhanced,
+    )
+    .await?;
+    record_observed(&mut progress.status, observed.gateway.as_ref());
+    record_conversion(&mut progress.status, observed.conversion.as_ref());
+    let step = decide::decide(&gateway.spec, &subject, &observed);
+    let was_ready = is_ready_and_current(gateway);
+    act(
+        gateway, ctx, &client, &subject, &observed, step, was_ready, progress,
+    )
+    .await
+}
+
+/// Whether the object was Ready for its current generation: a write now is a
+/// drift correction.
+fn is_ready_and_current(gateway: &NatGateway) -> bool {
+    gateway.status.as_ref().is_some_and(|s| {
+        s.observed_generation == gateway.metadata.generation
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    gateway: &NatGateway,
+    ctx: &Context,
+    client: &AlibabaClient,
+    subject: &Subject,
+    observed: &Observed,
+    step: Step,
+    was_ready: bool,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let key = key(gateway);
+    let soon = || Action::requeue(ctx.pacing.transitional(&key));
+    match step {
+        Step::InSync => {
+            ctx.pacing.settled(&key);
+            let id = progress.status.id.clone().unwrap_or_default();
+            progress.verdict = if subject.observe_only {
+                Verdict::ready(
+                    "Observed",
+                    format!("gateway {id} matches the spec (observed, not managed)"),
+                )
+            } else {
+                Verdict::ready(
+                    "Available",
+                    format!("gateway {id} is available and matches the spec"),
+                )
+            };
+            Ok(Action::requeue(reconcile::drift_interval(
+                gateway,
+                ctx.config.drift_interval,
+            )))
+        }
+        Step::Wait { reason, message } => {
+            progress.verdict = Verdict::progressing(&reason, message);
+            Ok(soon())
+        }
+        Step::Drifted { message } => {
+            ctx.pacing.settled(&key);
+            progress.verdict =
+                Verdict::stalled("Drifted", format!("observed, not managed: {message}"));
+            Ok(Action::requeue(reconcile::drift_interval(
+                gateway,
+                ctx.config.drift_interval,
+            )))
+        }
+        Step::Invalid { reason, message } => {
+            ctx.pacing.settled(&key);
+            progress.verdict = Verdict::stalled(&reason, message);
+            Ok(Action::await_change())
+        }
+        Step::Create(request) => {
+            let recreate = subject.id.is_some() && observed.gateway.is_none();
+            let created = client.call(&request).await?;
+            let id = created.nat_gateway_id.clone();
+            progress.status.id = Some(id.clone());
+            progress.status.status = Some("Creating".into());
+            progress.status.forward_table_id = created.forward_table_ids.first().cloned();
+            progress.status.snat_table_id = created.snat_table_ids.first().cloned();
+            progress.verdict =
+                Verdict::progressing("Creating", format!("gateway {id} is being created"));
+            let (reason, type_, note) = if recreate {
+                (
+                    "Recreated",
+                    EventType::Warning,
+                    format!(
+                        "gateway {} disappeared from the cloud; created {id} again",
+                        subject.id.clone().unwrap_or_default()
+                    ),
+                )
+            } else {
+                (
+                    "Created",
+                    EventType::Normal,
+                    format!("created gateway {id}"),
+                )
+            };
+            info!(%id, reason, "NatGateway created");
+            event(ctx, gateway, type_, reason, "Create", note).await;
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+        write => {
+            let (action, note) = perform(client, write).await?;
+            let reason = if was_ready {
+                "DriftCorrected"
+            } else {
+                "Updated"
+            };
+            let note = if was_ready {
+                format!("the cloud differed from the spec; {note}")
+            } else {
+                note
+            };
+            event(
+                ctx,
+                gateway,
+                EventType::Normal,
+                reason,
+                action,
+                note.clone(),
+            )
+            .await;
+            progress.verdict = Verdict::progressing(reason, note);
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+    }
+}
+
+/// Send a modifying step; returns the event action and note.
+async fn perform(
+    client: &AlibabaClient,
+    step: Step,
+) -> Result<(&'static str, String), ReconcileError> {
+    Ok(match step {
+        Step::ModifyAttribute(r) => {
+            client.call(&r).await?;
+            (
+                "Update",
+                format!("renamed or re-described gateway {}", r.nat_gateway_id),
+            )
+        }
+        Step::ModifySpec(r) => {
+            client.call(&r).await?;
+            (
+                "Update",
+                format!("resizing gateway {} to {}", r.nat_gateway_id, r.spec),
+            )
+        }
+        Step::Convert(r) => {
+            client.call(&r).await?;
+            (
+                "Update",
+                format!("converting gateway {} to {}", r.nat_gateway_id, r.nat_type),
+            )
+        }
+        Step::Associate(r) => {
+            client.call(&r).await?;
+            (
+                "Update",
+                format!(
+                    "binding EIP {} to gateway {}",
+                    r.allocation_id, r.instance_id
+                ),
+            )
+        }
+        Step::Unassociate(r) => {
+            client.call(&r).await?;
+            (
+                "Update",
+                format!(
+                    "unbinding EIP {} from gateway {}",
+                    r.allocation_id,
+                    r.instance_id.clone().unwrap_or_default()
+                ),
+            )
+        }
+        _ => ("Update", String::new()),
+    })
+}
+
+/// Read the gateway (by id, else by natop's owner tag: a gateway created by a
+/// reconcile that crashed before recording its id), its EIPs and its conversion.
+async fn observe(
+    client: &AlibabaClient,
+    subject: &Subject,
+    eip_ids: &[String],
+    wants_enhanced: bool,
+) -> Result<Observed, ReconcileError> {
+    let gateway = find_gateway(client, subject).await?;
+    let mut eips: Vec<EipAddress> = Vec::new();
+    if let Some(g) = &gateway {
+        eips = client
+            .describe_all(&DescribeEipAddresses {
+                region_id: subject.region.clone(),
+                associated_instance_type: Some("Nat".into()),
+                associated_instance_id: Some(g.nat_gateway_id.clone()),
+                ..Default::default()
+            })
+            .await?;
+    }
+    let missing: Vec<&String> = eip_ids
+        .iter()
+        .filter(|id| !eips.iter().any(|e| &e.allocation_id == *id))
+        .collect();
+    for chunk in missing.chunks(50) {
+        let ids = chunk
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        eips.extend(
+            client
+                .describe_all(&DescribeEipAddresses {
+                    region_id: subject.region.clone(),
+                    allocation_id: Some(ids),
+                    ..Default::default()
+                })
+                .await?,
+        );
+    }
+    // The conversion's progress while it runs, and its last step when the spec
+    // still asks for Enhanced (a failed conversion must not be replayed).
+    let converting = gateway
+        .as_ref()
+        .filter(|g| g.status == "Converting" || (wants_enhanced && g.nat_type != "Enhanced"));
+    let conversion = match converting {
+        Some(g) => match client
+            .call(&GetNatGatewayConvertStatus {
+                region_id: subject.region.clone(),
+                nat_gateway_id: g.nat_gateway_id.clone(),
+            })
+            .await
+        {
+            Ok(progress) => Some(progress),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    Ok(Observed {
+        gateway,
+        eips,
+        conversion,
+    })
+}
+
+async fn find_gateway(
+    client: &AlibabaClient,
+    subject: &Subject,
+) -> Result<Option<CloudGateway>, ReconcileError> {
+    let request = match &subject.id {
+        Some(id) => DescribeNatGateways {
+            region_id: subject.region.clone(),
+            nat_gateway_id: Some(id.clone()),
+            ..Default::default()
+        },
+        None => DescribeNatGateways {
+            region_id: subject.region.clone(),
+            tags: vec![Tag {
+                key: OWNER_TAG.into(),
+                value: Some(subject.uid.clone()),
+            }],
+            ..Default::default()
+        },
+    };
+    match client.describe_all(&request).await {
+        Ok(found) => Ok(found.into_iter().next()),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copy what the cloud shows into the status.
+fn record_observed(status: &mut NatGatewayStatus, gateway: Option<&CloudGateway>) {
+    let Some(g) = gateway else {
+        status.status = None;
+        return;
+    };
+    status.id = Some(g.nat_gateway_id.clone());
+    status.forward_table_id = g.forward_table_ids.first().cloned();
+    status.snat_table_id = g.snat_table_ids.first().cloned();
+    status.status = Some(g.status.clone());
+    status.business_status = Some(g.business_status.clone()).filter(|s| !s.is_empty());
+    status.nat_type = Some(g.nat_type.clone()).filter(|s| !s.is_empty());
+    status.specification = Some(g.spec.clone()).filter(|s| !s.is_empty());
+    status.creation_time = Some(g.creation_time.clone()).filter(|s| !s.is_empty());
+    status.ip_addresses = g
+        .ip_lists
+        .iter()
+        .map(|ip| crate::api::nat_gateway::IpAddress {
+            ip: ip.ip_address.clone(),
+            allocation_id: ip.allocation_id.clone(),
+            using_status: ip.using_status.clone(),
+        })
+        .collect();
+}
+
+/// Copy a conversion's steps into the status (kept once it completed).
+fn record_conversion(
+    status: &mut NatGatewayStatus,
+    conversion: Option<
+        &crate::cloud::alibaba::actions::nat_gateway::GetNatGatewayConvertStatusResponse,
+    >,
+) {
+    let Some(c) = conversion else {
+        return;
+    };
+    status.conversion = Some(crate::api::nat_gateway::Conversion {
+        dst_nat_type: c.dst_nat_type.clone(),
+        steps: c
+            .convert_steps
+            .iter()
+            .map(|step| crate::api::nat_gateway::ConversionStep {
+                name: step.step_name.clone(),
+                status: step.step_status.clone(),
+                start_time: Some(step.step_start_time.clone()).filter(|t| !t.is_empty()),
+            })
+            .collect(),
+    });
+}
+
+/// Deletion: orphan, or unbind natop's EIPs, delete, and wait until gone.
+async fn cleanup(
+    gateway: &NatGateway,
+    api: &Api<NatGateway>,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let key = key(gateway);
+    let mut progress = Progress::new(gateway);
+    let result = cleanup_step(gateway, ctx, &mut progress).await;
+    match result {
+        Ok(None) => {
+            ctx.pacing.settled(&key);
+            reconcile::remove_finalizer(api, gateway).await?;
+            Ok(Action::await_change())
+        }
+        Ok(Some(action)) => {
+            write_status(api, gateway, &progress).await?;
+            Ok(action)
+        }
+        Err(e) => {
+            progress.verdict = Verdict::progressing(&e.reason(), format!("deleting: {e}"));
+            write_status(api, gateway, &progress).await?;
+            if e.is_retryable() {
+                Err(e)
+            } else {
+                Ok(Action::requeue(ctx.pacing.backoff(&key)))
+            }
+        }
+    }
+}
+
+/// `None` when the object may go; otherwise when to look again.
+async fn cleanup_step(
+    gateway: &NatGateway,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Option<Action>, ReconcileError> {
+    let spec = &gateway.spec;
+    if spec.deletion_policy == DeletionPolicy::Orphan
+        || spec.management_policy == ManagementPolicy::Observe
+    {
+        let id = progress
+            .status
+            .id
+            .clone()
+            .unwrap_or_else(|| "(none)".into());
+        event(
+            ctx,
+            gateway,
+            EventType::Normal,
+            "Orphaned",
+            "Delete",
+            format!("left gateway {id} in the cloud"),
+        )
+        .await;
+        return Ok(None);
+    }
+    if spec.instance_charge_type == InstanceChargeType::PrePaid {
+        let id = progress
+            .status
+            .id
+            .clone()
+            .unwrap_or_else(|| "(none)".into());
+        event(ctx, gateway, EventType::Warning, "Orphaned", "Delete", format!("gateway {id} is a subscription (PrePaid): natop never deletes it; release it in the console")).await;
+        return Ok(None);
+    }
+    let (client, region) = match alibaba(gateway, ctx).await? {
+        Ok(found) => found,
+        Err(verdict) => {
+            progress.verdict = verdict;
+            return Ok(Some(Action::requeue(Duration::from_secs(30))));
+        }
+    };
+    let subject = Subject {
+        uid: gateway.uid().unwrap_or_default(),
+        region: region.clone(),
+        id: progress
+            .status
+            .id
+            .clone()
+            .or_else(|| gateway.annotations().get(EXTERNAL_ID_ANNOTATION).cloned()),
+        observe_only: false,
+        adopted: false,
+    };
+    let key = key(gateway);
+    let Some(cloud) = find_gateway(&client, &subject).await? else {
+        event(
+            ctx,
+            gateway,
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            "the gateway is gone".into(),
+        )
+        .await;
+        return Ok(None);
+    };
+    let id = cloud.nat_gateway_id.clone();
+    if let Some(dependents) = dependents(gateway, ctx).await?
+        && !spec.force_delete
+    {
+        progress.verdict = Verdict::progressing(
+            "DependentsExist",
+            format!(
+                "waiting until these objects no longer use gateway {id}: {dependents} (or set spec.forceDelete)"
+            ),
+        );
+        return Ok(Some(Action::requeue(Duration::from_secs(5))));
+    }
+    if cloud.status == "Deleting" {
+        progress.verdict =
+            Verdict::progressing("Deleting", format!("gateway {id} is being deleted"));
+        return Ok(Some(Action::requeue(ctx.pacing.transitional(&key))));
+    }
+    let bound = client
+        .describe_all(&DescribeEipAddresses {
+            region_id: region.clone(),
+            associated_instance_type: Some("Nat".into()),
+            associated_instance_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let ours: Vec<&EipAddress> = bound
+        .iter()
+        .filter(|e| spec.eip_allocation_ids.contains(&e.allocation_id))
+        .collect();
+    if let Some(busy) = ours.iter().find(|e| e.status != "InUse") {
+        progress.verdict = Verdict::progressing(
+            "Unassociating",
+            format!("waiting for EIP {} ({})", busy.allocation_id, busy.status),
+        );
+        return Ok(Some(Action::requeue(ctx.pacing.transitional(&key))));
+    }
+    if let Some(eip) = ours.first() {
+        client
+            .call(&UnassociateEipAddress {
+                region_id: region.clone(),
+                allocation_id: eip.allocation_id.clone(),
+                instance_id: Some(id.clone()),
+                instance_type: Some("Nat".into()),
+                ..Default::default()
+            })
+            .await?;
+        progress.verdict = Verdict::progressing(
+            "Unassociating",
+            format!(
+                "unbinding EIP {} before deleting gateway {id}",
+                eip.allocation_id
+            ),
+        );
+        return Ok(Some(Action::requeue(Duration::from_secs(1))));
+    }
+    match client
+        .call(&DeleteNatGateway {
+            region_id: region,
+            nat_gateway_id: id.clone(),
+            force: Some(spec.force_delete),
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    event(
+        ctx,
+        gateway,
+        EventType::Normal,
+        "Deleting",
+        "Delete",
+        format!("deleting gateway {id}"),
+    )
+    .await;
+    progress.verdict = Verdict::progressing("Deleting", format!("gateway {id} is being deleted"));
+    Ok(Some(Action::requeue(Duration::from_secs(1))))
+}
+
+/// natop objects in the gateway's namespace that still use it, by name.
+/// (ForwardEntry, SnatEntry and BandwidthPackage join as their kinds arrive.)
+async fn dependents(
+    _gateway: &NatGateway,
+    _ctx: &Context,
+) -> Result<Option<String>, ReconcileError> {
+    Ok(None)
+}

@@ -1,0 +1,631 @@
+//! The ProviderConfig controller: load the credentials, make one cheap read
+//! call, and say in `status.conditions` whether they work. A change of the
+//! ProviderConfig or of its Secret is re-checked at once; at rest it is
+//! re-checked every drift interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PartialObjectMeta;
+use kube::runtime::controller::{self, Action, Config};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, ResourceExt};
+use tracing::{debug, info, instrument, warn};
+
+use super::context::Context;
+use super::providers::{CloudClient, ProviderError, Resolved, reason};
+use super::reconcile::sanitize_reason;
+use super::status::{self, Verdict};
+use super::timing;
+use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus};
+use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
+use crate::cloud::ucloud::actions::DescribeBandwidthPackage;
+use crate::cloud::{CloudError, ErrorCategory};
+use crate::metrics::{ErrorLabels, KindLabels};
+
+/// The kind, as metrics and logs name it.
+pub const KIND: &str = "ProviderConfig";
+
+/// A reconcile that could not finish: only a failed status write (every
+/// problem with the credentials or the cloud ends up in the status instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// Writing the status failed.
+    #[error("cannot write the status of ProviderConfig {name}: {source}")]
+    Status {
+        /// ProviderConfig name.
+        name: String,
+        /// The API's answer.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Run the ProviderConfig controller until `ctx.cancel` is cancelled.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    // The operator's label selector (sharding) applies to ProviderConfigs too.
+    let controller = Controller::new(api, ctx.config.watcher());
+    let store = controller.store();
+    let mut controller =
+        controller.with_config(Config::default().concurrency(ctx.config.concurrency));
+    // Metadata only: the Secrets' data never reaches this process through the
+    // watch; a changed Secret has a new resourceVersion, which is all we need.
+    for namespace in &ctx.config.secret_namespaces {
+        let secrets: Api<PartialObjectMeta<Secret>> =
+            Api::namespaced(ctx.client.clone(), namespace);
+        let store = store.clone();
+        controller = controller.watches(secrets, watcher::Config::default(), move |secret| {
+            referencing(&store, &secret)
+        });
+    }
+    let cancel = ctx.cancel.clone();
+    let after = ctx.clone();
+    info!(
+        secret_namespaces = ?ctx.config.secret_namespaces,
+        "starting the ProviderConfig controller"
+    );
+    controller
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            let ctx = after.clone();
+            async move {
+                match result {
+                    Ok((object, _)) => debug!(provider_config = %object.name, "reconciled"),
+                    // Already logged and counted by the error policy.
+                    Err(controller::Error::ReconcilerFailed(..)) => {}
+                    Err(controller::Error::ObjectNotFound(object)) => {
+                        // Deleted: its cached clients are never asked for again.
+                        ctx.providers.invalidate(&object.name);
+                        ctx.pacing.settled(&pacing_key(&object.name));
+                        debug!(provider_config = %object.name, "ProviderConfig is gone");
+                    }
+                    Err(error) => warn!(error = %error, "ProviderConfig controller"),
+                }
+            }
+        })
+        .await;
+    info!("ProviderConfig controller stopped");
+}
+
+/// The ProviderConfigs whose secretRef names `secret`.
+fn referencing(
+    store: &Store<ProviderConfig>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<ProviderConfig>> {
+    let (Some(namespace), Some(name)) = (
+        secret.metadata.namespace.as_deref(),
+        secret.metadata.name.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    refs_naming(store.state().iter().map(AsRef::as_ref), namespace, name)
+}
+
+/// The ProviderConfigs among `pcs` whose secretRef is `namespace/name`.
+fn refs_naming<'a>(
+    pcs: impl IntoIterator<Item = &'a ProviderConfig>,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<ProviderConfig>> {
+    pcs.into_iter()
+        .filter(|pc| {
+            let r = &pc.spec.credentials.secret_ref;
+            r.namespace == namespace && r.name == name
+        })
+        .map(ObjectRef::from_obj)
+        .collect()
+}
+
+fn pacing_key(name: &str) -> String {
+    format!("{KIND}/{name}")
+}
+
+/// What to do after the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The credentials work: check again after the drift interval.
+    AtRest,
+    /// A retryable problem: retry with backoff.
+    Retry,
+    /// A problem only a change can fix: wait for one (and look again after the
+    /// drift interval, in case the cloud side changes).
+    Stalled,
+    /// Shutting down: write nothing.
+    Cancelled,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Checked {
+    verdict: Verdict,
+    next: Next,
+    /// The bounded error category for metrics, when not Ready.
+    category: Option<&'static str>,
+}
+
+impl Checked {
+    fn from_provider_error(error: &ProviderError) -> Checked {
+        let reason = error.reason();
+        let message = error.to_string();
+        if error.is_retryable() {
+            Checked {
+                verdict: Verdict::progressing(reason, message),
+                next: Next::Retry,
+                category: Some(reason),
+            }
+        } else {
+            Checked {
+                verdict: Verdict::stalled(reason, message),
+                next: Next::Stalled,
+                category: Some(reason),
+            }
+        }
+    }
+
+    fn from_cloud_error(error: &CloudError, secret: &str) -> Checked {
+        let category = error.category();
+        match category {
+            ErrorCategory::Cancelled => Checked {
+                verdict: Verdict::progressing("Cancelled", "natop is shutting down"),
+                next: Next::Cancelled,
+                category: None,
+            },
+            ErrorCategory::Auth => Checked {
+                verdict: Verdict::stalled(
+                    reason::CREDENTIALS_REJECTED,
+                    format!(
+                        "the cloud rejected the credentials in Secret {secret}: {}; put working \
+                         credentials in the Secret",
+                        describe_cloud_error(error)
+                    ),
+                ),
+                next: Next::Stalled,
+                category: Some(reason::CREDENTIALS_REJECTED),
+            },
+            ErrorCategory::Transport | ErrorCategory::Timeout => Checked {
+                verdict: Verdict::progressing(
+                    reason::ENDPOINT_UNREACHABLE,
+                    format!(
+                        "cannot reach the cloud endpoint: {}",
+                        describe_cloud_error(error)
+                    ),
+                ),
+                next: Next::Retry,
+                category: Some(reason::ENDPOINT_UNREACHABLE),
+            },
+            c if c.is_retryable() => Checked {
+                verdict: Verdict::progressing(&cloud_reason(error), describe_cloud_error(error)),
+                next: Next::Retry,
+                category: Some(c.as_str()),
+            },
+            c => Checked {
+                verdict: Verdict::stalled(&cloud_reason(error), describe_cloud_error(error)),
+                next: Next::Stalled,
+                category: Some(c.as_str()),
+            },
+        }
+    }
+}
+
+/// The condition reason for a cloud error: the service's code as an
+/// identifier (as the managed kinds report it: `Throttling.User` becomes
+/// `ThrottlingUser`; UCloud's numeric `RetCode` becomes `RetCode<n>`), else
+/// the error's category.
+fn cloud_reason(error: &CloudError) -> String {
+    match error.code() {
+        Some(code) if !code.is_empty() && code.chars().all(|c| c.is_ascii_digit()) => {
+            format!("RetCode{code}")
+        }
+        Some(code) if !code.is_empty() => sanitize_reason(code),
+        _ => error.category().as_str().to_string(),
+    }
+}
+
+/// A cloud error for a condition message: stable from one attempt to the next
+/// (no request id, so an unchanged problem does not rewrite the status), and
+/// without the string-to-sign some signature errors echo back (it can carry
+/// the STS token).
+fn describe_cloud_error(error: &CloudError) -> String {
+    match error {
+        CloudError::Service {
+            provider,
+            action,
+            status,
+            code,
+            message,
+            ..
+        } => {
+            let message = clean_message(message);
+            if message.is_empty() {
+                format!("{provider} {action} failed: {code} (HTTP {status})")
+            } else {
+                format!("{provider} {action} failed: {code}: {message} (HTTP {status})")
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn clean_message(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    let cut = ["string to sign", "stringtosign"]
+        .iter()
+        .filter_map(|marker| lower.find(marker))
+        .min()
+        .unwrap_or(message.len());
+    let mut text: String = message[..cut].chars().take(300).collect();
+    text = text
+        .trim_end_matches(|c: char| c.is_whitespace() || c == ':')
+        .to_string();
+    // "…server string to sign is:…" leaves a dangling "server".
+    if let Some(stripped) = text.strip_suffix(" server") {
+        text = stripped.trim_end().to_string();
+    }
+    text
+}
+
+/// Give every condition a message. Server-side apply on Kubernetes 1.20
+/// turns an empty string into null, which the CRD schema then refuses
+/// (`status.conditions.message ... must be of type string: "null"`).
+// TODO: belongs in `status::conditions` (it hits every kind); drop it here then.
+fn non_empty_messages(
+    mut conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    for c in &mut conditions {
+        if c.message.is_empty() {
+            c.message = match (c.type_.as_str(), c.status.as_str()) {
+                (crate::api::condition::RECONCILING, "False") => "nothing to do".to_string(),
+                (crate::api::condition::STALLED, "False") => "not stalled".to_string(),
+                _ => c.reason.clone(),
+            };
+        }
+    }
+    conditions
+}
+
+/// One cheap read call with the resolved client.
+async fn probe(resolved: &Resolved) -> Result<(), CloudError> {
+    match &resolved.cloud {
+        CloudClient::Alibaba(client) => client
+            .call(&DescribeNatGateways {
+                region_id: resolved.region.clone(),
+                page_size: Some(1),
+                ..DescribeNatGateways::default()
+            })
+            .await
+            .map(|_| ()),
+        CloudClient::UCloud(client) => client
+            .call(&DescribeBandwidthPackage {
+                region: resolved.region.clone(),
+                limit: Some(1),
+                ..DescribeBandwidthPackage::default()
+            })
+            .await
+            .map(|_| ()),
+    }
+}
+
+/// Load the credentials of `pc` and try them.
+async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
+    let secret_ref = &pc.spec.credentials.secret_ref;
+    let secret = format!("{}/{}", secret_ref.namespace, secret_ref.name);
+    let resolved = match ctx.providers.resolve_config(pc, None).await {
+        Ok(resolved) => resolved,
+        Err(error) => return Checked::from_provider_error(&error),
+    };
+    match probe(&resolved).await {
+        Ok(()) => Checked {
+            verdict: Verdict::ready(
+                reason::CREDENTIALS_VALID,
+                format!(
+                    "the credentials in Secret {secret} work in region {}",
+                    resolved.region
+                ),
+            ),
+            next: Next::AtRest,
+            category: None,
+        },
+        Err(error) => Checked::from_cloud_error(&error, &secret),
+    }
+}
+
+/// Decrements the in-flight gauge when the reconcile ends, however it ends.
+struct InFlight<'a>(&'a Context);
+
+impl<'a> InFlight<'a> {
+    fn start(ctx: &'a Context) -> Self {
+        ctx.metrics
+            .in_flight
+            .get_or_create(&KindLabels { kind: KIND })
+            .inc();
+        InFlight(ctx)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .in_flight
+            .get_or_create(&KindLabels { kind: KIND })
+            .dec();
+    }
+}
+
+#[instrument(skip_all, fields(provider_config = %pc.name_any()))]
+async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let _in_flight = InFlight::start(&ctx);
+    ctx.metrics
+        .reconciles
+        .get_or_create(&KindLabels { kind: KIND })
+        .inc();
+    let name = pc.name_any();
+    let key = pacing_key(&name);
+
+    // The spec or the Secret may have changed: build the clients afresh.
+    ctx.providers.invalidate(&name);
+    let checked = check(&pc, &ctx).await;
+    if checked.next == Next::Cancelled {
+        debug!("check cancelled by shutdown");
+        return Ok(Action::await_change());
+    }
+
+    let generation = pc.metadata.generation;
+    let previous = pc
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let new_status = ProviderConfigStatus {
+        observed_generation: generation,
+        conditions: non_empty_messages(status::conditions(previous, generation, &checked.verdict)),
+    };
+    let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let written = status::apply_status(&api, pc.as_ref(), &new_status)
+        .await
+        .map_err(|source| ReconcileError::Status {
+            name: name.clone(),
+            source,
+        })?;
+
+    if let Some(category) = checked.category {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: KIND,
+                category,
+            })
+            .inc();
+    }
+    let (reason, message) = match &checked.verdict {
+        Verdict::Ready { reason, message }
+        | Verdict::Progressing { reason, message }
+        | Verdict::Stalled { reason, message } => (reason.as_str(), message.as_str()),
+    };
+    if written {
+        if checked.verdict.is_ready() {
+            info!(reason, "credentials work");
+        } else {
+            warn!(reason, message, "credentials do not work");
+        }
+    } else {
+        debug!(reason, "status unchanged");
+    }
+
+    let at_rest = || timing::jitter(ctx.config.drift_interval, 0.1);
+    Ok(match checked.next {
+        Next::AtRest | Next::Stalled => {
+            ctx.pacing.settled(&key);
+            Action::requeue(at_rest())
+        }
+        Next::Retry => {
+            let delay = ctx.pacing.backoff(&key);
+            debug!(?delay, "retrying");
+            Action::requeue(delay)
+        }
+        Next::Cancelled => Action::await_change(),
+    })
+}
+
+fn error_policy(pc: Arc<ProviderConfig>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let name = pc.name_any();
+    ctx.metrics
+        .reconcile_errors
+        .get_or_create(&ErrorLabels {
+            kind: KIND,
+            category: reason::KUBERNETES_API_ERROR,
+        })
+        .inc();
+    let delay: Duration = ctx.pacing.backoff(&pacing_key(&name));
+    warn!(provider_config = %name, error = %error, ?delay, "reconcile failed; retrying");
+    Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::provider_config::{
+        CloudProvider, Credentials, ProviderConfigSpec, SecretReference,
+    };
+    use crate::cloud::Provider;
+
+    fn pc(name: &str, namespace: &str, secret: &str) -> ProviderConfig {
+        ProviderConfig::new(
+            name,
+            ProviderConfigSpec {
+                provider: CloudProvider::Alibaba,
+                region: "cn-hangzhou".into(),
+                endpoint: None,
+                credentials: Credentials {
+                    secret_ref: SecretReference {
+                        namespace: namespace.into(),
+                        name: secret.into(),
+                    },
+                },
+                rate_limit: None,
+            },
+        )
+    }
+
+    #[test]
+    fn secrets_map_to_the_provider_configs_naming_them() {
+        let pcs = [
+            pc("a", "natop-system", "creds"),
+            pc("b", "natop-system", "other"),
+            pc("c", "natop-system", "creds"),
+            pc("d", "elsewhere", "creds"),
+        ];
+        let names: Vec<String> = refs_naming(pcs.iter(), "natop-system", "creds")
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        assert!(refs_naming(pcs.iter(), "natop-system", "none").is_empty());
+    }
+
+    fn service(code: &str, message: &str, category: ErrorCategory) -> CloudError {
+        CloudError::Service {
+            provider: Provider::Alibaba,
+            action: "DescribeNatGateways".into(),
+            status: 400,
+            code: code.into(),
+            message: message.into(),
+            request_id: "REQ-123".into(),
+            category,
+        }
+    }
+
+    #[test]
+    fn cloud_errors_become_stable_verdicts() {
+        let rejected = service(
+            "SignatureDoesNotMatch",
+            "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&SecurityToken%3Dsts-token",
+            ErrorCategory::Auth,
+        );
+        let c = Checked::from_cloud_error(&rejected, "natop-system/creds");
+        assert_eq!(c.next, Next::Stalled);
+        let Verdict::Stalled { reason, message } = &c.verdict else {
+            panic!("{c:?}")
+        };
+        assert_eq!(reason, "CredentialsRejected");
+        assert!(message.contains("SignatureDoesNotMatch"), "{message}");
+        assert!(message.contains("natop-system/creds"), "{message}");
+        assert!(
+            !message.contains("sts-token") && !message.contains("REQ-123"),
+            "{message}"
+        );
+        assert!(!message.contains("string to sign"), "{message}");
+
+        let ucloud = CloudError::Service {
+            provider: Provider::UCloud,
+            action: "DescribeBandwidthPackage".into(),
+            status: 200,
+            code: "172".into(),
+            message: "User not exist".into(),
+            request_id: String::new(),
+            category: ErrorCategory::Auth,
+        };
+        let c = Checked::from_cloud_error(&ucloud, "ns/s");
+        assert_eq!(c.category, Some("CredentialsRejected"));
+        assert!(matches!(&c.verdict, Verdict::Stalled { message, .. } if message.contains("172")));
+
+        let unreachable = CloudError::Transport {
+            provider: Provider::Alibaba,
+            action: "DescribeNatGateways".into(),
+            detail: "connection failed".into(),
+            category: ErrorCategory::Transport,
+        };
+        let c = Checked::from_cloud_error(&unreachable, "ns/s");
+        assert_eq!(c.next, Next::Retry);
+        assert!(
+            matches!(&c.verdict, Verdict::Progressing { reason, .. } if reason == "EndpointUnreachable")
+        );
+
+        let throttled = service("Throttling.User", "flow control", ErrorCategory::Throttled);
+        let c = Checked::from_cloud_error(&throttled, "ns/s");
+        assert_eq!(c.next, Next::Retry);
+        assert_eq!(c.category, Some("Throttled"));
+        assert!(
+            matches!(&c.verdict, Verdict::Progressing { reason, .. } if reason == "ThrottlingUser")
+        );
+
+        let region = service(
+            "InvalidRegionId.NotFound",
+            "bad region",
+            ErrorCategory::Validation,
+        );
+        let c = Checked::from_cloud_error(&region, "ns/s");
+        assert_eq!(c.next, Next::Stalled);
+        assert!(
+            matches!(&c.verdict, Verdict::Stalled { reason, .. } if reason == "InvalidRegionIdNotFound")
+        );
+
+        let mut numeric = service("230", "Params error", ErrorCategory::Validation);
+        if let CloudError::Service { provider, .. } = &mut numeric {
+            *provider = Provider::UCloud;
+        }
+        assert_eq!(cloud_reason(&numeric), "RetCode230");
+
+        let cancelled = CloudError::Cancelled {
+            provider: Provider::Alibaba,
+            action: "DescribeNatGateways".into(),
+        };
+        assert_eq!(
+            Checked::from_cloud_error(&cancelled, "ns/s").next,
+            Next::Cancelled
+        );
+    }
+
+    #[test]
+    fn provider_errors_become_verdicts() {
+        let missing = ProviderError::SecretNotFound {
+            provider_config: "default".into(),
+            namespace: "natop-system".into(),
+            name: "creds".into(),
+        };
+        let c = Checked::from_provider_error(&missing);
+        assert_eq!(c.next, Next::Stalled);
+        assert!(
+            matches!(&c.verdict, Verdict::Stalled { reason, .. } if reason == "SecretNotFound")
+        );
+        let api = ProviderError::Kubernetes {
+            action: "read Secret natop-system/creds".into(),
+            detail: "HTTP 500".into(),
+        };
+        let c = Checked::from_provider_error(&api);
+        assert_eq!(c.next, Next::Retry);
+        assert!(
+            matches!(&c.verdict, Verdict::Progressing { reason, .. } if reason == "KubernetesApiError")
+        );
+    }
+
+    #[test]
+    fn every_condition_has_a_message() {
+        for verdict in [
+            Verdict::ready("CredentialsValid", "ok"),
+            Verdict::progressing("EndpointUnreachable", "down"),
+            Verdict::stalled("SecretNotFound", "gone"),
+        ] {
+            let c = non_empty_messages(status::conditions(&[], Some(1), &verdict));
+            assert_eq!(c.len(), 3);
+            assert!(c.iter().all(|c| !c.message.is_empty()), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn messages_are_cleaned() {
+        assert_eq!(clean_message("plain"), "plain");
+        assert_eq!(
+            clean_message(
+                "Specified signature is not matched with our calculation. server string to sign is:POST&x"
+            ),
+            "Specified signature is not matched with our calculation."
+        );
+        assert!(clean_message(&"x".repeat(1000)).len() <= 300);
+    }
+}

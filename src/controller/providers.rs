@@ -1,0 +1,1058 @@
+//! Cloud clients per ProviderConfig: read the ProviderConfig and its Secret,
+//! build an Alibaba or UCloud client, and reuse it until the ProviderConfig's
+//! spec or the Secret changes.
+//!
+//! Secret values never leave this module except inside the credential types
+//! (whose `Debug` redacts the signing keys); no error message, log line or
+//! `Debug` output here formats Secret data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, instrument};
+
+use crate::api::condition;
+use crate::api::provider_config::{CloudProvider, ProviderConfig, ProviderConfigSpec};
+use crate::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
+use crate::cloud::ucloud::{UcloudClient, UcloudCredentials};
+use crate::cloud::{ClientConfig, CloudError, RateLimit, RateLimits};
+use crate::metrics::CloudMetrics;
+
+/// Secret key holding the Alibaba access key id.
+pub const ACCESS_KEY_ID: &str = "accessKeyId";
+/// Secret key holding the Alibaba access key secret.
+pub const ACCESS_KEY_SECRET: &str = "accessKeySecret";
+/// Optional Secret key holding an Alibaba STS security token.
+pub const SECURITY_TOKEN: &str = "securityToken";
+/// Secret key holding the UCloud public key.
+pub const PUBLIC_KEY: &str = "publicKey";
+/// Secret key holding the UCloud private key.
+pub const PRIVATE_KEY: &str = "privateKey";
+
+/// Condition reasons of the problems [`ProviderError`] names (all bounded, CamelCase).
+pub mod reason {
+    /// The ProviderConfig does not exist.
+    pub const PROVIDER_CONFIG_NOT_FOUND: &str = "ProviderConfigNotFound";
+    /// The ProviderConfig reports a problem not listed here.
+    pub const PROVIDER_CONFIG_NOT_READY: &str = "ProviderConfigNotReady";
+    /// The Secret is in a namespace natop may not read.
+    pub const SECRET_NOT_ALLOWED: &str = "SecretNotAllowed";
+    /// The Secret does not exist.
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    /// A required key of the Secret is absent or empty.
+    pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
+    /// A key of the Secret is not UTF-8 text.
+    pub const SECRET_KEY_INVALID: &str = "SecretKeyInvalid";
+    /// The client cannot be built (the endpoint is not an http(s) URL).
+    pub const INVALID_ENDPOINT: &str = "InvalidEndpoint";
+    /// Reading from the Kubernetes API failed.
+    pub const KUBERNETES_API_ERROR: &str = "KubernetesApiError";
+    /// The cloud rejected the credentials (set by the ProviderConfig controller).
+    pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
+    /// The cloud endpoint did not answer (set by the ProviderConfig controller).
+    pub const ENDPOINT_UNREACHABLE: &str = "EndpointUnreachable";
+    /// The credentials work (set by the ProviderConfig controller).
+    pub const CREDENTIALS_VALID: &str = "CredentialsValid";
+
+    /// Every problem reason a ProviderConfig's status may carry that natop
+    /// itself defines (cloud error codes aside).
+    pub const KNOWN_PROBLEMS: &[&str] = &[
+        SECRET_NOT_ALLOWED,
+        SECRET_NOT_FOUND,
+        SECRET_KEY_MISSING,
+        SECRET_KEY_INVALID,
+        INVALID_ENDPOINT,
+        KUBERNETES_API_ERROR,
+        CREDENTIALS_REJECTED,
+        ENDPOINT_UNREACHABLE,
+    ];
+}
+
+/// Why cloud clients for a ProviderConfig could not be had. Messages name the
+/// ProviderConfig, the Secret and the key involved, never a Secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The ProviderConfig does not exist.
+    #[error(
+        "ProviderConfig {name} does not exist; create it or name another one in providerConfigRef"
+    )]
+    ProviderConfigNotFound {
+        /// ProviderConfig name.
+        name: String,
+    },
+    /// The ProviderConfig's status reports a problem (Ready=False).
+    #[error("ProviderConfig {name} is not ready: {reason}: {message}")]
+    ProviderConfigNotReady {
+        /// ProviderConfig name.
+        name: String,
+        /// The reason of its Ready condition (`CredentialsRejected`, a cloud code, ...).
+        reason: String,
+        /// The message of its Ready condition.
+        message: String,
+        /// Whether the ProviderConfig controller is retrying (Reconciling=True)
+        /// rather than stalled.
+        retryable: bool,
+    },
+    /// The Secret is outside the namespaces natop may read Secrets in.
+    #[error(
+        "ProviderConfig {provider_config} names Secret {namespace}/{name}, but natop may read \
+         Secrets only in namespaces [{}]; move the Secret or allow its namespace",
+        .allowed.join(", ")
+    )]
+    SecretNotAllowed {
+        /// ProviderConfig name.
+        provider_config: String,
+        /// Secret namespace.
+        namespace: String,
+        /// Secret name.
+        name: String,
+        /// The namespaces natop may read Secrets in.
+        allowed: Vec<String>,
+    },
+    /// The Secret does not exist.
+    #[error("Secret {namespace}/{name} named by ProviderConfig {provider_config} does not exist")]
+    SecretNotFound {
+        /// ProviderConfig name.
+        provider_config: String,
+        /// Secret namespace.
+        namespace: String,
+        /// Secret name.
+        name: String,
+    },
+    /// A required key is absent or empty.
+    #[error(
+        "Secret {namespace}/{name} named by ProviderConfig {provider_config} has no key {key} \
+         (or it is empty); {} credentials need {}",
+        provider_name(*.provider),
+        expected_keys(*.provider)
+    )]
+    SecretKeyMissing {
+        /// ProviderConfig name.
+        provider_config: String,
+        /// Secret namespace.
+        namespace: String,
+        /// Secret name.
+        name: String,
+        /// The missing key.
+        key: &'static str,
+        /// The ProviderConfig's cloud.
+        provider: CloudProvider,
+    },
+    /// A key's value is not UTF-8 text.
+    #[error(
+        "key {key} of Secret {namespace}/{name} named by ProviderConfig {provider_config} is not \
+         UTF-8 text"
+    )]
+    SecretKeyInvalid {
+        /// ProviderConfig name.
+        provider_config: String,
+        /// Secret namespace.
+        namespace: String,
+        /// Secret name.
+        name: String,
+        /// The key whose value is not text.
+        key: &'static str,
+    },
+    /// The client cannot be built from the ProviderConfig (bad endpoint).
+    #[error("ProviderConfig {name}: cannot build the cloud client: {detail}")]
+    InvalidEndpoint {
+        /// ProviderConfig name.
+        name: String,
+        /// What is wrong (from the client; never carries credentials).
+        detail: String,
+    },
+    /// A Kubernetes API call failed; retrying may help.
+    #[error("cannot {action}: {detail}")]
+    Kubernetes {
+        /// What natop tried (`read ProviderConfig x`, `read Secret ns/y`).
+        action: String,
+        /// The API's answer, without any response body.
+        detail: String,
+    },
+}
+
+fn provider_name(provider: CloudProvider) -> &'static str {
+    match provider {
+        CloudProvider::Alibaba => "Alibaba",
+        CloudProvider::UCloud => "UCloud",
+    }
+}
+
+fn expected_keys(provider: CloudProvider) -> &'static str {
+    match provider {
+        CloudProvider::Alibaba => "accessKeyId, accessKeySecret and optionally securityToken",
+        CloudProvider::UCloud => "publicKey and privateKey",
+    }
+}
+
+impl ProviderError {
+    /// A bounded CamelCase reason, usable as a condition or event reason and a
+    /// metric label. For [`ProviderError::ProviderConfigNotReady`] it is the
+    /// ProviderConfig's own reason when natop defines it, so that objects report
+    /// the same problem, and `ProviderConfigNotReady` otherwise (cloud codes).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProviderError::ProviderConfigNotFound { .. } => reason::PROVIDER_CONFIG_NOT_FOUND,
+            ProviderError::ProviderConfigNotReady { reason: r, .. } => reason::KNOWN_PROBLEMS
+                .iter()
+                .find(|known| **known == r.as_str())
+                .copied()
+                .unwrap_or(reason::PROVIDER_CONFIG_NOT_READY),
+            ProviderError::SecretNotAllowed { .. } => reason::SECRET_NOT_ALLOWED,
+            ProviderError::SecretNotFound { .. } => reason::SECRET_NOT_FOUND,
+            ProviderError::SecretKeyMissing { .. } => reason::SECRET_KEY_MISSING,
+            ProviderError::SecretKeyInvalid { .. } => reason::SECRET_KEY_INVALID,
+            ProviderError::InvalidEndpoint { .. } => reason::INVALID_ENDPOINT,
+            ProviderError::Kubernetes { .. } => reason::KUBERNETES_API_ERROR,
+        }
+    }
+
+    /// Whether trying again later, with nothing changed, can succeed. The
+    /// others need a change of the ProviderConfig or its Secret.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProviderError::Kubernetes { .. } => true,
+            ProviderError::ProviderConfigNotReady { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    fn kubernetes(action: String, error: &kube::Error) -> ProviderError {
+        ProviderError::Kubernetes {
+            action,
+            detail: describe_kube_error(error),
+        }
+    }
+}
+
+/// A Kubernetes client error, without anything a response body could carry
+/// (a Secret that fails to decode must not end up in a message).
+fn describe_kube_error(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => {
+            let mut text = format!("HTTP {}", status.code);
+            if !status.reason.is_empty() {
+                text.push(' ');
+                text.push_str(&status.reason);
+            }
+            if !status.message.is_empty() {
+                text.push_str(": ");
+                text.push_str(&status.message);
+            }
+            text
+        }
+        kube::Error::SerdeError(_) => "the answer could not be decoded".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A cloud client of either kind.
+#[derive(Clone, Debug)]
+pub enum CloudClient {
+    /// Alibaba Cloud VPC API.
+    Alibaba(AlibabaClient),
+    /// UCloud UNet API.
+    UCloud(UcloudClient),
+}
+
+impl CloudClient {
+    /// The Alibaba client, when this is one.
+    pub fn alibaba(&self) -> Option<&AlibabaClient> {
+        match self {
+            CloudClient::Alibaba(c) => Some(c),
+            CloudClient::UCloud(_) => None,
+        }
+    }
+
+    /// The UCloud client, when this is one.
+    pub fn ucloud(&self) -> Option<&UcloudClient> {
+        match self {
+            CloudClient::UCloud(c) => Some(c),
+            CloudClient::Alibaba(_) => None,
+        }
+    }
+}
+
+/// The clients for one ProviderConfig and region.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// ProviderConfig name.
+    pub name: String,
+    /// Its cloud.
+    pub provider: CloudProvider,
+    /// The region calls go to: the object's override or the ProviderConfig's.
+    pub region: String,
+    /// The client.
+    pub cloud: CloudClient,
+}
+
+/// What a cached client was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    /// ProviderConfig name.
+    name: String,
+    /// The ProviderConfig's spec version: its `metadata.generation` (status
+    /// writes do not change it), else its resourceVersion.
+    spec_version: String,
+    /// The Secret's resourceVersion.
+    secret_version: String,
+    /// Region.
+    region: String,
+}
+
+/// Cloud clients per ProviderConfig, built on demand and reused while the
+/// ProviderConfig's spec and its Secret stay the same.
+pub struct Providers {
+    client: Client,
+    secret_namespaces: Vec<String>,
+    metrics: Arc<CloudMetrics>,
+    cancel: CancellationToken,
+    rate_limits: Arc<RateLimits>,
+    cache: Mutex<HashMap<CacheKey, CloudClient>>,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers")
+            .field("secret_namespaces", &self.secret_namespaces)
+            .field("cached_clients", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Providers {
+    /// A registry reading ProviderConfigs and Secrets with `client`, allowed to
+    /// read Secrets only in `secret_namespaces`. Every client it builds shares
+    /// one rate-limit registry, `metrics` and `cancel`.
+    pub fn new(
+        client: Client,
+        secret_namespaces: Vec<String>,
+        metrics: Arc<CloudMetrics>,
+        cancel: CancellationToken,
+    ) -> Providers {
+        Providers {
+            client,
+            secret_namespaces,
+            metrics,
+            cancel,
+            rate_limits: RateLimits::new(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The namespaces Secrets may be read from.
+    pub fn secret_namespaces(&self) -> &[String] {
+        &self.secret_namespaces
+    }
+
+    /// The cloud clients for ProviderConfig `name`, for `region` (the object's
+    /// override) or the ProviderConfig's region. Refuses with
+    /// [`ProviderError::ProviderConfigNotReady`] when the ProviderConfig's
+    /// current status reports a problem.
+    #[instrument(level = "debug", skip(self))]
+    pub async fn resolve(
+        &self,
+        name: &str,
+        region: Option<&str>,
+    ) -> Result<Resolved, ProviderError> {
+        let api: Api<ProviderConfig> = Api::all(self.client.clone());
+        let pc = api
+            .get_opt(name)
+            .await
+            .map_err(|e| ProviderError::kubernetes(format!("read ProviderConfig {name}"), &e))?
+            .ok_or_else(|| ProviderError::ProviderConfigNotFound {
+                name: name.to_string(),
+            })?;
+        if let Some(problem) = not_ready(&pc) {
+            return Err(problem);
+        }
+        self.resolve_config(&pc, region).await
+    }
+
+    /// The cloud clients for `pc` as given (no read of the ProviderConfig and
+    /// no look at its status): what the ProviderConfig controller checks.
+    #[instrument(level = "debug", skip_all, fields(provider_config = %pc.name_any(), region))]
+    pub async fn resolve_config(
+        &self,
+        pc: &ProviderConfig,
+        region: Option<&str>,
+    ) -> Result<Resolved, ProviderError> {
+        let name = pc.name_any();
+        let spec = &pc.spec;
+        let region = region
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&spec.region)
+            .to_string();
+        let secret_ref = &spec.credentials.secret_ref;
+        if !secret_namespace_allowed(&self.secret_namespaces, &secret_ref.namespace) {
+            return Err(ProviderError::SecretNotAllowed {
+                provider_config: name,
+                namespace: secret_ref.namespace.clone(),
+                name: secret_ref.name.clone(),
+                allowed: self.secret_namespaces.clone(),
+            });
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &secret_ref.namespace);
+        let secret = secrets
+            .get_opt(&secret_ref.name)
+            .await
+            .map_err(|e| {
+                ProviderError::kubernetes(
+                    format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
+                    &e,
+                )
+            })?
+            .ok_or_else(|| ProviderError::SecretNotFound {
+                provider_config: name.clone(),
+                namespace: secret_ref.namespace.clone(),
+                name: secret_ref.name.clone(),
+            })?;
+        let key = CacheKey {
+            name: name.clone(),
+            spec_version: spec_version(pc),
+            secret_version: secret.metadata.resource_version.clone().unwrap_or_default(),
+            region: region.clone(),
+        };
+        if let Some(cloud) = self.lock().get(&key).cloned() {
+            return Ok(Resolved {
+                name,
+                provider: spec.provider,
+                region,
+                cloud,
+            });
+        }
+
+        let credentials =
+            credentials_from_data(spec.provider, secret.data.as_ref()).map_err(|problem| {
+                problem.into_error(
+                    &name,
+                    &secret_ref.namespace,
+                    &secret_ref.name,
+                    spec.provider,
+                )
+            })?;
+        drop(secret);
+        let config = self.client_config(spec);
+        let built = match credentials {
+            Credentials::Alibaba(c) => AlibabaClient::new(c, config).map(CloudClient::Alibaba),
+            Credentials::UCloud(c) => UcloudClient::new(c, config).map(CloudClient::UCloud),
+        };
+        let cloud = built.map_err(|e| ProviderError::InvalidEndpoint {
+            name: name.clone(),
+            detail: describe_build_error(&e),
+        })?;
+        debug!(provider_config = %name, region = %region, "built cloud client");
+        {
+            let mut cache = self.lock();
+            // Clients of older versions of this ProviderConfig or Secret are
+            // never asked for again.
+            cache.retain(|k, _| {
+                k.name != key.name
+                    || (k.spec_version == key.spec_version
+                        && k.secret_version == key.secret_version)
+            });
+            cache.insert(key, cloud.clone());
+        }
+        Ok(Resolved {
+            name,
+            provider: spec.provider,
+            region,
+            cloud,
+        })
+    }
+
+    /// Forget cached clients of ProviderConfig `name` (its spec or Secret changed).
+    pub fn invalidate(&self, name: &str) {
+        self.lock().retain(|k, _| k.name != name);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, CloudClient>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn client_config(&self, spec: &ProviderConfigSpec) -> ClientConfig {
+        ClientConfig {
+            endpoint: spec.endpoint.clone(),
+            rate_limit: spec
+                .rate_limit
+                .map(|r| RateLimit::new(r.qps, r.burst))
+                .unwrap_or_default(),
+            rate_limits: self.rate_limits.clone(),
+            metrics: self.metrics.clone(),
+            cancel: self.cancel.clone(),
+            ..ClientConfig::default()
+        }
+    }
+}
+
+fn spec_version(pc: &ProviderConfig) -> String {
+    match pc.metadata.generation {
+        Some(g) => format!("g{g}"),
+        None => format!(
+            "rv{}",
+            pc.metadata.resource_version.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+fn describe_build_error(error: &CloudError) -> String {
+    match error {
+        CloudError::InvalidRequest(detail) => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a Secret in `namespace` may be read. An empty list allows none.
+pub fn secret_namespace_allowed(allowed: &[String], namespace: &str) -> bool {
+    allowed.iter().any(|a| a == namespace)
+}
+
+/// The problem the ProviderConfig's status reports, if its Ready condition is
+/// False with a reason and describes the current generation. No status yet, or
+/// a status of an older generation, is no reason to refuse.
+pub fn not_ready(pc: &ProviderConfig) -> Option<ProviderError> {
+    let conditions = &pc.status.as_ref()?.conditions;
+    let ready = conditions.iter().find(|c| c.type_ == condition::READY)?;
+    if ready.status != "False" || ready.reason.is_empty() {
+        return None;
+    }
+    if let (Some(observed), Some(current)) = (ready.observed_generation, pc.metadata.generation)
+        && observed != current
+    {
+        return None;
+    }
+    let reconciling = conditions
+        .iter()
+        .any(|c| c.type_ == condition::RECONCILING && c.status == "True");
+    Some(ProviderError::ProviderConfigNotReady {
+        name: pc.name_any(),
+        reason: ready.reason.clone(),
+        message: ready.message.clone(),
+        retryable: reconciling,
+    })
+}
+
+/// Credentials read from a Secret.
+#[derive(Debug)]
+enum Credentials {
+    Alibaba(AlibabaCredentials),
+    UCloud(UcloudCredentials),
+}
+
+/// What is wrong with a Secret's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyProblem {
+    /// Absent, empty or only white space.
+    Missing(&'static str),
+    /// Not UTF-8.
+    NotText(&'static str),
+}
+
+impl KeyProblem {
+    fn into_error(
+        self,
+        provider_config: &str,
+        namespace: &str,
+        name: &str,
+        provider: CloudProvider,
+    ) -> ProviderError {
+        match self {
+            KeyProblem::Missing(key) => ProviderError::SecretKeyMissing {
+                provider_config: provider_config.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                key,
+                provider,
+            },
+            KeyProblem::NotText(key) => ProviderError::SecretKeyInvalid {
+                provider_config: provider_config.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                key,
+            },
+        }
+    }
+}
+
+/// The value of `key`, trimmed of surrounding white space (a trailing newline
+/// from `kubectl create secret --from-file` is common); `None` when absent or empty.
+fn text(
+    data: Option<&BTreeMap<String, ByteString>>,
+    key: &'static str,
+) -> Result<Option<String>, KeyProblem> {
+    let Some(value) = data.and_then(|d| d.get(key)) else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(&value.0).map_err(|_| KeyProblem::NotText(key))?;
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| text.to_string()))
+}
+
+fn required(
+    data: Option<&BTreeMap<String, ByteString>>,
+    key: &'static str,
+) -> Result<String, KeyProblem> {
+    text(data, key)?.ok_or(KeyProblem::Missing(key))
+}
+
+/// The credentials of `provider` from a Secret's `data`.
+fn credentials_from_data(
+    provider: CloudProvider,
+    data: Option<&BTreeMap<String, ByteString>>,
+) -> Result<Credentials, KeyProblem> {
+    match provider {
+        CloudProvider::Alibaba => {
+            let id = required(data, ACCESS_KEY_ID)?;
+            let secret = required(data, ACCESS_KEY_SECRET)?;
+            let token = text(data, SECURITY_TOKEN)?;
+            let mut credentials = AlibabaCredentials::new(id, secret);
+            if let Some(token) = token {
+                credentials = credentials.with_security_token(token);
+            }
+            Ok(Credentials::Alibaba(credentials))
+        }
+        CloudProvider::UCloud => {
+            let public = required(data, PUBLIC_KEY)?;
+            let private = required(data, PRIVATE_KEY)?;
+            Ok(Credentials::UCloud(UcloudCredentials::new(public, private)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+    use secrecy::ExposeSecret;
+
+    use crate::api::provider_config::{
+        Credentials as CredentialsSpec, ProviderConfigStatus, SecretReference,
+    };
+
+    const ID: &str = "LTAI-visible-id";
+    const SECRET: &str = "super-secret-access-key-value";
+    const TOKEN: &str = "sts-token-secret-value";
+    const PUBLIC: &str = "ucloud-public-key-value";
+    const PRIVATE: &str = "ucloud-private-key-value";
+    const SECRET_VALUES: &[&str] = &[SECRET, TOKEN, PRIVATE];
+
+    fn data(pairs: &[(&str, &[u8])]) -> BTreeMap<String, ByteString> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), ByteString(v.to_vec())))
+            .collect()
+    }
+
+    fn assert_no_secret(text: &str) {
+        for value in SECRET_VALUES {
+            assert!(!text.contains(value), "{text:?} shows a secret value");
+        }
+    }
+
+    #[test]
+    fn alibaba_keys_are_read_and_trimmed() {
+        let d = data(&[
+            (ACCESS_KEY_ID, format!("{ID}\n").as_bytes()),
+            (ACCESS_KEY_SECRET, format!(" {SECRET}\r\n").as_bytes()),
+        ]);
+        let Ok(Credentials::Alibaba(c)) = credentials_from_data(CloudProvider::Alibaba, Some(&d))
+        else {
+            panic!("expected Alibaba credentials");
+        };
+        assert_eq!(c.access_key_id, ID);
+        assert_eq!(c.access_key_secret.expose_secret(), SECRET);
+        assert!(c.security_token.is_none());
+
+        let d = data(&[
+            (ACCESS_KEY_ID, ID.as_bytes()),
+            (ACCESS_KEY_SECRET, SECRET.as_bytes()),
+            (SECURITY_TOKEN, TOKEN.as_bytes()),
+        ]);
+        let Ok(Credentials::Alibaba(c)) = credentials_from_data(CloudProvider::Alibaba, Some(&d))
+        else {
+            panic!("expected Alibaba credentials");
+        };
+        assert_eq!(
+            c.security_token.as_ref().map(|t| t.expose_secret()),
+            Some(TOKEN)
+        );
+        assert_no_secret(&format!("{c:?}"));
+
+        // An empty optional token is no token.
+        let d = data(&[
+            (ACCESS_KEY_ID, ID.as_bytes()),
+            (ACCESS_KEY_SECRET, SECRET.as_bytes()),
+            (SECURITY_TOKEN, b"  "),
+        ]);
+        let Ok(Credentials::Alibaba(c)) = credentials_from_data(CloudProvider::Alibaba, Some(&d))
+        else {
+            panic!("expected Alibaba credentials");
+        };
+        assert!(c.security_token.is_none());
+    }
+
+    #[test]
+    fn every_missing_alibaba_key_is_named() {
+        let id = (ACCESS_KEY_ID, ID.as_bytes());
+        let secret = (ACCESS_KEY_SECRET, SECRET.as_bytes());
+        let token = (SECURITY_TOKEN, TOKEN.as_bytes());
+        let cases: Vec<(Option<BTreeMap<String, ByteString>>, KeyProblem)> = vec![
+            (None, KeyProblem::Missing(ACCESS_KEY_ID)),
+            (Some(data(&[])), KeyProblem::Missing(ACCESS_KEY_ID)),
+            (
+                Some(data(&[secret, token])),
+                KeyProblem::Missing(ACCESS_KEY_ID),
+            ),
+            (
+                Some(data(&[id, token])),
+                KeyProblem::Missing(ACCESS_KEY_SECRET),
+            ),
+            (Some(data(&[id])), KeyProblem::Missing(ACCESS_KEY_SECRET)),
+            (
+                Some(data(&[(ACCESS_KEY_ID, b""), secret])),
+                KeyProblem::Missing(ACCESS_KEY_ID),
+            ),
+            (
+                Some(data(&[id, (ACCESS_KEY_SECRET, b" \n")])),
+                KeyProblem::Missing(ACCESS_KEY_SECRET),
+            ),
+            (
+                Some(data(&[id, (ACCESS_KEY_SECRET, &[0xff, 0xfe, 0x41])])),
+                KeyProblem::NotText(ACCESS_KEY_SECRET),
+            ),
+            (
+                Some(data(&[id, secret, (SECURITY_TOKEN, &[0xc3, 0x28])])),
+                KeyProblem::NotText(SECURITY_TOKEN),
+            ),
+            // Keys are case-sensitive.
+            (
+                Some(data(&[
+                    (ACCESS_KEY_ID, ID.as_bytes()),
+                    ("AccessKeySecret", SECRET.as_bytes()),
+                ])),
+                KeyProblem::Missing(ACCESS_KEY_SECRET),
+            ),
+            // UCloud keys do not make Alibaba credentials.
+            (
+                Some(data(&[
+                    (PUBLIC_KEY, PUBLIC.as_bytes()),
+                    (PRIVATE_KEY, PRIVATE.as_bytes()),
+                ])),
+                KeyProblem::Missing(ACCESS_KEY_ID),
+            ),
+        ];
+        for (d, expected) in cases {
+            let got = credentials_from_data(CloudProvider::Alibaba, d.as_ref()).err();
+            assert_eq!(got, Some(expected));
+        }
+    }
+
+    #[test]
+    fn ucloud_keys_and_every_missing_one() {
+        let d = data(&[
+            (PUBLIC_KEY, PUBLIC.as_bytes()),
+            (PRIVATE_KEY, format!("{PRIVATE}\n").as_bytes()),
+        ]);
+        let Ok(Credentials::UCloud(c)) = credentials_from_data(CloudProvider::UCloud, Some(&d))
+        else {
+            panic!("expected UCloud credentials");
+        };
+        assert_eq!(c.public_key, PUBLIC);
+        assert_eq!(c.private_key.expose_secret(), PRIVATE);
+        assert_no_secret(&format!("{c:?}"));
+
+        let public = (PUBLIC_KEY, PUBLIC.as_bytes());
+        let private = (PRIVATE_KEY, PRIVATE.as_bytes());
+        let cases: Vec<(Option<BTreeMap<String, ByteString>>, KeyProblem)> = vec![
+            (None, KeyProblem::Missing(PUBLIC_KEY)),
+            (Some(data(&[])), KeyProblem::Missing(PUBLIC_KEY)),
+            (Some(data(&[private])), KeyProblem::Missing(PUBLIC_KEY)),
+            (Some(data(&[public])), KeyProblem::Missing(PRIVATE_KEY)),
+            (
+                Some(data(&[public, (PRIVATE_KEY, b"")])),
+                KeyProblem::Missing(PRIVATE_KEY),
+            ),
+            (
+                Some(data(&[(PUBLIC_KEY, b"\t"), private])),
+                KeyProblem::Missing(PUBLIC_KEY),
+            ),
+            (
+                Some(data(&[public, (PRIVATE_KEY, &[0x80])])),
+                KeyProblem::NotText(PRIVATE_KEY),
+            ),
+            (
+                Some(data(&[
+                    (ACCESS_KEY_ID, ID.as_bytes()),
+                    (ACCESS_KEY_SECRET, SECRET.as_bytes()),
+                ])),
+                KeyProblem::Missing(PUBLIC_KEY),
+            ),
+        ];
+        for (d, expected) in cases {
+            let got = credentials_from_data(CloudProvider::UCloud, d.as_ref()).err();
+            assert_eq!(got, Some(expected));
+        }
+    }
+
+    #[test]
+    fn missing_key_errors_name_the_key_secret_and_expected_keys() {
+        let e = KeyProblem::Missing(ACCESS_KEY_SECRET).into_error(
+            "default",
+            "natop-system",
+            "alibaba",
+            CloudProvider::Alibaba,
+        );
+        let text = e.to_string();
+        assert_eq!(e.reason(), "SecretKeyMissing");
+        assert!(!e.is_retryable());
+        assert!(text.contains("natop-system/alibaba"), "{text}");
+        assert!(text.contains("has no key accessKeySecret"), "{text}");
+        assert!(
+            text.contains("accessKeyId, accessKeySecret and optionally securityToken"),
+            "{text}"
+        );
+        let e = KeyProblem::Missing(PRIVATE_KEY).into_error("u", "ns", "s", CloudProvider::UCloud);
+        assert!(e.to_string().contains("has no key privateKey"), "{e}");
+        assert!(e.to_string().contains("publicKey and privateKey"), "{e}");
+        let e =
+            KeyProblem::NotText(SECURITY_TOKEN).into_error("u", "ns", "s", CloudProvider::Alibaba);
+        assert_eq!(e.reason(), "SecretKeyInvalid");
+        assert!(e.to_string().contains("securityToken"), "{e}");
+    }
+
+    #[test]
+    fn secret_namespaces_are_an_allow_list() {
+        let allowed = vec!["natop-system".to_string(), "cloud-creds".to_string()];
+        assert!(secret_namespace_allowed(&allowed, "natop-system"));
+        assert!(secret_namespace_allowed(&allowed, "cloud-creds"));
+        assert!(!secret_namespace_allowed(&allowed, "default"));
+        assert!(!secret_namespace_allowed(&allowed, "natop-system-2"));
+        assert!(!secret_namespace_allowed(&allowed, "NATOP-SYSTEM"));
+        assert!(!secret_namespace_allowed(&allowed, ""));
+        assert!(
+            !secret_namespace_allowed(&[], "natop-system"),
+            "an empty list allows none"
+        );
+
+        let e = ProviderError::SecretNotAllowed {
+            provider_config: "default".into(),
+            namespace: "kube-system".into(),
+            name: "creds".into(),
+            allowed,
+        };
+        assert_eq!(e.reason(), "SecretNotAllowed");
+        assert!(!e.is_retryable());
+        assert!(
+            e.to_string()
+                .contains("natop may read Secrets only in namespaces [natop-system, cloud-creds]; move the Secret or allow its namespace"),
+            "{e}"
+        );
+    }
+
+    fn every_error() -> Vec<ProviderError> {
+        vec![
+            ProviderError::ProviderConfigNotFound {
+                name: "default".into(),
+            },
+            ProviderError::ProviderConfigNotReady {
+                name: "default".into(),
+                reason: "CredentialsRejected".into(),
+                message: "rejected".into(),
+                retryable: false,
+            },
+            ProviderError::ProviderConfigNotReady {
+                name: "default".into(),
+                reason: "Throttling.User".into(),
+                message: "busy".into(),
+                retryable: true,
+            },
+            ProviderError::SecretNotAllowed {
+                provider_config: "default".into(),
+                namespace: "default".into(),
+                name: "creds".into(),
+                allowed: vec!["natop-system".into()],
+            },
+            ProviderError::SecretNotFound {
+                provider_config: "default".into(),
+                namespace: "natop-system".into(),
+                name: "creds".into(),
+            },
+            KeyProblem::Missing(ACCESS_KEY_ID).into_error(
+                "default",
+                "ns",
+                "creds",
+                CloudProvider::Alibaba,
+            ),
+            KeyProblem::NotText(PRIVATE_KEY).into_error(
+                "default",
+                "ns",
+                "creds",
+                CloudProvider::UCloud,
+            ),
+            ProviderError::InvalidEndpoint {
+                name: "default".into(),
+                detail: "endpoint \"ftp://x\" is not an http or https URL".into(),
+            },
+            ProviderError::kubernetes(
+                "read Secret ns/creds".into(),
+                &kube::Error::Api(Box::new(
+                    kube::core::Status::failure("secrets \"creds\" is forbidden", "Forbidden")
+                        .with_code(403),
+                )),
+            ),
+        ]
+    }
+
+    #[test]
+    fn reasons_are_bounded_camel_case_and_retry_only_what_can_heal() {
+        let expected = [
+            ("ProviderConfigNotFound", false),
+            ("CredentialsRejected", false),
+            ("ProviderConfigNotReady", true),
+            ("SecretNotAllowed", false),
+            ("SecretNotFound", false),
+            ("SecretKeyMissing", false),
+            ("SecretKeyInvalid", false),
+            ("InvalidEndpoint", false),
+            ("KubernetesApiError", true),
+        ];
+        let errors = every_error();
+        assert_eq!(errors.len(), expected.len());
+        for (e, (reason, retryable)) in errors.iter().zip(expected) {
+            assert_eq!(e.reason(), reason, "{e}");
+            assert_eq!(e.is_retryable(), retryable, "{e}");
+            let r = e.reason();
+            assert!(
+                r.chars().next().is_some_and(|c| c.is_ascii_uppercase()),
+                "{r}"
+            );
+            assert!(r.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
+        }
+    }
+
+    #[test]
+    fn no_error_shows_a_secret_value() {
+        for e in every_error() {
+            assert_no_secret(&e.to_string());
+            assert_no_secret(&format!("{e:?}"));
+        }
+        // Errors built from a real Secret's data, whichever key is wrong.
+        let full = [
+            (ACCESS_KEY_ID, ID.as_bytes()),
+            (ACCESS_KEY_SECRET, SECRET.as_bytes()),
+            (SECURITY_TOKEN, TOKEN.as_bytes()),
+            (PUBLIC_KEY, PUBLIC.as_bytes()),
+            (PRIVATE_KEY, PRIVATE.as_bytes()),
+        ];
+        for drop_index in 0..full.len() {
+            let pairs: Vec<(&str, &[u8])> = full
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != drop_index)
+                .map(|(_, p)| *p)
+                .collect();
+            for provider in [CloudProvider::Alibaba, CloudProvider::UCloud] {
+                match credentials_from_data(provider, Some(&data(&pairs))) {
+                    Ok(c) => assert_no_secret(&format!("{c:?}")),
+                    Err(p) => {
+                        let e = p.into_error("default", "ns", "creds", provider);
+                        assert_no_secret(&e.to_string());
+                        assert_no_secret(&format!("{e:?}"));
+                    }
+                }
+            }
+        }
+        // A Secret that fails to decode reports no detail of the answer.
+        let decode = serde_json::from_str::<u32>(&format!("\"{SECRET}\"")).unwrap_err();
+        let e = ProviderError::kubernetes(
+            "read Secret ns/creds".into(),
+            &kube::Error::SerdeError(decode),
+        );
+        assert_no_secret(&e.to_string());
+        assert!(e.is_retryable());
+    }
+
+    fn provider_config(generation: i64, conditions: Vec<Condition>) -> ProviderConfig {
+        let mut pc = ProviderConfig::new(
+            "default",
+            ProviderConfigSpec {
+                provider: CloudProvider::Alibaba,
+                region: "cn-hangzhou".into(),
+                endpoint: None,
+                credentials: CredentialsSpec {
+                    secret_ref: SecretReference {
+                        namespace: "natop-system".into(),
+                        name: "creds".into(),
+                    },
+                },
+                rate_limit: None,
+            },
+        );
+        pc.metadata.generation = Some(generation);
+        if !conditions.is_empty() {
+            pc.status = Some(ProviderConfigStatus {
+                observed_generation: Some(generation),
+                conditions,
+            });
+        }
+        pc
+    }
+
+    fn cond(type_: &str, status: &str, reason: &str, generation: i64) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: format!("{reason} message"),
+            observed_generation: Some(generation),
+            last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    #[test]
+    fn not_ready_follows_the_current_ready_condition() {
+        assert!(
+            not_ready(&provider_config(1, vec![])).is_none(),
+            "no status yet"
+        );
+        let ready = provider_config(1, vec![cond("Ready", "True", "CredentialsValid", 1)]);
+        assert!(not_ready(&ready).is_none());
+
+        let stalled = provider_config(
+            2,
+            vec![
+                cond("Ready", "False", "CredentialsRejected", 2),
+                cond("Reconciling", "False", "CredentialsRejected", 2),
+                cond("Stalled", "True", "CredentialsRejected", 2),
+            ],
+        );
+        let e = not_ready(&stalled).expect("not ready");
+        assert_eq!(e.reason(), "CredentialsRejected");
+        assert!(!e.is_retryable());
+        assert!(
+            e.to_string()
+                .contains("ProviderConfig default is not ready: CredentialsRejected"),
+            "{e}"
+        );
+
+        let retrying = provider_config(
+            2,
+            vec![
+                cond("Ready", "False", "EndpointUnreachable", 2),
+                cond("Reconciling", "True", "EndpointUnreachable", 2),
+            ],
+        );
+        let e = not_ready(&retrying).expect("not ready");
+        assert_eq!(e.reason(), "EndpointUnreachable");
+        assert!(e.is_retryable());
+
+        // A status about an older generation is stale: the spec changed since.
+        let mut stale = stalled.clone();
+        stale.metadata.generation = Some(3);
+        assert!(not_ready(&stale).is_none());
+    }
+}

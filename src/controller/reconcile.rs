@@ -1,0 +1,202 @@
+//! Pieces every managed kind's reconcile uses: the error type and its
+//! category, the finalizer, events, and the requeue decisions.
+
+use std::time::Duration;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tracing::warn;
+
+use super::Context;
+use super::providers::ProviderError;
+use super::timing;
+use crate::api::{DRIFT_INTERVAL_ANNOTATION, FINALIZER};
+use crate::cloud::CloudError;
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A cloud call failed.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// The ProviderConfig or its Secret is not usable.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The Kubernetes API failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl ReconcileError {
+    /// A bounded category: metric label and event reason.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ReconcileError::Cloud(e) => e.category().as_str(),
+            ReconcileError::Provider(e) => e.reason(),
+            ReconcileError::Kube(_) => "KubernetesApiError",
+        }
+    }
+
+    /// The reason shown in conditions: the cloud's error code when there is one.
+    pub fn reason(&self) -> String {
+        match self {
+            ReconcileError::Cloud(e) => e
+                .code()
+                .map_or_else(|| e.category().as_str().to_string(), sanitize_reason),
+            other => other.category().to_string(),
+        }
+    }
+
+    /// Whether retrying later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ReconcileError::Cloud(e) => {
+                e.is_retryable() || e.category() == crate::cloud::ErrorCategory::Cancelled
+            }
+            ReconcileError::Provider(e) => e.is_retryable(),
+            ReconcileError::Kube(_) => true,
+        }
+    }
+}
+
+/// Condition reasons are CamelCase identifiers: keep letters and digits only.
+pub fn sanitize_reason(code: &str) -> String {
+    let cleaned: String = code.chars().filter(char::is_ascii_alphanumeric).collect();
+    if cleaned.is_empty() {
+        "CloudError".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// `namespace/name`, the key of per-object pacing.
+pub fn key<K: Resource>(object: &K) -> String {
+    format!(
+        "{}/{}",
+        object.meta().namespace.clone().unwrap_or_default(),
+        object.meta().name.clone().unwrap_or_default()
+    )
+}
+
+/// The drift-check interval of `object`: its annotation, else the default,
+/// jittered by 10 % so that objects do not all check at once.
+pub fn drift_interval<K: Resource>(object: &K, default: Duration) -> Duration {
+    let interval = object
+        .annotations()
+        .get(DRIFT_INTERVAL_ANNOTATION)
+        .and_then(|text| timing::parse_interval(text))
+        .unwrap_or(default);
+    timing::jitter(interval, 0.1)
+}
+
+/// Add natop's finalizer when it is missing. Returns whether it was added.
+pub async fn ensure_finalizer<K>(api: &Api<K>, object: &K) -> Result<bool, kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if object.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(false);
+    }
+    let mut finalizers = object.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    patch_finalizers(api, object, finalizers).await?;
+    Ok(true)
+}
+
+/// Remove natop's finalizer: the object may go.
+pub async fn remove_finalizer<K>(api: &Api<K>, object: &K) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let finalizers: Vec<String> = object
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    match patch_finalizers(api, object, finalizers).await {
+        // Already gone: nothing to release.
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        other => other,
+    }
+}
+
+/// A JSON merge patch guarded by the resourceVersion, so that a finalizer
+/// list changed by someone else in the meantime is not overwritten.
+async fn patch_finalizers<K>(
+    api: &Api<K>,
+    object: &K,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let patch = json!({
+        "metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": object.resource_version(),
+        }
+    });
+    api.patch(
+        &object.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Publish an event about `object`; a failure is logged, never fatal.
+pub async fn event<K>(
+    ctx: &Context,
+    object: &K,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) where
+    K: Resource<DynamicType = ()> + Serialize,
+{
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: action.to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        warn!(reason, error = %e, "cannot publish an event");
+    }
+}
+
+/// What to do after an error: retry with per-object backoff, or wait for a
+/// change when retrying cannot help.
+pub fn after_error(ctx: &Context, key: &str, error: &ReconcileError) -> Action {
+    if error.is_retryable() {
+        Action::requeue(ctx.pacing.backoff(key))
+    } else {
+        ctx.pacing.settled(key);
+        Action::await_change()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_identifiers() {
+        assert_eq!(
+            sanitize_reason("InvalidVpcId.NotFound"),
+            "InvalidVpcIdNotFound"
+        );
+        assert_eq!(sanitize_reason("Throttling.User"), "ThrottlingUser");
+        assert_eq!(sanitize_reason("..."), "CloudError");
+    }
+}

@@ -1,0 +1,160 @@
+//! When to look again: growing short intervals while the cloud is busy, a
+//! jittered drift interval at rest, and per-object exponential backoff on
+//! retryable errors.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The first re-check of a transitional resource.
+pub const TRANSITIONAL_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between checks of a transitional resource.
+pub const TRANSITIONAL_MAX: Duration = Duration::from_secs(15);
+/// The first retry after a retryable error.
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(2);
+/// The longest wait between retries.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Per-object counters: consecutive transitional checks and consecutive errors.
+#[derive(Debug, Default)]
+pub struct Pacing {
+    transitional: Mutex<HashMap<String, u32>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+fn bump(map: &Mutex<HashMap<String, u32>>, key: &str) -> u32 {
+    let mut map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let n = map.entry(key.to_string()).or_insert(0);
+    *n = n.saturating_add(1);
+    *n - 1
+}
+
+fn clear(map: &Mutex<HashMap<String, u32>>, key: &str) {
+    map.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(key);
+}
+
+impl Pacing {
+    /// The next re-check of a transitional resource: 1 s, then growing by half
+    /// each time up to 15 s, with ±20 % jitter.
+    pub fn transitional(&self, key: &str) -> Duration {
+        clear(&self.failures, key);
+        let n = bump(&self.transitional, key);
+        let grown =
+            TRANSITIONAL_FIRST.as_secs_f64() * 1.5f64.powi(i32::try_from(n.min(20)).unwrap_or(20));
+        jitter(
+            Duration::from_secs_f64(grown.min(TRANSITIONAL_MAX.as_secs_f64())),
+            0.2,
+        )
+    }
+
+    /// The next retry after a retryable error: exponential with full jitter,
+    /// capped at five minutes.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let n = bump(&self.failures, key);
+        let ceiling =
+            BACKOFF_FIRST.as_secs_f64() * 2f64.powi(i32::try_from(n.min(20)).unwrap_or(20));
+        let ceiling = ceiling.min(BACKOFF_MAX.as_secs_f64());
+        // Never retry sooner than a second: a hot loop helps nobody.
+        Duration::from_secs_f64((fastrand::f64() * ceiling).max(1.0))
+    }
+
+    /// The object is at rest (or gone): forget its counters.
+    pub fn settled(&self, key: &str) {
+        clear(&self.transitional, key);
+        clear(&self.failures, key);
+    }
+
+    /// How many objects are waiting on a retry.
+    pub fn retrying(&self) -> usize {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// `d` spread by ±`fraction`.
+pub fn jitter(d: Duration, fraction: f64) -> Duration {
+    let factor = 1.0 + fraction * (2.0 * fastrand::f64() - 1.0);
+    Duration::from_secs_f64(d.as_secs_f64() * factor)
+}
+
+/// Parse a drift interval such as `90s`, `15m`, `2h` or `1h30m`.
+pub fn parse_interval(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().ok()?;
+        digits.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+    }
+    if !digits.is_empty() {
+        return None;
+    }
+    (total > 0).then(|| Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitional_checks_grow_to_fifteen_seconds() {
+        let p = Pacing::default();
+        let first = p.transitional("a");
+        assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200));
+        let later: Vec<Duration> = (0..20).map(|_| p.transitional("a")).collect();
+        assert!(later.iter().all(|d| *d <= Duration::from_secs(18)));
+        assert!(later.last().is_some_and(|d| *d >= Duration::from_secs(12)));
+        p.settled("a");
+        assert!(
+            p.transitional("a") <= Duration::from_millis(1200),
+            "reset at rest"
+        );
+    }
+
+    #[test]
+    fn backoff_is_capped_jittered_and_per_object() {
+        let p = Pacing::default();
+        let delays: Vec<Duration> = (0..30).map(|_| p.backoff("x")).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= Duration::from_secs(1) && *d <= BACKOFF_MAX)
+        );
+        assert_eq!(p.retrying(), 1);
+        assert!(
+            p.backoff("y") <= Duration::from_secs(2),
+            "another object starts low"
+        );
+        p.settled("x");
+        assert_eq!(p.retrying(), 1);
+    }
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(parse_interval("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_interval("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_interval("1h30m"), Some(Duration::from_secs(5400)));
+        for bad in ["", "10", "5d", "m", "0s", "-1m"] {
+            assert_eq!(parse_interval(bad), None, "{bad}");
+        }
+    }
+}

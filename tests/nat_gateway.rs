@@ -1,0 +1,537 @@
+//! The NatGateway controller against the real API server and the emulator.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use natop::api::NatGateway;
+use natop::cloud::alibaba::actions::nat_gateway::{
+    CreateNatGateway, DescribeNatGateways, ModifyNatGatewayAttribute,
+};
+use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
+use natop::cloud::{ClientConfig, RateLimit};
+use natop::emulator::fixture::Fixture;
+use natop::emulator::{EmulatorConfig, faults::FaultConfig, faults::FaultRule};
+use serde_json::{Value, json};
+use support::cluster::{emulator_admin, wait_for};
+use support::operator::{World, quick_durations};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fixture() -> Fixture {
+    Fixture::default_fixture()
+}
+
+fn vpc() -> String {
+    fixture().alibaba.regions[0].vpcs[0].vpc_id.clone()
+}
+
+fn eip(i: usize) -> (String, String) {
+    let e = &fixture().alibaba.regions[0].eips[i];
+    (e.allocation_id.clone(), e.ip_address.clone())
+}
+
+fn cloud(world: &World) -> AlibabaClient {
+    let a = &fixture().alibaba.accounts[0];
+    AlibabaClient::new(
+        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+        ClientConfig {
+            endpoint: Some(world.emulator.endpoint()),
+            rate_limit: RateLimit::new(1000, 1000),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn create(world: &World, name: &str, spec: Value, annotations: Value) -> Api<NatGateway> {
+    let api: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let mut full = json!({"providerConfigRef": {"name": world.provider}, "vpcId": vpc()});
+    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    let object: NatGateway = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": "NatGateway",
+        "metadata": {"name": name, "labels": world.labels(), "annotations": annotations},
+        "spec": full,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+    api
+}
+
+fn condition(gw: &NatGateway, type_: &str) -> Option<(String, String)> {
+    gw.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+async fn wait_until(
+    api: &Api<NatGateway>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&NatGateway) -> bool,
+) -> NatGateway {
+    wait_for(&format!("{name}: {what}"), TIMEOUT, || async {
+        let gw = api.get(name).await.ok()?;
+        pred(&gw).then_some(gw)
+    })
+    .await
+}
+
+async fn wait_ready(api: &Api<NatGateway>, name: &str) -> NatGateway {
+    wait_until(api, name, "Ready=True for the current generation", |g| {
+        condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+            && g.status.as_ref().and_then(|s| s.observed_generation) == g.metadata.generation
+    })
+    .await
+}
+
+async fn gateways(world: &World) -> Vec<natop::cloud::alibaba::actions::nat_gateway::NatGateway> {
+    cloud(world)
+        .describe_all(&DescribeNatGateways {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Write calls the emulator answered successfully, by action.
+async fn writes(world: &World) -> Vec<(String, u64)> {
+    let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;
+    calls
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(action, _)| {
+            !action.starts_with("Describe")
+                && !action.starts_with("Get")
+                && !action.starts_with("List")
+        })
+        .map(|(action, outcomes)| (action.clone(), outcomes["success"].as_u64().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+#[tokio::test]
+async fn create_binds_eips_and_becomes_ready_then_delete_leaves_the_cloud_empty() {
+    let world = World::start("ngw-life").await;
+    let (eip0, ip0) = eip(0);
+    let api = create(
+        &world,
+        "gw",
+        json!({"name": "edge", "eipAllocationIds": [eip0]}),
+        json!({}),
+    )
+    .await;
+    let gw = wait_ready(&api, "gw").await;
+    let status = gw.status.clone().unwrap();
+    let id = status.id.clone().unwrap();
+    assert!(id.starts_with("ngw-"), "{id}");
+    assert!(status.forward_table_id.unwrap().starts_with("ftb-"));
+    assert!(status.snat_table_id.unwrap().starts_with("stb-"));
+    assert_eq!(status.status.as_deref(), Some("Available"));
+    assert!(
+        status
+            .ip_addresses
+            .iter()
+            .any(|ip| ip.ip == ip0 && ip.allocation_id == eip0)
+    );
+    let cloud_gws = gateways(&world).await;
+    assert_eq!(cloud_gws.len(), 1);
+    assert_eq!(cloud_gws[0].name, "edge");
+    assert!(
+        gw.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"natop.dev/cleanup".to_string())
+    );
+
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    wait_for("gw to be gone", TIMEOUT, || async {
+        api.get_opt("gw").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(gateways(&world).await.is_empty(), "the cloud is empty");
+    let state = emulator_admin(&world.emulator.endpoint(), "state").await;
+    let key = &fixture().alibaba.accounts[0].access_key_id;
+    let eip_state =
+        &state["world"]["alibaba"][key]["regions"]["cn-hangzhou"]["eips"][&eip0]["wire"];
+    assert_eq!(
+        eip_state["Status"], "Available",
+        "the EIP was unbound: {eip_state}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn spec_changes_rename_resize_and_rebind() {
+    let world = World::start("ngw-change").await;
+    let (eip0, _) = eip(0);
+    let (eip1, ip1) = eip(1);
+    let api = create(
+        &world,
+        "gw",
+        json!({"name": "edge", "eipAllocationIds": [eip0]}),
+        json!({}),
+    )
+    .await;
+    wait_ready(&api, "gw").await;
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"name": "edge-renamed", "description": "the edge gateway", "specification": "Middle", "eipAllocationIds": [eip1]}})),
+    )
+    .await
+    .unwrap();
+    let gw = wait_until(&api, "gw", "resized and rebound", |g| {
+        g.status.as_ref().is_some_and(|s| {
+            s.specification.as_deref() == Some("Middle")
+                && s.ip_addresses.len() == 1
+                && s.ip_addresses[0].ip == ip1
+        }) && condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+    let cloud_gw = &gateways(&world).await[0];
+    assert_eq!(cloud_gw.name, "edge-renamed");
+    assert_eq!(cloud_gw.description, "the edge gateway");
+    assert_eq!(cloud_gw.spec, "Middle");
+    assert_eq!(gw.status.unwrap().id.unwrap(), cloud_gw.nat_gateway_id);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn adoption_creates_nothing_and_observe_writes_nothing() {
+    let world = World::start("ngw-adopt").await;
+    let made = cloud(&world)
+        .call(&CreateNatGateway {
+            region_id: "cn-hangzhou".into(),
+            vpc_id: vpc(),
+            name: Some("made-elsewhere".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let before = writes(&world).await;
+    let id = made.nat_gateway_id.clone();
+    let api = create(
+        &world,
+        "observed",
+        json!({"managementPolicy": "Observe", "name": "made-elsewhere"}),
+        json!({"natop.dev/external-id": id}),
+    )
+    .await;
+    let gw = wait_ready(&api, "observed").await;
+    assert_eq!(gw.status.unwrap().id.as_deref(), Some(id.as_str()));
+    // A different name under Observe is reported, never written.
+    api.patch(
+        "observed",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"name": "renamed"}})),
+    )
+    .await
+    .unwrap();
+    wait_until(&api, "observed", "drift reported", |g| {
+        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "Drifted")
+    })
+    .await;
+    api.delete("observed", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("observed to be gone", TIMEOUT, || async {
+        api.get_opt("observed")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(writes(&world).await, before, "Observe made no write call");
+    assert_eq!(
+        gateways(&world).await.len(),
+        1,
+        "and deleting it left the gateway"
+    );
+
+    let adopted = create(
+        &world,
+        "adopted",
+        json!({"name": "made-elsewhere"}),
+        json!({"natop.dev/external-id": id}),
+    )
+    .await;
+    let gw = wait_ready(&adopted, "adopted").await;
+    assert_eq!(gw.status.unwrap().id.as_deref(), Some(id.as_str()));
+    assert_eq!(gateways(&world).await.len(), 1, "adoption created nothing");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn orphan_leaves_the_gateway() {
+    let world = World::start("ngw-orphan").await;
+    let api = create(&world, "gw", json!({"deletionPolicy": "Orphan"}), json!({})).await;
+    wait_ready(&api, "gw").await;
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    wait_for("gw to be gone", TIMEOUT, || async {
+        api.get_opt("gw").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let left = gateways(&world).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, "Available");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn drift_is_corrected_and_an_out_of_band_delete_is_recreated() {
+    let world = World::start("ngw-drift").await;
+    let api = create(
+        &world,
+        "gw",
+        json!({"name": "edge"}),
+        json!({"natop.dev/drift-interval": "2s"}),
+    )
+    .await;
+    let gw = wait_ready(&api, "gw").await;
+    let id = gw.status.unwrap().id.unwrap();
+    cloud(&world)
+        .call(&ModifyNatGatewayAttribute {
+            region_id: "cn-hangzhou".into(),
+            nat_gateway_id: id.clone(),
+            name: Some("changed-by-hand".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait_for("the name to be restored", TIMEOUT, || async {
+        let gws = gateways(&world).await;
+        (gws.len() == 1 && gws[0].name == "edge").then_some(())
+    })
+    .await;
+    let events = events_of(&world, "gw").await;
+    assert!(
+        events.iter().any(|(reason, _)| reason == "DriftCorrected"),
+        "{events:?}"
+    );
+
+    cloud(&world)
+        .call(
+            &natop::cloud::alibaba::actions::nat_gateway::DeleteNatGateway {
+                region_id: "cn-hangzhou".into(),
+                nat_gateway_id: id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let gw = wait_until(&api, "gw", "a new gateway", |g| {
+        g.status
+            .as_ref()
+            .and_then(|s| s.id.clone())
+            .is_some_and(|new| new != id)
+            && condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+    let new_id = gw.status.unwrap().id.unwrap();
+    let gws = gateways(&world).await;
+    assert_eq!(gws.len(), 1);
+    assert_eq!(gws[0].nat_gateway_id, new_id);
+    let events = events_of(&world, "gw").await;
+    assert!(
+        events.iter().any(|(reason, _)| reason == "Recreated"),
+        "{events:?}"
+    );
+    world.stop().await;
+}
+
+async fn events_of(world: &World, name: &str) -> Vec<(String, String)> {
+    let api: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), &world.ns.name);
+    wait_for("events to be listed", TIMEOUT, || async {
+        api.list(&Default::default()).await.ok()
+    })
+    .await
+    .items
+    .into_iter()
+    .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+    .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_crash_after_create_makes_no_second_gateway() {
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "CreateNatGateway".into(),
+        FaultRule {
+            latency_ms: 3000,
+            ..FaultRule::default()
+        },
+    );
+    let mut world = World::start_with(
+        "ngw-crash",
+        EmulatorConfig {
+            durations: quick_durations(),
+            faults,
+            ..EmulatorConfig::default()
+        },
+        0,
+    )
+    .await;
+    let api = create(&world, "gw", json!({}), json!({})).await;
+    // The create is committed and its answer delayed: kill the operator then.
+    wait_for("the create call", TIMEOUT, || async {
+        let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;
+        calls["CreateNatGateway"]["success"]
+            .as_u64()
+            .filter(|n| *n >= 1)
+            .map(|_| ())
+    })
+    .await;
+    world.kill_operator().await;
+    assert!(
+        api.get("gw")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.id)
+            .is_none(),
+        "the id was never recorded"
+    );
+    world.start_operator();
+    let gw = wait_ready(&api, "gw").await;
+    let gws = gateways(&world).await;
+    assert_eq!(gws.len(), 1, "no second gateway");
+    assert_eq!(gw.status.unwrap().id.unwrap(), gws[0].nat_gateway_id);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn with_faults_every_object_becomes_ready_with_exactly_one_gateway() {
+    let faults = FaultConfig {
+        default: FaultRule {
+            throttling: 0.1,
+            service_unavailable: 0.05,
+            internal_error: 0.05,
+            commit_then_drop: 0.2,
+            latency_ms: 0,
+        },
+        ..FaultConfig::default()
+    };
+    let world = World::start_with(
+        "ngw-faults",
+        EmulatorConfig {
+            durations: quick_durations(),
+            faults,
+            seed: 11,
+            ..EmulatorConfig::default()
+        },
+        0,
+    )
+    .await;
+    let mut api = None;
+    for i in 0..5 {
+        api = Some(
+            create(
+                &world,
+                &format!("gw-{i}"),
+                json!({"name": format!("edge-{i}")}),
+                json!({}),
+            )
+            .await,
+        );
+    }
+    let api = api.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let gw = wait_ready(&api, &format!("gw-{i}")).await;
+        ids.push(gw.status.unwrap().id.unwrap());
+    }
+    let gws = gateways(&world).await;
+    assert_eq!(gws.len(), 5, "exactly one gateway per object");
+    for id in ids {
+        assert!(gws.iter().any(|g| g.nat_gateway_id == id));
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn an_immutable_change_stalls_with_zero_writes() {
+    let world = World::start("ngw-invalid").await;
+    let api = create(&world, "gw", json!({}), json!({})).await;
+    wait_ready(&api, "gw").await;
+    let before = writes(&world).await;
+    let other_vpc = fixture().alibaba.regions[0].vpcs[1].vpc_id.clone();
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"vpcId": other_vpc}})),
+    )
+    .await
+    .unwrap();
+    let gw = wait_until(&api, "gw", "Stalled InvalidSpec", |g| {
+        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "InvalidSpec")
+    })
+    .await;
+    assert!(condition(&gw, "Ready").is_some_and(|(s, _)| s == "False"));
+    assert_eq!(writes(&world).await, before, "no cloud write");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn normal_converts_to_enhanced_with_progress_in_status() {
+    let world = World::start("ngw-convert").await;
+    let vswitch = fixture().alibaba.regions[0].vpcs[0].v_switches[0]
+        .v_switch_id
+        .clone();
+    let api = create(&world, "gw", json!({"vSwitchId": vswitch}), json!({})).await;
+    wait_ready(&api, "gw").await;
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"natType": "Enhanced"}})),
+    )
+    .await
+    .unwrap();
+    let converting = wait_until(&api, "gw", "conversion progress in status", |g| {
+        g.status.as_ref().is_some_and(|s| {
+            s.status.as_deref() == Some("Converting")
+                && s.conversion
+                    .as_ref()
+                    .is_some_and(|c| c.dst_nat_type == "Enhanced" && !c.steps.is_empty())
+        })
+    })
+    .await;
+    assert!(
+        condition(&converting, "Reconciling")
+            .is_some_and(|(s, r)| s == "True" && r == "Converting")
+    );
+    let gw = wait_until(&api, "gw", "Enhanced and Ready", |g| {
+        g.status
+            .as_ref()
+            .is_some_and(|s| s.nat_type.as_deref() == Some("Enhanced"))
+            && condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+    assert_eq!(gateways(&world).await[0].nat_type, "Enhanced");
+    assert!(gw.status.unwrap().conversion.is_some());
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"natType": "Normal"}})),
+    )
+    .await
+    .unwrap();
+    wait_until(&api, "gw", "Enhanced → Normal refused", |g| {
+        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "InvalidSpec")
+    })
+    .await;
+    world.stop().await;
+}

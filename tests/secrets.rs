@@ -1,0 +1,168 @@
+//! A wrong secret gives a clear condition on the ProviderConfig and on the
+//! gateways using it, and the secret appears in no log line (trace level), no
+//! event and no status.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use kube::Api;
+use kube::api::PostParams;
+use natop::api::{NatGateway, ProviderConfig};
+use natop::emulator::EmulatorConfig;
+use serde_json::json;
+use support::cluster::{kubeconfig_path, wait_for};
+use support::operator::{TEST_LABEL, World, quick_durations};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn reason_of(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> Option<(String, String, String)> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_reported_and_never_leaks() {
+    let wrong = format!("wrong-secret-{}", uuid::Uuid::new_v4().simple());
+    let world = World::start_custom(
+        "secret",
+        EmulatorConfig {
+            durations: quick_durations(),
+            ..EmulatorConfig::default()
+        },
+        0,
+        Some(wrong.clone()),
+        false,
+    )
+    .await;
+    let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let vpc = natop::emulator::fixture::Fixture::default_fixture()
+        .alibaba
+        .regions[0]
+        .vpcs[0]
+        .vpc_id
+        .clone();
+    let object: NatGateway = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": "NatGateway",
+        "metadata": {"name": "gw", "labels": world.labels()},
+        "spec": {"providerConfigRef": {"name": world.provider}, "vpcId": vpc},
+    }))
+    .unwrap();
+    gateways
+        .create(&PostParams::default(), &object)
+        .await
+        .unwrap();
+
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natop"))
+        .args(["run", "--kubeconfig"])
+        .arg(kubeconfig_path())
+        .args([
+            "--watch-namespace",
+            &world.ns.name,
+            "--secret-namespace",
+            &world.ns.name,
+        ])
+        .args([
+            "--label-selector",
+            &format!("{TEST_LABEL}={}", world.ns.name),
+        ])
+        .args(["--metrics-address", "127.0.0.1:0", "--log-level", "trace"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("natop run starts");
+    // Drain the pipes as it writes: trace output would fill them and block it.
+    let mut child = child;
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut text).await;
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    );
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    );
+
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    let name = world.provider.clone();
+    let (_, _, message) = wait_for(
+        "the ProviderConfig to report the rejected credentials",
+        TIMEOUT,
+        || async {
+            let pc = configs.get(&name).await.ok()?;
+            let ready = reason_of(&pc.status?.conditions, "Ready")?;
+            (ready.0 == "False" && ready.1 == "CredentialsRejected").then_some(ready)
+        },
+    )
+    .await;
+    assert!(message.contains("SignatureDoesNotMatch"), "{message}");
+    let (_, _, gw_message) = wait_for("the gateway to report it too", TIMEOUT, || async {
+        let gw = gateways.get("gw").await.ok()?;
+        let stalled = reason_of(&gw.status?.conditions, "Stalled")?;
+        // The cloud's own code may show first; the ProviderConfig's verdict follows.
+        (stalled.0 == "True" && stalled.1 == "CredentialsRejected").then_some(stalled)
+    })
+    .await;
+    assert!(
+        gw_message.contains(&name),
+        "names the ProviderConfig: {gw_message}"
+    );
+
+    // Let it retry a little at trace level, then stop it and read everything it wrote.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = child.id().expect("running");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(TIMEOUT, child.wait())
+        .await
+        .expect("it stops")
+        .unwrap();
+    assert!(
+        status.success(),
+        "natop run exits cleanly on SIGTERM: {status}"
+    );
+    let logs = stderr.await.unwrap() + &stdout.await.unwrap();
+    assert!(logs.lines().count() > 20, "trace logs were written");
+    assert!(!logs.contains(&wrong), "the secret appears in a log line");
+    let encoded =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, wrong.as_bytes());
+    assert!(
+        !logs.contains(&encoded),
+        "the secret appears base64-encoded in a log line"
+    );
+
+    let statuses = serde_json::to_string(&(
+        configs.get(&name).await.unwrap(),
+        gateways.get("gw").await.unwrap(),
+    ))
+    .unwrap();
+    assert!(!statuses.contains(&wrong), "the secret appears in a status");
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), &world.ns.name);
+    let events =
+        serde_json::to_string(&events.list(&Default::default()).await.unwrap().items).unwrap();
+    assert!(!events.contains(&wrong), "the secret appears in an event");
+    world.stop().await;
+}
