@@ -535,3 +535,35 @@ async fn normal_converts_to_enhanced_with_progress_in_status() {
     .await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_subscription_gateway_is_orphaned_with_a_warning() {
+    let world = World::start("ngw-prepaid").await;
+    let api = create(
+        &world,
+        "gw",
+        json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1}),
+        json!({}),
+    )
+    .await;
+    wait_ready(&api, "gw").await;
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    wait_for("gw to be gone", TIMEOUT, || async {
+        api.get_opt("gw").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let left = gateways(&world).await;
+    assert_eq!(left.len(), 1, "natop never deletes a subscription");
+    assert_eq!(left[0].instance_charge_type, "PrePaid");
+    let api_events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), &world.ns.name);
+    let warned = api_events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .any(|e| e.reason.as_deref() == Some("Orphaned") && e.type_.as_deref() == Some("Warning"));
+    assert!(warned, "a Warning event says the gateway was orphaned");
+    world.stop().await;
+}

@@ -141,12 +141,42 @@ async fn report_undecodable(
         }
     });
     let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&status),
-    )
-    .await?;
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&status),
+        )
+        .await
+    {
+        Ok(_) => {}
+        // The API server refuses any write to an object its schema rejects,
+        // status included: say it with an event instead.
+        Err(kube::Error::Api(e)) if e.code == 422 => {
+            let reference = k8s_openapi::api::core::v1::ObjectReference {
+                api_version: Some("natop.dev/v1alpha1".into()),
+                kind: Some(KIND.into()),
+                name: Some(name.clone()),
+                namespace: Some(namespace.clone()),
+                uid: invalid.metadata.uid.clone(),
+                ..Default::default()
+            };
+            let event = kube::runtime::events::Event {
+                type_: EventType::Warning,
+                reason: "InvalidSpec".into(),
+                note: Some(format!(
+                    "the object does not match the NatGateway schema and natop leaves it alone: {}",
+                    invalid.error
+                )),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                warn!(error = %e, "cannot publish an event");
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(Action::await_change())
 }
 
