@@ -567,3 +567,52 @@ async fn a_subscription_gateway_is_orphaned_with_a_warning() {
     assert!(warned, "a Warning event says the gateway was orphaned");
     world.stop().await;
 }
+
+#[tokio::test]
+async fn delete_waits_for_the_objects_that_use_the_gateway() {
+    let world = World::start("ngw-deps").await;
+    let api = create(&world, "gw", json!({}), json!({})).await;
+    wait_ready(&api, "gw").await;
+    // A ForwardEntry naming the gateway (no entry controller runs in this test).
+    let entries: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        &world.ns.name,
+        &kube::core::ApiResource::erase::<natop::api::ForwardEntry>(&()),
+    );
+    let entry: kube::core::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1", "kind": "ForwardEntry",
+        "metadata": {"name": "web"},
+        "spec": {"natGatewayRef": {"name": "gw"}, "externalIp": "47.97.1.11", "externalPort": "80",
+                 "internalIp": "172.16.1.10", "internalPort": "8080", "ipProtocol": "TCP"}
+    }))
+    .unwrap();
+    entries
+        .create(&PostParams::default(), &entry)
+        .await
+        .unwrap();
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    let gw = wait_until(&api, "gw", "waiting for its dependents", |g| {
+        condition(g, "Reconciling").is_some_and(|(s, r)| s == "True" && r == "DependentsExist")
+    })
+    .await;
+    let message = gw
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .message;
+    assert!(message.contains("ForwardEntry/web"), "{message}");
+    assert_eq!(gateways(&world).await.len(), 1, "not deleted while used");
+    entries
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("gw to be gone", TIMEOUT, || async {
+        api.get_opt("gw").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(gateways(&world).await.is_empty());
+    world.stop().await;
+}

@@ -1,18 +1,35 @@
 //! The natop API (`natop.dev/v1alpha1`): one file per kind, plus the shared
 //! reference, policy and condition types.
 
+pub mod bandwidth_package;
 pub mod common;
+pub mod forward_entry;
+pub mod ipv6_internet_bandwidth;
 pub mod nat_gateway;
 pub mod provider_config;
+pub mod snat_entry;
 
+pub use bandwidth_package::{BandwidthPackage, BandwidthPackageSpec, BandwidthPackageStatus};
 pub use common::*;
+pub use forward_entry::{ForwardEntry, ForwardEntrySpec, ForwardEntryStatus};
+pub use ipv6_internet_bandwidth::{
+    Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus,
+};
 pub use nat_gateway::{NatGateway, NatGatewaySpec, NatGatewayStatus};
 pub use provider_config::{ProviderConfig, ProviderConfigSpec, ProviderConfigStatus};
+pub use snat_entry::{SnatEntry, SnatEntrySpec, SnatEntryStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 /// Every CRD natop serves, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![ProviderConfig::crd(), NatGateway::crd()]
+    vec![
+        ProviderConfig::crd(),
+        NatGateway::crd(),
+        ForwardEntry::crd(),
+        SnatEntry::crd(),
+        BandwidthPackage::crd(),
+        Ipv6InternetBandwidth::crd(),
+    ]
 }

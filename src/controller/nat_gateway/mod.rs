@@ -819,11 +819,36 @@ async fn cleanup_step(
     Ok(Some(Action::requeue(Duration::from_secs(1))))
 }
 
-/// natop objects in the gateway's namespace that still use it, by name.
-/// (ForwardEntry, SnatEntry and BandwidthPackage join as their kinds arrive.)
-async fn dependents(
-    _gateway: &NatGateway,
-    _ctx: &Context,
-) -> Result<Option<String>, ReconcileError> {
-    Ok(None)
+/// natop objects in the gateway's namespace that still use it (also while
+/// they are being deleted: they need the gateway's tables to go), as
+/// `Kind/name, …`. Read as dynamic objects, so a malformed one still counts.
+async fn dependents(gateway: &NatGateway, ctx: &Context) -> Result<Option<String>, ReconcileError> {
+    use kube::core::{ApiResource, DynamicObject};
+    let namespace = gateway.namespace().unwrap_or_default();
+    let name = gateway.name_any();
+    let kinds = [
+        (
+            ApiResource::erase::<crate::api::ForwardEntry>(&()),
+            "/spec/natGatewayRef/name",
+        ),
+        (
+            ApiResource::erase::<crate::api::SnatEntry>(&()),
+            "/spec/natGatewayRef/name",
+        ),
+        (
+            ApiResource::erase::<crate::api::BandwidthPackage>(&()),
+            "/spec/alibaba/natGatewayRef/name",
+        ),
+    ];
+    let mut users = Vec::new();
+    for (resource, pointer) in kinds {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &namespace, &resource);
+        for object in api.list(&Default::default()).await?.items {
+            if object.data.pointer(pointer).and_then(|v| v.as_str()) == Some(name.as_str()) {
+                users.push(format!("{}/{}", resource.kind, object.name_any()));
+            }
+        }
+    }
+    Ok((!users.is_empty()).then(|| users.join(", ")))
 }

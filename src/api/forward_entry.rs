@@ -1,0 +1,802 @@
+//! ForwardEntry: a DNAT entry of an Alibaba Cloud NAT gateway's forward table.
+//!
+//! Also home of what the entry and package kinds share: the reference to a
+//! NatGateway and the single-field checks their `validate` functions repeat.
+
+use std::net::Ipv4Addr;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::bandwidth_package::BandwidthPackageReference;
+use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+
+/// Schema pattern of an IPv4 address (dotted quad, no leading zeros).
+pub(crate) const IPV4_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
+
+/// Schema pattern of a DNAT port: `1`–`65535`, `first/last`, or `Any`.
+const PORT_PATTERN: &str = r"^(Any|([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])(/([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?)$";
+
+/// A NatGateway object in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NatGatewayReference {
+    /// Name of the NatGateway object (same namespace). natop waits until it is Ready
+    /// and uses the gateway it manages.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: String,
+}
+
+/// The protocol a DNAT entry forwards.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum IpProtocol {
+    /// TCP.
+    #[serde(rename = "TCP")]
+    Tcp,
+    /// UDP.
+    #[serde(rename = "UDP")]
+    Udp,
+    /// Every protocol and port (IP mapping): both ports must be `Any`.
+    Any,
+}
+
+impl IpProtocol {
+    /// The value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpProtocol::Tcp => "TCP",
+            IpProtocol::Udp => "UDP",
+            IpProtocol::Any => "Any",
+        }
+    }
+}
+
+/// The desired DNAT entry.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "natop.dev",
+    version = "v1alpha1",
+    kind = "ForwardEntry",
+    namespaced,
+    status = "ForwardEntryStatus",
+    shortname = "fwd",
+    category = "natop",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.id"}"#,
+    printcolumn = r#"{"name":"Protocol","type":"string","jsonPath":".spec.ipProtocol"}"#,
+    printcolumn = r#"{"name":"External","type":"string","jsonPath":".status.externalIp"}"#,
+    printcolumn = r#"{"name":"Ext Port","type":"string","jsonPath":".spec.externalPort"}"#,
+    printcolumn = r#"{"name":"Internal","type":"string","jsonPath":".spec.internalIp"}"#,
+    printcolumn = r#"{"name":"Int Port","type":"string","jsonPath":".spec.internalPort"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.natGatewayRef) != has(self.forwardTableId)")
+        .message("set exactly one of natGatewayRef and forwardTableId"),
+    validation = Rule::new("has(self.externalIp) != has(self.externalIpFrom)")
+        .message("set exactly one of externalIp and externalIpFrom"),
+    validation = Rule::new("(self.externalPort == 'Any') == (self.ipProtocol == 'Any') && (self.internalPort == 'Any') == (self.ipProtocol == 'Any')")
+        .message("ipProtocol Any needs externalPort and internalPort Any, and port Any needs ipProtocol Any"),
+    validation = Rule::new("(self.externalPort.contains('/') ? int(self.externalPort.split('/')[1]) - int(self.externalPort.split('/')[0]) : 0) == (self.internalPort.contains('/') ? int(self.internalPort.split('/')[1]) - int(self.internalPort.split('/')[0]) : 0)")
+        .message("externalPort and internalPort must cover the same number of ports"),
+    validation = Rule::new("has(self.natGatewayRef) == has(oldSelf.natGatewayRef) && has(self.forwardTableId) == has(oldSelf.forwardTableId)")
+        .message("the gateway of an entry is immutable")
+)]
+pub struct ForwardEntrySpec {
+    /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    #[serde(default)]
+    pub provider_config_ref: ProviderConfigReference,
+    /// Region, when not the ProviderConfig's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region: Option<String>,
+    /// `Delete` (default) deletes the entry with the object; `Orphan` leaves it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) creates and updates the entry; `Observe` only reports it.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// The NatGateway (same namespace) whose forward table holds the entry; the entry
+    /// waits until that gateway is Ready. Exclusive with `forwardTableId`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("natGatewayRef is immutable"))]
+    pub nat_gateway_ref: Option<NatGatewayReference>,
+    /// Forward table (`ftb-…`) of a gateway natop does not manage. Exclusive with
+    /// `natGatewayRef`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^ftb-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("forwardTableId is immutable"))]
+    pub forward_table_id: Option<String>,
+    /// Public IPv4 address packets arrive at: an EIP bound to the gateway, or an IP of
+    /// its NAT bandwidth package. Exclusive with `externalIpFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 15), regex(pattern = IPV4_PATTERN))]
+    pub external_ip: Option<String>,
+    /// Take the public IP from a BandwidthPackage object instead. Exclusive with
+    /// `externalIp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ip_from: Option<ExternalIpSource>,
+    /// External port: `1`–`65535`, a range `first/last` (e.g. `8000/8010`), or `Any`
+    /// with `ipProtocol` `Any`.
+    #[schemars(length(max = 11), regex(pattern = PORT_PATTERN))]
+    #[x_kube(validation = Rule::new("!self.contains('/') || int(self.split('/')[0]) <= int(self.split('/')[1])").message("a port range first/last needs first <= last"))]
+    pub external_port: String,
+    /// Private IPv4 address in the VPC packets are forwarded to.
+    #[schemars(length(max = 15), regex(pattern = IPV4_PATTERN))]
+    pub internal_ip: String,
+    /// Internal port: `1`–`65535`, a range covering as many ports as `externalPort`,
+    /// or `Any` with `ipProtocol` `Any`.
+    #[schemars(length(max = 11), regex(pattern = PORT_PATTERN))]
+    #[x_kube(validation = Rule::new("!self.contains('/') || int(self.split('/')[0]) <= int(self.split('/')[1])").message("a port range first/last needs first <= last"))]
+    pub internal_port: String,
+    /// Protocol: `TCP`, `UDP`, or `Any` (IP mapping: every protocol and port, with both
+    /// ports `Any`).
+    pub ip_protocol: IpProtocol,
+    /// Name shown in the console: 2–128 characters, starting with a letter or a Chinese
+    /// character; letters, digits, `.`, `_`, `-`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = 128),
+        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+    )]
+    pub name: Option<String>,
+    /// Allow external ports above 1024 on a public IP that SNAT entries also use.
+    #[serde(default)]
+    pub port_break: bool,
+}
+
+/// Where a DNAT entry's public IP comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalIpSource {
+    /// The BandwidthPackage object (same namespace, Alibaba) holding the IP; the entry
+    /// waits until it is Ready.
+    pub bandwidth_package_ref: BandwidthPackageReference,
+    /// Which IP of the package: the 0-based position in its `status.publicIpAddresses`.
+    #[schemars(range(max = 49))]
+    pub index: u32,
+}
+
+/// What the cloud says about the DNAT entry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardEntryStatus {
+    /// The entry id (`fwd-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled, following the kstatus conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The forward table (`ftb-…`) holding the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_table_id: Option<String>,
+    /// The public IP in use (from `externalIp`, or resolved from `externalIpFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ip: Option<String>,
+    /// Cloud status: `Pending`, `Available` or `Deleting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// validate
+// ---------------------------------------------------------------------------
+
+/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
+/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
+/// schema's own patterns, which an object stored before the schema may break.
+/// Every problem found is listed, separated by `; `.
+pub fn validate(spec: &ForwardEntrySpec) -> Result<(), String> {
+    let mut problems = Vec::new();
+    problems.extend(region_problem(spec.region.as_deref()));
+    problems.extend(one_of(
+        ("spec.natGatewayRef", spec.nat_gateway_ref.is_some()),
+        ("spec.forwardTableId", spec.forward_table_id.is_some()),
+        "name the NatGateway object, or give the forward table of a gateway natop does not manage",
+    ));
+    if let Some(reference) = &spec.nat_gateway_ref {
+        problems.extend(object_name_problem(
+            "spec.natGatewayRef.name",
+            &reference.name,
+        ));
+    }
+    if let Some(table) = &spec.forward_table_id {
+        problems.extend(id_problem("spec.forwardTableId", table, "ftb-"));
+    }
+    problems.extend(one_of(
+        ("spec.externalIp", spec.external_ip.is_some()),
+        ("spec.externalIpFrom", spec.external_ip_from.is_some()),
+        "give the public IP, or the BandwidthPackage and index to take it from",
+    ));
+    if let Some(ip) = &spec.external_ip {
+        problems.extend(ipv4_problem("spec.externalIp", ip));
+    }
+    if let Some(source) = &spec.external_ip_from {
+        problems.extend(object_name_problem(
+            "spec.externalIpFrom.bandwidthPackageRef.name",
+            &source.bandwidth_package_ref.name,
+        ));
+        problems.extend(index_problem("spec.externalIpFrom.index", source.index));
+    }
+    problems.extend(ipv4_problem("spec.internalIp", &spec.internal_ip));
+    let external = port_or_problem("spec.externalPort", &spec.external_port);
+    let internal = port_or_problem("spec.internalPort", &spec.internal_port);
+    match (external, internal) {
+        (Ok(external), Ok(internal)) => {
+            problems.extend(port_rule_problems(spec, external, internal));
+        }
+        (external, internal) => {
+            problems.extend(external.err());
+            problems.extend(internal.err());
+        }
+    }
+    if let Some(name) = &spec.name {
+        problems.extend(name_problem("spec.name", name));
+    }
+    into_result(problems)
+}
+
+/// A parsed DNAT port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port {
+    One(u16),
+    Range(u16, u16),
+    Any,
+}
+
+impl Port {
+    /// Parse as the schema pattern allows: `Any`, or ports 1–65535 without
+    /// leading zeros, alone or as `first/last` with first <= last.
+    fn parse(text: &str) -> Option<Port> {
+        if text == "Any" {
+            return Some(Port::Any);
+        }
+        let one = |s: &str| {
+            let plain =
+                !s.is_empty() && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit());
+            plain.then(|| s.parse::<u16>().ok()).flatten()
+        };
+        match text.split_once('/') {
+            Some((first, last)) => {
+                let (first, last) = (one(first)?, one(last)?);
+                (first <= last).then_some(Port::Range(first, last))
+            }
+            None => one(text).map(Port::One),
+        }
+    }
+
+    /// How many ports it covers (`Any` is not counted).
+    fn size(self) -> u32 {
+        match self {
+            Port::One(_) | Port::Any => 1,
+            Port::Range(first, last) => u32::from(last - first) + 1,
+        }
+    }
+}
+
+fn port_or_problem(field: &str, text: &str) -> Result<Port, String> {
+    Port::parse(text).ok_or_else(|| {
+        format!(
+            "{field} is \"{text}\": set a port 1 to 65535, a range first/last with first <= last (e.g. 8000/8010), or Any"
+        )
+    })
+}
+
+/// `Any` goes with `Any`; both ports cover as many ports.
+fn port_rule_problems(spec: &ForwardEntrySpec, external: Port, internal: Port) -> Vec<String> {
+    let mut problems = Vec::new();
+    let any = spec.ip_protocol == IpProtocol::Any;
+    for (field, port, text) in [
+        ("spec.externalPort", external, &spec.external_port),
+        ("spec.internalPort", internal, &spec.internal_port),
+    ] {
+        if any && port != Port::Any {
+            problems.push(format!(
+                "spec.ipProtocol Any maps every port but {field} is \"{text}\": set {field} to Any, or set spec.ipProtocol to TCP or UDP"
+            ));
+        } else if !any && port == Port::Any {
+            problems.push(format!(
+                "{field} Any needs spec.ipProtocol Any: set a port or range, or set spec.ipProtocol to Any"
+            ));
+        }
+    }
+    if external != Port::Any && internal != Port::Any && external.size() != internal.size() {
+        problems.push(format!(
+            "spec.externalPort \"{}\" covers {} ports but spec.internalPort \"{}\" covers {}: use ranges of the same size",
+            spec.external_port,
+            external.size(),
+            spec.internal_port,
+            internal.size()
+        ));
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------
+// Checks the entry and package kinds share
+// ---------------------------------------------------------------------------
+
+/// `Ok` when nothing is wrong, else every problem joined with `; `.
+pub(crate) fn into_result(problems: Vec<String>) -> Result<(), String> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Exactly one of two fields is set; `hint` says what each is for.
+pub(crate) fn one_of(
+    (first, first_set): (&str, bool),
+    (second, second_set): (&str, bool),
+    hint: &str,
+) -> Option<String> {
+    match (first_set, second_set) {
+        (true, true) => Some(format!(
+            "{first} and {second} are both set: keep only one ({hint})"
+        )),
+        (false, false) => Some(format!(
+            "neither {first} nor {second} is set: set one ({hint})"
+        )),
+        _ => None,
+    }
+}
+
+/// `spec.region`, when set: lower-case letters, digits and `-`.
+pub(crate) fn region_problem(region: Option<&str>) -> Option<String> {
+    let region = region?;
+    let valid = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (!valid).then(|| {
+        format!("spec.region is \"{region}\": set a region id like cn-hangzhou (lower-case letters, digits and -)")
+    })
+}
+
+/// `value` must be `prefix` followed by lower-case letters and digits.
+pub(crate) fn id_problem(field: &str, value: &str, prefix: &str) -> Option<String> {
+    let valid = value.strip_prefix(prefix).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    (!valid).then(|| {
+        format!("{field} is \"{value}\": set an id like {prefix}abc123 ({prefix} then lower-case letters and digits)")
+    })
+}
+
+/// The name of an object in the same namespace (a DNS subdomain).
+pub(crate) fn object_name_problem(field: &str, name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let valid = (1..=253).contains(&bytes.len())
+        && edge(bytes.first())
+        && edge(bytes.last())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'));
+    (!valid).then(|| {
+        format!("{field} is \"{name}\": set the name of an object in this namespace (lower-case letters, digits, - and .)")
+    })
+}
+
+/// An IPv4 address in dotted-quad form without leading zeros.
+pub(crate) fn ipv4_problem(field: &str, ip: &str) -> Option<String> {
+    (!is_ipv4(ip)).then(|| format!("{field} is \"{ip}\": set an IPv4 address like 192.168.0.10"))
+}
+
+/// Whether `text` is an IPv4 address as [`IPV4_PATTERN`] accepts it.
+pub(crate) fn is_ipv4(text: &str) -> bool {
+    let octets_plain = text
+        .split('.')
+        .all(|o| !o.is_empty() && (o == "0" || !o.starts_with('0')));
+    octets_plain && text.parse::<Ipv4Addr>().is_ok()
+}
+
+/// A package IP index: 0 to 49.
+pub(crate) fn index_problem(field: &str, index: u32) -> Option<String> {
+    (index > 49).then(|| {
+        format!(
+            "{field} is {index}: set 0 to 49 (a position in the package's status.publicIpAddresses)"
+        )
+    })
+}
+
+/// The schema's Chinese range (`\x{4e00}-\x{9fa5}`).
+fn is_chinese(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fa5}').contains(&c)
+}
+
+/// Whether `text` starts with a letter or a Chinese character.
+pub(crate) fn starts_with_letter(text: &str) -> bool {
+    text.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || is_chinese(c))
+}
+
+/// A console name: 2–128 characters, starting with a letter or a Chinese
+/// character; letters, digits, Chinese characters, `.`, `_`, `-`.
+pub(crate) fn name_problem(field: &str, name: &str) -> Option<String> {
+    let length = name.chars().count();
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || is_chinese(c));
+    if !(2..=128).contains(&length) {
+        Some(format!("{field} has {length} characters: use 2 to 128"))
+    } else if !starts_with_letter(name) {
+        Some(format!(
+            "{field} \"{name}\" must start with a letter or a Chinese character"
+        ))
+    } else if !rest_ok {
+        Some(format!(
+            "{field} \"{name}\" may contain only letters, digits, Chinese characters, '.', '_' and '-'"
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+/// Tests: whether `text` matches the schema `pattern`, evaluated the way the API
+/// server's CEL `matches` does (RE2 syntax).
+pub(crate) fn pattern_matcher(pattern: &'static str) -> impl Fn(&str) -> bool {
+    use kube::core::cel::cel::{Context, Program, Value};
+    let program = Program::compile("text.matches(pattern)").unwrap();
+    move |text: &str| {
+        let mut context = Context::default();
+        context.add_variable_from_value("text", text);
+        context.add_variable_from_value("pattern", pattern);
+        program.execute(&context).unwrap() == Value::Bool(true)
+    }
+}
+
+#[cfg(test)]
+/// Tests: the CEL error of `result`, which must name `expected`.
+pub(crate) fn assert_refused<E: std::fmt::Debug>(
+    result: Result<(), E>,
+    expected: &str,
+    case: &str,
+) {
+    let Err(errors) = result else {
+        panic!("{case} should be refused");
+    };
+    let errors = format!("{errors:?}");
+    assert!(errors.contains(expected), "{case}: {errors}");
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::cel::{validate_cel, validate_cel_update};
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(extra: serde_json::Value) -> ForwardEntrySpec {
+        let mut value = json!({
+            "natGatewayRef": {"name": "gw"},
+            "externalIp": "47.1.2.3",
+            "externalPort": "80",
+            "internalIp": "192.168.0.10",
+            "internalPort": "8080",
+            "ipProtocol": "TCP",
+        });
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            for (key, field) in extra {
+                if field.is_null() {
+                    base.remove(key);
+                } else {
+                    base.insert(key.clone(), field.clone());
+                }
+            }
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn entry(extra: serde_json::Value) -> ForwardEntry {
+        ForwardEntry::new("web", spec(extra))
+    }
+
+    fn from_package() -> serde_json::Value {
+        json!({"externalIp": null, "externalIpFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 0}})
+    }
+
+    fn valid_specs() -> Vec<serde_json::Value> {
+        vec![
+            json!({}),
+            json!({"externalPort": "8000/8010", "internalPort": "9000/9010", "ipProtocol": "UDP"}),
+            json!({"externalPort": "65535", "internalPort": "1"}),
+            json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "Any"}),
+            json!({"externalPort": "80/80", "internalPort": "80"}),
+            json!({"natGatewayRef": null, "forwardTableId": "ftb-abc1"}),
+            from_package(),
+            json!({"name": "web-80", "portBreak": true, "region": "cn-hangzhou"}),
+        ]
+    }
+
+    #[test]
+    fn ip_protocol_uses_the_wire_names() {
+        for (protocol, wire) in [
+            (IpProtocol::Tcp, "TCP"),
+            (IpProtocol::Udp, "UDP"),
+            (IpProtocol::Any, "Any"),
+        ] {
+            assert_eq!(serde_json::to_value(protocol).unwrap(), json!(wire));
+            assert_eq!(protocol.as_str(), wire);
+        }
+    }
+
+    #[test]
+    fn port_pattern_accepts_ports_ranges_and_any_only() {
+        let pattern = pattern_matcher(PORT_PATTERN);
+        for good in [
+            "1", "80", "1024", "9999", "10000", "59999", "64999", "65499", "65529", "65535",
+            "10/20", "1/65535", "Any",
+        ] {
+            assert!(pattern(good), "{good}");
+            assert!(Port::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "0", "00", "080", "65536", "70000", "99999", "100000", "any", "ANY", "", "/", "10/",
+            "/10", "0/10", "10/70000", "1/2/3", " 80", "80 ", "-1", "+80",
+        ] {
+            assert!(!pattern(bad), "{bad}");
+            assert!(Port::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv4_pattern_and_check_agree() {
+        let pattern = pattern_matcher(IPV4_PATTERN);
+        for good in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "192.168.255.255",
+            "255.255.255.255",
+            "47.100.1.9",
+        ] {
+            assert!(pattern(good) && is_ipv4(good), "{good}");
+        }
+        for bad in [
+            "256.0.0.1",
+            "10.0.0",
+            "10.0.0.1.2",
+            "10.0.0.01",
+            "a.b.c.d",
+            "10.0.0.1/32",
+            "",
+            " 10.0.0.1",
+            "::1",
+        ] {
+            assert!(!pattern(bad) && !is_ipv4(bad), "{bad}");
+        }
+    }
+
+    // --- CEL -----------------------------------------------------------------
+
+    #[test]
+    fn cel_rules_accept_valid_specs() {
+        for extra in valid_specs() {
+            assert!(validate_cel(&entry(extra.clone())).is_ok(), "{extra}");
+        }
+    }
+
+    #[test]
+    fn cel_rules_refuse_inconsistent_specs() {
+        let one_gateway = "set exactly one of natGatewayRef and forwardTableId";
+        let one_ip = "set exactly one of externalIp and externalIpFrom";
+        let any = "ipProtocol Any needs externalPort and internalPort Any";
+        let size = "must cover the same number of ports";
+        for (extra, expected) in [
+            (json!({"natGatewayRef": null}), one_gateway),
+            (json!({"forwardTableId": "ftb-1"}), one_gateway),
+            (json!({"externalIp": null}), one_ip),
+            (
+                json!({"externalIpFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 1}}),
+                one_ip,
+            ),
+            (json!({"ipProtocol": "Any"}), any),
+            (json!({"externalPort": "Any", "internalPort": "Any"}), any),
+            (
+                json!({"externalPort": "Any", "internalPort": "80", "ipProtocol": "Any"}),
+                any,
+            ),
+            (
+                json!({"externalPort": "80", "internalPort": "Any", "ipProtocol": "Any"}),
+                any,
+            ),
+            (
+                json!({"externalPort": "8000/8010", "internalPort": "80"}),
+                size,
+            ),
+            (
+                json!({"externalPort": "8000/8010", "internalPort": "9000/9011"}),
+                size,
+            ),
+            (
+                json!({"externalPort": "8010/8000", "internalPort": "9010/9000"}),
+                "first <= last",
+            ),
+        ] {
+            assert_refused(
+                validate_cel(&entry(extra.clone())),
+                expected,
+                &extra.to_string(),
+            );
+        }
+    }
+
+    #[test]
+    fn cel_rules_let_ips_ports_protocol_and_name_change_but_not_the_gateway() {
+        let old = entry(json!({}));
+        for changed in [
+            json!({"externalIp": "47.1.2.4", "internalIp": "192.168.0.11"}),
+            json!({"externalPort": "81", "internalPort": "81", "ipProtocol": "UDP"}),
+            json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "Any"}),
+            json!({"name": "renamed", "portBreak": true}),
+            from_package(),
+        ] {
+            assert!(
+                validate_cel_update(&entry(changed.clone()), &old).is_ok(),
+                "{changed}"
+            );
+        }
+        for (changed, expected) in [
+            (
+                json!({"natGatewayRef": {"name": "other"}}),
+                "natGatewayRef is immutable",
+            ),
+            (
+                json!({"natGatewayRef": null, "forwardTableId": "ftb-1"}),
+                "the gateway of an entry is immutable",
+            ),
+        ] {
+            assert_refused(
+                validate_cel_update(&entry(changed.clone()), &old),
+                expected,
+                &changed.to_string(),
+            );
+        }
+        let by_table = entry(json!({"natGatewayRef": null, "forwardTableId": "ftb-1"}));
+        let other_table = entry(json!({"natGatewayRef": null, "forwardTableId": "ftb-2"}));
+        assert_refused(
+            validate_cel_update(&other_table, &by_table),
+            "forwardTableId is immutable",
+            "another table",
+        );
+    }
+
+    // --- validate ------------------------------------------------------------
+
+    #[test]
+    fn validate_accepts_valid_specs() {
+        for extra in valid_specs() {
+            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
+        }
+        let chinese = spec(json!({"name": "转发-1"}));
+        assert_eq!(validate(&chinese), Ok(()));
+    }
+
+    #[test]
+    fn validate_refuses_each_rule_and_says_what_to_change() {
+        let cases = [
+            (
+                json!({"externalPort": "0"}),
+                "spec.externalPort is \"0\": set a port 1 to 65535",
+            ),
+            (
+                json!({"internalPort": "70000"}),
+                "spec.internalPort is \"70000\"",
+            ),
+            (
+                json!({"externalPort": "65536"}),
+                "spec.externalPort is \"65536\"",
+            ),
+            (
+                json!({"externalPort": "080"}),
+                "spec.externalPort is \"080\"",
+            ),
+            (
+                json!({"externalPort": "20/10", "internalPort": "20/10"}),
+                "first <= last",
+            ),
+            (
+                json!({"externalPort": "any", "internalPort": "any", "ipProtocol": "Any"}),
+                "spec.externalPort is \"any\"",
+            ),
+            (
+                json!({"ipProtocol": "Any"}),
+                "spec.ipProtocol Any maps every port but spec.externalPort is \"80\"",
+            ),
+            (
+                json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "TCP"}),
+                "spec.externalPort Any needs spec.ipProtocol Any",
+            ),
+            (
+                json!({"externalPort": "Any", "internalPort": "80", "ipProtocol": "Any"}),
+                "set spec.internalPort to Any",
+            ),
+            (
+                json!({"externalPort": "8000/8010", "internalPort": "80"}),
+                "covers 11 ports but spec.internalPort \"80\" covers 1",
+            ),
+            (
+                json!({"natGatewayRef": null}),
+                "neither spec.natGatewayRef nor spec.forwardTableId is set",
+            ),
+            (
+                json!({"forwardTableId": "ftb-1"}),
+                "spec.natGatewayRef and spec.forwardTableId are both set",
+            ),
+            (
+                json!({"natGatewayRef": null, "forwardTableId": "stb-1"}),
+                "spec.forwardTableId is \"stb-1\"",
+            ),
+            (
+                json!({"natGatewayRef": {"name": "Gw_1"}}),
+                "spec.natGatewayRef.name is \"Gw_1\"",
+            ),
+            (
+                json!({"externalIp": null}),
+                "neither spec.externalIp nor spec.externalIpFrom is set",
+            ),
+            (
+                json!({"externalIpFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 0}}),
+                "spec.externalIp and spec.externalIpFrom are both set",
+            ),
+            (
+                json!({"externalIp": null, "externalIpFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 50}}),
+                "spec.externalIpFrom.index is 50: set 0 to 49",
+            ),
+            (
+                json!({"externalIp": null, "externalIpFrom": {"bandwidthPackageRef": {"name": ""}, "index": 0}}),
+                "spec.externalIpFrom.bandwidthPackageRef.name is \"\"",
+            ),
+            (
+                json!({"externalIp": "47.1.2.300"}),
+                "spec.externalIp is \"47.1.2.300\": set an IPv4 address",
+            ),
+            (
+                json!({"internalIp": "192.168.0.0/24"}),
+                "spec.internalIp is \"192.168.0.0/24\"",
+            ),
+            (
+                json!({"name": "1web"}),
+                "spec.name \"1web\" must start with a letter",
+            ),
+            (
+                json!({"name": "w"}),
+                "spec.name has 1 characters: use 2 to 128",
+            ),
+            (json!({"name": "web 80"}), "may contain only letters"),
+            (json!({"region": "CN"}), "spec.region is \"CN\""),
+        ];
+        for (extra, expected) in cases {
+            let Err(message) = validate(&spec(extra.clone())) else {
+                panic!("{extra} should be refused");
+            };
+            assert!(message.contains(expected), "{extra}: {message}");
+        }
+    }
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let Err(message) = validate(&spec(
+            json!({"externalPort": "0", "internalIp": "x", "name": "1"}),
+        )) else {
+            panic!("should be refused");
+        };
+        assert_eq!(message.matches("; ").count(), 2, "{message}");
+    }
+}

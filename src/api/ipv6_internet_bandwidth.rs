@@ -1,0 +1,250 @@
+//! Ipv6InternetBandwidth: the public bandwidth bought for one IPv6 address of an
+//! Alibaba Cloud IPv6 gateway, which opens the address to the internet.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+use super::forward_entry::{id_problem, into_result, region_problem};
+
+/// How an IPv6 address's internet traffic is billed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Ipv6InternetChargeType {
+    /// By bandwidth (the default).
+    #[default]
+    PayByBandwidth,
+    /// By traffic; the IPv6 gateway's size caps the bandwidth.
+    PayByTraffic,
+}
+
+impl Ipv6InternetChargeType {
+    /// The value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ipv6InternetChargeType::PayByBandwidth => "PayByBandwidth",
+            Ipv6InternetChargeType::PayByTraffic => "PayByTraffic",
+        }
+    }
+}
+
+/// The desired public bandwidth of an IPv6 address.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "natop.dev",
+    version = "v1alpha1",
+    kind = "Ipv6InternetBandwidth",
+    namespaced,
+    status = "Ipv6InternetBandwidthStatus",
+    shortname = "ipv6bw",
+    category = "natop",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.id"}"#,
+    printcolumn = r#"{"name":"Address","type":"string","jsonPath":".spec.ipv6AddressId"}"#,
+    printcolumn = r#"{"name":"Bandwidth","type":"integer","jsonPath":".status.bandwidth"}"#,
+    printcolumn = r#"{"name":"Charge","type":"string","jsonPath":".status.internetChargeType"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Ipv6InternetBandwidthSpec {
+    /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    #[serde(default)]
+    pub provider_config_ref: ProviderConfigReference,
+    /// Region, when not the ProviderConfig's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region: Option<String>,
+    /// `Delete` (default) deletes the bandwidth with the object; `Orphan` leaves it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) creates and updates the bandwidth; `Observe` only reports it.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// The IPv6 address (`ipv6-…`) to open to the internet. Immutable.
+    #[schemars(regex(pattern = r"^ipv6-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("ipv6AddressId is immutable"))]
+    pub ipv6_address_id: String,
+    /// The IPv6 gateway (`ipv6gw-…`) of the address. Immutable.
+    #[schemars(regex(pattern = r"^ipv6gw-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("ipv6GatewayId is immutable"))]
+    pub ipv6_gateway_id: String,
+    /// Bandwidth in Mbps, 1–5000 (with `PayByTraffic` the gateway's size caps it).
+    /// Changing it resizes the bandwidth.
+    #[schemars(range(min = 1, max = 5000))]
+    pub bandwidth: u32,
+    /// Traffic billing: `PayByBandwidth` (default) or `PayByTraffic`. Immutable.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("internetChargeType is immutable"))]
+    pub internet_charge_type: Ipv6InternetChargeType,
+}
+
+/// What the cloud says about the IPv6 address and its bandwidth.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Ipv6InternetBandwidthStatus {
+    /// The bandwidth id (`ipv6bw-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled, following the kstatus conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The bandwidth in Mbps the cloud reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<u32>,
+    /// The traffic billing the cloud reports: `PayByBandwidth` or `PayByTraffic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_charge_type: Option<String>,
+    /// Cloud status of the IPv6 address: `Pending` or `Available`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Billing status of the bandwidth: `Normal`, `FinancialLocked` or `SecurityLocked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_status: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// validate
+// ---------------------------------------------------------------------------
+
+/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
+/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
+/// schema's own patterns and ranges, which an object stored before the schema
+/// may break. Every problem found is listed, separated by `; `.
+pub fn validate(spec: &Ipv6InternetBandwidthSpec) -> Result<(), String> {
+    let mut problems = Vec::new();
+    problems.extend(region_problem(spec.region.as_deref()));
+    problems.extend(id_problem(
+        "spec.ipv6AddressId",
+        &spec.ipv6_address_id,
+        "ipv6-",
+    ));
+    problems.extend(id_problem(
+        "spec.ipv6GatewayId",
+        &spec.ipv6_gateway_id,
+        "ipv6gw-",
+    ));
+    if !(1..=5000).contains(&spec.bandwidth) {
+        problems.push(format!(
+            "spec.bandwidth is {}: set 1 to 5000 Mbps",
+            spec.bandwidth
+        ));
+    }
+    into_result(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::cel::{validate_cel, validate_cel_update};
+    use serde_json::json;
+
+    use super::super::forward_entry::assert_refused;
+    use super::*;
+
+    fn spec(extra: serde_json::Value) -> Ipv6InternetBandwidthSpec {
+        let mut value = json!({
+            "ipv6AddressId": "ipv6-hz01",
+            "ipv6GatewayId": "ipv6gw-hz1",
+            "bandwidth": 10,
+        });
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn bandwidth(extra: serde_json::Value) -> Ipv6InternetBandwidth {
+        Ipv6InternetBandwidth::new("v6", spec(extra))
+    }
+
+    #[test]
+    fn charge_type_defaults_to_pay_by_bandwidth() {
+        assert_eq!(
+            spec(json!({})).internet_charge_type,
+            Ipv6InternetChargeType::PayByBandwidth
+        );
+        assert_eq!(
+            Ipv6InternetChargeType::PayByTraffic.as_str(),
+            "PayByTraffic"
+        );
+        assert_eq!(
+            serde_json::to_value(Ipv6InternetChargeType::PayByBandwidth).unwrap(),
+            json!("PayByBandwidth")
+        );
+    }
+
+    #[test]
+    fn cel_rules_let_the_bandwidth_change_and_nothing_else() {
+        let old = bandwidth(json!({}));
+        assert!(validate_cel(&old).is_ok());
+        assert!(validate_cel_update(&bandwidth(json!({"bandwidth": 5000})), &old).is_ok());
+        for (changed, expected) in [
+            (
+                json!({"ipv6AddressId": "ipv6-hz02"}),
+                "ipv6AddressId is immutable",
+            ),
+            (
+                json!({"ipv6GatewayId": "ipv6gw-hz2"}),
+                "ipv6GatewayId is immutable",
+            ),
+            (
+                json!({"internetChargeType": "PayByTraffic"}),
+                "internetChargeType is immutable",
+            ),
+        ] {
+            assert_refused(
+                validate_cel_update(&bandwidth(changed.clone()), &old),
+                expected,
+                &changed.to_string(),
+            );
+        }
+    }
+
+    #[test]
+    fn validate_accepts_valid_specs() {
+        for extra in [
+            json!({}),
+            json!({"bandwidth": 1, "internetChargeType": "PayByTraffic"}),
+            json!({"bandwidth": 5000, "region": "cn-hangzhou"}),
+        ] {
+            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
+        }
+    }
+
+    #[test]
+    fn validate_refuses_each_rule_and_says_what_to_change() {
+        let cases = [
+            (
+                json!({"bandwidth": 0}),
+                "spec.bandwidth is 0: set 1 to 5000 Mbps",
+            ),
+            (json!({"bandwidth": 5001}), "spec.bandwidth is 5001"),
+            (
+                json!({"ipv6AddressId": "ipv6gw-1"}),
+                "spec.ipv6AddressId is \"ipv6gw-1\"",
+            ),
+            (
+                json!({"ipv6AddressId": "ipv6-"}),
+                "spec.ipv6AddressId is \"ipv6-\"",
+            ),
+            (
+                json!({"ipv6GatewayId": "ipv6-1"}),
+                "spec.ipv6GatewayId is \"ipv6-1\"",
+            ),
+            (
+                json!({"region": "cn_hangzhou"}),
+                "spec.region is \"cn_hangzhou\"",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let Err(message) = validate(&spec(extra.clone())) else {
+                panic!("{extra} should be refused");
+            };
+            assert!(message.contains(expected), "{extra}: {message}");
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! SnatEntry: an SNAT entry of an Alibaba Cloud NAT gateway's SNAT table.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::bandwidth_package::BandwidthPackageReference;
+use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+use super::forward_entry::{
+    IPV4_PATTERN, NatGatewayReference, id_problem, index_problem, into_result, ipv4_problem,
+    is_ipv4, name_problem, object_name_problem, one_of, region_problem,
+};
+
+/// At most this many public IPs in one SNAT entry.
+pub const MAX_SNAT_IPS: usize = 64;
+
+/// Schema pattern of an IPv4 CIDR block (`a.b.c.d/n`, n 0–32).
+const CIDR_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[0-9])$";
+
+/// The desired SNAT entry.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "natop.dev",
+    version = "v1alpha1",
+    kind = "SnatEntry",
+    namespaced,
+    status = "SnatEntryStatus",
+    shortname = "snat",
+    category = "natop",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
+    printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.id"}"#,
+    printcolumn = r#"{"name":"SNAT IPs","type":"string","jsonPath":".status.snatIps"}"#,
+    printcolumn = r#"{"name":"VSwitch","type":"string","jsonPath":".spec.sourceVSwitchId"}"#,
+    printcolumn = r#"{"name":"CIDR","type":"string","jsonPath":".spec.sourceCIDR"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.natGatewayRef) != has(self.snatTableId)")
+        .message("set exactly one of natGatewayRef and snatTableId"),
+    validation = Rule::new("has(self.snatIps) != has(self.snatIpsFrom)")
+        .message("set exactly one of snatIps and snatIpsFrom"),
+    validation = Rule::new("has(self.sourceVSwitchId) != has(self.sourceCIDR)")
+        .message("set exactly one of sourceVSwitchId and sourceCIDR"),
+    validation = Rule::new("has(self.natGatewayRef) == has(oldSelf.natGatewayRef) && has(self.snatTableId) == has(oldSelf.snatTableId)")
+        .message("the gateway of an entry is immutable"),
+    validation = Rule::new("has(self.sourceVSwitchId) == has(oldSelf.sourceVSwitchId) && has(self.sourceCIDR) == has(oldSelf.sourceCIDR)")
+        .message("the source of an entry is immutable")
+)]
+pub struct SnatEntrySpec {
+    /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    #[serde(default)]
+    pub provider_config_ref: ProviderConfigReference,
+    /// Region, when not the ProviderConfig's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region: Option<String>,
+    /// `Delete` (default) deletes the entry with the object; `Orphan` leaves it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) creates and updates the entry; `Observe` only reports it.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// The NatGateway (same namespace) whose SNAT table holds the entry; the entry
+    /// waits until that gateway is Ready. Exclusive with `snatTableId`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("natGatewayRef is immutable"))]
+    pub nat_gateway_ref: Option<NatGatewayReference>,
+    /// SNAT table (`stb-…`) of a gateway natop does not manage. Exclusive with
+    /// `natGatewayRef`. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^stb-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("snatTableId is immutable"))]
+    pub snat_table_id: Option<String>,
+    /// Public IPv4 addresses traffic leaves from (an SNAT IP pool when more than one),
+    /// each an EIP bound to the gateway or an IP of its NAT bandwidth package; no
+    /// duplicates, at most 64. Exclusive with `snatIpsFrom`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(min = 1, max = 64),
+        inner(length(max = 15), regex(pattern = IPV4_PATTERN)),
+        extend("x-kubernetes-list-type" = "set")
+    )]
+    pub snat_ips: Vec<String>,
+    /// Take the public IPs from a BandwidthPackage object instead. Exclusive with
+    /// `snatIps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat_ips_from: Option<SnatIpsSource>,
+    /// vSwitch (`vsw-…`) whose instances use the entry. Exclusive with `sourceCIDR`.
+    /// Immutable.
+    #[serde(
+        default,
+        rename = "sourceVSwitchId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(regex(pattern = r"^vsw-[a-z0-9]+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("sourceVSwitchId is immutable"))]
+    pub source_vswitch_id: Option<String>,
+    /// IPv4 CIDR block whose instances use the entry (a vSwitch block, part of one, or an
+    /// instance's `/32`), with the host bits zero. Exclusive with `sourceVSwitchId`.
+    /// Immutable.
+    #[serde(
+        default,
+        rename = "sourceCIDR",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(length(max = 18), regex(pattern = CIDR_PATTERN))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("sourceCIDR is immutable"))]
+    pub source_cidr: Option<String>,
+    /// Name shown in the console: 2–128 characters, starting with a letter or a Chinese
+    /// character; letters, digits, `.`, `_`, `-`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = 128),
+        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+    )]
+    pub name: Option<String>,
+    /// Keep each client on the same public IP of the pool (EIP affinity); useful with
+    /// more than one SNAT IP.
+    #[serde(default)]
+    pub eip_affinity: bool,
+}
+
+/// Where an SNAT entry's public IPs come from.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.index) != (has(self.all) && self.all)")
+        .message("set exactly one of index and all: true")
+)]
+pub struct SnatIpsSource {
+    /// The BandwidthPackage object (same namespace, Alibaba) holding the IPs; the entry
+    /// waits until it is Ready.
+    pub bandwidth_package_ref: BandwidthPackageReference,
+    /// One IP of the package: the 0-based position in its `status.publicIpAddresses`.
+    /// Exclusive with `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 49))]
+    pub index: Option<u32>,
+    /// Every IP of the package, as an SNAT IP pool. Exclusive with `index`.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// What the cloud says about the SNAT entry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnatEntryStatus {
+    /// The entry id (`snat-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled, following the kstatus conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The SNAT table (`stb-…`) holding the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat_table_id: Option<String>,
+    /// The public IPs in use, comma-separated as the cloud reports them (from
+    /// `snatIps`, or resolved from `snatIpsFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snat_ips: Option<String>,
+    /// Cloud status: `Pending`, `Available` or `Deleting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl SnatEntrySpec {
+    /// `snatIps` as the wire's `SnatIp` takes them: joined with commas.
+    pub fn snat_ip_list(&self) -> String {
+        self.snat_ips.join(",")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// validate
+// ---------------------------------------------------------------------------
+
+/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
+/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
+/// schema's own patterns, which an object stored before the schema may break,
+/// and refuses a CIDR with host bits set, which the cloud refuses.
+/// Every problem found is listed, separated by `; `.
+pub fn validate(spec: &SnatEntrySpec) -> Result<(), String> {
+    let mut problems = Vec::new();
+    problems.extend(region_problem(spec.region.as_deref()));
+    problems.extend(one_of(
+        ("spec.natGatewayRef", spec.nat_gateway_ref.is_some()),
+        ("spec.snatTableId", spec.snat_table_id.is_some()),
+        "name the NatGateway object, or give the SNAT table of a gateway natop does not manage",
+    ));
+    if let Some(reference) = &spec.nat_gateway_ref {
+        problems.extend(object_name_problem(
+            "spec.natGatewayRef.name",
+            &reference.name,
+        ));
+    }
+    if let Some(table) = &spec.snat_table_id {
+        problems.extend(id_problem("spec.snatTableId", table, "stb-"));
+    }
+    problems.extend(one_of(
+        ("spec.snatIps", !spec.snat_ips.is_empty()),
+        ("spec.snatIpsFrom", spec.snat_ips_from.is_some()),
+        "list the public IPs, or the BandwidthPackage to take them from",
+    ));
+    problems.extend(snat_ip_problems(&spec.snat_ips));
+    if let Some(source) = &spec.snat_ips_from {
+        problems.extend(source_problems(source));
+    }
+    problems.extend(one_of(
+        ("spec.sourceVSwitchId", spec.source_vswitch_id.is_some()),
+        ("spec.sourceCIDR", spec.source_cidr.is_some()),
+        "give the vSwitch or the CIDR block whose instances use the entry",
+    ));
+    if let Some(vswitch) = &spec.source_vswitch_id {
+        problems.extend(id_problem("spec.sourceVSwitchId", vswitch, "vsw-"));
+    }
+    if let Some(cidr) = &spec.source_cidr {
+        problems.extend(cidr_problem("spec.sourceCIDR", cidr));
+    }
+    if let Some(name) = &spec.name {
+        problems.extend(name_problem("spec.name", name));
+    }
+    into_result(problems)
+}
+
+fn snat_ip_problems(ips: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ips.len() > MAX_SNAT_IPS {
+        problems.push(format!(
+            "spec.snatIps lists {} IPs: an entry takes at most {MAX_SNAT_IPS}",
+            ips.len()
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for ip in ips {
+        problems.extend(ipv4_problem("an entry of spec.snatIps", ip));
+        if !seen.insert(ip.as_str()) {
+            problems.push(format!(
+                "spec.snatIps lists {ip} more than once: remove the duplicate"
+            ));
+        }
+    }
+    problems
+}
+
+fn source_problems(source: &SnatIpsSource) -> Vec<String> {
+    let mut problems = Vec::new();
+    problems.extend(object_name_problem(
+        "spec.snatIpsFrom.bandwidthPackageRef.name",
+        &source.bandwidth_package_ref.name,
+    ));
+    problems.extend(one_of(
+        ("spec.snatIpsFrom.index", source.index.is_some()),
+        ("spec.snatIpsFrom.all", source.all),
+        "index takes one IP of the package, all: true takes every IP",
+    ));
+    if let Some(index) = source.index {
+        problems.extend(index_problem("spec.snatIpsFrom.index", index));
+    }
+    problems
+}
+
+/// `a.b.c.d/n` as [`CIDR_PATTERN`] accepts it, with the host bits zero.
+fn cidr_problem(field: &str, cidr: &str) -> Option<String> {
+    let malformed = || {
+        Some(format!(
+            "{field} is \"{cidr}\": set an IPv4 CIDR block like 192.168.1.0/24"
+        ))
+    };
+    let Some((ip, prefix)) = cidr.split_once('/') else {
+        return malformed();
+    };
+    let prefix_plain = !prefix.is_empty()
+        && prefix.len() <= 2
+        && (prefix == "0" || !prefix.starts_with('0'))
+        && prefix.bytes().all(|b| b.is_ascii_digit());
+    let Some(prefix) = prefix_plain.then(|| prefix.parse::<u8>().ok()).flatten() else {
+        return malformed();
+    };
+    if !is_ipv4(ip) || prefix > 32 {
+        return malformed();
+    }
+    let net = ipnet::Ipv4Net::new(ip.parse().ok()?, prefix).ok()?;
+    (net.trunc() != net).then(|| {
+        format!(
+            "{field} is \"{cidr}\": its host bits are set; use {}",
+            net.trunc()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::CustomResourceExt;
+    use kube::core::cel::{validate_cel, validate_cel_update};
+    use serde_json::json;
+
+    use super::super::forward_entry::{assert_refused, pattern_matcher};
+    use super::*;
+
+    fn spec(extra: serde_json::Value) -> SnatEntrySpec {
+        let mut value = json!({
+            "natGatewayRef": {"name": "gw"},
+            "snatIps": ["47.1.2.3"],
+            "sourceVSwitchId": "vsw-1",
+        });
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            for (key, field) in extra {
+                if field.is_null() {
+                    base.remove(key);
+                } else {
+                    base.insert(key.clone(), field.clone());
+                }
+            }
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn entry(extra: serde_json::Value) -> SnatEntry {
+        SnatEntry::new("out", spec(extra))
+    }
+
+    fn valid_specs() -> Vec<serde_json::Value> {
+        vec![
+            json!({}),
+            json!({"snatIps": ["47.1.2.3", "47.1.2.4"], "eipAffinity": true}),
+            json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/24"}),
+            json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.7/32"}),
+            json!({"natGatewayRef": null, "snatTableId": "stb-abc1"}),
+            json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 3}}),
+            json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "all": true}}),
+            json!({"name": "out-1", "region": "cn-hangzhou"}),
+        ]
+    }
+
+    #[test]
+    fn snat_ips_join_with_commas_on_the_wire() {
+        let spec = spec(json!({"snatIps": ["47.1.2.3", "47.1.2.4"]}));
+        assert_eq!(spec.snat_ip_list(), "47.1.2.3,47.1.2.4");
+    }
+
+    #[test]
+    fn cidr_pattern_and_check_agree() {
+        let pattern = pattern_matcher(CIDR_PATTERN);
+        for good in [
+            "0.0.0.0/0",
+            "10.0.0.0/8",
+            "192.168.1.0/24",
+            "192.168.1.7/32",
+            "172.16.0.0/12",
+        ] {
+            assert!(pattern(good), "{good}");
+            assert_eq!(cidr_problem("f", good), None, "{good}");
+        }
+        for bad in [
+            "192.168.1.0",
+            "192.168.1.0/33",
+            "192.168.1.0/",
+            "192.168.1.0/08",
+            "192.168.1/24",
+            "256.0.0.0/8",
+            "10.0.0.0/8/8",
+            "a/8",
+        ] {
+            assert!(!pattern(bad), "{bad}");
+            assert!(cidr_problem("f", bad).is_some(), "{bad}");
+        }
+        // Well-formed, so the schema takes it, but the cloud refuses host bits.
+        assert!(pattern("192.168.1.1/24"));
+        assert_eq!(
+            cidr_problem("f", "192.168.1.1/24"),
+            Some("f is \"192.168.1.1/24\": its host bits are set; use 192.168.1.0/24".to_string())
+        );
+    }
+
+    #[test]
+    fn snat_ips_are_a_set_of_at_most_64_ipv4_addresses() {
+        let crd = serde_json::to_value(SnatEntry::crd()).unwrap();
+        let ips = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            ["snatIps"];
+        assert_eq!(ips["x-kubernetes-list-type"], "set");
+        assert_eq!(
+            (ips["minItems"].as_u64(), ips["maxItems"].as_u64()),
+            (Some(1), Some(64))
+        );
+        assert_eq!(ips["items"]["pattern"], IPV4_PATTERN);
+    }
+
+    // --- CEL -----------------------------------------------------------------
+
+    #[test]
+    fn cel_rules_accept_valid_specs() {
+        for extra in valid_specs() {
+            assert!(validate_cel(&entry(extra.clone())).is_ok(), "{extra}");
+        }
+    }
+
+    #[test]
+    fn cel_rules_refuse_inconsistent_specs() {
+        let one_gateway = "set exactly one of natGatewayRef and snatTableId";
+        let one_ips = "set exactly one of snatIps and snatIpsFrom";
+        let one_source = "set exactly one of sourceVSwitchId and sourceCIDR";
+        let index_or_all = "set exactly one of index and all: true";
+        let bwp = json!({"name": "bwp"});
+        for (extra, expected) in [
+            (json!({"natGatewayRef": null}), one_gateway),
+            (json!({"snatTableId": "stb-1"}), one_gateway),
+            (json!({"snatIps": null}), one_ips),
+            (
+                json!({"snatIpsFrom": {"bandwidthPackageRef": bwp, "all": true}}),
+                one_ips,
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": bwp}}),
+                index_or_all,
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": bwp, "all": false}}),
+                index_or_all,
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": bwp, "index": 0, "all": true}}),
+                index_or_all,
+            ),
+            (json!({"sourceVSwitchId": null}), one_source),
+            (json!({"sourceCIDR": "192.168.1.0/24"}), one_source),
+        ] {
+            assert_refused(
+                validate_cel(&entry(extra.clone())),
+                expected,
+                &extra.to_string(),
+            );
+        }
+    }
+
+    #[test]
+    fn cel_rules_let_ips_name_and_affinity_change_but_not_the_source_or_gateway() {
+        let old = entry(json!({}));
+        for changed in [
+            json!({"snatIps": ["47.1.2.4", "47.1.2.5"]}),
+            json!({"name": "renamed", "eipAffinity": true}),
+            json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "all": true}}),
+        ] {
+            assert!(
+                validate_cel_update(&entry(changed.clone()), &old).is_ok(),
+                "{changed}"
+            );
+        }
+        for (changed, expected) in [
+            (
+                json!({"sourceVSwitchId": "vsw-2"}),
+                "sourceVSwitchId is immutable",
+            ),
+            (
+                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/24"}),
+                "the source of an entry is immutable",
+            ),
+            (
+                json!({"natGatewayRef": {"name": "other"}}),
+                "natGatewayRef is immutable",
+            ),
+            (
+                json!({"natGatewayRef": null, "snatTableId": "stb-1"}),
+                "the gateway of an entry is immutable",
+            ),
+        ] {
+            assert_refused(
+                validate_cel_update(&entry(changed.clone()), &old),
+                expected,
+                &changed.to_string(),
+            );
+        }
+        let by_cidr = entry(json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/24"}));
+        let other_cidr = entry(json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.2.0/24"}));
+        assert_refused(
+            validate_cel_update(&other_cidr, &by_cidr),
+            "sourceCIDR is immutable",
+            "another CIDR",
+        );
+    }
+
+    // --- validate ------------------------------------------------------------
+
+    #[test]
+    fn validate_accepts_valid_specs() {
+        for extra in valid_specs() {
+            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
+        }
+        let many: Vec<String> = (0..64).map(|i| format!("47.1.2.{i}")).collect();
+        assert_eq!(validate(&spec(json!({"snatIps": many}))), Ok(()));
+    }
+
+    #[test]
+    fn validate_refuses_each_rule_and_says_what_to_change() {
+        let too_many: Vec<String> = (0..65).map(|i| format!("47.1.2.{i}")).collect();
+        let cases = [
+            (
+                json!({"sourceCIDR": "192.168.1.0/24"}),
+                "spec.sourceVSwitchId and spec.sourceCIDR are both set",
+            ),
+            (
+                json!({"sourceVSwitchId": null}),
+                "neither spec.sourceVSwitchId nor spec.sourceCIDR is set",
+            ),
+            (
+                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/33"}),
+                "spec.sourceCIDR is \"192.168.1.0/33\": set an IPv4 CIDR block",
+            ),
+            (
+                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0"}),
+                "spec.sourceCIDR is \"192.168.1.0\"",
+            ),
+            (
+                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.1/24"}),
+                "host bits are set; use 192.168.1.0/24",
+            ),
+            (
+                json!({"sourceVSwitchId": "vpc-1"}),
+                "spec.sourceVSwitchId is \"vpc-1\"",
+            ),
+            (
+                json!({"snatIps": ["47.1.2"]}),
+                "an entry of spec.snatIps is \"47.1.2\": set an IPv4 address",
+            ),
+            (
+                json!({"snatIps": ["47.1.2.3", "47.1.2.3"]}),
+                "spec.snatIps lists 47.1.2.3 more than once",
+            ),
+            (
+                json!({"snatIps": too_many}),
+                "spec.snatIps lists 65 IPs: an entry takes at most 64",
+            ),
+            (
+                json!({"snatIps": null}),
+                "neither spec.snatIps nor spec.snatIpsFrom is set",
+            ),
+            (
+                json!({"snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "all": true}}),
+                "spec.snatIps and spec.snatIpsFrom are both set",
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}}}),
+                "neither spec.snatIpsFrom.index nor spec.snatIpsFrom.all is set",
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 1, "all": true}}),
+                "spec.snatIpsFrom.index and spec.snatIpsFrom.all are both set",
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 50}}),
+                "spec.snatIpsFrom.index is 50: set 0 to 49",
+            ),
+            (
+                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "-bwp"}, "all": true}}),
+                "spec.snatIpsFrom.bandwidthPackageRef.name is \"-bwp\"",
+            ),
+            (
+                json!({"natGatewayRef": null}),
+                "neither spec.natGatewayRef nor spec.snatTableId is set",
+            ),
+            (
+                json!({"snatTableId": "stb-1"}),
+                "spec.natGatewayRef and spec.snatTableId are both set",
+            ),
+            (
+                json!({"natGatewayRef": null, "snatTableId": "ftb-1"}),
+                "spec.snatTableId is \"ftb-1\"",
+            ),
+            (
+                json!({"name": "_out"}),
+                "spec.name \"_out\" must start with a letter",
+            ),
+            (
+                json!({"region": "cn hangzhou"}),
+                "spec.region is \"cn hangzhou\"",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let Err(message) = validate(&spec(extra.clone())) else {
+                panic!("{extra} should be refused");
+            };
+            assert!(message.contains(expected), "{extra}: {message}");
+        }
+    }
+}
