@@ -8,24 +8,15 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
-use super::forward_entry::{
-    NatGatewayReference, id_problem, into_result, name_problem, object_name_problem, one_of,
-    region_problem, starts_with_letter,
+pub use super::common::BandwidthPackageReference;
+use super::common::{
+    DeletionPolicy, ManagementPolicy, NatGatewayReference, ProviderConfigReference,
 };
 use super::provider_config::CloudProvider;
-
-/// A BandwidthPackage object in the same namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BandwidthPackageReference {
-    /// Name of the BandwidthPackage object (same namespace); it must be an Alibaba one.
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    )]
-    pub name: String,
-}
+use super::validation::{
+    NAME_PATTERN, REGION_PATTERN, description_problem, id_problem, into_result,
+    letter_start_problem, name_problem, object_name_problem, one_of, range_problem, region_problem,
+};
 
 /// The line of an Alibaba NAT bandwidth package.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -95,7 +86,7 @@ pub struct BandwidthPackageSpec {
     pub provider_config_ref: ProviderConfigReference,
     /// Region, when not the ProviderConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
     /// `Delete` (default) deletes the package with the object; `Orphan` leaves it.
     #[serde(default)]
@@ -150,7 +141,7 @@ pub struct AlibabaBandwidthPackage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 2, max = 128),
-        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+        regex(pattern = NAME_PATTERN)
     )]
     pub name: Option<String>,
     /// Description: 2–256 characters, starting with a letter or a Chinese character,
@@ -385,7 +376,11 @@ fn alibaba_problems(package: &AlibabaBandwidthPackage) -> Vec<String> {
         problems.extend(name_problem("spec.alibaba.name", name));
     }
     if let Some(description) = &package.description {
-        problems.extend(description_problem(description));
+        let field = "spec.alibaba.description";
+        problems.extend(
+            description_problem(field, description)
+                .or_else(|| letter_start_problem(field, description)),
+        );
     }
     if let Some(zone) = &package.zone {
         let valid = (1..=64).contains(&zone.len())
@@ -399,23 +394,6 @@ fn alibaba_problems(package: &AlibabaBandwidthPackage) -> Vec<String> {
         }
     }
     problems
-}
-
-fn description_problem(description: &str) -> Option<String> {
-    let length = description.chars().count();
-    if !(2..=256).contains(&length) {
-        Some(format!(
-            "spec.alibaba.description has {length} characters: use 2 to 256"
-        ))
-    } else if description.starts_with("http://") || description.starts_with("https://") {
-        Some("spec.alibaba.description must not start with http:// or https://".to_string())
-    } else if !starts_with_letter(description) {
-        Some(format!(
-            "spec.alibaba.description \"{description}\" must start with a letter or a Chinese character"
-        ))
-    } else {
-        None
-    }
 }
 
 fn ucloud_problems(package: &UCloudBandwidthPackage) -> Vec<String> {
@@ -454,17 +432,12 @@ fn ucloud_problems(package: &UCloudBandwidthPackage) -> Vec<String> {
     problems
 }
 
-fn range_problem(field: &str, value: u32, min: u32, max: u32, unit: &str) -> Option<String> {
-    (!(min..=max).contains(&value))
-        .then(|| format!("{field} is {value}: set {min} to {max} {unit}"))
-}
-
 #[cfg(test)]
 mod tests {
     use kube::core::cel::{validate_cel, validate_cel_update};
     use serde_json::json;
 
-    use super::super::forward_entry::assert_refused;
+    use super::super::validation::assert_refused;
     use super::*;
 
     fn alibaba(extra: serde_json::Value) -> serde_json::Value {

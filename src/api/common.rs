@@ -1,9 +1,12 @@
-//! Types every managed kind shares: the provider reference, the deletion and
-//! management policies, and the status conditions.
+//! Types every managed kind shares: the provider reference, the references to
+//! NatGateway and BandwidthPackage objects, the deletion and management
+//! policies, and the status conditions.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::validation::OBJECT_NAME_PATTERN;
 
 /// The API group of every natop kind.
 pub const GROUP: &str = "natop.dev";
@@ -45,6 +48,31 @@ impl Default for ProviderConfigReference {
 
 fn default_provider_config() -> String {
     "default".to_string()
+}
+
+/// A NatGateway object in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NatGatewayReference {
+    /// Name of the NatGateway object (same namespace). natop waits until it is Ready
+    /// and uses the gateway it manages.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = OBJECT_NAME_PATTERN)
+    )]
+    pub name: String,
+}
+
+/// A BandwidthPackage object in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BandwidthPackageReference {
+    /// Name of the BandwidthPackage object (same namespace); it must be an Alibaba one.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = OBJECT_NAME_PATTERN)
+    )]
+    pub name: String,
 }
 
 /// What happens in the cloud when the object is deleted.

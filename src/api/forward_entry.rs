@@ -1,36 +1,21 @@
 //! ForwardEntry: a DNAT entry of an Alibaba Cloud NAT gateway's forward table.
-//!
-//! Also home of what the entry and package kinds share: the reference to a
-//! NatGateway and the single-field checks their `validate` functions repeat.
-
-use std::net::Ipv4Addr;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::bandwidth_package::BandwidthPackageReference;
-use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
-
-/// Schema pattern of an IPv4 address (dotted quad, no leading zeros).
-pub(crate) const IPV4_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
+pub use super::common::NatGatewayReference;
+use super::common::{
+    BandwidthPackageReference, DeletionPolicy, ManagementPolicy, ProviderConfigReference,
+};
+use super::validation::{
+    IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN, id_problem, index_problem, into_result,
+    ipv4_problem, name_problem, object_name_problem, one_of, region_problem,
+};
 
 /// Schema pattern of a DNAT port: `1`–`65535`, `first/last`, or `Any`.
 const PORT_PATTERN: &str = r"^(Any|([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])(/([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?)$";
-
-/// A NatGateway object in the same namespace.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NatGatewayReference {
-    /// Name of the NatGateway object (same namespace). natop waits until it is Ready
-    /// and uses the gateway it manages.
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    )]
-    pub name: String,
-}
 
 /// The protocol a DNAT entry forwards.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -95,7 +80,7 @@ pub struct ForwardEntrySpec {
     pub provider_config_ref: ProviderConfigReference,
     /// Region, when not the ProviderConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
     /// `Delete` (default) deletes the entry with the object; `Orphan` leaves it.
     #[serde(default)]
@@ -144,7 +129,7 @@ pub struct ForwardEntrySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 2, max = 128),
-        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+        regex(pattern = NAME_PATTERN)
     )]
     pub name: Option<String>,
     /// Allow external ports above 1024 on a public IP that SNAT entries also use.
@@ -322,165 +307,12 @@ fn port_rule_problems(spec: &ForwardEntrySpec, external: Port, internal: Port) -
     problems
 }
 
-// ---------------------------------------------------------------------------
-// Checks the entry and package kinds share
-// ---------------------------------------------------------------------------
-
-/// `Ok` when nothing is wrong, else every problem joined with `; `.
-pub(crate) fn into_result(problems: Vec<String>) -> Result<(), String> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// Exactly one of two fields is set; `hint` says what each is for.
-pub(crate) fn one_of(
-    (first, first_set): (&str, bool),
-    (second, second_set): (&str, bool),
-    hint: &str,
-) -> Option<String> {
-    match (first_set, second_set) {
-        (true, true) => Some(format!(
-            "{first} and {second} are both set: keep only one ({hint})"
-        )),
-        (false, false) => Some(format!(
-            "neither {first} nor {second} is set: set one ({hint})"
-        )),
-        _ => None,
-    }
-}
-
-/// `spec.region`, when set: lower-case letters, digits and `-`.
-pub(crate) fn region_problem(region: Option<&str>) -> Option<String> {
-    let region = region?;
-    let valid = !region.is_empty()
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    (!valid).then(|| {
-        format!("spec.region is \"{region}\": set a region id like cn-hangzhou (lower-case letters, digits and -)")
-    })
-}
-
-/// `value` must be `prefix` followed by lower-case letters and digits.
-pub(crate) fn id_problem(field: &str, value: &str, prefix: &str) -> Option<String> {
-    let valid = value.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    });
-    (!valid).then(|| {
-        format!("{field} is \"{value}\": set an id like {prefix}abc123 ({prefix} then lower-case letters and digits)")
-    })
-}
-
-/// The name of an object in the same namespace (a DNS subdomain).
-pub(crate) fn object_name_problem(field: &str, name: &str) -> Option<String> {
-    let bytes = name.as_bytes();
-    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let valid = (1..=253).contains(&bytes.len())
-        && edge(bytes.first())
-        && edge(bytes.last())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'));
-    (!valid).then(|| {
-        format!("{field} is \"{name}\": set the name of an object in this namespace (lower-case letters, digits, - and .)")
-    })
-}
-
-/// An IPv4 address in dotted-quad form without leading zeros.
-pub(crate) fn ipv4_problem(field: &str, ip: &str) -> Option<String> {
-    (!is_ipv4(ip)).then(|| format!("{field} is \"{ip}\": set an IPv4 address like 192.168.0.10"))
-}
-
-/// Whether `text` is an IPv4 address as [`IPV4_PATTERN`] accepts it.
-pub(crate) fn is_ipv4(text: &str) -> bool {
-    let octets_plain = text
-        .split('.')
-        .all(|o| !o.is_empty() && (o == "0" || !o.starts_with('0')));
-    octets_plain && text.parse::<Ipv4Addr>().is_ok()
-}
-
-/// A package IP index: 0 to 49.
-pub(crate) fn index_problem(field: &str, index: u32) -> Option<String> {
-    (index > 49).then(|| {
-        format!(
-            "{field} is {index}: set 0 to 49 (a position in the package's status.publicIpAddresses)"
-        )
-    })
-}
-
-/// The schema's Chinese range (`\x{4e00}-\x{9fa5}`).
-fn is_chinese(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fa5}').contains(&c)
-}
-
-/// Whether `text` starts with a letter or a Chinese character.
-pub(crate) fn starts_with_letter(text: &str) -> bool {
-    text.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || is_chinese(c))
-}
-
-/// A console name: 2–128 characters, starting with a letter or a Chinese
-/// character; letters, digits, Chinese characters, `.`, `_`, `-`.
-pub(crate) fn name_problem(field: &str, name: &str) -> Option<String> {
-    let length = name.chars().count();
-    let rest_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || is_chinese(c));
-    if !(2..=128).contains(&length) {
-        Some(format!("{field} has {length} characters: use 2 to 128"))
-    } else if !starts_with_letter(name) {
-        Some(format!(
-            "{field} \"{name}\" must start with a letter or a Chinese character"
-        ))
-    } else if !rest_ok {
-        Some(format!(
-            "{field} \"{name}\" may contain only letters, digits, Chinese characters, '.', '_' and '-'"
-        ))
-    } else {
-        None
-    }
-}
-
-#[cfg(test)]
-/// Tests: whether `text` matches the schema `pattern`, evaluated the way the API
-/// server's CEL `matches` does (RE2 syntax).
-pub(crate) fn pattern_matcher(pattern: &'static str) -> impl Fn(&str) -> bool {
-    use kube::core::cel::cel::{Context, Program, Value};
-    let program = Program::compile("text.matches(pattern)").unwrap();
-    move |text: &str| {
-        let mut context = Context::default();
-        context.add_variable_from_value("text", text);
-        context.add_variable_from_value("pattern", pattern);
-        program.execute(&context).unwrap() == Value::Bool(true)
-    }
-}
-
-#[cfg(test)]
-/// Tests: the CEL error of `result`, which must name `expected`.
-pub(crate) fn assert_refused<E: std::fmt::Debug>(
-    result: Result<(), E>,
-    expected: &str,
-    case: &str,
-) {
-    let Err(errors) = result else {
-        panic!("{case} should be refused");
-    };
-    let errors = format!("{errors:?}");
-    assert!(errors.contains(expected), "{case}: {errors}");
-}
-
 #[cfg(test)]
 mod tests {
     use kube::core::cel::{validate_cel, validate_cel_update};
     use serde_json::json;
 
+    use super::super::validation::{assert_refused, pattern_matcher};
     use super::*;
 
     fn spec(extra: serde_json::Value) -> ForwardEntrySpec {
@@ -553,33 +385,6 @@ mod tests {
         ] {
             assert!(!pattern(bad), "{bad}");
             assert!(Port::parse(bad).is_none(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn ipv4_pattern_and_check_agree() {
-        let pattern = pattern_matcher(IPV4_PATTERN);
-        for good in [
-            "0.0.0.0",
-            "10.0.0.1",
-            "192.168.255.255",
-            "255.255.255.255",
-            "47.100.1.9",
-        ] {
-            assert!(pattern(good) && is_ipv4(good), "{good}");
-        }
-        for bad in [
-            "256.0.0.1",
-            "10.0.0",
-            "10.0.0.1.2",
-            "10.0.0.01",
-            "a.b.c.d",
-            "10.0.0.1/32",
-            "",
-            " 10.0.0.1",
-            "::1",
-        ] {
-            assert!(!pattern(bad) && !is_ipv4(bad), "{bad}");
         }
     }
 

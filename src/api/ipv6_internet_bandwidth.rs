@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
-use super::forward_entry::{id_problem, into_result, region_problem};
+use super::validation::{REGION_PATTERN, id_problem, into_result, range_problem, region_problem};
 
 /// How an IPv6 address's internet traffic is billed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -54,7 +54,7 @@ pub struct Ipv6InternetBandwidthSpec {
     pub provider_config_ref: ProviderConfigReference,
     /// Region, when not the ProviderConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
     /// `Delete` (default) deletes the bandwidth with the object; `Orphan` leaves it.
     #[serde(default)]
@@ -128,12 +128,13 @@ pub fn validate(spec: &Ipv6InternetBandwidthSpec) -> Result<(), String> {
         &spec.ipv6_gateway_id,
         "ipv6gw-",
     ));
-    if !(1..=5000).contains(&spec.bandwidth) {
-        problems.push(format!(
-            "spec.bandwidth is {}: set 1 to 5000 Mbps",
-            spec.bandwidth
-        ));
-    }
+    problems.extend(range_problem(
+        "spec.bandwidth",
+        spec.bandwidth,
+        1,
+        5000,
+        "Mbps",
+    ));
     into_result(problems)
 }
 
@@ -142,7 +143,7 @@ mod tests {
     use kube::core::cel::{validate_cel, validate_cel_update};
     use serde_json::json;
 
-    use super::super::forward_entry::assert_refused;
+    use super::super::validation::assert_refused;
     use super::*;
 
     fn spec(extra: serde_json::Value) -> Ipv6InternetBandwidthSpec {

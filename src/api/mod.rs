@@ -1,5 +1,5 @@
 //! The natop API (`natop.dev/v1alpha1`): one file per kind, plus the shared
-//! reference, policy and condition types.
+//! reference, policy and condition types and the shared field checks.
 
 pub mod bandwidth_package;
 pub mod common;
@@ -8,6 +8,7 @@ pub mod ipv6_internet_bandwidth;
 pub mod nat_gateway;
 pub mod provider_config;
 pub mod snat_entry;
+pub(crate) mod validation;
 
 pub use bandwidth_package::{BandwidthPackage, BandwidthPackageSpec, BandwidthPackageStatus};
 pub use common::*;

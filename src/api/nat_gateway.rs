@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+use super::validation::{NAME_PATTERN, REGION_PATTERN};
 
 /// The gateway type.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -111,7 +112,7 @@ pub struct NatGatewaySpec {
     pub provider_config_ref: ProviderConfigReference,
     /// Region, when not the ProviderConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
     /// `Delete` (default) deletes the gateway with the object; `Orphan` leaves it.
     #[serde(default)]
@@ -141,7 +142,7 @@ pub struct NatGatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 2, max = 128),
-        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+        regex(pattern = NAME_PATTERN)
     )]
     pub name: Option<String>,
     /// Description: 2–256 characters, not starting with `http://` or `https://`.

@@ -5,18 +5,18 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::bandwidth_package::BandwidthPackageReference;
-use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
-use super::forward_entry::{
-    IPV4_PATTERN, NatGatewayReference, id_problem, index_problem, into_result, ipv4_problem,
-    is_ipv4, name_problem, object_name_problem, one_of, region_problem,
+use super::common::{
+    BandwidthPackageReference, DeletionPolicy, ManagementPolicy, NatGatewayReference,
+    ProviderConfigReference,
+};
+use super::validation::{
+    CIDR_PATTERN, IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN, cidr_problem, distinct_list_problems,
+    id_problem, index_problem, into_result, ipv4_problem, name_problem, object_name_problem,
+    one_of, region_problem,
 };
 
 /// At most this many public IPs in one SNAT entry.
 pub const MAX_SNAT_IPS: usize = 64;
-
-/// Schema pattern of an IPv4 CIDR block (`a.b.c.d/n`, n 0–32).
-const CIDR_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[0-9])$";
 
 /// The desired SNAT entry.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -55,7 +55,7 @@ pub struct SnatEntrySpec {
     pub provider_config_ref: ProviderConfigReference,
     /// Region, when not the ProviderConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
+    #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
     /// `Delete` (default) deletes the entry with the object; `Orphan` leaves it.
     #[serde(default)]
@@ -114,7 +114,7 @@ pub struct SnatEntrySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 2, max = 128),
-        regex(pattern = r"^[a-zA-Z\x{4e00}-\x{9fa5}][a-zA-Z0-9\x{4e00}-\x{9fa5}._-]*$")
+        regex(pattern = NAME_PATTERN)
     )]
     pub name: Option<String>,
     /// Keep each client on the same public IP of the pool (EIP affinity); useful with
@@ -207,7 +207,14 @@ pub fn validate(spec: &SnatEntrySpec) -> Result<(), String> {
         ("spec.snatIpsFrom", spec.snat_ips_from.is_some()),
         "list the public IPs, or the BandwidthPackage to take them from",
     ));
-    problems.extend(snat_ip_problems(&spec.snat_ips));
+    problems.extend(distinct_list_problems(
+        "spec.snatIps",
+        &spec.snat_ips,
+        MAX_SNAT_IPS,
+        "IPs",
+        "an entry",
+        ipv4_problem,
+    ));
     if let Some(source) = &spec.snat_ips_from {
         problems.extend(source_problems(source));
     }
@@ -228,26 +235,6 @@ pub fn validate(spec: &SnatEntrySpec) -> Result<(), String> {
     into_result(problems)
 }
 
-fn snat_ip_problems(ips: &[String]) -> Vec<String> {
-    let mut problems = Vec::new();
-    if ips.len() > MAX_SNAT_IPS {
-        problems.push(format!(
-            "spec.snatIps lists {} IPs: an entry takes at most {MAX_SNAT_IPS}",
-            ips.len()
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for ip in ips {
-        problems.extend(ipv4_problem("an entry of spec.snatIps", ip));
-        if !seen.insert(ip.as_str()) {
-            problems.push(format!(
-                "spec.snatIps lists {ip} more than once: remove the duplicate"
-            ));
-        }
-    }
-    problems
-}
-
 fn source_problems(source: &SnatIpsSource) -> Vec<String> {
     let mut problems = Vec::new();
     problems.extend(object_name_problem(
@@ -265,42 +252,13 @@ fn source_problems(source: &SnatIpsSource) -> Vec<String> {
     problems
 }
 
-/// `a.b.c.d/n` as [`CIDR_PATTERN`] accepts it, with the host bits zero.
-fn cidr_problem(field: &str, cidr: &str) -> Option<String> {
-    let malformed = || {
-        Some(format!(
-            "{field} is \"{cidr}\": set an IPv4 CIDR block like 192.168.1.0/24"
-        ))
-    };
-    let Some((ip, prefix)) = cidr.split_once('/') else {
-        return malformed();
-    };
-    let prefix_plain = !prefix.is_empty()
-        && prefix.len() <= 2
-        && (prefix == "0" || !prefix.starts_with('0'))
-        && prefix.bytes().all(|b| b.is_ascii_digit());
-    let Some(prefix) = prefix_plain.then(|| prefix.parse::<u8>().ok()).flatten() else {
-        return malformed();
-    };
-    if !is_ipv4(ip) || prefix > 32 {
-        return malformed();
-    }
-    let net = ipnet::Ipv4Net::new(ip.parse().ok()?, prefix).ok()?;
-    (net.trunc() != net).then(|| {
-        format!(
-            "{field} is \"{cidr}\": its host bits are set; use {}",
-            net.trunc()
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use kube::CustomResourceExt;
     use kube::core::cel::{validate_cel, validate_cel_update};
     use serde_json::json;
 
-    use super::super::forward_entry::{assert_refused, pattern_matcher};
+    use super::super::validation::assert_refused;
     use super::*;
 
     fn spec(extra: serde_json::Value) -> SnatEntrySpec {
@@ -342,40 +300,6 @@ mod tests {
     fn snat_ips_join_with_commas_on_the_wire() {
         let spec = spec(json!({"snatIps": ["47.1.2.3", "47.1.2.4"]}));
         assert_eq!(spec.snat_ip_list(), "47.1.2.3,47.1.2.4");
-    }
-
-    #[test]
-    fn cidr_pattern_and_check_agree() {
-        let pattern = pattern_matcher(CIDR_PATTERN);
-        for good in [
-            "0.0.0.0/0",
-            "10.0.0.0/8",
-            "192.168.1.0/24",
-            "192.168.1.7/32",
-            "172.16.0.0/12",
-        ] {
-            assert!(pattern(good), "{good}");
-            assert_eq!(cidr_problem("f", good), None, "{good}");
-        }
-        for bad in [
-            "192.168.1.0",
-            "192.168.1.0/33",
-            "192.168.1.0/",
-            "192.168.1.0/08",
-            "192.168.1/24",
-            "256.0.0.0/8",
-            "10.0.0.0/8/8",
-            "a/8",
-        ] {
-            assert!(!pattern(bad), "{bad}");
-            assert!(cidr_problem("f", bad).is_some(), "{bad}");
-        }
-        // Well-formed, so the schema takes it, but the cloud refuses host bits.
-        assert!(pattern("192.168.1.1/24"));
-        assert_eq!(
-            cidr_problem("f", "192.168.1.1/24"),
-            Some("f is \"192.168.1.1/24\": its host bits are set; use 192.168.1.0/24".to_string())
-        );
     }
 
     #[test]

@@ -452,10 +452,16 @@ async fn operate(settings: Settings) -> i32 {
 
     cancel.cancel();
     server_stop.cancel();
-    match server.await {
-        Ok(Ok(())) => {}
+    // Open connections get a moment to finish; a client that holds one open
+    // does not hold the process up.
+    match tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => warn!(error = %e, "the metrics server failed while stopping"),
         Ok(Err(e)) => warn!(error = %e, "the metrics server failed while stopping"),
-        Err(e) => warn!(error = %e, "the metrics server failed while stopping"),
+        Err(_) => {
+            warn!("the metrics server did not stop in time; stopping anyway");
+            server.abort();
+        }
     }
     if code == 0 {
         info!("stopped");

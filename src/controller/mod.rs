@@ -11,13 +11,31 @@ pub mod status;
 pub mod timing;
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::warn;
 
 pub use context::{Context, OperatorConfig};
 
-/// Run every controller until `ctx.cancel` is cancelled.
+/// After shutdown begins, how long in-flight reconciles get to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Run every controller until `ctx.cancel` is cancelled; then give in-flight
+/// reconciles [`SHUTDOWN_GRACE`] to finish, so that a stuck call or watch never
+/// holds the process up.
 pub async fn run(ctx: Arc<Context>) {
-    tokio::join!(
-        provider_config::run(ctx.clone()),
-        nat_gateway::run(ctx.clone()),
-    );
+    let controllers = async {
+        tokio::join!(
+            provider_config::run(ctx.clone()),
+            nat_gateway::run(ctx.clone()),
+        );
+    };
+    let deadline = async {
+        ctx.cancel.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = controllers => {}
+        () = deadline => warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; stopping anyway"),
+    }
 }

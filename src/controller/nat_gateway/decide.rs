@@ -1,13 +1,15 @@
 //! The NatGateway decisions: pure functions from the spec and what the cloud
 //! shows to the next cloud action. No client, no I/O: unit-tested alone.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
 use crate::api::EXTERNAL_ID_ANNOTATION;
 use crate::api::nat_gateway::{
     InstanceChargeType, InternetChargeType, NatGatewaySpec, NatType, PricingCycle,
+};
+use crate::api::validation::{
+    description_problem, distinct_list_problems, id_problem, into_result, name_problem,
+    region_problem, starts_with_letter,
 };
 use crate::cloud::alibaba::actions::eip::{AssociateEipAddress, EipAddress, UnassociateEipAddress};
 use crate::cloud::alibaba::actions::nat_gateway::{
@@ -104,21 +106,22 @@ pub fn validate(spec: &NatGatewaySpec) -> Result<(), String> {
     if let Some(vswitch) = &spec.v_switch_id {
         problems.extend(id_problem("spec.vSwitchId", vswitch, "vsw-"));
     }
-    if let Some(region) = &spec.region {
-        problems.extend(region_problem(region));
-    }
+    problems.extend(region_problem(spec.region.as_deref()));
     if let Some(name) = &spec.name {
-        problems.extend(name_problem(name));
+        problems.extend(name_problem("spec.name", name));
     }
     if let Some(description) = &spec.description {
-        problems.extend(description_problem(description));
+        problems.extend(description_problem("spec.description", description));
     }
-    problems.extend(eip_list_problems(&spec.eip_allocation_ids));
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    problems.extend(distinct_list_problems(
+        "spec.eipAllocationIds",
+        &spec.eip_allocation_ids,
+        MAX_EIPS,
+        "EIPs",
+        "a gateway",
+        |field, id| id_problem(field, id, "eip-"),
+    ));
+    into_result(problems)
 }
 
 /// The CRD's CEL rules on one object.
@@ -147,94 +150,6 @@ fn duration_problem(cycle: Option<PricingCycle>, duration: Option<u32>) -> Optio
     };
     (!(1..=max).contains(&duration))
         .then(|| format!("spec.duration is {duration}: set 1 to {max} ({unit})"))
-}
-
-/// `value` must be `prefix` followed by lower-case letters and digits.
-fn id_problem(field: &str, value: &str, prefix: &str) -> Option<String> {
-    let valid = value.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    });
-    (!valid).then(|| {
-        format!("{field} is \"{value}\": set an id like {prefix}abc123 ({prefix} then lower-case letters and digits)")
-    })
-}
-
-fn region_problem(region: &str) -> Option<String> {
-    let valid = !region.is_empty()
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    (!valid).then(|| {
-        format!("spec.region is \"{region}\": set a region id like cn-hangzhou (lower-case letters, digits and -)")
-    })
-}
-
-/// The schema's Chinese range (`\x{4e00}-\x{9fa5}`).
-fn is_chinese(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fa5}').contains(&c)
-}
-
-/// Whether `text` starts with a letter or a Chinese character.
-fn starts_with_letter(text: &str) -> bool {
-    text.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || is_chinese(c))
-}
-
-fn name_problem(name: &str) -> Option<String> {
-    let length = name.chars().count();
-    let rest_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || is_chinese(c));
-    if !(2..=128).contains(&length) {
-        Some(format!("spec.name has {length} characters: use 2 to 128"))
-    } else if !starts_with_letter(name) {
-        Some(format!(
-            "spec.name \"{name}\" must start with a letter or a Chinese character"
-        ))
-    } else if !rest_ok {
-        Some(format!(
-            "spec.name \"{name}\" may contain only letters, digits, Chinese characters, '.', '_' and '-'"
-        ))
-    } else {
-        None
-    }
-}
-
-fn description_problem(description: &str) -> Option<String> {
-    let length = description.chars().count();
-    if !(2..=256).contains(&length) {
-        Some(format!(
-            "spec.description has {length} characters: use 2 to 256"
-        ))
-    } else if description.starts_with("http://") || description.starts_with("https://") {
-        Some("spec.description must not start with http:// or https://".to_string())
-    } else {
-        None
-    }
-}
-
-fn eip_list_problems(ids: &[String]) -> Vec<String> {
-    let mut problems = Vec::new();
-    if ids.len() > MAX_EIPS {
-        problems.push(format!(
-            "spec.eipAllocationIds lists {} EIPs: a gateway takes at most {MAX_EIPS}",
-            ids.len()
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for id in ids {
-        problems.extend(id_problem("an entry of spec.eipAllocationIds", id, "eip-"));
-        if !seen.insert(id.as_str()) {
-            problems.push(format!(
-                "spec.eipAllocationIds lists {id} more than once: remove the duplicate"
-            ));
-        }
-    }
-    problems
 }
 
 // ---------------------------------------------------------------------------
