@@ -205,6 +205,23 @@ impl CloudError {
         self.category() == ErrorCategory::NotFound
     }
 
+    /// The error without the per-call RequestId: stable across retries, so a
+    /// condition built from it does not change (and re-trigger a reconcile) on
+    /// every attempt.
+    pub fn stable_message(&self) -> String {
+        match self {
+            CloudError::Service {
+                provider,
+                action,
+                status,
+                code,
+                message,
+                ..
+            } => format!("{provider} {action} failed: {code}: {message} (HTTP {status})"),
+            other => other.to_string(),
+        }
+    }
+
     /// The service's error code, when the service answered.
     pub fn code(&self) -> Option<&str> {
         match self {

@@ -53,6 +53,19 @@ impl ReconcileError {
         }
     }
 
+    /// A message for conditions: stable across attempts (no RequestId).
+    pub fn stable_message(&self) -> String {
+        match self {
+            ReconcileError::Cloud(e) => e.stable_message(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether this is a call cut off by shutdown.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, ReconcileError::Cloud(e) if e.category() == crate::cloud::ErrorCategory::Cancelled)
+    }
+
     /// Whether retrying later can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -80,7 +80,7 @@ impl Pacing {
 /// `d` spread by ±`fraction`.
 pub fn jitter(d: Duration, fraction: f64) -> Duration {
     let factor = 1.0 + fraction * (2.0 * fastrand::f64() - 1.0);
-    Duration::from_secs_f64(d.as_secs_f64() * factor)
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(d)
 }
 
 /// Parse a drift interval such as `90s`, `15m`, `2h` or `1h30m`.
@@ -98,17 +98,19 @@ pub fn parse_interval(text: &str) -> Option<Duration> {
         }
         let n: u64 = digits.parse().ok()?;
         digits.clear();
-        total += n * match c {
+        let unit = match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
             _ => return None,
         };
+        total = total.checked_add(n.checked_mul(unit)?)?;
     }
     if !digits.is_empty() {
         return None;
     }
-    (total > 0).then(|| Duration::from_secs(total))
+    // At most a week: an annotation must never overflow a deadline.
+    (total > 0 && total <= 7 * 24 * 3600).then(|| Duration::from_secs(total))
 }
 
 #[cfg(test)]
@@ -149,11 +151,28 @@ mod tests {
     }
 
     #[test]
+    fn jitter_never_overflows() {
+        // Half the draws scale up: none of them may panic.
+        for _ in 0..200 {
+            assert!(jitter(Duration::MAX, 0.5) >= Duration::from_secs(1));
+        }
+    }
+
+    #[test]
     fn intervals_parse() {
         assert_eq!(parse_interval("90s"), Some(Duration::from_secs(90)));
         assert_eq!(parse_interval("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_interval("1h30m"), Some(Duration::from_secs(5400)));
-        for bad in ["", "10", "5d", "m", "0s", "-1m"] {
+        for bad in [
+            "",
+            "10",
+            "5d",
+            "m",
+            "0s",
+            "-1m",
+            "18446744073709551615s",
+            "200h",
+        ] {
             assert_eq!(parse_interval(bad), None, "{bad}");
         }
     }

@@ -201,13 +201,20 @@ async fn reconcile_valid(gateway: &NatGateway, ctx: &Context) -> Result<Action, 
     let outcome = apply(gateway, ctx, &mut progress).await;
     let action = match &outcome {
         Ok(action) => action.clone(),
+        // Shutdown cut the call off: nothing to report.
+        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
         Err(e) => {
             progress.verdict = if e.is_retryable() {
-                Verdict::progressing(&e.reason(), e.to_string())
+                Verdict::progressing(&e.reason(), e.stable_message())
             } else {
-                Verdict::stalled(&e.reason(), e.to_string())
+                Verdict::stalled(&e.reason(), e.stable_message())
             };
-            reconcile::after_error(ctx, &key(gateway), e)
+            // Retryable errors get their backoff from the error policy (once).
+            if e.is_retryable() {
+                Action::await_change()
+            } else {
+                reconcile::after_error(ctx, &key(gateway), e)
+            }
         }
     };
     write_status(&api, gateway, &progress).await?;
@@ -571,22 +578,34 @@ async fn find_gateway(
     client: &AlibabaClient,
     subject: &Subject,
 ) -> Result<Option<CloudGateway>, ReconcileError> {
-    let request = match &subject.id {
-        Some(id) => DescribeNatGateways {
+    if let Some(id) = &subject.id {
+        let by_id = DescribeNatGateways {
             region_id: subject.region.clone(),
             nat_gateway_id: Some(id.clone()),
             ..Default::default()
-        },
-        None => DescribeNatGateways {
-            region_id: subject.region.clone(),
-            tags: vec![Tag {
-                key: OWNER_TAG.into(),
-                value: Some(subject.uid.clone()),
-            }],
-            ..Default::default()
-        },
+        };
+        if let Some(found) = describe_first(client, &by_id).await? {
+            return Ok(Some(found));
+        }
+    }
+    // Not known, or not found by id: a gateway carrying natop's owner tag for
+    // this object is ours (never create a second one while it exists).
+    let by_tag = DescribeNatGateways {
+        region_id: subject.region.clone(),
+        tags: vec![Tag {
+            key: OWNER_TAG.into(),
+            value: Some(subject.uid.clone()),
+        }],
+        ..Default::default()
     };
-    match client.describe_all(&request).await {
+    describe_first(client, &by_tag).await
+}
+
+async fn describe_first(
+    client: &AlibabaClient,
+    request: &DescribeNatGateways,
+) -> Result<Option<CloudGateway>, ReconcileError> {
+    match client.describe_all(request).await {
         Ok(found) => Ok(found.into_iter().next()),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
@@ -662,7 +681,11 @@ async fn cleanup(
             Ok(action)
         }
         Err(e) => {
-            progress.verdict = Verdict::progressing(&e.reason(), format!("deleting: {e}"));
+            if e.is_cancelled() {
+                return Ok(Action::await_change());
+            }
+            progress.verdict =
+                Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
             write_status(api, gateway, &progress).await?;
             if e.is_retryable() {
                 Err(e)
@@ -844,7 +867,13 @@ async fn dependents(gateway: &NatGateway, ctx: &Context) -> Result<Option<String
     for (resource, pointer) in kinds {
         let api: Api<DynamicObject> =
             Api::namespaced_with(ctx.client.clone(), &namespace, &resource);
-        for object in api.list(&Default::default()).await?.items {
+        let objects = match api.list(&Default::default()).await {
+            Ok(list) => list.items,
+            // That kind is not installed: nothing of it can use the gateway.
+            Err(kube::Error::Api(e)) if e.code == 404 => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for object in objects {
             if object.data.pointer(pointer).and_then(|v| v.as_str()) == Some(name.as_str()) {
                 users.push(format!("{}/{}", resource.kind, object.name_any()));
             }
