@@ -269,25 +269,6 @@ fn clean_message(message: &str) -> String {
     text
 }
 
-/// Give every condition a message. Server-side apply on Kubernetes 1.20
-/// turns an empty string into null, which the CRD schema then refuses
-/// (`status.conditions.message ... must be of type string: "null"`).
-// TODO: belongs in `status::conditions` (it hits every kind); drop it here then.
-fn non_empty_messages(
-    mut conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    for c in &mut conditions {
-        if c.message.is_empty() {
-            c.message = match (c.type_.as_str(), c.status.as_str()) {
-                (crate::api::condition::RECONCILING, "False") => "nothing to do".to_string(),
-                (crate::api::condition::STALLED, "False") => "not stalled".to_string(),
-                _ => c.reason.clone(),
-            };
-        }
-    }
-    conditions
-}
-
 /// One cheap read call with the resolved client.
 async fn probe(resolved: &Resolved) -> Result<(), CloudError> {
     match &resolved.cloud {
@@ -383,7 +364,7 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
         .unwrap_or_default();
     let new_status = ProviderConfigStatus {
         observed_generation: generation,
-        conditions: non_empty_messages(status::conditions(previous, generation, &checked.verdict)),
+        conditions: status::conditions(previous, generation, &checked.verdict),
     };
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let written = status::apply_status(&api, pc.as_ref(), &new_status)
@@ -611,7 +592,7 @@ mod tests {
             Verdict::progressing("EndpointUnreachable", "down"),
             Verdict::stalled("SecretNotFound", "gone"),
         ] {
-            let c = non_empty_messages(status::conditions(&[], Some(1), &verdict));
+            let c = status::conditions(&[], Some(1), &verdict);
             assert_eq!(c.len(), 3);
             assert!(c.iter().all(|c| !c.message.is_empty()), "{c:?}");
         }

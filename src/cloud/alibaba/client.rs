@@ -198,7 +198,10 @@ impl AlibabaClient {
 fn service_error(action: &str, status: u16, body: &str) -> CloudError {
     let parsed = serde_json::from_str::<ErrorBody>(body).unwrap_or_default();
     let (code, message) = if parsed.code.is_empty() {
-        (format!("HTTP{status}"), excerpt(body))
+        (
+            format!("HTTP{status}"),
+            without_string_to_sign(&excerpt(body)),
+        )
     } else {
         (parsed.code, without_string_to_sign(&parsed.message))
     };
@@ -217,8 +220,12 @@ fn service_error(action: &str, status: u16, body: &str) -> CloudError {
 /// carries every parameter, an STS SecurityToken included: keep it out of
 /// errors, conditions and logs (`natop sign` recomputes it locally).
 fn without_string_to_sign(message: &str) -> String {
-    const MARKER: &str = "server string to sign is:";
-    match message.find(MARKER) {
+    let lower = message.to_ascii_lowercase();
+    let cut = ["server string to sign", "string to sign", "stringtosign"]
+        .iter()
+        .filter_map(|marker| lower.find(marker))
+        .min();
+    match cut {
         Some(at) => format!(
             "{}(the server's string to sign is withheld because it carries credentials; \
              compare with `natop sign`)",
