@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use super::providers::Providers;
+use super::tables::{Tables, Writer};
 use super::timing::Pacing;
+use crate::cloud::alibaba::actions::forward_entry::ForwardTableEntry;
+use crate::cloud::alibaba::actions::snat_entry::SnatTableEntry;
 use crate::metrics::Metrics;
 
 /// Settings of a running operator (from `natop run`'s flags).
@@ -56,6 +60,14 @@ pub struct Context {
     pub pacing: Pacing,
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
+    /// DNAT tables: snapshots and write queues.
+    pub dnat: Tables<ForwardTableEntry>,
+    /// SNAT tables: snapshots and write queues.
+    pub snat: Tables<SnatTableEntry>,
+    /// Wake-ups of ForwardEntry writers, taken by its controller.
+    pub dnat_wakes: std::sync::Mutex<Option<UnboundedReceiver<Writer>>>,
+    /// Wake-ups of SnatEntry writers, taken by its controller.
+    pub snat_wakes: std::sync::Mutex<Option<UnboundedReceiver<Writer>>>,
 }
 
 impl OperatorConfig {
@@ -90,6 +102,8 @@ impl Context {
             metrics.cloud.clone(),
             cancel.clone(),
         );
+        let (dnat_wake, dnat_wakes) = unbounded_channel();
+        let (snat_wake, snat_wakes) = unbounded_channel();
         Arc::new(Context {
             client,
             config,
@@ -98,6 +112,10 @@ impl Context {
             recorder,
             pacing: Pacing::default(),
             cancel,
+            dnat: Tables::new(dnat_wake),
+            snat: Tables::new(snat_wake),
+            dnat_wakes: std::sync::Mutex::new(Some(dnat_wakes)),
+            snat_wakes: std::sync::Mutex::new(Some(snat_wakes)),
         })
     }
 }

@@ -13,6 +13,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::warn;
 
+use super::status::{Verdict, conditions};
+use crate::api::FIELD_MANAGER;
+
 use super::Context;
 use super::providers::ProviderError;
 use super::timing;
@@ -197,6 +200,81 @@ pub fn after_error(ctx: &Context, key: &str, error: &ReconcileError) -> Action {
         ctx.pacing.settled(key);
         Action::await_change()
     }
+}
+
+/// An object the operator cannot even decode (e.g. stored before the schema
+/// was tightened): say so in its status and leave it alone.
+pub async fn report_undecodable<K>(
+    invalid: &kube::core::error_boundary::InvalidObject,
+    ctx: &Context,
+) -> Result<Action, ReconcileError>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let kind = K::kind(&()).to_string();
+    let (Some(name), Some(namespace)) = (
+        invalid.metadata.name.clone(),
+        invalid.metadata.namespace.clone(),
+    ) else {
+        return Ok(Action::await_change());
+    };
+    warn!(%kind, %namespace, %name, error = %invalid.error, "object cannot be decoded");
+    let verdict = Verdict::stalled(
+        "InvalidSpec",
+        format!(
+            "the object does not match the {kind} schema: {}",
+            invalid.error
+        ),
+    );
+    let status = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": kind,
+        "status": {
+            "observedGeneration": invalid.metadata.generation,
+            "conditions": conditions(&[], invalid.metadata.generation, &verdict),
+        }
+    });
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    match api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&status),
+        )
+        .await
+    {
+        Ok(_) => {}
+        // The API server refuses any write to an object its schema rejects,
+        // status included: say it with an event instead.
+        Err(kube::Error::Api(e)) if e.code == 422 => {
+            let reference = k8s_openapi::api::core::v1::ObjectReference {
+                api_version: Some(K::api_version(&()).to_string()),
+                kind: Some(kind.clone()),
+                name: Some(name.clone()),
+                namespace: Some(namespace.clone()),
+                uid: invalid.metadata.uid.clone(),
+                ..Default::default()
+            };
+            let event = kube::runtime::events::Event {
+                type_: EventType::Warning,
+                reason: "InvalidSpec".into(),
+                note: Some(format!(
+                    "the object does not match the {kind} schema and natop leaves it alone: {}",
+                    invalid.error
+                )),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                warn!(error = %e, "cannot publish an event");
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Action::await_change())
 }
 
 #[cfg(test)]

@@ -165,3 +165,19 @@ pub async fn emulator_post(endpoint: &str, path: &str, body: Value) -> Value {
         .expect("body");
     serde_json::from_str(&text).expect("JSON")
 }
+
+/// PUT JSON to an emulator admin endpoint (`faults`).
+pub async fn emulator_put(endpoint: &str, path: &str, body: Value) {
+    let response = reqwest::Client::new()
+        .put(format!("{endpoint}_emulator/{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("emulator answers");
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}

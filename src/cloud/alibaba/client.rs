@@ -105,6 +105,14 @@ impl AlibabaClient {
         &self,
         request: &P,
     ) -> Result<Vec<P::Item>, CloudError> {
+        self.describe_pages(request).await.map(|(all, _)| all)
+    }
+
+    /// [`AlibabaClient::describe_all`], also saying how many calls (pages) it took.
+    pub async fn describe_pages<P: Paginated>(
+        &self,
+        request: &P,
+    ) -> Result<(Vec<P::Item>, u32), CloudError> {
         let mut request = request.clone();
         let mut all = Vec::new();
         let mut number = 1u32;
@@ -123,7 +131,7 @@ impl AlibabaClient {
             };
             let short_page = got < usize::try_from(size).unwrap_or(usize::MAX);
             if got == 0 || (total > 0 && all.len() >= total) || (total == 0 && short_page) {
-                return Ok(all);
+                return Ok((all, number));
             }
             number += 1;
         }

@@ -7,13 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 use tracing::{Instrument, info, info_span, warn};
 
 use self::decide::{Observed, Step, Subject};
@@ -23,7 +21,7 @@ use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
 use crate::api::nat_gateway::{InstanceChargeType, NatGateway, NatGatewayStatus};
 use crate::api::{DeletionPolicy, FINALIZER};
-use crate::api::{EXTERNAL_ID_ANNOTATION, FIELD_MANAGER, ManagementPolicy, ProviderConfig};
+use crate::api::{EXTERNAL_ID_ANNOTATION, ManagementPolicy, ProviderConfig};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::eip::{
     DescribeEipAddresses, EipAddress, UnassociateEipAddress,
@@ -93,7 +91,7 @@ async fn reconcile(
             let span = info_span!("reconcile", kind = KIND, object = %key(gateway));
             reconcile_valid(gateway, &ctx).instrument(span).await
         }
-        Err(invalid) => report_undecodable(invalid, &ctx).await,
+        Err(invalid) => reconcile::report_undecodable::<NatGateway>(invalid, &ctx).await,
     };
     ctx.metrics.in_flight.get_or_create(&labels).dec();
     if let Err(e) = &result {
@@ -110,74 +108,6 @@ async fn reconcile(
         .get_or_create(&labels)
         .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
     result
-}
-
-/// An object the operator cannot even decode (e.g. stored before the schema
-/// was tightened): say so in its status and leave it alone.
-async fn report_undecodable(
-    invalid: &kube::core::error_boundary::InvalidObject,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let (Some(name), Some(namespace)) = (
-        invalid.metadata.name.clone(),
-        invalid.metadata.namespace.clone(),
-    ) else {
-        return Ok(Action::await_change());
-    };
-    warn!(%namespace, %name, error = %invalid.error, "NatGateway cannot be decoded");
-    let verdict = Verdict::stalled(
-        "InvalidSpec",
-        format!(
-            "the object does not match the NatGateway schema: {}",
-            invalid.error
-        ),
-    );
-    let status = json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": KIND,
-        "status": {
-            "observedGeneration": invalid.metadata.generation,
-            "conditions": conditions(&[], invalid.metadata.generation, &verdict),
-        }
-    });
-    let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
-    match api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&status),
-        )
-        .await
-    {
-        Ok(_) => {}
-        // The API server refuses any write to an object its schema rejects,
-        // status included: say it with an event instead.
-        Err(kube::Error::Api(e)) if e.code == 422 => {
-            let reference = k8s_openapi::api::core::v1::ObjectReference {
-                api_version: Some("natop.dev/v1alpha1".into()),
-                kind: Some(KIND.into()),
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                uid: invalid.metadata.uid.clone(),
-                ..Default::default()
-            };
-            let event = kube::runtime::events::Event {
-                type_: EventType::Warning,
-                reason: "InvalidSpec".into(),
-                note: Some(format!(
-                    "the object does not match the NatGateway schema and natop leaves it alone: {}",
-                    invalid.error
-                )),
-                action: "Validate".into(),
-                secondary: None,
-            };
-            if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-                warn!(error = %e, "cannot publish an event");
-            }
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(Action::await_change())
 }
 
 async fn reconcile_valid(gateway: &NatGateway, ctx: &Context) -> Result<Action, ReconcileError> {

@@ -1,0 +1,1189 @@
+//! The ForwardEntry (DNAT) and SnatEntry controllers: one reconcile for both
+//! kinds, over the [`EntryKind`] each implements.
+//!
+//! An entry resolves its table (from its NatGateway object once that is Ready,
+//! or given), reads the table's shared snapshot (see [`super::tables`]),
+//! finds its cloud entry by id (or, when it has none yet, by natural key) and
+//! decides: in sync, wait, create, modify or delete. Every write waits for
+//! the table's turn and for a snapshot in which nothing is busy.
+
+pub mod forward;
+pub mod snat;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{Instrument, info_span, warn};
+
+use super::Context;
+use super::identity::client_token;
+use super::providers::{CloudClient, Resolved};
+use super::reconcile::{self, ReconcileError, event, key};
+use super::status::{Verdict, apply_status, conditions};
+use super::tables::{Row, Snapshot, TableKey, Tables, Turn, Writer, locks_table};
+use crate::api::{
+    BandwidthPackage, DeletionPolicy, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagementPolicy,
+    NatGateway, ProviderConfig,
+};
+use crate::cloud::CloudError;
+use crate::cloud::alibaba::AlibabaClient;
+use crate::metrics::{ErrorLabels, KindLabels};
+
+/// How old a snapshot may be when a write is decided on it.
+const WRITE_MAX_AGE: Duration = Duration::from_secs(2);
+/// Fallback re-check of an entry waiting for its gateway, package or turn
+/// (watches and the table queue wake it sooner).
+const WAITING: Duration = Duration::from_secs(30);
+
+/// What a reconcile needs from the entry it is about, besides the kind.
+pub struct Common<'a> {
+    /// ProviderConfig (used when no NatGateway object is referenced).
+    pub provider: &'a str,
+    /// Region override (used when no NatGateway object is referenced).
+    pub region: Option<&'a str>,
+    /// Deletion policy.
+    pub deletion: DeletionPolicy,
+    /// Management policy.
+    pub management: ManagementPolicy,
+    /// Referenced NatGateway object.
+    pub gateway: Option<&'a str>,
+    /// Given table id.
+    pub table: Option<&'a str>,
+    /// Referenced BandwidthPackage object.
+    pub package: Option<&'a str>,
+}
+
+/// One kind of table entry: its object, its cloud row and its cloud calls.
+pub trait EntryKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The kind's name.
+    const KIND: &'static str;
+    /// The table's name in messages (`forward table`, `SNAT table`).
+    const TABLE: &'static str;
+    /// The status field holding the table id.
+    const TABLE_FIELD: &'static str;
+    /// The status field holding the public IP(s) in use.
+    const IPS_FIELD: &'static str;
+    /// The cloud row.
+    type Row: Row + Debug;
+    /// The entry as the cloud should hold it, references resolved.
+    type Desired: Clone + Debug + Send + Sync;
+
+    /// The fields every entry shares.
+    fn common(&self) -> Common<'_>;
+    /// The spec's problems, if any.
+    fn validate(&self) -> Result<(), String>;
+    /// The table of this kind of a Ready NatGateway.
+    fn gateway_table(gateway: &NatGateway) -> Option<String>;
+    /// The desired entry, given the IPs of the referenced package; `Err` says
+    /// why the reference cannot be used.
+    fn desired(&self, package_ips: &[String]) -> Result<Self::Desired, String>;
+    /// The natural key, readable (`47.1.2.3:80/TCP`, `vsw-…`); also the
+    /// ClientToken's input.
+    fn natural_key(desired: &Self::Desired) -> String;
+    /// Whether `row` holds the same natural key.
+    fn has_key(desired: &Self::Desired, row: &Self::Row) -> bool;
+    /// How `row` differs from `desired`; empty when in sync.
+    fn drift(desired: &Self::Desired, row: &Self::Row) -> Vec<String>;
+    /// The public IP(s) `row` uses, as the status shows them.
+    fn ips(row: &Self::Row) -> String;
+    /// The public IP(s) `desired` asks for, as the status shows them.
+    fn desired_ips(desired: &Self::Desired) -> String;
+    /// Every entry of `table`, and how many describe calls that took.
+    fn describe(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+    ) -> impl Future<Output = Result<(Vec<Self::Row>, u32), CloudError>> + Send;
+    /// Create; the new entry's id.
+    fn create(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        desired: &Self::Desired,
+        token: String,
+    ) -> impl Future<Output = Result<String, CloudError>> + Send;
+    /// Modify entry `id` to `desired`.
+    fn modify(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        id: &str,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Delete entry `id`.
+    fn delete(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// The operator's tables of this kind.
+    fn tables(ctx: &Context) -> &Tables<Self::Row>;
+}
+
+/// Run the controller of kind `K` until `ctx.cancel` is cancelled; `wakes`
+/// carries the writers whose turn on a table has come.
+pub async fn run<K: EntryKind>(ctx: Arc<Context>, wakes: UnboundedReceiver<Writer>) {
+    let api: Api<DeserializeGuard<K>> = match ctx.config.watch_namespaces.as_slice() {
+        [one] => Api::namespaced(ctx.client.clone(), one),
+        _ => Api::all(ctx.client.clone()),
+    };
+    let controller = Controller::new(api, ctx.config.watcher());
+    let store = controller.store();
+    let users = move |filter: &dyn Fn(&K) -> bool| {
+        store
+            .state()
+            .into_iter()
+            .filter(|e| e.0.as_ref().is_ok_and(filter))
+            .map(|e| ObjectRef::from_obj(&*e))
+            .collect::<Vec<_>>()
+    };
+    let by_gateway = users.clone();
+    let by_package = users.clone();
+    let gateways: Api<DeserializeGuard<NatGateway>> = Api::all(ctx.client.clone());
+    let packages: Api<DeserializeGuard<BandwidthPackage>> = Api::all(ctx.client.clone());
+    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let woken = futures_util::stream::unfold(wakes, |mut wakes| async move {
+        let (namespace, name) = wakes.recv().await?;
+        Some((
+            ObjectRef::<DeserializeGuard<K>>::new(&name).within(&namespace),
+            wakes,
+        ))
+    });
+    let cancel = ctx.cancel.clone();
+    controller
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
+        )
+        // A gateway becoming Ready (or changing tables) reconciles its
+        // entries at once.
+        .watches(gateways, ctx.config.watcher(), move |gateway| {
+            let namespace = gateway.meta().namespace.clone();
+            let name = gateway.meta().name.clone().unwrap_or_default();
+            by_gateway(&|e: &K| {
+                e.meta().namespace == namespace && e.common().gateway == Some(name.as_str())
+            })
+        })
+        .watches(packages, ctx.config.watcher(), move |package| {
+            let namespace = package.meta().namespace.clone();
+            let name = package.meta().name.clone().unwrap_or_default();
+            by_package(&|e: &K| {
+                e.meta().namespace == namespace && e.common().package == Some(name.as_str())
+            })
+        })
+        // A ProviderConfig that changes may be any entry's (directly or
+        // through its gateway): re-check them all; it is rare.
+        .watches(configs, ctx.config.watcher(), move |_| users(&|_: &K| true))
+        .reconcile_on(woken)
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+fn error_policy<K: EntryKind>(
+    guard: Arc<DeserializeGuard<K>>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = guard.0.as_ref().map(key).unwrap_or_default();
+    warn!(kind = K::KIND, object = %key, category = error.category(), %error, "reconcile failed");
+    reconcile::after_error(&ctx, &key, error)
+}
+
+async fn reconcile<K: EntryKind>(
+    guard: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let labels = KindLabels { kind: K::KIND };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics.in_flight.get_or_create(&labels).inc();
+    let result = match &guard.0 {
+        Ok(entry) => {
+            let span = info_span!("reconcile", kind = K::KIND, object = %key(entry));
+            reconcile_valid(entry, &ctx).instrument(span).await
+        }
+        Err(invalid) => reconcile::report_undecodable::<K>(invalid, &ctx).await,
+    };
+    ctx.metrics.in_flight.get_or_create(&labels).dec();
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: K::KIND,
+                category: e.category(),
+            })
+            .inc();
+    }
+    result
+}
+
+/// What this reconcile found, for the status write.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    id: Option<String>,
+    table: Option<String>,
+    ips: Option<String>,
+    cloud_status: Option<String>,
+    verdict: Option<Verdict>,
+}
+
+impl Progress {
+    fn of<K: EntryKind>(entry: &K) -> Progress {
+        let status = serde_json::to_value(entry)
+            .ok()
+            .and_then(|v| v.get("status").cloned())
+            .unwrap_or(Value::Null);
+        let text = |field: &str| status.get(field).and_then(Value::as_str).map(String::from);
+        Progress {
+            id: text("id"),
+            table: text(K::TABLE_FIELD),
+            ips: text(K::IPS_FIELD),
+            cloud_status: text("status"),
+            verdict: None,
+        }
+    }
+
+    fn set(&mut self, verdict: Verdict) {
+        self.verdict = Some(verdict);
+    }
+
+    fn record<K: EntryKind>(&mut self, table: &str, row: &K::Row) {
+        self.id = Some(row.id().to_string());
+        self.table = Some(table.to_string());
+        self.ips = Some(K::ips(row)).filter(|s| !s.is_empty());
+        self.cloud_status = Some(row.status().to_string());
+    }
+}
+
+fn writer<K: EntryKind>(entry: &K) -> Writer {
+    (entry.namespace().unwrap_or_default(), entry.name_any())
+}
+
+async fn reconcile_valid<K: EntryKind>(entry: &K, ctx: &Context) -> Result<Action, ReconcileError> {
+    let namespace = entry.namespace().unwrap_or_default();
+    let watched = &ctx.config.watch_namespaces;
+    if !watched.is_empty() && !watched.contains(&namespace) {
+        return Ok(Action::await_change());
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    if entry.meta().deletion_timestamp.is_some() {
+        if !entry.finalizers().iter().any(|f| f == FINALIZER) {
+            K::tables(ctx).forget(&writer(entry));
+            return Ok(Action::await_change());
+        }
+        return cleanup(entry, &api, ctx).await;
+    }
+    if reconcile::ensure_finalizer(&api, entry).await? {
+        return Ok(Action::await_change());
+    }
+    let mut progress = Progress::of(entry);
+    let outcome = apply(entry, ctx, &mut progress).await;
+    let action = match &outcome {
+        Ok(action) => action.clone(),
+        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
+        Err(e) => {
+            progress.set(if e.is_retryable() {
+                Verdict::progressing(&e.reason(), e.stable_message())
+            } else {
+                Verdict::stalled(&e.reason(), e.stable_message())
+            });
+            if e.is_retryable() {
+                Action::await_change()
+            } else {
+                reconcile::after_error(ctx, &key(entry), e)
+            }
+        }
+    };
+    write_status(&api, entry, &progress).await?;
+    match outcome {
+        Err(e) if e.is_retryable() => Err(e),
+        _ => Ok(action),
+    }
+}
+
+async fn write_status<K: EntryKind>(
+    api: &Api<K>,
+    entry: &K,
+    progress: &Progress,
+) -> Result<(), ReconcileError> {
+    let current = serde_json::to_value(entry)
+        .ok()
+        .and_then(|v| v.get("status").cloned())
+        .unwrap_or(Value::Null);
+    let previous: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> = current
+        .get("conditions")
+        .cloned()
+        .and_then(|c| serde_json::from_value(c).ok())
+        .unwrap_or_default();
+    let verdict = progress
+        .verdict
+        .clone()
+        .unwrap_or_else(|| Verdict::progressing("Reconciling", "looking at the cloud"));
+    let generation = entry.meta().generation;
+    let mut status = Map::new();
+    for (field, value) in [
+        ("id", &progress.id),
+        (K::TABLE_FIELD, &progress.table),
+        (K::IPS_FIELD, &progress.ips),
+        ("status", &progress.cloud_status),
+    ] {
+        if let Some(value) = value {
+            status.insert(field.to_string(), json!(value));
+        }
+    }
+    if let Some(generation) = generation {
+        status.insert("observedGeneration".into(), json!(generation));
+    }
+    status.insert(
+        "conditions".into(),
+        json!(conditions(&previous, generation, &verdict)),
+    );
+    apply_status(api, entry, &Value::Object(status)).await?;
+    Ok(())
+}
+
+/// Where the entry lives and how to reach it.
+struct Target<K: EntryKind> {
+    key: TableKey,
+    client: AlibabaClient,
+    /// The desired entry; `Err` says why a reference cannot be used.
+    desired: Result<K::Desired, String>,
+}
+
+/// Why there is no target yet: wait (something referenced is not ready) or
+/// stall (something referenced is wrong).
+enum NoTarget {
+    Wait(Verdict),
+    Stall(Verdict),
+}
+
+/// Resolve the table, the provider and the package IPs.
+async fn target<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    deleting: bool,
+) -> Result<Result<Target<K>, NoTarget>, ReconcileError> {
+    let namespace = entry.namespace().unwrap_or_default();
+    let common = entry.common();
+    let mut provider = common.provider.to_string();
+    let mut region = common.region.map(String::from);
+    let table = match (common.gateway, common.table) {
+        (_, Some(table)) => table.to_string(),
+        (Some(name), None) => {
+            let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
+            let gateway = match api.get_opt(name).await {
+                Ok(found) => found,
+                // A gateway object that no longer decodes cannot say where its tables are.
+                Err(kube::Error::SerdeError(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let Some(gateway) = gateway else {
+                return Ok(Err(NoTarget::Wait(Verdict::progressing(
+                    "WaitingForGateway",
+                    format!("NatGateway {name} does not exist (yet)"),
+                ))));
+            };
+            provider = gateway.spec.provider_config_ref.name.clone();
+            region = gateway.spec.region.clone();
+            let ready = gateway.status.as_ref().and_then(|s| {
+                s.conditions
+                    .iter()
+                    .find(|c| c.type_ == "Ready")
+                    .map(|c| (c.status == "True", c.message.clone()))
+            });
+            let table = K::gateway_table(&gateway);
+            match (ready, table) {
+                (Some((true, _)), Some(table)) => table,
+                // While deleting, the recorded table is good enough.
+                (_, Some(table)) if deleting => table,
+                (ready, _) => {
+                    let why = ready
+                        .map(|(_, message)| message)
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or_else(|| "no status yet".into());
+                    return Ok(Err(NoTarget::Wait(Verdict::progressing(
+                        "WaitingForGateway",
+                        format!("NatGateway {name} is not Ready: {why}"),
+                    ))));
+                }
+            }
+        }
+        (None, None) => {
+            return Ok(Err(NoTarget::Stall(Verdict::stalled(
+                "InvalidSpec",
+                "no gateway and no table",
+            ))));
+        }
+    };
+    let mut package_ips = Vec::new();
+    if let Some(name) = common.package {
+        let api: Api<BandwidthPackage> = Api::namespaced(ctx.client.clone(), &namespace);
+        let package = match api.get_opt(name).await {
+            Ok(found) => found,
+            Err(kube::Error::SerdeError(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let ready = package.as_ref().and_then(|p| {
+            p.status.as_ref().filter(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        });
+        match ready {
+            Some(status) => {
+                package_ips = status
+                    .public_ip_addresses
+                    .iter()
+                    .map(|ip| ip.ip.clone())
+                    .collect();
+            }
+            None if !deleting => {
+                let why = if package.is_some() {
+                    "is not Ready"
+                } else {
+                    "does not exist (yet)"
+                };
+                return Ok(Err(NoTarget::Wait(Verdict::progressing(
+                    "WaitingForBandwidthPackage",
+                    format!("BandwidthPackage {name} {why}"),
+                ))));
+            }
+            None => {}
+        }
+    }
+    let desired = entry.desired(&package_ips);
+    let resolved = match ctx.providers.resolve(&provider, region.as_deref()).await {
+        Ok(r) => r,
+        Err(e) if !e.is_retryable() => {
+            return Ok(Err(NoTarget::Stall(Verdict::stalled(
+                e.reason(),
+                format!("ProviderConfig {provider}: {e}"),
+            ))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match resolved {
+        Resolved {
+            cloud: CloudClient::Alibaba(client),
+            region,
+            name,
+            ..
+        } => Ok(Ok(Target {
+            key: TableKey {
+                provider: name,
+                region,
+                table,
+            },
+            client,
+            desired,
+        })),
+        Resolved { name, .. } => Ok(Err(NoTarget::Stall(Verdict::stalled(
+            "WrongProvider",
+            format!(
+                "ProviderConfig {name} is not an Alibaba one; a {} needs spec.provider Alibaba",
+                K::KIND
+            ),
+        )))),
+    }
+}
+
+async fn snapshot<K: EntryKind>(
+    ctx: &Context,
+    target: &Target<K>,
+    max_age: Duration,
+) -> Result<Arc<Snapshot<K::Row>>, CloudError> {
+    let client = target.client.clone();
+    let region = target.key.region.clone();
+    let table = target.key.table.clone();
+    K::tables(ctx)
+        .snapshot(&target.key, max_age, || async move {
+            K::describe(&client, &region, &table).await
+        })
+        .await
+}
+
+/// What to do about the entry, decided on one snapshot.
+#[derive(Debug)]
+enum Step {
+    /// Matches the spec.
+    InSync,
+    /// The entry is busy (or the table is): look again soon.
+    Busy(String),
+    /// Nothing found to observe (Observe policy).
+    Missing(String),
+    /// Differs, observed only.
+    Drifted(String),
+    /// Create (with the id of an earlier entry that vanished, if any).
+    Create { earlier: Option<String> },
+    /// Find out whether the entry holding our natural key is ours.
+    Claim { candidate: String },
+    /// Modify entry `id`.
+    Modify { id: String, drift: Vec<String> },
+}
+
+impl Step {
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            Step::Create { .. } | Step::Claim { .. } | Step::Modify { .. }
+        )
+    }
+}
+
+/// The entry's id: the one recorded for this table, else the annotation.
+fn known_id<K: EntryKind>(entry: &K, progress: &Progress, table: &str) -> Option<String> {
+    let recorded = progress
+        .id
+        .clone()
+        .filter(|_| progress.table.as_deref().is_none_or(|t| t == table));
+    recorded.or_else(|| entry.annotations().get(EXTERNAL_ID_ANNOTATION).cloned())
+}
+
+fn decide<K: EntryKind>(
+    entry: &K,
+    progress: &Progress,
+    target: &Target<K>,
+    desired: &K::Desired,
+    snapshot: &Snapshot<K::Row>,
+) -> Step {
+    let table = &target.key.table;
+    let id = known_id(entry, progress, table);
+    let observe = entry.common().management == ManagementPolicy::Observe;
+    let by_id = id.as_deref().and_then(|id| snapshot.get(id));
+    let by_key = || {
+        snapshot
+            .rows
+            .iter()
+            .find(|r| K::has_key(desired, r) && !r.status().eq_ignore_ascii_case("Deleting"))
+    };
+    let found = if observe {
+        by_id.or_else(by_key)
+    } else {
+        by_id
+    };
+    let Some(row) = found else {
+        if observe {
+            return Step::Missing(match &id {
+                Some(id) => format!("no entry {id} in {} {table}", K::TABLE),
+                None => format!(
+                    "no entry {} in {} {table}",
+                    K::natural_key(desired),
+                    K::TABLE
+                ),
+            });
+        }
+        if let Some(candidate) = by_key() {
+            return Step::Claim {
+                candidate: candidate.id().to_string(),
+            };
+        }
+        return Step::Create {
+            earlier: progress.id.clone(),
+        };
+    };
+    if locks_table(row.status()) || row.status().eq_ignore_ascii_case("Deleting") {
+        return Step::Busy(format!(
+            "entry {} of {} {table} is {}",
+            row.id(),
+            K::TABLE,
+            row.status()
+        ));
+    }
+    let drift = K::drift(desired, row);
+    match (drift.is_empty(), observe) {
+        (true, _) => Step::InSync,
+        (false, true) => Step::Drifted(drift.join("; ")),
+        (false, false) => Step::Modify {
+            id: row.id().to_string(),
+            drift,
+        },
+    }
+}
+
+async fn apply<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let object = key(entry);
+    let who = writer(entry);
+    let tables = K::tables(ctx);
+    if let Err(message) = entry.validate() {
+        progress.set(Verdict::stalled("InvalidSpec", message));
+        tables.forget(&who);
+        ctx.pacing.settled(&object);
+        return Ok(Action::await_change());
+    }
+    let target = match target(entry, ctx, false).await? {
+        Ok(target) => target,
+        Err(NoTarget::Wait(verdict)) => {
+            progress.set(verdict);
+            tables.forget(&who);
+            return Ok(Action::requeue(WAITING));
+        }
+        Err(NoTarget::Stall(verdict)) => {
+            progress.set(verdict);
+            tables.forget(&who);
+            ctx.pacing.settled(&object);
+            return Ok(Action::await_change());
+        }
+    };
+    let desired = match &target.desired {
+        Ok(desired) => desired.clone(),
+        Err(message) => {
+            progress.set(Verdict::stalled("InvalidReference", message.clone()));
+            tables.forget(&who);
+            ctx.pacing.settled(&object);
+            return Ok(Action::await_change());
+        }
+    };
+    let drift_interval = reconcile::drift_interval(entry, ctx.config.drift_interval);
+    let snap = match snapshot(ctx, &target, drift_interval).await {
+        Ok(snap) => snap,
+        Err(e) if e.is_not_found() => {
+            tables.forget(&who);
+            progress.cloud_status = None;
+            let message = format!(
+                "{} {} does not exist: {}",
+                K::TABLE,
+                target.key.table,
+                e.stable_message()
+            );
+            if entry.common().gateway.is_some() {
+                // The gateway's status is behind: its watch brings us back.
+                progress.set(Verdict::progressing("WaitingForGateway", message));
+                return Ok(Action::requeue(WAITING));
+            }
+            progress.set(Verdict::stalled("TableNotFound", message));
+            return Ok(Action::requeue(drift_interval));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut step = decide(entry, progress, &target, &desired, &snap);
+    if let Some(row) = known_id(entry, progress, &target.key.table)
+        .as_deref()
+        .and_then(|id| snap.get(id))
+    {
+        progress.record::<K>(&target.key.table, row);
+    }
+    if step.writes() {
+        let turn = match tables.turn(&target.key, &who) {
+            Turn::Granted(turn) => turn,
+            Turn::Wait { .. } => {
+                progress.set(Verdict::progressing(
+                    "Queued",
+                    format!(
+                        "waiting for its turn to write to {} {} (natop writes one entry at a time per table)",
+                        K::TABLE,
+                        target.key.table
+                    ),
+                ));
+                return Ok(Action::requeue(WAITING));
+            }
+        };
+        let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
+        if let Some(busy) = fresh.busy_entry() {
+            drop(turn);
+            progress.set(Verdict::progressing(
+                "TableBusy",
+                format!(
+                    "waiting until no entry of {} {} is Pending (the cloud refuses writes until then)",
+                    K::TABLE,
+                    target.key.table
+                ),
+            ));
+            tracing::debug!(busy = busy.id(), "table busy");
+            return Ok(Action::requeue(tables.poll_delay(&target.key)));
+        }
+        step = decide(entry, progress, &target, &desired, &fresh);
+        if step.writes() {
+            let result = write(entry, ctx, &target, &desired, &fresh, step, progress).await;
+            turn.wrote();
+            return result;
+        }
+        turn.done();
+    } else {
+        tables.leave(&target.key, &who);
+    }
+    settle(entry, ctx, &target, step, progress)
+}
+
+/// A step that writes nothing.
+fn settle<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    target: &Target<K>,
+    step: Step,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let object = key(entry);
+    let drift_interval = reconcile::drift_interval(entry, ctx.config.drift_interval);
+    let id = progress.id.clone().unwrap_or_default();
+    match step {
+        Step::InSync => {
+            ctx.pacing.settled(&object);
+            progress.set(if entry.common().management == ManagementPolicy::Observe {
+                Verdict::ready(
+                    "Observed",
+                    format!("entry {id} matches the spec (observed, not managed)"),
+                )
+            } else {
+                Verdict::ready(
+                    "Available",
+                    format!("entry {id} is available and matches the spec"),
+                )
+            });
+            Ok(Action::requeue(drift_interval))
+        }
+        Step::Busy(message) => {
+            progress.set(Verdict::progressing("Pending", message));
+            Ok(Action::requeue(K::tables(ctx).poll_delay(&target.key)))
+        }
+        Step::Missing(message) => {
+            progress.cloud_status = None;
+            progress.set(Verdict::stalled("NotFound", message));
+            Ok(Action::requeue(drift_interval))
+        }
+        Step::Drifted(message) => {
+            progress.set(Verdict::stalled(
+                "Drifted",
+                format!("observed, not managed: {message}"),
+            ));
+            Ok(Action::requeue(drift_interval))
+        }
+        // Writes are handled by `write`.
+        Step::Create { .. } | Step::Claim { .. } | Step::Modify { .. } => {
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+    }
+}
+
+/// The ClientToken of creating `desired` for `entry`: the object and the
+/// natural key (and the id of an entry it replaces), not the other fields,
+/// so that a create replayed after a restart with an edited spec still
+/// proves the entry is this object's.
+fn token<K: EntryKind>(entry: &K, desired: &K::Desired, earlier: Option<&str>) -> String {
+    client_token(
+        &entry.uid().unwrap_or_default(),
+        &(K::KIND, K::natural_key(desired), earlier),
+    )
+}
+
+/// Whether a failed create says this object's token was used before with
+/// other parameters: the entry holding the key is this object's.
+fn token_was_ours(error: &CloudError) -> bool {
+    error.code() == Some("IdempotentParameterMismatch")
+}
+
+async fn write<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    target: &Target<K>,
+    desired: &K::Desired,
+    snap: &Snapshot<K::Row>,
+    step: Step,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let table = &target.key.table;
+    let region = &target.key.region;
+    let client = &target.client;
+    let poll = || Action::requeue(K::tables(ctx).poll_delay(&target.key));
+    match step {
+        Step::Create { earlier } => {
+            let token = token(entry, desired, earlier.as_deref());
+            let id = K::create(client, region, table, desired, token).await?;
+            progress.id = Some(id.clone());
+            progress.table = Some(table.clone());
+            progress.ips = Some(K::desired_ips(desired));
+            progress.cloud_status = Some("Pending".into());
+            let (reason, note) = match earlier {
+                Some(old) => (
+                    "Recreated",
+                    format!(
+                        "entry {old} was gone from {} {table}; created {id}",
+                        K::TABLE
+                    ),
+                ),
+                None => (
+                    "Created",
+                    format!("created entry {id} in {} {table}", K::TABLE),
+                ),
+            };
+            event(
+                ctx,
+                entry,
+                EventType::Normal,
+                reason,
+                "Create",
+                note.clone(),
+            )
+            .await;
+            progress.set(Verdict::progressing("Creating", note));
+            Ok(poll())
+        }
+        Step::Claim { candidate } => {
+            // The key is taken, so this create cannot make a new entry: the
+            // cloud answers with the entry's id when this object created it
+            // (same token), and refuses otherwise.
+            let earlier = progress.id.clone();
+            let token = token(entry, desired, earlier.as_deref());
+            let claimed = match K::create(client, region, table, desired, token).await {
+                Ok(id) => id,
+                Err(e) if token_was_ours(&e) => candidate.clone(),
+                Err(e) => return Err(e.into()),
+            };
+            if claimed != candidate {
+                warn!(%claimed, %candidate, "claimed an entry other than the one holding the key");
+            }
+            if let Some(row) = snap.get(&claimed) {
+                progress.record::<K>(table, row);
+            } else {
+                progress.id = Some(claimed.clone());
+                progress.table = Some(table.clone());
+            }
+            let note = format!(
+                "entry {claimed} in {} {table} was created for this object earlier: adopted it",
+                K::TABLE
+            );
+            event(
+                ctx,
+                entry,
+                EventType::Normal,
+                "Adopted",
+                "Create",
+                note.clone(),
+            )
+            .await;
+            progress.set(Verdict::progressing("Adopted", note));
+            Ok(Action::requeue(Duration::from_millis(200)))
+        }
+        Step::Modify { id, drift } => {
+            K::modify(client, region, table, &id, desired).await?;
+            progress.cloud_status = Some("Pending".into());
+            progress.ips = Some(K::desired_ips(desired));
+            let was_ready = entry
+                .meta()
+                .generation
+                .is_some_and(|g| progress_ready_for(entry, g));
+            let what = drift.join("; ");
+            let (reason, note) = if was_ready {
+                (
+                    "DriftCorrected",
+                    format!("the cloud differed from the spec ({what}); modifying entry {id}"),
+                )
+            } else {
+                ("Updated", format!("modifying entry {id}: {what}"))
+            };
+            event(
+                ctx,
+                entry,
+                EventType::Normal,
+                reason,
+                "Update",
+                note.clone(),
+            )
+            .await;
+            progress.set(Verdict::progressing(reason, note));
+            Ok(poll())
+        }
+        other => settle(entry, ctx, target, other, progress),
+    }
+}
+
+/// Whether the object was Ready for generation `generation`.
+fn progress_ready_for<K: EntryKind>(entry: &K, generation: i64) -> bool {
+    let status = serde_json::to_value(entry)
+        .ok()
+        .and_then(|v| v.get("status").cloned())
+        .unwrap_or(Value::Null);
+    status.get("observedGeneration").and_then(Value::as_i64) == Some(generation)
+        && status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c.get("type").and_then(Value::as_str) == Some("Ready")
+                        && c.get("status").and_then(Value::as_str) == Some("True")
+                })
+            })
+}
+
+/// Deletion: orphan, or delete the entry, wait until gone, release.
+async fn cleanup<K: EntryKind>(
+    entry: &K,
+    api: &Api<K>,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let object = key(entry);
+    let who = writer(entry);
+    let mut progress = Progress::of(entry);
+    match cleanup_step(entry, ctx, &mut progress).await {
+        Ok(None) => {
+            ctx.pacing.settled(&object);
+            K::tables(ctx).forget(&who);
+            reconcile::remove_finalizer(api, entry).await?;
+            Ok(Action::await_change())
+        }
+        Ok(Some(action)) => {
+            write_status(api, entry, &progress).await?;
+            Ok(action)
+        }
+        Err(e) => {
+            if e.is_cancelled() {
+                return Ok(Action::await_change());
+            }
+            progress.set(Verdict::progressing(
+                &e.reason(),
+                format!("deleting: {}", e.stable_message()),
+            ));
+            write_status(api, entry, &progress).await?;
+            if e.is_retryable() {
+                Err(e)
+            } else {
+                Ok(Action::requeue(ctx.pacing.backoff(&object)))
+            }
+        }
+    }
+}
+
+/// `None` when the object may go; otherwise when to look again.
+async fn cleanup_step<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Option<Action>, ReconcileError> {
+    let common = entry.common();
+    let id = progress.id.clone();
+    if common.deletion == DeletionPolicy::Orphan || common.management == ManagementPolicy::Observe {
+        let shown = id.unwrap_or_else(|| "(none)".into());
+        event(
+            ctx,
+            entry,
+            EventType::Normal,
+            "Orphaned",
+            "Delete",
+            format!("left entry {shown} in the cloud"),
+        )
+        .await;
+        return Ok(None);
+    }
+    let gone = |why: String| async move {
+        event(ctx, entry, EventType::Normal, "Deleted", "Delete", why).await;
+        Ok(None)
+    };
+    let mut target = match target(entry, ctx, true).await? {
+        Ok(target) => target,
+        Err(NoTarget::Wait(_) | NoTarget::Stall(_)) if id.is_none() => {
+            // Nothing was recorded and the table cannot be found: nothing of
+            // this object's can be in it.
+            return gone("no entry was created".into()).await;
+        }
+        Err(NoTarget::Wait(verdict) | NoTarget::Stall(verdict)) => {
+            if entry.common().gateway.is_some()
+                && matches!(&verdict, Verdict::Progressing { reason, .. } if reason == "WaitingForGateway")
+                && !gateway_exists(entry, ctx).await?
+            {
+                // The gateway object is gone, and its gateway with it (it
+                // waits for its entries unless orphaned or forced).
+                return gone(format!(
+                    "entry {} went with its gateway",
+                    id.unwrap_or_default()
+                ))
+                .await;
+            }
+            progress.set(verdict);
+            return Ok(Some(Action::requeue(WAITING)));
+        }
+    };
+    // The entry is in the table it was recorded in.
+    if let Some(table) = progress.table.clone() {
+        target.key.table = table;
+    }
+    let snap = match snapshot(ctx, &target, WRITE_MAX_AGE).await {
+        Ok(snap) => snap,
+        Err(e) if e.is_not_found() => {
+            return gone(format!("{} {} is gone", K::TABLE, target.key.table)).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let table = target.key.table.clone();
+    let row = match known_id(entry, progress, &table)
+        .as_deref()
+        .and_then(|id| snap.get(id))
+    {
+        Some(row) => Some(row.clone()),
+        // No id recorded (a crash right after the create): the entry holding
+        // the key is ours when a replayed create says so.
+        None if progress.id.is_none() => {
+            let desired = target.desired.as_ref().ok();
+            match desired.and_then(|d| snap.rows.iter().find(|r| K::has_key(d, r)).map(|r| (d, r)))
+            {
+                Some((desired, candidate)) => {
+                    let candidate = candidate.clone();
+                    match claim(entry, ctx, &target, desired, &candidate).await? {
+                        Claimed::Ours => Some(candidate),
+                        Claimed::NotOurs => None,
+                        Claimed::Later(action) => {
+                            progress.set(Verdict::progressing(
+                                "Queued",
+                                format!("waiting for its turn on {} {table}", K::TABLE),
+                            ));
+                            return Ok(Some(action));
+                        }
+                    }
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let Some(row) = row else {
+        return gone(format!("the entry is gone from {} {table}", K::TABLE)).await;
+    };
+    progress.record::<K>(&table, &row);
+    if row.status().eq_ignore_ascii_case("Deleting") {
+        progress.set(Verdict::progressing(
+            "Deleting",
+            format!("entry {} is being deleted", row.id()),
+        ));
+        return Ok(Some(Action::requeue(
+            K::tables(ctx).poll_delay(&target.key),
+        )));
+    }
+    let tables = K::tables(ctx);
+    let who = writer(entry);
+    let turn = match tables.turn(&target.key, &who) {
+        Turn::Granted(turn) => turn,
+        Turn::Wait { .. } => {
+            progress.set(Verdict::progressing(
+                "Queued",
+                format!(
+                    "waiting for its turn to delete entry {} from {} {table}",
+                    row.id(),
+                    K::TABLE
+                ),
+            ));
+            return Ok(Some(Action::requeue(WAITING)));
+        }
+    };
+    let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
+    if fresh.busy_entry().is_some() {
+        drop(turn);
+        progress.set(Verdict::progressing(
+            "TableBusy",
+            format!(
+                "waiting until no entry of {} {table} is Pending before deleting entry {}",
+                K::TABLE,
+                row.id()
+            ),
+        ));
+        return Ok(Some(Action::requeue(tables.poll_delay(&target.key))));
+    }
+    if fresh.get(row.id()).is_none() {
+        turn.done();
+        return gone(format!("entry {} is gone", row.id())).await;
+    }
+    let result = K::delete(&target.client, &target.key.region, &table, row.id()).await;
+    turn.wrote();
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {
+            return gone(format!("entry {} is gone", row.id())).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    event(
+        ctx,
+        entry,
+        EventType::Normal,
+        "Deleting",
+        "Delete",
+        format!("deleting entry {} from {} {table}", row.id(), K::TABLE),
+    )
+    .await;
+    progress.cloud_status = Some("Deleting".into());
+    progress.set(Verdict::progressing(
+        "Deleting",
+        format!("entry {} is being deleted", row.id()),
+    ));
+    Ok(Some(Action::requeue(tables.poll_delay(&target.key))))
+}
+
+async fn gateway_exists<K: EntryKind>(entry: &K, ctx: &Context) -> Result<bool, ReconcileError> {
+    let Some(name) = entry.common().gateway else {
+        return Ok(false);
+    };
+    let api: Api<kube::core::PartialObjectMeta<NatGateway>> =
+        Api::namespaced(ctx.client.clone(), &entry.namespace().unwrap_or_default());
+    Ok(api.get_metadata_opt(name).await?.is_some())
+}
+
+enum Claimed {
+    Ours,
+    NotOurs,
+    Later(Action),
+}
+
+/// Replay the create for `candidate` (which holds the key, so nothing new can
+/// be created) to learn whether it is this object's.
+async fn claim<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    target: &Target<K>,
+    desired: &K::Desired,
+    candidate: &K::Row,
+) -> Result<Claimed, ReconcileError> {
+    let tables = K::tables(ctx);
+    let who = writer(entry);
+    let Turn::Granted(turn) = tables.turn(&target.key, &who) else {
+        return Ok(Claimed::Later(Action::requeue(WAITING)));
+    };
+    let fresh = snapshot(ctx, target, WRITE_MAX_AGE).await?;
+    if fresh.busy_entry().is_some() {
+        drop(turn);
+        return Ok(Claimed::Later(Action::requeue(
+            tables.poll_delay(&target.key),
+        )));
+    }
+    let token = token(entry, desired, None);
+    let result = K::create(
+        &target.client,
+        &target.key.region,
+        &target.key.table,
+        desired,
+        token,
+    )
+    .await;
+    turn.wrote();
+    match result {
+        Ok(id) if id == candidate.id() => Ok(Claimed::Ours),
+        Ok(_) => Ok(Claimed::NotOurs),
+        Err(e) if token_was_ours(&e) => Ok(Claimed::Ours),
+        Err(e) if e.is_retryable() => Err(e.into()),
+        Err(_) => Ok(Claimed::NotOurs),
+    }
+}

@@ -1,0 +1,344 @@
+//! SnatEntry: SNAT entries, keyed by their source (vSwitch or CIDR block).
+
+use super::{Common, EntryKind};
+use crate::api::NatGateway;
+use crate::api::snat_entry::SnatEntry;
+use crate::cloud::CloudError;
+use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::actions::snat_entry::{
+    CreateSnatEntry, DeleteSnatEntry, DescribeSnatTableEntries, ModifySnatEntry, SnatTableEntry,
+};
+use crate::controller::Context;
+use crate::controller::tables::{Row, Tables};
+
+impl Row for SnatTableEntry {
+    fn id(&self) -> &str {
+        &self.snat_entry_id
+    }
+    fn status(&self) -> &str {
+        &self.status
+    }
+}
+
+/// Where an SNAT entry's traffic comes from: its natural key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A vSwitch.
+    VSwitch(String),
+    /// A CIDR block.
+    Cidr(String),
+}
+
+/// An SNAT entry as the cloud should hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredSnat {
+    /// The public IPs, sorted.
+    pub ips: Vec<String>,
+    /// The source.
+    pub source: Source,
+    /// Name, when the spec gives one.
+    pub name: Option<String>,
+    /// EIP affinity.
+    pub eip_affinity: bool,
+}
+
+fn ip_set(text: &str) -> Vec<String> {
+    let mut ips: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+impl EntryKind for SnatEntry {
+    const KIND: &'static str = "SnatEntry";
+    const TABLE: &'static str = "SNAT table";
+    const TABLE_FIELD: &'static str = "snatTableId";
+    const IPS_FIELD: &'static str = "snatIps";
+    type Row = SnatTableEntry;
+    type Desired = DesiredSnat;
+
+    fn common(&self) -> Common<'_> {
+        let spec = &self.spec;
+        Common {
+            provider: &spec.provider_config_ref.name,
+            region: spec.region.as_deref(),
+            deletion: spec.deletion_policy,
+            management: spec.management_policy,
+            gateway: spec.nat_gateway_ref.as_ref().map(|r| r.name.as_str()),
+            table: spec.snat_table_id.as_deref(),
+            package: spec
+                .snat_ips_from
+                .as_ref()
+                .map(|s| s.bandwidth_package_ref.name.as_str()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        crate::api::snat_entry::validate(&self.spec)
+    }
+
+    fn gateway_table(gateway: &NatGateway) -> Option<String> {
+        gateway.status.as_ref()?.snat_table_id.clone()
+    }
+
+    fn desired(&self, package_ips: &[String]) -> Result<DesiredSnat, String> {
+        let spec = &self.spec;
+        let mut ips = match &spec.snat_ips_from {
+            None => spec.snat_ips.clone(),
+            Some(from) if from.all => {
+                if package_ips.is_empty() {
+                    return Err(format!(
+                        "BandwidthPackage {} has no public IPs",
+                        from.bandwidth_package_ref.name
+                    ));
+                }
+                package_ips.to_vec()
+            }
+            Some(from) => {
+                let index = from.index.unwrap_or_default();
+                let ip = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| package_ips.get(i))
+                    .ok_or_else(|| {
+                        format!(
+                            "BandwidthPackage {} has {} public IPs; spec.snatIpsFrom.index {index} is out of range",
+                            from.bandwidth_package_ref.name,
+                            package_ips.len()
+                        )
+                    })?;
+                vec![ip.clone()]
+            }
+        };
+        ips.sort();
+        ips.dedup();
+        let source = match (&spec.source_vswitch_id, &spec.source_cidr) {
+            (Some(vswitch), _) => Source::VSwitch(vswitch.clone()),
+            (None, Some(cidr)) => Source::Cidr(cidr.clone()),
+            (None, None) => return Err("the entry has no source".into()),
+        };
+        Ok(DesiredSnat {
+            ips,
+            source,
+            name: spec.name.clone(),
+            eip_affinity: spec.eip_affinity,
+        })
+    }
+
+    fn natural_key(desired: &DesiredSnat) -> String {
+        match &desired.source {
+            Source::VSwitch(v) => v.clone(),
+            Source::Cidr(c) => c.clone(),
+        }
+    }
+
+    fn has_key(desired: &DesiredSnat, row: &SnatTableEntry) -> bool {
+        match &desired.source {
+            Source::VSwitch(v) => &row.source_vswitch_id == v,
+            Source::Cidr(c) => row.source_vswitch_id.is_empty() && &row.source_cidr == c,
+        }
+    }
+
+    fn drift(desired: &DesiredSnat, row: &SnatTableEntry) -> Vec<String> {
+        let mut drift = Vec::new();
+        let have = ip_set(&row.snat_ip);
+        if have != desired.ips {
+            drift.push(format!(
+                "snatIps are {:?}, the spec says {:?}",
+                have.join(","),
+                desired.ips.join(",")
+            ));
+        }
+        if let Some(name) = &desired.name
+            && name != &row.snat_entry_name
+        {
+            drift.push(format!(
+                "name is {:?}, the spec says {name:?}",
+                row.snat_entry_name
+            ));
+        }
+        if let Some(affinity) = row.eip_affinity
+            && (affinity == 1) != desired.eip_affinity
+        {
+            drift.push(format!(
+                "eipAffinity is {}, the spec says {}",
+                affinity == 1,
+                desired.eip_affinity
+            ));
+        }
+        drift
+    }
+
+    fn ips(row: &SnatTableEntry) -> String {
+        row.snat_ip.clone()
+    }
+
+    fn desired_ips(desired: &DesiredSnat) -> String {
+        desired.ips.join(",")
+    }
+
+    async fn describe(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+    ) -> Result<(Vec<SnatTableEntry>, u32), CloudError> {
+        client
+            .describe_pages(&DescribeSnatTableEntries {
+                region_id: region.to_string(),
+                snat_table_id: table.to_string(),
+                ..Default::default()
+            })
+            .await
+    }
+
+    async fn create(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        desired: &DesiredSnat,
+        token: String,
+    ) -> Result<String, CloudError> {
+        let (vswitch, cidr) = match &desired.source {
+            Source::VSwitch(v) => (Some(v.clone()), None),
+            Source::Cidr(c) => (None, Some(c.clone())),
+        };
+        let created = client
+            .call(&CreateSnatEntry {
+                region_id: region.to_string(),
+                snat_table_id: table.to_string(),
+                snat_ip: desired.ips.join(","),
+                source_vswitch_id: vswitch,
+                source_cidr: cidr,
+                snat_entry_name: desired.name.clone(),
+                eip_affinity: Some(u8::from(desired.eip_affinity)),
+                client_token: Some(token),
+            })
+            .await?;
+        Ok(created.snat_entry_id)
+    }
+
+    async fn modify(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        id: &str,
+        desired: &DesiredSnat,
+    ) -> Result<(), CloudError> {
+        client
+            .call(&ModifySnatEntry {
+                region_id: region.to_string(),
+                snat_table_id: table.to_string(),
+                snat_entry_id: id.to_string(),
+                snat_ip: Some(desired.ips.join(",")),
+                snat_entry_name: desired.name.clone(),
+                eip_affinity: Some(u8::from(desired.eip_affinity)),
+                client_token: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        id: &str,
+    ) -> Result<(), CloudError> {
+        client
+            .call(&DeleteSnatEntry {
+                region_id: region.to_string(),
+                snat_table_id: table.to_string(),
+                snat_entry_id: id.to_string(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn tables(ctx: &Context) -> &Tables<SnatTableEntry> {
+        &ctx.snat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry(extra: serde_json::Value) -> SnatEntry {
+        let mut spec = json!({
+            "natGatewayRef": {"name": "gw"},
+            "snatIps": ["47.1.2.4", "47.1.2.3"],
+            "sourceVSwitchId": "vsw-1",
+        });
+        if let (Some(base), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                if v.is_null() {
+                    base.remove(k);
+                } else {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        SnatEntry::new("egress", serde_json::from_value(spec).unwrap())
+    }
+
+    fn row() -> SnatTableEntry {
+        SnatTableEntry {
+            snat_entry_id: "snat-1".into(),
+            snat_ip: "47.1.2.3,47.1.2.4".into(),
+            source_vswitch_id: "vsw-1".into(),
+            source_cidr: "192.168.1.0/24".into(),
+            status: "Available".into(),
+            eip_affinity: Some(0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_natural_key_is_the_source() {
+        let by_vswitch = entry(json!({})).desired(&[]).unwrap();
+        assert_eq!(SnatEntry::natural_key(&by_vswitch), "vsw-1");
+        assert!(SnatEntry::has_key(&by_vswitch, &row()));
+        let by_cidr = entry(json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/24"}))
+            .desired(&[])
+            .unwrap();
+        // A vSwitch entry is not the CIDR entry, even with the same block.
+        assert!(!SnatEntry::has_key(&by_cidr, &row()));
+        let mut cidr_row = row();
+        cidr_row.source_vswitch_id.clear();
+        assert!(SnatEntry::has_key(&by_cidr, &cidr_row));
+    }
+
+    #[test]
+    fn snat_ips_compare_as_a_set() {
+        let desired = entry(json!({})).desired(&[]).unwrap();
+        assert!(SnatEntry::drift(&desired, &row()).is_empty());
+        let mut changed = row();
+        changed.snat_ip = "47.1.2.3".into();
+        changed.eip_affinity = Some(1);
+        let drift = SnatEntry::drift(&desired, &changed);
+        assert_eq!(drift.len(), 2, "{drift:?}");
+        assert_eq!(SnatEntry::desired_ips(&desired), "47.1.2.3,47.1.2.4");
+    }
+
+    #[test]
+    fn package_ips_are_taken_by_index_or_all() {
+        let ips = vec!["47.0.0.2".to_string(), "47.0.0.1".to_string()];
+        let all = entry(
+            json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "all": true}}),
+        );
+        assert_eq!(all.desired(&ips).unwrap().ips, vec!["47.0.0.1", "47.0.0.2"]);
+        assert!(all.desired(&[]).is_err());
+        let one = entry(
+            json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 0}}),
+        );
+        assert_eq!(one.desired(&ips).unwrap().ips, vec!["47.0.0.2"]);
+        assert!(one.desired(&[]).unwrap_err().contains("out of range"));
+    }
+}

@@ -1,0 +1,787 @@
+//! The ForwardEntry and SnatEntry controllers against the real API server and
+//! the emulator.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use natop::api::{ForwardEntry, NatGateway, SnatEntry};
+use natop::cloud::alibaba::actions::forward_entry::{
+    DescribeForwardTableEntries, ForwardTableEntry,
+};
+use natop::cloud::alibaba::actions::snat_entry::{DescribeSnatTableEntries, SnatTableEntry};
+use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
+use natop::cloud::{ClientConfig, RateLimit};
+use natop::emulator::faults::{FaultConfig, FaultRule};
+use natop::emulator::fixture::Fixture;
+use natop::emulator::{Durations, EmulatorConfig};
+use natop::metrics::KindLabels;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use support::cluster::{emulator_admin, emulator_put, wait_for};
+use support::operator::{World, quick_durations};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fixture() -> Fixture {
+    Fixture::default_fixture()
+}
+
+fn eip(i: usize) -> (String, String) {
+    let e = &fixture().alibaba.regions[0].eips[i];
+    (e.allocation_id.clone(), e.ip_address.clone())
+}
+
+fn cloud(world: &World) -> AlibabaClient {
+    let a = &fixture().alibaba.accounts[0];
+    AlibabaClient::new(
+        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+        ClientConfig {
+            endpoint: Some(world.emulator.endpoint()),
+            rate_limit: RateLimit::new(1000, 1000),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn apply_object<K>(world: &World, kind: &str, name: &str, spec: Value) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let mut full = json!({"providerConfigRef": {"name": world.provider}});
+    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    let object: K = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "labels": world.labels()},
+        "spec": full,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+    api
+}
+
+/// A Ready gateway named `name` with the first two EIPs bound.
+async fn gateway(world: &World, name: &str) -> (String, String, String) {
+    let vpc = fixture().alibaba.regions[0].vpcs[0].vpc_id.clone();
+    let api: Api<NatGateway> = apply_object(
+        world,
+        "NatGateway",
+        name,
+        json!({"vpcId": vpc, "eipAllocationIds": [eip(0).0, eip(1).0]}),
+    )
+    .await;
+    wait_gateway(&api, name).await
+}
+
+async fn wait_gateway(api: &Api<NatGateway>, name: &str) -> (String, String, String) {
+    let gw = wait_for(&format!("gateway {name} Ready"), TIMEOUT, || async {
+        let gw = api.get(name).await.ok()?;
+        (ready(&gw) == Some(true) && gw.status.as_ref()?.ip_addresses.len() == 2).then_some(gw)
+    })
+    .await;
+    let status = gw.status.unwrap();
+    (
+        status.id.unwrap(),
+        status.forward_table_id.unwrap(),
+        status.snat_table_id.unwrap(),
+    )
+}
+
+fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String, String)> {
+    let value = serde_json::to_value(object).ok()?;
+    let c = value["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?
+        .clone();
+    Some((
+        c["status"].as_str()?.to_string(),
+        c["reason"].as_str()?.to_string(),
+        c["message"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+fn ready<K: serde::Serialize>(object: &K) -> Option<bool> {
+    let value = serde_json::to_value(object).ok()?;
+    let current = value["status"]["observedGeneration"] == value["metadata"]["generation"];
+    condition(object, "Ready").map(|(s, _, _)| s == "True" && current)
+}
+
+async fn wait_ready<K>(api: &Api<K>, name: &str, timeout: Duration) -> K
+where
+    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name} Ready"), timeout, || async {
+        let object = api.get(name).await.ok()?;
+        (ready(&object) == Some(true)).then_some(object)
+    })
+    .await
+}
+
+async fn wait_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> (String, String)
+where
+    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name} {type_} {reason}"), TIMEOUT, || async {
+        let object = api.get(name).await.ok()?;
+        let (status, found, message) = condition(&object, type_)?;
+        (found == reason).then_some((status, message))
+    })
+    .await
+}
+
+async fn dnat(world: &World, table: &str) -> Vec<ForwardTableEntry> {
+    cloud(world)
+        .describe_all(&DescribeForwardTableEntries {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: table.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn snat(world: &World, table: &str) -> Vec<SnatTableEntry> {
+    cloud(world)
+        .describe_all(&DescribeSnatTableEntries {
+            region_id: "cn-hangzhou".into(),
+            snat_table_id: table.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Calls the emulator answered, by action then outcome.
+async fn calls(world: &World) -> Value {
+    emulator_admin(&world.emulator.endpoint(), "calls").await
+}
+
+fn count(calls: &Value, action: &str, outcome: &str) -> u64 {
+    calls[action][outcome].as_u64().unwrap_or(0)
+}
+
+/// Answers with one of the table-conflict codes, over every action.
+fn conflicts(calls: &Value) -> u64 {
+    calls
+        .as_object()
+        .map(|actions| {
+            actions
+                .values()
+                .flat_map(|outcomes| outcomes.as_object().cloned().unwrap_or_default())
+                .filter(|(code, _)| {
+                    matches!(
+                        code.as_str(),
+                        "IncorretForwardEntryStatus"
+                            | "IncorretSnatEntryStatus"
+                            | "OperationConflict"
+                    )
+                })
+                .map(|(_, n)| n.as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Successful writes on entries, over every entry action.
+fn entry_writes(calls: &Value) -> u64 {
+    [
+        "CreateForwardEntry",
+        "ModifyForwardEntry",
+        "DeleteForwardEntry",
+        "CreateSnatEntry",
+        "ModifySnatEntry",
+        "DeleteSnatEntry",
+    ]
+    .iter()
+    .map(|a| {
+        calls[*a]
+            .as_object()
+            .map(|o| o.values().map(|n| n.as_u64().unwrap_or(0)).sum::<u64>())
+            .unwrap_or(0)
+    })
+    .sum()
+}
+
+fn forward_spec(gateway: &str, ip: &str, port: u32) -> Value {
+    json!({
+        "natGatewayRef": {"name": gateway},
+        "externalIp": ip,
+        "externalPort": port.to_string(),
+        "internalIp": format!("172.16.1.{}", port % 200 + 10),
+        "internalPort": "8080",
+        "ipProtocol": "TCP",
+    })
+}
+
+fn snat_spec(gateway: &str, ip: &str, n: u32) -> Value {
+    json!({
+        "natGatewayRef": {"name": gateway},
+        "snatIps": [ip],
+        "sourceCIDR": format!("172.20.{n}.0/24"),
+    })
+}
+
+fn reconciles(world: &World, kind: &'static str) -> i64 {
+    i64::try_from(
+        world
+            .metrics
+            .reconciles
+            .get_or_create(&KindLabels { kind })
+            .get(),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+fn in_flight(world: &World, kind: &'static str) -> i64 {
+    world
+        .metrics
+        .in_flight
+        .get_or_create(&KindLabels { kind })
+        .get()
+}
+
+#[tokio::test]
+async fn a_hundred_dnat_and_twenty_snat_entries_converge_without_a_table_conflict() {
+    let mut world = World::start_with(
+        "entries-scale",
+        EmulatorConfig {
+            durations: Durations {
+                pending: Duration::from_millis(150),
+                ..quick_durations()
+            },
+            ..EmulatorConfig::default()
+        },
+        0,
+    )
+    .await;
+    let (_, ftb, stb) = gateway(&world, "gw").await;
+    let (_, dnat_ip) = eip(0);
+    let (_, snat_ip) = eip(1);
+    let mut forwards: Option<Api<ForwardEntry>> = None;
+    for port in 1..=100 {
+        forwards = Some(
+            apply_object(
+                &world,
+                "ForwardEntry",
+                &format!("web-{port}"),
+                forward_spec("gw", &dnat_ip, port),
+            )
+            .await,
+        );
+    }
+    let mut snats: Option<Api<SnatEntry>> = None;
+    for n in 1..=20 {
+        snats = Some(
+            apply_object(
+                &world,
+                "SnatEntry",
+                &format!("out-{n}"),
+                snat_spec("gw", &snat_ip, n),
+            )
+            .await,
+        );
+    }
+    let (forwards, snats) = (forwards.unwrap(), snats.unwrap());
+    wait_for("every entry Ready", Duration::from_secs(240), || async {
+        let f = forwards.list(&ListParams::default()).await.ok()?;
+        let s = snats.list(&ListParams::default()).await.ok()?;
+        let all = f.items.iter().all(|o| ready(o) == Some(true))
+            && s.items.iter().all(|o| ready(o) == Some(true));
+        (all && f.items.len() == 100 && s.items.len() == 20).then_some(())
+    })
+    .await;
+    let after = calls(&world).await;
+    assert_eq!(conflicts(&after), 0, "no table conflict: {after}");
+    assert_eq!(count(&after, "CreateForwardEntry", "success"), 100);
+    assert_eq!(count(&after, "CreateSnatEntry", "success"), 20);
+    let cloud_dnat = dnat(&world, &ftb).await;
+    assert_eq!(cloud_dnat.len(), 100);
+    assert_eq!(snat(&world, &stb).await.len(), 20);
+    for object in forwards.list(&ListParams::default()).await.unwrap() {
+        let id = object.status.as_ref().and_then(|s| s.id.clone()).unwrap();
+        let port = object.spec.external_port.clone();
+        assert!(
+            cloud_dnat
+                .iter()
+                .any(|e| e.forward_entry_id == id && e.external_port.as_deref() == Some(&port)),
+            "{} holds {id}",
+            object.name_any()
+        );
+    }
+
+    // A restarted operator reads each table once for all of its entries:
+    // ceil(100/50) = 2 describe calls for the DNAT table, 1 for the SNAT table.
+    world.kill_operator().await;
+    let before = calls(&world).await;
+    let (f0, s0) = (
+        reconciles(&world, "ForwardEntry"),
+        reconciles(&world, "SnatEntry"),
+    );
+    world.start_operator();
+    wait_for("every entry reconciled again", TIMEOUT, || async {
+        (reconciles(&world, "ForwardEntry") >= f0 + 100
+            && reconciles(&world, "SnatEntry") >= s0 + 20
+            && in_flight(&world, "ForwardEntry") == 0
+            && in_flight(&world, "SnatEntry") == 0)
+            .then_some(())
+    })
+    .await;
+    let restarted = calls(&world).await;
+    let describes = |calls: &Value, action: &str| count(calls, action, "success");
+    assert_eq!(
+        describes(&restarted, "DescribeForwardTableEntries")
+            - describes(&before, "DescribeForwardTableEntries"),
+        2,
+        "one paginated read of the 100-entry table"
+    );
+    assert_eq!(
+        describes(&restarted, "DescribeSnatTableEntries")
+            - describes(&before, "DescribeSnatTableEntries"),
+        1
+    );
+    assert_eq!(entry_writes(&restarted), entry_writes(&before), "no writes");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn entries_are_modified_and_deleted() {
+    let world = World::start("entries-change").await;
+    let (_, ftb, stb) = gateway(&world, "gw").await;
+    let (_, ip0) = eip(0);
+    let (_, ip1) = eip(1);
+    let forwards: Api<ForwardEntry> = apply_object(
+        &world,
+        "ForwardEntry",
+        "web",
+        json!({
+            "natGatewayRef": {"name": "gw"},
+            "externalIp": ip0,
+            "externalPort": "80",
+            "internalIp": "172.16.1.10",
+            "internalPort": "8080",
+            "ipProtocol": "TCP",
+            "name": "web-80",
+        }),
+    )
+    .await;
+    let snats: Api<SnatEntry> = apply_object(
+        &world,
+        "SnatEntry",
+        "out",
+        json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip1], "sourceCIDR": "172.20.0.0/16"}),
+    )
+    .await;
+    let fe = wait_ready(&forwards, "web", TIMEOUT).await;
+    let fe_id = fe.status.unwrap().id.unwrap();
+    wait_ready(&snats, "out", TIMEOUT).await;
+
+    forwards
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"internalPort": "9090", "externalPort": "8000", "name": "web-8000"}})),
+        )
+        .await
+        .unwrap();
+    snats
+        .patch(
+            "out",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"snatIps": [ip1, ip0], "name": "egress"}})),
+        )
+        .await
+        .unwrap();
+    let fe = wait_ready(&forwards, "web", TIMEOUT).await;
+    assert_eq!(fe.status.unwrap().id.unwrap(), fe_id, "modified in place");
+    let se = wait_ready(&snats, "out", TIMEOUT).await;
+    let cloud_fe = dnat(&world, &ftb).await;
+    assert_eq!(cloud_fe.len(), 1);
+    assert_eq!(cloud_fe[0].internal_port.as_deref(), Some("9090"));
+    assert_eq!(cloud_fe[0].external_port.as_deref(), Some("8000"));
+    assert_eq!(cloud_fe[0].forward_entry_name, "web-8000");
+    let cloud_se = snat(&world, &stb).await;
+    assert_eq!(cloud_se.len(), 1);
+    let ips: BTreeSet<&str> = cloud_se[0].snat_ip.split(',').collect();
+    assert_eq!(ips, BTreeSet::from([ip0.as_str(), ip1.as_str()]));
+    assert_eq!(cloud_se[0].snat_entry_name, "egress");
+    assert_eq!(
+        se.status.unwrap().snat_ips.map(|s| s.split(',').count()),
+        Some(2)
+    );
+    let before = calls(&world).await;
+    assert_eq!(count(&before, "ModifyForwardEntry", "success"), 1);
+    assert_eq!(count(&before, "ModifySnatEntry", "success"), 1);
+
+    // An out-of-band change is put back.
+    cloud(&world)
+        .call(
+            &natop::cloud::alibaba::actions::forward_entry::ModifyForwardEntry {
+                region_id: "cn-hangzhou".into(),
+                forward_table_id: ftb.clone(),
+                forward_entry_id: fe_id.clone(),
+                internal_ip: Some("172.16.1.99".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    forwards
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/drift-interval": "1s"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for("the drift corrected", TIMEOUT, || async {
+        let e = dnat(&world, &ftb).await;
+        (e.len() == 1 && e[0].internal_ip == "172.16.1.10" && e[0].status == "Available")
+            .then_some(())
+    })
+    .await;
+
+    forwards
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    snats.delete("out", &DeleteParams::default()).await.unwrap();
+    wait_for("both objects gone", TIMEOUT, || async {
+        (forwards.get_opt("web").await.ok()?.is_none()
+            && snats.get_opt("out").await.ok()?.is_none())
+        .then_some(())
+    })
+    .await;
+    assert!(dnat(&world, &ftb).await.is_empty());
+    assert!(snat(&world, &stb).await.is_empty());
+    assert_eq!(conflicts(&calls(&world).await), 0);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn an_entry_waits_for_its_gateway_and_converges_once_it_is_ready() {
+    let world = World::start("entries-wait").await;
+    let (_, ip0) = eip(0);
+    let forwards: Api<ForwardEntry> = apply_object(
+        &world,
+        "ForwardEntry",
+        "web",
+        forward_spec("later", &ip0, 80),
+    )
+    .await;
+    let (status, message) = wait_reason(&forwards, "web", "Reconciling", "WaitingForGateway").await;
+    assert_eq!(status, "True");
+    assert!(message.contains("NatGateway later"), "{message}");
+    assert_eq!(entry_writes(&calls(&world).await), 0);
+    // The gateway appears and becomes Ready; the watch brings the entry
+    // along at once (its own re-check is 30 s away).
+    let (_, ftb, _) = gateway(&world, "later").await;
+    let started = std::time::Instant::now();
+    wait_ready(&forwards, "web", Duration::from_secs(20)).await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(dnat(&world, &ftb).await.len(), 1);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_external_port_stalls_the_second_entry_only() {
+    let world = World::start("entries-dup").await;
+    let (_, ftb, _) = gateway(&world, "gw").await;
+    let (_, ip0) = eip(0);
+    let forwards: Api<ForwardEntry> = apply_object(
+        &world,
+        "ForwardEntry",
+        "first",
+        forward_spec("gw", &ip0, 443),
+    )
+    .await;
+    let first = wait_ready(&forwards, "first", TIMEOUT).await;
+    let mut second = forward_spec("gw", &ip0, 443);
+    second["internalIp"] = json!("172.16.1.77");
+    apply_object::<ForwardEntry>(&world, "ForwardEntry", "second", second).await;
+    let (status, message) =
+        wait_reason(&forwards, "second", "Stalled", "ForbiddenPortOccupied").await;
+    assert_eq!(status, "True");
+    assert!(message.contains("Forbidden.PortOccupied"), "{message}");
+    let cloud = dnat(&world, &ftb).await;
+    assert_eq!(cloud.len(), 1);
+    assert_eq!(
+        cloud[0].internal_ip,
+        forward_spec("gw", &ip0, 443)["internalIp"]
+    );
+    assert_eq!(
+        Some(cloud[0].forward_entry_id.clone()),
+        first.status.unwrap().id
+    );
+    let still = forwards.get("first").await.unwrap();
+    assert_eq!(ready(&still), Some(true));
+    // Deleting the stalled object leaves the first one's entry alone.
+    forwards
+        .delete("second", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("second gone", TIMEOUT, || async {
+        forwards
+            .get_opt("second")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(dnat(&world, &ftb).await.len(), 1);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn crashes_and_faults_leave_exactly_one_cloud_entry_per_object() {
+    let mut world = World::start_with(
+        "entries-crash",
+        EmulatorConfig {
+            durations: quick_durations(),
+            seed: 7,
+            ..EmulatorConfig::default()
+        },
+        0,
+    )
+    .await;
+    let (_, ftb, stb) = gateway(&world, "gw").await;
+    let (_, ip0) = eip(0);
+    let (_, ip1) = eip(1);
+    // The first create is committed, and its answer comes late: the
+    // operator is killed in between.
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "CreateForwardEntry".into(),
+        FaultRule {
+            latency_ms: 3000,
+            ..FaultRule::default()
+        },
+    );
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    let forwards: Api<ForwardEntry> = apply_object(
+        &world,
+        "ForwardEntry",
+        "web-0",
+        forward_spec("gw", &ip0, 100),
+    )
+    .await;
+    wait_for("the create committed", TIMEOUT, || async {
+        (count(&calls(&world).await, "CreateForwardEntry", "success") >= 1).then_some(())
+    })
+    .await;
+    world.kill_operator().await;
+    let recorded = forwards
+        .get("web-0")
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.id);
+    assert!(recorded.is_none(), "the id was never recorded");
+    // Then throttling, 5xx and lost answers on every call.
+    let faults = FaultConfig {
+        default: FaultRule {
+            throttling: 0.1,
+            service_unavailable: 0.05,
+            internal_error: 0.05,
+            commit_then_drop: 0.2,
+            latency_ms: 0,
+        },
+        ..FaultConfig::default()
+    };
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    world.start_operator();
+    for port in 1..10 {
+        apply_object::<ForwardEntry>(
+            &world,
+            "ForwardEntry",
+            &format!("web-{port}"),
+            forward_spec("gw", &ip0, 100 + port),
+        )
+        .await;
+    }
+    let snats: Option<Api<SnatEntry>> = {
+        let mut last = None;
+        for n in 0..5 {
+            last = Some(
+                apply_object(
+                    &world,
+                    "SnatEntry",
+                    &format!("out-{n}"),
+                    snat_spec("gw", &ip1, n),
+                )
+                .await,
+            );
+        }
+        last
+    };
+    let snats = snats.unwrap();
+    for port in 0..10 {
+        wait_ready(&forwards, &format!("web-{port}"), Duration::from_secs(120)).await;
+    }
+    for n in 0..5 {
+        wait_ready(&snats, &format!("out-{n}"), Duration::from_secs(120)).await;
+    }
+    let cloud_dnat = dnat(&world, &ftb).await;
+    assert_eq!(cloud_dnat.len(), 10, "one DNAT entry per object");
+    let ports: BTreeSet<_> = cloud_dnat.iter().map(|e| e.external_port.clone()).collect();
+    assert_eq!(ports.len(), 10);
+    for object in forwards.list(&ListParams::default()).await.unwrap() {
+        let id = object.status.and_then(|s| s.id).unwrap();
+        assert!(cloud_dnat.iter().any(|e| e.forward_entry_id == id));
+    }
+    assert_eq!(
+        snat(&world, &stb).await.len(),
+        5,
+        "one SNAT entry per object"
+    );
+
+    for port in 0..10 {
+        forwards
+            .delete(&format!("web-{port}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for n in 0..5 {
+        snats
+            .delete(&format!("out-{n}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    wait_for("every object gone", Duration::from_secs(120), || async {
+        let f = forwards.list(&ListParams::default()).await.ok()?;
+        let s = snats.list(&ListParams::default()).await.ok()?;
+        (f.items.is_empty() && s.items.is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        dnat(&world, &ftb).await.is_empty(),
+        "the DNAT table is empty"
+    );
+    assert!(
+        snat(&world, &stb).await.is_empty(),
+        "the SNAT table is empty"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_specs_are_refused_or_stalled_with_zero_writes() {
+    let world = World::start("entries-invalid").await;
+    let (_, ip0) = eip(0);
+    let forwards: Api<ForwardEntry> = Api::namespaced(world.client.clone(), &world.ns.name);
+    // What the schema can say, the API server refuses.
+    for (name, change) in [
+        ("port-zero", json!({"externalPort": "0"})),
+        ("port-high", json!({"internalPort": "70000"})),
+        ("icmp", json!({"ipProtocol": "ICMP"})),
+        ("bad-ip", json!({"internalIp": "10.0.0.300"})),
+    ] {
+        let mut spec = forward_spec("gw", &ip0, 80);
+        spec.as_object_mut()
+            .unwrap()
+            .extend(change.as_object().unwrap().clone());
+        let object = serde_json::from_value::<Value>(json!({
+            "apiVersion": "natop.dev/v1alpha1",
+            "kind": "ForwardEntry",
+            "metadata": {"name": name, "labels": world.labels()},
+            "spec": spec,
+        }))
+        .unwrap();
+        let dynamic: Api<kube::core::DynamicObject> = Api::namespaced_with(
+            world.client.clone(),
+            &world.ns.name,
+            &kube::core::ApiResource::erase::<ForwardEntry>(&()),
+        );
+        let result = dynamic
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(object).unwrap(),
+            )
+            .await;
+        assert!(
+            matches!(&result, Err(kube::Error::Api(e)) if e.code == 422),
+            "{name}: {result:?}"
+        );
+    }
+    let snats: Api<SnatEntry> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let dynamic_snat: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        &world.ns.name,
+        &kube::core::ApiResource::erase::<SnatEntry>(&()),
+    );
+    let bad_cidr = dynamic_snat
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "natop.dev/v1alpha1",
+                "kind": "SnatEntry",
+                "metadata": {"name": "bad-cidr", "labels": world.labels()},
+                "spec": {"natGatewayRef": {"name": "gw"}, "snatIps": [ip0], "sourceCIDR": "172.20.0.0/33"},
+            }))
+            .unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(&bad_cidr, Err(kube::Error::Api(e)) if e.code == 422),
+        "{bad_cidr:?}"
+    );
+
+    // What only a CEL rule says (not enforced by this API server), the
+    // controller reports.
+    let mut any_with_port = forward_spec("gw", &ip0, 80);
+    any_with_port["ipProtocol"] = json!("Any");
+    apply_object::<ForwardEntry>(&world, "ForwardEntry", "any-port", any_with_port).await;
+    let both = json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip0], "sourceCIDR": "172.20.0.0/16", "sourceVSwitchId": "vsw-abc"});
+    let neither = json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip0]});
+    let created_both = dynamic_snat
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "natop.dev/v1alpha1", "kind": "SnatEntry",
+                "metadata": {"name": "both", "labels": world.labels()}, "spec": both,
+            }))
+            .unwrap(),
+        )
+        .await;
+    let created_neither = dynamic_snat
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "natop.dev/v1alpha1", "kind": "SnatEntry",
+                "metadata": {"name": "neither", "labels": world.labels()}, "spec": neither,
+            }))
+            .unwrap(),
+        )
+        .await;
+    let (_, message) = wait_reason(&forwards, "any-port", "Stalled", "InvalidSpec").await;
+    assert!(message.contains("ipProtocol Any"), "{message}");
+    for (name, created) in [("both", created_both), ("neither", created_neither)] {
+        match created {
+            // A server that enforces the CEL rule refuses it outright.
+            Err(kube::Error::Api(e)) if e.code == 422 => {}
+            Err(e) => panic!("{name}: {e}"),
+            Ok(_) => {
+                let (_, message) = wait_reason(&snats, name, "Stalled", "InvalidSpec").await;
+                assert!(message.contains("sourceVSwitchId"), "{name}: {message}");
+            }
+        }
+    }
+    // A gateway now exists: still nothing is written for invalid objects.
+    gateway(&world, "gw").await;
+    let after = calls(&world).await;
+    assert_eq!(entry_writes(&after), 0, "{after}");
+    world.stop().await;
+}
