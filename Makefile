@@ -40,9 +40,11 @@ cluster-up:
 cluster-down:
 	@bash tests/cluster/down.sh
 
-## Benchmarks print numbers; they assert nothing.
+## Benchmarks print numbers; they assert nothing. The DNAT-table benchmark
+## (10 gateways × 100 entries, operator as its own process) starts a local
+## control plane unless NATOP_TEST_KUBECONFIG names one.
 bench:
-	$(CARGO) bench --bench emulator_throughput
+	bash benches/run.sh
 
 ## Run the emulator on 127.0.0.1:8787 with the built-in fixture.
 emulator:

@@ -50,7 +50,9 @@ pub const MAX_SNAT_IPS: usize = 64;
         .message("the source of an entry is immutable")
 )]
 pub struct SnatEntrySpec {
-    /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    /// The ProviderConfig to use with a table id (default `default`); it must
+    /// be an Alibaba one. With `natGatewayRef` the entry uses the gateway's
+    /// ProviderConfig and region, whatever this says.
     #[serde(default)]
     pub provider_config_ref: ProviderConfigReference,
     /// Region, when not the ProviderConfig's.

@@ -105,8 +105,12 @@ struct State<R> {
     last_write: Option<Instant>,
     /// Whether the last write has not yet been seen to settle.
     unsettled: bool,
-    /// Polls since the last write.
-    polls: u32,
+    /// Whether an entry was seen busy after the estimate had elapsed since
+    /// the last write (the estimate was too short).
+    late_busy: bool,
+    /// Consecutive writes seen settled at their first poll after the
+    /// estimate (the estimate may be far too long).
+    early_settles: u32,
     /// How long entries of this table stay busy after a write.
     estimate: Duration,
     queue: VecDeque<Waiter>,
@@ -119,7 +123,8 @@ impl<R> Default for State<R> {
             snapshot: None,
             last_write: None,
             unsettled: false,
-            polls: 0,
+            late_busy: false,
+            early_settles: 0,
             estimate: FIRST_ESTIMATE,
             queue: VecDeque::new(),
             writing: false,
@@ -366,10 +371,13 @@ fn usable<R: Row>(state: &State<R>, max_age: Duration, now: Instant) -> Option<A
     (now.duration_since(snapshot.fetched) <= max_age).then(|| snapshot.clone())
 }
 
-/// Learn from a new snapshot how long entries of the table stay busy: a
-/// table seen settled at the first poll after a write lowers the estimate a
-/// little (it may be shorter still); one seen busy first and settled later
-/// sets it to the time it took.
+/// Learn from a new snapshot how long entries of the table stay busy. A busy
+/// read before the estimate has elapsed says nothing (the read right after a
+/// write always sees the new entry Pending); one after it says the estimate
+/// was too short, and the time the table is then seen settled becomes the
+/// estimate. A table seen settled without such a read lowers the estimate, as
+/// it may settle sooner still: a little at first (the estimate is usually
+/// close), faster when it keeps happening (the estimate is far too long).
 fn learn<R: Row>(state: &mut State<R>, snapshot: &Snapshot<R>) {
     let Some(at) = state.last_write else {
         return;
@@ -377,15 +385,22 @@ fn learn<R: Row>(state: &mut State<R>, snapshot: &Snapshot<R>) {
     if !state.unsettled || snapshot.fetched < at {
         return;
     }
-    state.polls += 1;
+    let took = snapshot.fetched.duration_since(at);
     if snapshot.busy_entry().is_some() {
+        state.late_busy |= took >= state.estimate;
         return;
     }
-    let took = snapshot.fetched.duration_since(at);
-    state.estimate = if state.polls == 1 {
-        state.estimate.min(took).mul_f64(0.85)
-    } else {
+    state.estimate = if state.late_busy {
+        state.early_settles = 0;
         took
+    } else {
+        let factor = match state.early_settles {
+            0 => 0.95,
+            1 => 0.85,
+            _ => 0.6,
+        };
+        state.early_settles = state.early_settles.saturating_add(1);
+        state.estimate.min(took).mul_f64(factor)
     }
     .clamp(MIN_STEP, Duration::from_secs(60));
     state.unsettled = false;
@@ -409,7 +424,7 @@ impl<R: Row> WriteTurn<'_, R> {
             let mut state = self.table.lock();
             state.last_write = Some(Instant::now());
             state.unsettled = true;
-            state.polls = 0;
+            state.late_busy = false;
         }
         self.tables
             .stats
@@ -652,6 +667,58 @@ mod tests {
         assert!(
             estimate >= Duration::from_millis(100) && estimate < Duration::from_millis(500),
             "{estimate:?}"
+        );
+    }
+
+    /// Poll like a writer waiting after a write: read at once (busy), then
+    /// at each poll delay until the table is seen settled, `pending` after
+    /// the write. Returns the estimate learnt.
+    async fn cycle(tables: &Tables<R>, t: &TableKey, pending: Duration) -> Duration {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let Turn::Granted(turn) = tables.turn(t, &who("w")) else {
+            panic!("turn");
+        };
+        let wrote = std::time::Instant::now();
+        turn.wrote();
+        loop {
+            let state = if wrote.elapsed() < pending {
+                "Pending"
+            } else {
+                "Available"
+            };
+            let snap = read(
+                tables,
+                &t.table,
+                Duration::ZERO,
+                vec![R("e", state)],
+                &calls,
+            )
+            .await;
+            if snap.busy_entry().is_none() {
+                return tables.table(t).lock().estimate;
+            }
+            tokio::time::sleep(tables.poll_delay(t)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_right_after_a_write_does_not_hold_the_estimate_up() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let tables = Tables::<R>::new(tx);
+        let t = key("t");
+        // The first cycle overshoots (the estimate starts long); every cycle
+        // whose first poll finds the table settled lowers it, down to about
+        // the real Pending time.
+        let pending = Duration::from_millis(60);
+        let mut estimates = vec![cycle(&tables, &t, pending).await];
+        for _ in 0..10 {
+            estimates.push(cycle(&tables, &t, pending).await);
+        }
+        assert!(estimates[1] < estimates[0], "{estimates:?}");
+        let last = *estimates.last().unwrap();
+        assert!(
+            last < Duration::from_millis(200),
+            "the estimate stays far above the table's 60 ms: {estimates:?}"
         );
     }
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark. The DNAT-table benchmark needs a control
+# plane: with NATOP_TEST_KUBECONFIG set it uses that one, otherwise it starts
+# a local one (as `make test` does) and stops it on exit.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+cache="${NATOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natop}"
+export NATOP_CACHE_DIR="$cache"
+
+cargo bench --bench emulator_throughput
+
+if [[ -z "${NATOP_TEST_KUBECONFIG:-}" ]]; then
+    bash tests/cluster/build.sh
+    export NATOP_CLUSTER_DIR="$cache/bench-cluster"
+    stop_cluster() { bash tests/cluster/down.sh >/dev/null 2>&1 || true; }
+    stop_cluster
+    trap 'stop_cluster' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    kubeconfig_line="$(bash tests/cluster/up.sh | tail -n 1)"
+    export NATOP_TEST_KUBECONFIG="${kubeconfig_line#export KUBECONFIG=}"
+fi
+cargo bench --bench dnat_tables
