@@ -1,9 +1,11 @@
 //! The controllers and the reconcile machinery they share: dereference →
 //! validate → observe the cloud → decide (pure) → act → write status.
 
+pub mod bandwidth_package;
 pub mod context;
 pub mod entries;
 pub mod identity;
+pub mod ipv6;
 pub mod nat_gateway;
 pub mod provider_config;
 pub mod providers;
@@ -45,6 +47,8 @@ pub async fn run(ctx: Arc<Context>) {
         tokio::join!(
             provider_config::run(ctx.clone()),
             nat_gateway::run(ctx.clone()),
+            bandwidth_package::run(ctx.clone()),
+            ipv6::run(ctx.clone()),
             entries_run::<crate::api::ForwardEntry>(ctx.clone(), &ctx.dnat_wakes),
             entries_run::<crate::api::SnatEntry>(ctx.clone(), &ctx.snat_wakes),
         );

@@ -1,0 +1,360 @@
+//! The BandwidthPackage controller: one kind, two clouds. The ProviderConfig's
+//! `provider` picks the cloud; `spec.alibaba` (a legacy NAT bandwidth package,
+//! in [`alibaba`]) or `spec.ucloud` (a temporary bandwidth package for an EIP,
+//! in [`ucloud`]) must match it. This module does what both share:
+//! validation, the ProviderConfig, the finalizer, deletion policies and the
+//! status write.
+
+pub mod alibaba;
+pub mod ucloud;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use tracing::{Instrument, info_span, warn};
+
+use super::Context;
+use super::providers::{CloudClient, Resolved};
+use super::reconcile::{self, ReconcileError, event, key};
+use super::status::{Verdict, apply_status, conditions};
+use crate::api::bandwidth_package::{
+    BandwidthPackage, BandwidthPackageStatus, validate, validate_provider,
+};
+use crate::api::{DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway, ProviderConfig};
+use crate::metrics::{ErrorLabels, KindLabels};
+
+/// The kind, for logs, metrics and events.
+pub const KIND: &str = "BandwidthPackage";
+
+/// What a reconcile found, for the status write.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The status to write (conditions and observedGeneration are filled in
+    /// from `verdict` when it is written).
+    pub status: BandwidthPackageStatus,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl Progress {
+    fn new(package: &BandwidthPackage) -> Progress {
+        Progress {
+            status: package.status.clone().unwrap_or_default(),
+            verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
+        }
+    }
+}
+
+/// Run the BandwidthPackage controller until `ctx.cancel` is cancelled.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<DeserializeGuard<BandwidthPackage>> =
+        match ctx.config.watch_namespaces.as_slice() {
+            [one] => Api::namespaced(ctx.client.clone(), one),
+            _ => Api::all(ctx.client.clone()),
+        };
+    let gateways: Api<DeserializeGuard<NatGateway>> = match ctx.config.watch_namespaces.as_slice()
+    {
+        [one] => Api::namespaced(ctx.client.clone(), one),
+        _ => Api::all(ctx.client.clone()),
+    };
+    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let controller = Controller::new(api, ctx.config.watcher());
+    let store = controller.store();
+    let by_gateway = store.clone();
+    let cancel = ctx.cancel.clone();
+    controller
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
+        )
+        // A ProviderConfig that changes re-checks every package using it.
+        .watches(configs, ctx.config.watcher(), move |config| {
+            let name = config.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|p| {
+                    p.0.as_ref()
+                        .is_ok_and(|p| p.spec.provider_config_ref.name == name)
+                })
+                .map(|p| ObjectRef::from_obj(&*p))
+                .collect::<Vec<_>>()
+        })
+        // A gateway that becomes Ready (or goes) moves the packages naming it.
+        .watches(gateways, ctx.config.watcher(), move |gateway| {
+            let (name, namespace) = (gateway.name_any(), gateway.namespace());
+            by_gateway
+                .state()
+                .into_iter()
+                .filter(|p| {
+                    p.0.as_ref().is_ok_and(|p| {
+                        p.namespace() == namespace
+                            && p.spec
+                                .alibaba
+                                .as_ref()
+                                .and_then(|a| a.nat_gateway_ref.as_ref())
+                                .is_some_and(|r| r.name == name)
+                    })
+                })
+                .map(|p| ObjectRef::from_obj(&*p))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+fn error_policy(
+    guard: Arc<DeserializeGuard<BandwidthPackage>>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = guard.0.as_ref().map(key).unwrap_or_default();
+    warn!(kind = KIND, object = %key, category = error.category(), %error, "reconcile failed");
+    reconcile::after_error(&ctx, &key, error)
+}
+
+async fn reconcile(
+    guard: Arc<DeserializeGuard<BandwidthPackage>>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let labels = KindLabels { kind: KIND };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics.in_flight.get_or_create(&labels).inc();
+    let result = match &guard.0 {
+        Ok(package) => {
+            let span = info_span!("reconcile", kind = KIND, object = %key(package));
+            reconcile_valid(package, &ctx).instrument(span).await
+        }
+        Err(invalid) => reconcile::report_undecodable::<BandwidthPackage>(invalid, &ctx).await,
+    };
+    ctx.metrics.in_flight.get_or_create(&labels).dec();
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: KIND,
+                category: e.category(),
+            })
+            .inc();
+    }
+    ctx.metrics
+        .retrying
+        .get_or_create(&labels)
+        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+    result
+}
+
+async fn reconcile_valid(
+    package: &BandwidthPackage,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let namespace = package.namespace().unwrap_or_default();
+    let watched = &ctx.config.watch_namespaces;
+    if !watched.is_empty() && !watched.contains(&namespace) {
+        return Ok(Action::await_change());
+    }
+    let api: Api<BandwidthPackage> = Api::namespaced(ctx.client.clone(), &namespace);
+    if package.meta().deletion_timestamp.is_some() {
+        if !package.finalizers().iter().any(|f| f == FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        return cleanup(package, &api, ctx).await;
+    }
+    if reconcile::ensure_finalizer(&api, package).await? {
+        return Ok(Action::await_change());
+    }
+    let mut progress = Progress::new(package);
+    let outcome = apply(package, ctx, &mut progress).await;
+    let action = match &outcome {
+        Ok(action) => action.clone(),
+        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
+        Err(e) => {
+            progress.verdict = if e.is_retryable() {
+                Verdict::progressing(&e.reason(), e.stable_message())
+            } else {
+                Verdict::stalled(&e.reason(), e.stable_message())
+            };
+            if e.is_retryable() {
+                Action::await_change()
+            } else {
+                reconcile::after_error(ctx, &key(package), e)
+            }
+        }
+    };
+    write_status(&api, package, &progress).await?;
+    match outcome {
+        Err(e) if e.is_retryable() => Err(e),
+        _ => Ok(action),
+    }
+}
+
+async fn write_status(
+    api: &Api<BandwidthPackage>,
+    package: &BandwidthPackage,
+    progress: &Progress,
+) -> Result<(), ReconcileError> {
+    let mut status = progress.status.clone();
+    let previous = package
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    status.observed_generation = package.metadata.generation;
+    status.conditions = conditions(&previous, package.metadata.generation, &progress.verdict);
+    apply_status(api, package, &status).await?;
+    Ok(())
+}
+
+/// The resolved ProviderConfig for `package`, or a Stalled verdict saying
+/// why there is none (or why it serves the other cloud).
+async fn resolve(
+    package: &BandwidthPackage,
+    ctx: &Context,
+) -> Result<Result<Resolved, Verdict>, ReconcileError> {
+    let reference = &package.spec.provider_config_ref.name;
+    let resolved = match ctx
+        .providers
+        .resolve(reference, package.spec.region.as_deref())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if !e.is_retryable() => {
+            return Ok(Err(Verdict::stalled(
+                e.reason(),
+                format!("ProviderConfig {reference}: {e}"),
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(message) = validate_provider(&package.spec, resolved.provider) {
+        return Ok(Err(Verdict::stalled("InvalidSpec", message)));
+    }
+    Ok(Ok(resolved))
+}
+
+async fn apply(
+    package: &BandwidthPackage,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let key = key(package);
+    if let Err(message) = validate(&package.spec) {
+        progress.verdict = Verdict::stalled("InvalidSpec", message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    let resolved = match resolve(package, ctx).await? {
+        Ok(r) => r,
+        Err(verdict) => {
+            progress.verdict = verdict;
+            ctx.pacing.settled(&key);
+            return Ok(Action::await_change());
+        }
+    };
+    match (&resolved.cloud, &package.spec.alibaba, &package.spec.ucloud) {
+        (CloudClient::Alibaba(client), Some(spec), None) => {
+            progress.status.cloud = Some("Alibaba".into());
+            alibaba::apply(package, spec, ctx, client, &resolved.region, progress).await
+        }
+        (CloudClient::UCloud(client), None, Some(spec)) => {
+            progress.status.cloud = Some("UCloud".into());
+            ucloud::apply(package, spec, ctx, client, &resolved.region, progress).await
+        }
+        // validate and validate_provider rule the other combinations out.
+        _ => {
+            progress.verdict = Verdict::stalled(
+                "InvalidSpec",
+                "the spec does not match the ProviderConfig's cloud",
+            );
+            Ok(Action::await_change())
+        }
+    }
+}
+
+async fn cleanup(
+    package: &BandwidthPackage,
+    api: &Api<BandwidthPackage>,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let key = key(package);
+    let mut progress = Progress::new(package);
+    match cleanup_step(package, ctx, &mut progress).await {
+        Ok(None) => {
+            ctx.pacing.settled(&key);
+            reconcile::remove_finalizer(api, package).await?;
+            Ok(Action::await_change())
+        }
+        Ok(Some(action)) => {
+            write_status(api, package, &progress).await?;
+            Ok(action)
+        }
+        Err(e) => {
+            if e.is_cancelled() {
+                return Ok(Action::await_change());
+            }
+            progress.verdict =
+                Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
+            write_status(api, package, &progress).await?;
+            if e.is_retryable() {
+                Err(e)
+            } else {
+                Ok(Action::requeue(ctx.pacing.backoff(&key)))
+            }
+        }
+    }
+}
+
+/// `None` when the object may go; otherwise when to look again.
+async fn cleanup_step(
+    package: &BandwidthPackage,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Option<Action>, ReconcileError> {
+    let spec = &package.spec;
+    let id = progress.status.id.clone();
+    if spec.deletion_policy == DeletionPolicy::Orphan
+        || spec.management_policy == ManagementPolicy::Observe
+    {
+        if let Some(id) = id {
+            event(
+                ctx,
+                package,
+                EventType::Normal,
+                "Orphaned",
+                "Delete",
+                format!("left bandwidth package {id} in the cloud"),
+            )
+            .await;
+        }
+        return Ok(None);
+    }
+    // Nothing was ever made (or recorded, and the cloud module finds what an
+    // unrecorded create made itself).
+    let resolved = match resolve(package, ctx).await? {
+        Ok(r) => r,
+        Err(verdict) => {
+            if validate(spec).is_err() && id.is_none() {
+                // An invalid spec never reached the cloud.
+                return Ok(None);
+            }
+            progress.verdict = verdict;
+            return Ok(Some(Action::requeue(Duration::from_secs(30))));
+        }
+    };
+    match (&resolved.cloud, &spec.alibaba, &spec.ucloud) {
+        (CloudClient::Alibaba(client), Some(a), None) => {
+            alibaba::cleanup(package, a, ctx, client, &resolved.region, progress).await
+        }
+        (CloudClient::UCloud(client), None, Some(u)) => {
+            ucloud::cleanup(package, u, ctx, client, &resolved.region, progress).await
+        }
+        _ => Ok(None),
+    }
+}
