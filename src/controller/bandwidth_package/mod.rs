@@ -53,13 +53,12 @@ impl Progress {
 
 /// Run the BandwidthPackage controller until `ctx.cancel` is cancelled.
 pub async fn run(ctx: Arc<Context>) {
-    let api: Api<DeserializeGuard<BandwidthPackage>> =
-        match ctx.config.watch_namespaces.as_slice() {
-            [one] => Api::namespaced(ctx.client.clone(), one),
-            _ => Api::all(ctx.client.clone()),
-        };
-    let gateways: Api<DeserializeGuard<NatGateway>> = match ctx.config.watch_namespaces.as_slice()
+    let api: Api<DeserializeGuard<BandwidthPackage>> = match ctx.config.watch_namespaces.as_slice()
     {
+        [one] => Api::namespaced(ctx.client.clone(), one),
+        _ => Api::all(ctx.client.clone()),
+    };
+    let gateways: Api<DeserializeGuard<NatGateway>> = match ctx.config.watch_namespaces.as_slice() {
         [one] => Api::namespaced(ctx.client.clone(), one),
         _ => Api::all(ctx.client.clone()),
     };
@@ -340,8 +339,11 @@ async fn cleanup_step(
     let resolved = match resolve(package, ctx).await? {
         Ok(r) => r,
         Err(verdict) => {
-            if validate(spec).is_err() && id.is_none() {
-                // An invalid spec never reached the cloud.
+            let invalid = validate(spec).is_err()
+                || matches!(&verdict, Verdict::Stalled { reason, .. } if reason == "InvalidSpec");
+            if invalid && id.is_none() {
+                // A spec this ProviderConfig cannot serve never reached the
+                // cloud.
                 return Ok(None);
             }
             progress.verdict = verdict;

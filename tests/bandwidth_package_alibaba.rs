@@ -1,0 +1,566 @@
+//! Alibaba NAT bandwidth packages (BandwidthPackage with `spec.alibaba`)
+//! against the real API server and the emulator.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use natop::api::{BandwidthPackage, ForwardEntry, NatGateway};
+use natop::cloud::alibaba::actions::bandwidth_package::{
+    BandwidthPackage as CloudPackage, DescribeBandwidthPackages,
+};
+use natop::cloud::alibaba::actions::eip::{DescribeEipAddresses, EipAddress};
+use natop::cloud::alibaba::actions::forward_entry::{
+    DescribeForwardTableEntries, ForwardTableEntry,
+};
+use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
+use natop::cloud::{ClientConfig, RateLimit};
+use natop::emulator::EmulatorConfig;
+use natop::emulator::faults::{FaultConfig, FaultRule};
+use natop::emulator::fixture::Fixture;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use support::cluster::{emulator_admin, emulator_put, wait_for};
+use support::operator::{World, quick_durations};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fixture() -> Fixture {
+    Fixture::default_fixture()
+}
+
+fn cloud(world: &World, account: usize) -> AlibabaClient {
+    let a = &fixture().alibaba.accounts[account];
+    AlibabaClient::new(
+        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+        ClientConfig {
+            endpoint: Some(world.emulator.endpoint()),
+            rate_limit: RateLimit::new(1000, 1000),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn packages(world: &World, gateway: &str) -> Vec<CloudPackage> {
+    cloud(world, 0)
+        .describe_all(&DescribeBandwidthPackages {
+            region_id: "cn-hangzhou".into(),
+            nat_gateway_id: Some(gateway.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn create<K>(world: &World, kind: &str, name: &str, spec: Value) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(world.client.clone(), &world.ns.name);
+    api.create(&PostParams::default(), &manifest(world, kind, name, spec))
+        .await
+        .unwrap();
+    api
+}
+
+fn manifest<K: DeserializeOwned>(world: &World, kind: &str, name: &str, spec: Value) -> K {
+    let mut full = json!({"providerConfigRef": {"name": world.provider}});
+    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "labels": world.labels()},
+        "spec": full,
+    }))
+    .unwrap()
+}
+
+fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String, String)> {
+    let value = serde_json::to_value(object).ok()?;
+    let c = value["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?
+        .clone();
+    Some((
+        c["status"].as_str()?.to_string(),
+        c["reason"].as_str()?.to_string(),
+        c["message"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+fn ready<K: serde::Serialize>(object: &K) -> bool {
+    let Ok(value) = serde_json::to_value(object) else {
+        return false;
+    };
+    value["status"]["observedGeneration"] == value["metadata"]["generation"]
+        && condition(object, "Ready").is_some_and(|(s, _, _)| s == "True")
+}
+
+async fn wait_ready<K>(api: &Api<K>, name: &str) -> K
+where
+    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name} Ready"), TIMEOUT, || async {
+        let object = api.get(name).await.ok()?;
+        ready(&object).then_some(object)
+    })
+    .await
+}
+
+/// Wait until `name`'s condition `type_` has `reason`; returns (status, message).
+async fn wait_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> (String, String)
+where
+    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name} {type_} {reason}"), TIMEOUT, || async {
+        let object = api.get(name).await.ok()?;
+        let value = serde_json::to_value(&object).ok()?;
+        if value["status"]["observedGeneration"] != value["metadata"]["generation"] {
+            return None;
+        }
+        let (status, found, message) = condition(&object, type_)?;
+        (found == reason).then_some((status, message))
+    })
+    .await
+}
+
+async fn wait_gone<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    wait_for(&format!("{name} gone"), TIMEOUT, || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
+
+/// A Ready gateway named `name` with fixture EIP `eip`; returns its id.
+async fn gateway(world: &World, name: &str, eip: usize) -> String {
+    let region = &fixture().alibaba.regions[0];
+    let api: Api<NatGateway> = create(
+        world,
+        "NatGateway",
+        name,
+        json!({"vpcId": region.vpcs[0].vpc_id, "eipAllocationIds": [region.eips[eip].allocation_id]}),
+    )
+    .await;
+    wait_ready(&api, name).await.status.unwrap().id.unwrap()
+}
+
+/// Answers by action, summed over outcomes.
+async fn calls_of(world: &World, action: &str) -> u64 {
+    let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;
+    calls[action]
+        .as_object()
+        .map(|o| o.values().map(|n| n.as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0)
+}
+
+fn package_spec(gateway: &str, bandwidth: u32, ip_count: u32) -> Value {
+    json!({"alibaba": {"natGatewayRef": {"name": gateway}, "bandwidth": bandwidth, "ipCount": ip_count}})
+}
+
+fn ips(package: &BandwidthPackage) -> Vec<String> {
+    package
+        .status
+        .as_ref()
+        .map(|s| s.public_ip_addresses.iter().map(|i| i.ip.clone()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_package_is_created_resized_shared_with_dnat_shrunk_only_when_idle_and_deleted() {
+    let world = World::start("bwp-alibaba").await;
+    let gw = gateway(&world, "gw", 0).await;
+    let api: Api<BandwidthPackage> =
+        create(&world, "BandwidthPackage", "pkg", package_spec("gw", 5, 2)).await;
+    let pkg = wait_ready(&api, "pkg").await;
+    let status = pkg.status.clone().unwrap();
+    let id = status.id.clone().unwrap();
+    assert!(id.starts_with("bwp-"), "{id}");
+    assert_eq!(status.cloud.as_deref(), Some("Alibaba"));
+    assert_eq!(ips(&pkg).len(), 2);
+    let in_cloud = packages(&world, &gw).await;
+    assert_eq!(in_cloud.len(), 1);
+    assert_eq!(in_cloud[0].bandwidth_package_id, id);
+
+    // Bandwidth, name and more IPs.
+    api.patch(
+        "pkg",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"spec": {"alibaba": {"bandwidth": 10, "name": "edge-pkg", "ipCount": 3}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let pkg = wait_for("the package resized", TIMEOUT, || async {
+        let p = api.get("pkg").await.ok()?;
+        (ready(&p) && ips(&p).len() == 3).then_some(p)
+    })
+    .await;
+    let in_cloud = packages(&world, &gw).await;
+    assert_eq!(in_cloud.len(), 1);
+    assert_eq!(in_cloud[0].bandwidth, Some(10));
+    assert_eq!(in_cloud[0].name, "edge-pkg");
+    assert_eq!(in_cloud[0].public_ip_addresses.len(), 3);
+    let third = ips(&pkg)[2].clone();
+
+    // A DNAT entry on the third IP of the package.
+    let forwards: Api<ForwardEntry> = create(
+        &world,
+        "ForwardEntry",
+        "web",
+        json!({
+            "natGatewayRef": {"name": "gw"},
+            "externalIpFrom": {"bandwidthPackageRef": {"name": "pkg"}, "index": 2},
+            "externalPort": "80",
+            "internalIp": "172.16.1.10",
+            "internalPort": "8080",
+            "ipProtocol": "TCP",
+        }),
+    )
+    .await;
+    let web = wait_ready(&forwards, "web").await;
+    let web_id = web.status.unwrap().id.unwrap();
+    let gw_object: NatGateway = Api::<NatGateway>::namespaced(world.client.clone(), &world.ns.name)
+        .get("gw")
+        .await
+        .unwrap();
+    let table = gw_object.status.unwrap().forward_table_id.unwrap();
+    let entries: Vec<ForwardTableEntry> = cloud(&world, 0)
+        .describe_all(&DescribeForwardTableEntries {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: table,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].external_ip, third);
+
+    // Shrinking to two would remove the IP the entry uses: blocked, named.
+    let removes = calls_of(&world, "RemoveBandwidthPackageIps").await;
+    api.patch(
+        "pkg",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"alibaba": {"ipCount": 2}}})),
+    )
+    .await
+    .unwrap();
+    let (status, message) = wait_reason(&api, "pkg", "Reconciling", "IpsInUse").await;
+    assert_eq!(status, "True");
+    assert!(
+        message.contains("ForwardEntry web") && message.contains(&third),
+        "{message}"
+    );
+    let blocked = api.get("pkg").await.unwrap().status.unwrap().blocked_by;
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(
+        (
+            blocked[0].kind.as_str(),
+            blocked[0].name.as_deref(),
+            blocked[0].id.as_deref(),
+            blocked[0].ip.as_str()
+        ),
+        (
+            "ForwardEntry",
+            Some("web"),
+            Some(web_id.as_str()),
+            third.as_str()
+        )
+    );
+    assert_eq!(packages(&world, &gw).await[0].public_ip_addresses.len(), 3);
+    assert_eq!(
+        calls_of(&world, "RemoveBandwidthPackageIps").await,
+        removes,
+        "no remove was attempted while the IP is in use"
+    );
+
+    // Once the entry is gone, the package shrinks.
+    forwards
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&forwards, "web").await;
+    let pkg = wait_for("the package shrunk", TIMEOUT, || async {
+        let p = api.get("pkg").await.ok()?;
+        (ready(&p) && ips(&p).len() == 2).then_some(p)
+    })
+    .await;
+    assert!(pkg.status.unwrap().blocked_by.is_empty());
+    let in_cloud = packages(&world, &gw).await;
+    assert_eq!(in_cloud[0].public_ip_addresses.len(), 2);
+    assert!(
+        in_cloud[0]
+            .public_ip_addresses
+            .iter()
+            .all(|ip| ip.ip_address != third),
+        "the last IP went"
+    );
+
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "pkg").await;
+    assert!(packages(&world, &gw).await.is_empty());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_fifth_package_and_an_account_without_packages_are_stalled_with_the_cloud_code() {
+    let world = World::start("bwp-quota").await;
+    let gw = gateway(&world, "gw", 0).await;
+    let api: Api<BandwidthPackage> = Api::namespaced(world.client.clone(), &world.ns.name);
+    for n in 1..=4 {
+        create::<BandwidthPackage>(
+            &world,
+            "BandwidthPackage",
+            &format!("p{n}"),
+            package_spec("gw", 5, 1),
+        )
+        .await;
+    }
+    for n in 1..=4 {
+        wait_ready(&api, &format!("p{n}")).await;
+    }
+    create::<BandwidthPackage>(&world, "BandwidthPackage", "p5", package_spec("gw", 5, 1)).await;
+    let (status, message) = wait_reason(
+        &api,
+        "p5",
+        "Stalled",
+        "QuotaExceededBandwidthPackageCountOnNatGateway",
+    )
+    .await;
+    assert_eq!(status, "True");
+    assert!(!message.is_empty());
+    assert_eq!(packages(&world, &gw).await.len(), 4);
+    for n in 1..=5 {
+        api.delete(&format!("p{n}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for n in 1..=5 {
+        wait_gone(&api, &format!("p{n}")).await;
+    }
+    assert!(packages(&world, &gw).await.is_empty());
+    world.stop().await;
+
+    // The second fixture account never had a NAT bandwidth package.
+    let world = World::start_with(
+        "bwp-legacy",
+        EmulatorConfig {
+            durations: quick_durations(),
+            ..EmulatorConfig::default()
+        },
+        1,
+    )
+    .await;
+    let api: Api<BandwidthPackage> = create(
+        &world,
+        "BandwidthPackage",
+        "pkg",
+        json!({"alibaba": {"natGatewayId": "ngw-doesnotmatter", "bandwidth": 5, "ipCount": 1}}),
+    )
+    .await;
+    let (status, _) = wait_reason(&api, "pkg", "Stalled", "ForbiddenNatBandwidthPackage").await;
+    assert_eq!(status, "True");
+    // Nothing was made, so deleting needs no cloud call to succeed.
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "pkg").await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn convert_is_one_way_and_leaves_a_coherent_object() {
+    let world = World::start("bwp-convert").await;
+    let gw = gateway(&world, "gw", 0).await;
+    let api: Api<BandwidthPackage> =
+        create(&world, "BandwidthPackage", "pkg", package_spec("gw", 8, 2)).await;
+    let pkg = wait_ready(&api, "pkg").await;
+    let package_ips = ips(&pkg);
+    api.patch(
+        "pkg",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"alibaba": {"convertToCommonBandwidth": true}}})),
+    )
+    .await
+    .unwrap();
+    let (status, message) = wait_reason(&api, "pkg", "Ready", "Converted").await;
+    assert_eq!(status, "True");
+    let pkg = api.get("pkg").await.unwrap();
+    let st = pkg.status.clone().unwrap();
+    let shared = st.converted_instance_id.clone().unwrap();
+    assert!(shared.starts_with("cbwp-"), "{shared}");
+    assert!(message.contains(&shared), "{message}");
+    assert_eq!(st.status.as_deref(), Some("Converted"));
+    // The IPs are still listed (entries taking them from the package keep
+    // working); the package is gone and its IPs are EIPs on the gateway.
+    assert_eq!(ips(&pkg), package_ips);
+    assert!(packages(&world, &gw).await.is_empty());
+    let eips: Vec<EipAddress> = cloud(&world, 0)
+        .describe_all(&DescribeEipAddresses {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for ip in &package_ips {
+        let eip = eips.iter().find(|e| &e.ip_address == ip).expect("an EIP");
+        assert_eq!(
+            (eip.instance_id.as_str(), eip.bandwidth_package_id.as_str()),
+            (gw.as_str(), shared.as_str())
+        );
+    }
+    // Further spec changes are not applied to a package that no longer
+    // exists: no call, still Ready/Converted.
+    let converts = calls_of(&world, "ConvertBandwidthPackage").await;
+    let creates = calls_of(&world, "CreateBandwidthPackage").await;
+    api.patch(
+        "pkg",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"alibaba": {"bandwidth": 20}}})),
+    )
+    .await
+    .unwrap();
+    wait_reason(&api, "pkg", "Ready", "Converted").await;
+    assert_eq!(calls_of(&world, "ConvertBandwidthPackage").await, converts);
+    assert_eq!(calls_of(&world, "CreateBandwidthPackage").await, creates);
+    assert_eq!(converts, 1);
+    // Deleting the object leaves the shared bandwidth's EIPs alone.
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "pkg").await;
+    let eips: Vec<EipAddress> = cloud(&world, 0)
+        .describe_all(&DescribeEipAddresses {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        package_ips
+            .iter()
+            .all(|ip| eips.iter().any(|e| &e.ip_address == ip))
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_never_buys_a_second_package() {
+    let world = World::start("bwp-lost").await;
+    let gw = gateway(&world, "gw", 0).await;
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "CreateBandwidthPackage".into(),
+        FaultRule {
+            commit_then_drop: 0.7,
+            ..FaultRule::default()
+        },
+    );
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    let api: Api<BandwidthPackage> =
+        create(&world, "BandwidthPackage", "pkg", package_spec("gw", 5, 1)).await;
+    let pkg = wait_ready(&api, "pkg").await;
+    assert!(
+        calls_of(&world, "CreateBandwidthPackage").await >= 1,
+        "created"
+    );
+    let in_cloud = packages(&world, &gw).await;
+    assert_eq!(in_cloud.len(), 1, "exactly one package");
+    assert_eq!(
+        Some(in_cloud[0].bandwidth_package_id.clone()),
+        pkg.status.unwrap().id
+    );
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!(FaultConfig::default()),
+    )
+    .await;
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "pkg").await;
+    assert!(packages(&world, &gw).await.is_empty());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_packages_are_refused_or_stalled_with_zero_cloud_writes() {
+    let world = World::start("bwp-invalid").await;
+    let api: Api<BandwidthPackage> = Api::namespaced(world.client.clone(), &world.ns.name);
+    for (name, spec) in [
+        ("bw-low", package_spec("gw", 4, 1)),
+        ("bw-high", package_spec("gw", 1001, 1)),
+        ("ips-zero", package_spec("gw", 5, 0)),
+        ("ips-high", package_spec("gw", 5, 51)),
+        (
+            "ucloud-zero-hours",
+            json!({"ucloud": {"eipId": "eip-bj2-01", "bandwidth": 10, "timeRange": 0}}),
+        ),
+    ] {
+        let err = api
+            .create(
+                &PostParams::default(),
+                &manifest(&world, "BandwidthPackage", name, spec),
+            )
+            .await
+            .expect_err(name);
+        match err {
+            kube::Error::Api(e) => assert_eq!(e.code, 422, "{name}: {e:?}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // What only the controller can say: UCloud fields on an Alibaba
+    // ProviderConfig, and both clouds at once (a CEL rule, dropped by
+    // servers before 1.25).
+    for (name, spec) in [
+        (
+            "wrong-cloud",
+            json!({"ucloud": {"eipId": "eip-bj2-01", "bandwidth": 10, "timeRange": 2}}),
+        ),
+        (
+            "both",
+            json!({
+                "ucloud": {"eipId": "eip-bj2-01", "bandwidth": 10, "timeRange": 2},
+                "alibaba": {"natGatewayId": "ngw-x", "bandwidth": 5, "ipCount": 1},
+            }),
+        ),
+    ] {
+        let created = api
+            .create(
+                &PostParams::default(),
+                &manifest(&world, "BandwidthPackage", name, spec),
+            )
+            .await;
+        if created.is_ok() {
+            let (status, message) = wait_reason(&api, name, "Stalled", "InvalidSpec").await;
+            assert_eq!(status, "True");
+            assert!(message.contains("spec."), "{name}: {message}");
+        }
+    }
+    let wrong = api.get("wrong-cloud").await.unwrap();
+    let (_, _, message) = condition(&wrong, "Stalled").unwrap();
+    assert!(message.contains("spec.ucloud"), "{message}");
+    for action in [
+        "CreateBandwidthPackage",
+        "ModifyBandwidthPackageSpec",
+        "AddBandwidthPackageIps",
+        "DeleteBandwidthPackage",
+    ] {
+        assert_eq!(calls_of(&world, action).await, 0, "{action}");
+    }
+    for name in ["wrong-cloud", "both"] {
+        if api.get_opt(name).await.unwrap().is_some() {
+            api.delete(name, &DeleteParams::default()).await.unwrap();
+            wait_gone(&api, name).await;
+        }
+    }
+    world.stop().await;
+}
