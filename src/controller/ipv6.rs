@@ -1,10 +1,707 @@
-//! The Ipv6InternetBandwidth controller (work in progress).
+//! The Ipv6InternetBandwidth controller: the public bandwidth of one IPv6
+//! address of an Alibaba Cloud IPv6 gateway.
+//!
+//! - The address is read with DescribeIpv6Addresses; its bandwidth (if any)
+//!   is part of the answer.
+//! - Allocate carries a ClientToken derived from the object's UID and the
+//!   address (and the id of a bandwidth it replaces), so replaying it after a
+//!   crash or a lost answer returns the bandwidth already bought.
+//! - An address that already has a bandwidth natop did not buy is never taken
+//!   over silently: the object is `Stalled` (reason `AlreadyExists`) and says
+//!   how to adopt it with the annotation `natop.dev/external-id`.
+//! - `bandwidth` follows the spec (ModifyIpv6InternetBandwidth); a change made
+//!   outside natop is put back at the next look (drift interval). With the
+//!   `Observe` policy nothing is written and differences are reported.
+//! - A bandwidth deleted outside natop is bought again (event `Recreated`).
+//! - `internetChargeType`, the address and the gateway cannot change; a spec
+//!   that changes them anyway (servers without CEL) is `Stalled`.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use tracing::{Instrument, info_span, warn};
 
 use super::Context;
+use super::identity::client_token;
+use super::providers::{CloudClient, Resolved};
+use super::reconcile::{self, ReconcileError, event, key};
+use super::status::{Verdict, apply_status, conditions};
+use crate::api::ipv6_internet_bandwidth::{
+    Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus, validate,
+};
+use crate::api::{
+    DeletionPolicy, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagementPolicy, ProviderConfig,
+};
+use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::actions::ipv6::{
+    AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
+    ModifyIpv6InternetBandwidth,
+};
+use crate::metrics::{ErrorLabels, KindLabels};
+
+/// The kind, for logs, metrics and events.
+pub const KIND: &str = "Ipv6InternetBandwidth";
+
+/// How long to wait before looking again at something outside natop's hands.
+const WAITING: Duration = Duration::from_secs(30);
+
+/// What a reconcile found, for the status write.
+#[derive(Debug, Clone)]
+struct Progress {
+    status: Ipv6InternetBandwidthStatus,
+    verdict: Verdict,
+}
+
+impl Progress {
+    fn new(object: &Ipv6InternetBandwidth) -> Progress {
+        Progress {
+            status: object.status.clone().unwrap_or_default(),
+            verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
+        }
+    }
+}
 
 /// Run the Ipv6InternetBandwidth controller until `ctx.cancel` is cancelled.
 pub async fn run(ctx: Arc<Context>) {
-    ctx.cancel.cancelled().await;
+    let api: Api<DeserializeGuard<Ipv6InternetBandwidth>> =
+        match ctx.config.watch_namespaces.as_slice() {
+            [one] => Api::namespaced(ctx.client.clone(), one),
+            _ => Api::all(ctx.client.clone()),
+        };
+    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let controller = Controller::new(api, ctx.config.watcher());
+    let store = controller.store();
+    let cancel = ctx.cancel.clone();
+    controller
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
+        )
+        // A ProviderConfig that changes re-checks every bandwidth using it.
+        .watches(configs, ctx.config.watcher(), move |config| {
+            let name = config.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|b| {
+                    b.0.as_ref()
+                        .is_ok_and(|b| b.spec.provider_config_ref.name == name)
+                })
+                .map(|b| ObjectRef::from_obj(&*b))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(async move { cancel.cancelled().await })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+fn error_policy(
+    guard: Arc<DeserializeGuard<Ipv6InternetBandwidth>>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = guard.0.as_ref().map(key).unwrap_or_default();
+    warn!(kind = KIND, object = %key, category = error.category(), %error, "reconcile failed");
+    reconcile::after_error(&ctx, &key, error)
+}
+
+async fn reconcile(
+    guard: Arc<DeserializeGuard<Ipv6InternetBandwidth>>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let labels = KindLabels { kind: KIND };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics.in_flight.get_or_create(&labels).inc();
+    let result = match &guard.0 {
+        Ok(object) => {
+            let span = info_span!("reconcile", kind = KIND, object = %key(object));
+            reconcile_valid(object, &ctx).instrument(span).await
+        }
+        Err(invalid) => reconcile::report_undecodable::<Ipv6InternetBandwidth>(invalid, &ctx).await,
+    };
+    ctx.metrics.in_flight.get_or_create(&labels).dec();
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: KIND,
+                category: e.category(),
+            })
+            .inc();
+    }
+    ctx.metrics
+        .retrying
+        .get_or_create(&labels)
+        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+    result
+}
+
+async fn reconcile_valid(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let namespace = object.namespace().unwrap_or_default();
+    let watched = &ctx.config.watch_namespaces;
+    if !watched.is_empty() && !watched.contains(&namespace) {
+        return Ok(Action::await_change());
+    }
+    let api: Api<Ipv6InternetBandwidth> = Api::namespaced(ctx.client.clone(), &namespace);
+    if object.meta().deletion_timestamp.is_some() {
+        if !object.finalizers().iter().any(|f| f == FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        return cleanup(object, &api, ctx).await;
+    }
+    if reconcile::ensure_finalizer(&api, object).await? {
+        return Ok(Action::await_change());
+    }
+    let mut progress = Progress::new(object);
+    let outcome = apply(object, ctx, &mut progress).await;
+    let action = match &outcome {
+        Ok(action) => action.clone(),
+        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
+        Err(e) => {
+            progress.verdict = if e.is_retryable() {
+                Verdict::progressing(&e.reason(), e.stable_message())
+            } else {
+                Verdict::stalled(&e.reason(), e.stable_message())
+            };
+            if e.is_retryable() {
+                Action::await_change()
+            } else {
+                reconcile::after_error(ctx, &key(object), e)
+            }
+        }
+    };
+    write_status(&api, object, &progress).await?;
+    match outcome {
+        Err(e) if e.is_retryable() => Err(e),
+        _ => Ok(action),
+    }
+}
+
+async fn write_status(
+    api: &Api<Ipv6InternetBandwidth>,
+    object: &Ipv6InternetBandwidth,
+    progress: &Progress,
+) -> Result<(), ReconcileError> {
+    let mut status = progress.status.clone();
+    let previous = object
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    status.observed_generation = object.metadata.generation;
+    status.conditions = conditions(&previous, object.metadata.generation, &progress.verdict);
+    apply_status(api, object, &status).await?;
+    Ok(())
+}
+
+/// The Alibaba client for `object`, or a Stalled verdict saying why not.
+async fn alibaba(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+) -> Result<Result<(AlibabaClient, String), Verdict>, ReconcileError> {
+    let reference = &object.spec.provider_config_ref.name;
+    let resolved = match ctx
+        .providers
+        .resolve(reference, object.spec.region.as_deref())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if !e.is_retryable() => {
+            return Ok(Err(Verdict::stalled(
+                e.reason(),
+                format!("ProviderConfig {reference}: {e}"),
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match resolved {
+        Resolved {
+            cloud: CloudClient::Alibaba(client),
+            region,
+            ..
+        } => Ok(Ok((client, region))),
+        Resolved { name, .. } => Ok(Err(Verdict::stalled(
+            "WrongProvider",
+            format!(
+                "ProviderConfig {name} is not an Alibaba one; an Ipv6InternetBandwidth needs \
+                 spec.provider Alibaba"
+            ),
+        ))),
+    }
+}
+
+/// The address, as the cloud lists it.
+async fn describe(
+    client: &AlibabaClient,
+    region: &str,
+    address: &str,
+) -> Result<Option<Ipv6Address>, ReconcileError> {
+    let found = client
+        .describe_all(&DescribeIpv6Addresses {
+            region_id: region.to_string(),
+            ipv6_address_id: Some(address.to_string()),
+            ..Default::default()
+        })
+        .await?;
+    Ok(found.into_iter().find(|a| a.ipv6_address_id == address))
+}
+
+/// The id of the address's bandwidth, when it has one.
+fn bandwidth_id(address: &Ipv6Address) -> Option<&str> {
+    address
+        .ipv6_internet_bandwidth
+        .as_ref()
+        .map(|b| b.ipv6_internet_bandwidth_id.as_str())
+        .filter(|id| !id.is_empty())
+}
+
+fn record(progress: &mut Progress, address: &Ipv6Address) {
+    let status = &mut progress.status;
+    status.status = Some(address.status.clone()).filter(|s| !s.is_empty());
+    match &address.ipv6_internet_bandwidth {
+        Some(b) if !b.ipv6_internet_bandwidth_id.is_empty() => {
+            status.id = Some(b.ipv6_internet_bandwidth_id.clone());
+            status.bandwidth = b.bandwidth;
+            status.internet_charge_type =
+                Some(b.internet_charge_type.clone()).filter(|s| !s.is_empty());
+            status.business_status = Some(b.business_status.clone()).filter(|s| !s.is_empty());
+        }
+        _ => {
+            status.bandwidth = None;
+            status.internet_charge_type = None;
+            status.business_status = None;
+        }
+    }
+}
+
+/// The ClientToken of buying the bandwidth: the object and its address (and
+/// the id of a bandwidth it replaces).
+fn allocate_token(object: &Ipv6InternetBandwidth, earlier: Option<&str>) -> String {
+    client_token(
+        &object.uid().unwrap_or_default(),
+        &(
+            KIND,
+            "allocate",
+            &object.spec.ipv6_address_id,
+            &object.spec.ipv6_gateway_id,
+            earlier,
+        ),
+    )
+}
+
+fn observing(object: &Ipv6InternetBandwidth) -> bool {
+    object.spec.management_policy == ManagementPolicy::Observe
+}
+
+async fn apply(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let key = key(object);
+    let spec = &object.spec;
+    if let Err(message) = validate(spec) {
+        progress.verdict = Verdict::stalled("InvalidSpec", message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    let (client, region) = match alibaba(object, ctx).await? {
+        Ok(found) => found,
+        Err(verdict) => {
+            progress.verdict = verdict;
+            ctx.pacing.settled(&key);
+            return Ok(Action::await_change());
+        }
+    };
+    let drift = reconcile::drift_interval(object, ctx.config.drift_interval);
+    let observe = observing(object);
+    let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
+        ctx.pacing.settled(&key);
+        progress.verdict = Verdict::stalled(
+            "Ipv6AddressNotFound",
+            format!(
+                "IPv6 address {} does not exist in region {region}",
+                spec.ipv6_address_id
+            ),
+        );
+        return Ok(Action::requeue(drift));
+    };
+    if address.ipv6_gateway_id != spec.ipv6_gateway_id {
+        ctx.pacing.settled(&key);
+        progress.verdict = Verdict::stalled(
+            "InvalidSpec",
+            format!(
+                "IPv6 address {} belongs to gateway {}, not spec.ipv6GatewayId {}",
+                spec.ipv6_address_id, address.ipv6_gateway_id, spec.ipv6_gateway_id
+            ),
+        );
+        return Ok(Action::await_change());
+    }
+    let annotated = object.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
+    let recorded = progress.status.id.clone();
+    let wanted = recorded.clone().or(annotated.clone());
+    let current = bandwidth_id(&address).map(str::to_string);
+    match (&current, &wanted) {
+        // Ours (or the one to adopt): look at it below.
+        (Some(found), Some(id)) if found == id => {}
+        // A bandwidth natop did not buy. The ClientToken tells when it is the
+        // answer to an earlier allocate of this object that was lost.
+        (Some(found), _) => {
+            if observe || annotated.is_some() {
+                ctx.pacing.settled(&key);
+                progress.verdict = Verdict::stalled(
+                    "AdoptionMismatch",
+                    format!(
+                        "IPv6 address {} carries bandwidth {found}, not {}",
+                        spec.ipv6_address_id,
+                        wanted.as_deref().unwrap_or("the one named")
+                    ),
+                );
+                return Ok(Action::requeue(drift));
+            }
+            return allocate(object, ctx, &client, &region, recorded, progress).await;
+        }
+        (None, _) if observe => {
+            ctx.pacing.settled(&key);
+            record(progress, &address);
+            progress.verdict = Verdict::stalled(
+                "NotFound",
+                format!(
+                    "IPv6 address {} has no internet bandwidth (observed, not managed)",
+                    spec.ipv6_address_id
+                ),
+            );
+            return Ok(Action::requeue(drift));
+        }
+        (None, _) => {
+            record(progress, &address);
+            return allocate(object, ctx, &client, &region, recorded, progress).await;
+        }
+    }
+    record(progress, &address);
+    let id = progress.status.id.clone().unwrap_or_default();
+    if address.status != "Available" {
+        progress.verdict = Verdict::progressing(
+            "Configuring",
+            format!(
+                "IPv6 address {} is {}",
+                spec.ipv6_address_id, address.status
+            ),
+        );
+        return Ok(Action::requeue(ctx.pacing.transitional(&key)));
+    }
+    let charge = progress.status.internet_charge_type.clone();
+    if charge
+        .as_deref()
+        .is_some_and(|c| c != spec.internet_charge_type.as_str())
+    {
+        ctx.pacing.settled(&key);
+        let charge = charge.unwrap_or_default();
+        progress.verdict = Verdict::stalled(
+            if observe { "Drifted" } else { "Immutable" },
+            format!(
+                "bandwidth {id} is billed {charge}, not {}: the charge type cannot change; \
+                 restore the spec, or delete this object and create a new one",
+                spec.internet_charge_type.as_str()
+            ),
+        );
+        return Ok(Action::requeue(drift));
+    }
+    if progress.status.bandwidth == Some(spec.bandwidth) {
+        ctx.pacing.settled(&key);
+        progress.verdict = if observe {
+            Verdict::ready(
+                "Observed",
+                format!("bandwidth {id} matches the spec (observed, not managed)"),
+            )
+        } else {
+            Verdict::ready(
+                "Available",
+                format!(
+                    "bandwidth {id} gives IPv6 address {} {} Mbps",
+                    spec.ipv6_address_id, spec.bandwidth
+                ),
+            )
+        };
+        return Ok(Action::requeue(drift));
+    }
+    let was = progress.status.bandwidth.unwrap_or_default();
+    if observe {
+        ctx.pacing.settled(&key);
+        progress.verdict = Verdict::stalled(
+            "Drifted",
+            format!(
+                "observed, not managed: bandwidth {id} has {was} Mbps, the spec {}",
+                spec.bandwidth
+            ),
+        );
+        return Ok(Action::requeue(drift));
+    }
+    client
+        .call(&ModifyIpv6InternetBandwidth {
+            region_id: region.clone(),
+            ipv6_internet_bandwidth_id: Some(id.clone()),
+            ipv6_address_id: Some(spec.ipv6_address_id.clone()),
+            bandwidth: Some(spec.bandwidth),
+            // Setting an absolute bandwidth is idempotent; a token would make
+            // a later return to the same value a replay that changes nothing.
+            client_token: None,
+            dry_run: None,
+        })
+        .await?;
+    let note = format!("set bandwidth {id} from {was} to {} Mbps", spec.bandwidth);
+    event(
+        ctx,
+        object,
+        EventType::Normal,
+        "Updated",
+        "Update",
+        note.clone(),
+    )
+    .await;
+    progress.status.bandwidth = Some(spec.bandwidth);
+    progress.verdict = Verdict::progressing("Updating", note);
+    Ok(Action::requeue(Duration::from_millis(200)))
+}
+
+/// Buy the bandwidth. `earlier` is the id of one this object had, now gone.
+async fn allocate(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+    client: &AlibabaClient,
+    region: &str,
+    earlier: Option<String>,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let spec = &object.spec;
+    let response = client
+        .call(&AllocateIpv6InternetBandwidth {
+            region_id: region.to_string(),
+            ipv6_gateway_id: spec.ipv6_gateway_id.clone(),
+            ipv6_address_id: spec.ipv6_address_id.clone(),
+            bandwidth: Some(spec.bandwidth),
+            internet_charge_type: Some(spec.internet_charge_type.as_str().to_string()),
+            client_token: Some(allocate_token(object, earlier.as_deref())),
+        })
+        .await;
+    let id = match response {
+        Ok(r) => r.internet_bandwidth_id,
+        Err(e) if e.code() == Some("OperationFailed.Ipv6InternetBandwidthAlreadyExist") => {
+            ctx.pacing.settled(&key(object));
+            progress.verdict = Verdict::stalled(
+                "AlreadyExists",
+                format!(
+                    "IPv6 address {} already has internet bandwidth that natop did not buy; \
+                     set the annotation natop.dev/external-id to its id to adopt it",
+                    spec.ipv6_address_id
+                ),
+            );
+            return Ok(Action::requeue(WAITING));
+        }
+        Err(e) if e.code() == Some("IdempotentParameterMismatch") => {
+            ctx.pacing.settled(&key(object));
+            progress.verdict = Verdict::stalled(
+                "IdempotentParameterMismatch",
+                "bandwidth was already bought for this object with other parameters; \
+                 set the annotation natop.dev/external-id to its id to adopt it",
+            );
+            return Ok(Action::await_change());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    progress.status.id = Some(id.clone());
+    let (reason, note) = match &earlier {
+        Some(old) if *old != id => (
+            "Recreated",
+            format!(
+                "bandwidth {old} was gone; bought {id} for IPv6 address {}",
+                spec.ipv6_address_id
+            ),
+        ),
+        _ => (
+            "Created",
+            format!(
+                "bought bandwidth {id} for IPv6 address {}",
+                spec.ipv6_address_id
+            ),
+        ),
+    };
+    event(
+        ctx,
+        object,
+        EventType::Normal,
+        reason,
+        "Create",
+        note.clone(),
+    )
+    .await;
+    progress.verdict = Verdict::progressing("Creating", note);
+    Ok(Action::requeue(Duration::from_millis(200)))
+}
+
+async fn cleanup(
+    object: &Ipv6InternetBandwidth,
+    api: &Api<Ipv6InternetBandwidth>,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let key = key(object);
+    let mut progress = Progress::new(object);
+    match cleanup_step(object, ctx, &mut progress).await {
+        Ok(None) => {
+            ctx.pacing.settled(&key);
+            reconcile::remove_finalizer(api, object).await?;
+            Ok(Action::await_change())
+        }
+        Ok(Some(action)) => {
+            write_status(api, object, &progress).await?;
+            Ok(action)
+        }
+        Err(e) => {
+            if e.is_cancelled() {
+                return Ok(Action::await_change());
+            }
+            progress.verdict =
+                Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
+            write_status(api, object, &progress).await?;
+            if e.is_retryable() {
+                Err(e)
+            } else {
+                Ok(Action::requeue(ctx.pacing.backoff(&key)))
+            }
+        }
+    }
+}
+
+/// `None` when the object may go; otherwise when to look again.
+async fn cleanup_step(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+    progress: &mut Progress,
+) -> Result<Option<Action>, ReconcileError> {
+    let spec: &Ipv6InternetBandwidthSpec = &object.spec;
+    let annotated = object.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
+    let id = progress.status.id.clone().or(annotated);
+    if spec.deletion_policy == DeletionPolicy::Orphan
+        || spec.management_policy == ManagementPolicy::Observe
+    {
+        if let Some(id) = id {
+            event(
+                ctx,
+                object,
+                EventType::Normal,
+                "Orphaned",
+                "Delete",
+                format!("left IPv6 internet bandwidth {id} in the cloud"),
+            )
+            .await;
+        }
+        return Ok(None);
+    }
+    let (client, region) = match alibaba(object, ctx).await? {
+        Ok(found) => found,
+        Err(verdict) => {
+            if id.is_none() {
+                // Nothing was bought through a ProviderConfig that cannot serve it.
+                return Ok(None);
+            }
+            progress.verdict = verdict;
+            return Ok(Some(Action::requeue(WAITING)));
+        }
+    };
+    if validate(spec).is_err() && id.is_none() {
+        return Ok(None);
+    }
+    let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
+        return Ok(None);
+    };
+    let Some(current) = bandwidth_id(&address).map(str::to_string) else {
+        return Ok(None);
+    };
+    let id = match id {
+        Some(id) if id == current => id,
+        // Another bandwidth: not this object's to delete.
+        Some(_) => return Ok(None),
+        // No id recorded, but an allocate may have been answered and the
+        // answer lost: its ClientToken replays to the same id when it was ours.
+        None => {
+            match client
+                .call(&AllocateIpv6InternetBandwidth {
+                    region_id: region.clone(),
+                    ipv6_gateway_id: spec.ipv6_gateway_id.clone(),
+                    ipv6_address_id: spec.ipv6_address_id.clone(),
+                    bandwidth: Some(spec.bandwidth),
+                    internet_charge_type: Some(spec.internet_charge_type.as_str().to_string()),
+                    client_token: Some(allocate_token(object, None)),
+                })
+                .await
+            {
+                Ok(r) if r.internet_bandwidth_id == current => current,
+                Ok(_) => return Ok(None),
+                Err(e) if e.code() == Some("IdempotentParameterMismatch") => {
+                    // This object allocated once, with other parameters:
+                    // the bandwidth is probably its own, but not certainly.
+                    progress.verdict = Verdict::progressing(
+                        "Unrecorded",
+                        format!(
+                            "cannot tell whether bandwidth {current} was bought by this object: \
+                             set the annotation natop.dev/external-id to {current} to delete it, \
+                             or deletionPolicy Orphan to leave it"
+                        ),
+                    );
+                    return Ok(Some(Action::requeue(WAITING)));
+                }
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(_) => return Ok(None),
+            }
+        }
+    };
+    if address.status != "Available" {
+        progress.verdict = Verdict::progressing(
+            "Deleting",
+            format!(
+                "waiting for IPv6 address {} ({})",
+                spec.ipv6_address_id, address.status
+            ),
+        );
+        return Ok(Some(Action::requeue(ctx.pacing.transitional(&key(object)))));
+    }
+    match client
+        .call(&DeleteIpv6InternetBandwidth {
+            region_id: region.clone(),
+            ipv6_internet_bandwidth_id: Some(id.clone()),
+            ipv6_address_id: Some(spec.ipv6_address_id.clone()),
+            client_token: Some(client_token(
+                &object.uid().unwrap_or_default(),
+                &(KIND, "delete", &id),
+            )),
+            dry_run: None,
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    event(
+        ctx,
+        object,
+        EventType::Normal,
+        "Deleted",
+        "Delete",
+        format!(
+            "deleted bandwidth {id}; IPv6 address {} is private again",
+            spec.ipv6_address_id
+        ),
+    )
+    .await;
+    Ok(None)
 }

@@ -81,13 +81,15 @@ impl ReconcileError {
     }
 }
 
-/// Condition reasons are CamelCase identifiers: keep letters and digits only.
+/// Condition reasons are CamelCase identifiers starting with a letter: keep
+/// letters and digits only, and name a numeric code (UCloud's `RetCode`)
+/// `RetCode<n>`.
 pub fn sanitize_reason(code: &str) -> String {
     let cleaned: String = code.chars().filter(char::is_ascii_alphanumeric).collect();
-    if cleaned.is_empty() {
-        "CloudError".to_string()
-    } else {
-        cleaned
+    match cleaned.chars().next() {
+        None => "CloudError".to_string(),
+        Some(c) if c.is_ascii_digit() => format!("RetCode{cleaned}"),
+        Some(_) => cleaned,
     }
 }
 
@@ -289,5 +291,6 @@ mod tests {
         );
         assert_eq!(sanitize_reason("Throttling.User"), "ThrottlingUser");
         assert_eq!(sanitize_reason("..."), "CloudError");
+        assert_eq!(sanitize_reason("260"), "RetCode260");
     }
 }

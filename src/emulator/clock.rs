@@ -93,6 +93,18 @@ pub fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// An HTTP `Date` (RFC 9110), as the API gateways stamp every answer.
+pub fn http_date(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .ok()
+        .and_then(|t| {
+            jiff::fmt::rfc2822::DateTimePrinter::new()
+                .timestamp_to_rfc9110_string(&t)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

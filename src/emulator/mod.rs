@@ -284,9 +284,15 @@ async fn api(
         return dropped_answer();
     }
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // The emulated clock's time, so that clients judging expiry by the
+    // service's clock see the time tests move forward.
+    let date = clock::http_date(emulator.clock.now_ms());
     (
         status,
-        [("content-type", "application/json;charset=utf-8")],
+        [
+            ("content-type", "application/json;charset=utf-8"),
+            ("date", date.as_str()),
+        ],
         outcome.body.to_string(),
     )
         .into_response()

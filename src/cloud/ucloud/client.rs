@@ -3,6 +3,7 @@
 //! outcome it does not know.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -62,6 +63,9 @@ struct Envelope {
 pub struct UcloudClient {
     caller: Caller,
     credentials: Arc<UcloudCredentials>,
+    /// The service's clock minus ours, in milliseconds, from the `Date` of
+    /// the last answer (0 until one came).
+    skew_ms: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for UcloudClient {
@@ -85,7 +89,32 @@ impl UcloudClient {
         Ok(UcloudClient {
             caller,
             credentials: Arc::new(credentials),
+            skew_ms: Arc::new(AtomicI64::new(0)),
         })
+    }
+
+    /// Now by the service's clock: ours corrected by the `Date` of the last
+    /// answer. Package windows start and end by that clock, so a package is
+    /// never called expired because this machine's clock runs ahead.
+    pub fn server_now(&self) -> jiff::Timestamp {
+        let now = jiff::Timestamp::now();
+        let skew = jiff::SignedDuration::from_millis(self.skew_ms.load(Ordering::Relaxed));
+        now.checked_add(skew).unwrap_or(now)
+    }
+
+    /// Learn the service's clock from an answer's `Date` header. The header
+    /// has whole seconds, so half a second is added to centre the estimate.
+    fn note_date(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(date) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return;
+        };
+        if let Ok(server) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(date) {
+            let skew = server.as_millisecond() + 500 - jiff::Timestamp::now().as_millisecond();
+            self.skew_ms.store(skew, Ordering::Relaxed);
+        }
     }
 
     /// Call `action`. Idempotent actions are retried on retryable failures; a
@@ -149,6 +178,7 @@ impl UcloudClient {
             Err(e) if e.is_connect() => return Err(self.caller.transport_error(A::NAME, &e)),
             Err(e) => return Err(self.unknown_or(A::IDEMPOTENT, A::NAME, &e)),
         };
+        self.note_date(response.headers());
         let status = response.status().as_u16();
         let text = match response.text().await {
             Ok(t) => t,
@@ -266,6 +296,31 @@ mod tests {
         assert_eq!(classify(1), ErrorCategory::Other);
         assert!(classify(153).is_retryable() && classify(2001).is_retryable());
         assert!(!classify(171).is_retryable());
+    }
+
+    #[test]
+    fn the_service_clock_follows_the_date_header() {
+        let client = UcloudClient::new(
+            UcloudCredentials::new("pub", "priv"),
+            ClientConfig::default(),
+        )
+        .unwrap();
+        let before = client.server_now();
+        assert!((before - jiff::Timestamp::now()).get_seconds().abs() <= 1);
+        let ahead = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(5);
+        let mut headers = reqwest::header::HeaderMap::new();
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&ahead)
+            .unwrap();
+        headers.insert(reqwest::header::DATE, date.parse().unwrap());
+        client.note_date(&headers);
+        let skew = (client.server_now() - jiff::Timestamp::now()).get_seconds();
+        assert!((4 * 3600 + 3599..=5 * 3600 + 1).contains(&skew), "{skew}");
+        // A header that is not a date changes nothing.
+        headers.insert(reqwest::header::DATE, "soon".parse().unwrap());
+        client.note_date(&headers);
+        let again = (client.server_now() - jiff::Timestamp::now()).get_seconds();
+        assert!((skew - again).abs() <= 1);
     }
 
     #[test]

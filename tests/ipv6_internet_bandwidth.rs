@@ -1,0 +1,543 @@
+//! Ipv6InternetBandwidth against the real API server and the emulator:
+//! allocate, modify, drift, delete, adoption through the annotation, a lost
+//! answer, and invalid specs.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use natop::api::{Ipv6InternetBandwidth, ProviderConfig};
+use natop::cloud::alibaba::actions::ipv6::{
+    AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
+    ModifyIpv6InternetBandwidth,
+};
+use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
+use natop::cloud::{ClientConfig, RateLimit};
+use natop::emulator::faults::{FaultConfig, FaultRule};
+use natop::emulator::fixture::Fixture;
+use serde_json::{Value, json};
+use support::cluster::{emulator_admin, emulator_put, wait_for};
+use support::operator::{TEST_LABEL, World};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+const REGION: &str = "cn-hangzhou";
+
+fn gateway() -> String {
+    Fixture::default_fixture().alibaba.regions[0].ipv6_gateways[0]
+        .ipv6_gateway_id
+        .clone()
+}
+
+/// The `i`-th IPv6 address of the fixture's gateway.
+fn address(i: usize) -> String {
+    Fixture::default_fixture().alibaba.regions[0].ipv6_gateways[0].addresses[i]
+        .ipv6_address_id
+        .clone()
+}
+
+fn cloud(world: &World) -> AlibabaClient {
+    let a = &Fixture::default_fixture().alibaba.accounts[0];
+    AlibabaClient::new(
+        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+        ClientConfig {
+            endpoint: Some(world.emulator.endpoint()),
+            rate_limit: RateLimit::new(1000, 1000),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn address_in_cloud(world: &World, id: &str) -> Ipv6Address {
+    cloud(world)
+        .describe_all(&DescribeIpv6Addresses {
+            region_id: REGION.into(),
+            ipv6_address_id: Some(id.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.ipv6_address_id == id)
+        .unwrap()
+}
+
+fn bandwidth_in_cloud(a: &Ipv6Address) -> Option<(String, Option<u32>)> {
+    a.ipv6_internet_bandwidth
+        .as_ref()
+        .filter(|b| !b.ipv6_internet_bandwidth_id.is_empty())
+        .map(|b| (b.ipv6_internet_bandwidth_id.clone(), b.bandwidth))
+}
+
+fn manifest(
+    world: &World,
+    provider: &str,
+    name: &str,
+    spec: Value,
+    annotations: Value,
+) -> Ipv6InternetBandwidth {
+    let mut full = json!({"providerConfigRef": {"name": provider}});
+    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": "Ipv6InternetBandwidth",
+        "metadata": {"name": name, "labels": world.labels(), "annotations": annotations},
+        "spec": full,
+    }))
+    .unwrap()
+}
+
+fn spec(address: &str, bandwidth: u32) -> Value {
+    json!({"ipv6AddressId": address, "ipv6GatewayId": gateway(), "bandwidth": bandwidth})
+}
+
+async fn create(
+    world: &World,
+    name: &str,
+    spec: Value,
+    annotations: Value,
+) -> Api<Ipv6InternetBandwidth> {
+    let api: Api<Ipv6InternetBandwidth> = Api::namespaced(world.client.clone(), &world.ns.name);
+    api.create(
+        &PostParams::default(),
+        &manifest(world, &world.provider, name, spec, annotations),
+    )
+    .await
+    .unwrap();
+    api
+}
+
+fn condition(object: &Ipv6InternetBandwidth, type_: &str) -> Option<(String, String, String)> {
+    let c = object
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Wait until `name` is current and `check` holds.
+async fn wait_until<F>(
+    api: &Api<Ipv6InternetBandwidth>,
+    what: &str,
+    check: F,
+) -> Ipv6InternetBandwidth
+where
+    F: Fn(&Ipv6InternetBandwidth) -> bool,
+{
+    let name = what
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    wait_for(what, TIMEOUT, || async {
+        let object = api.get(&name).await.ok()?;
+        let current = object.status.as_ref().and_then(|s| s.observed_generation)
+            == object.metadata.generation;
+        (current && check(&object)).then_some(object)
+    })
+    .await
+}
+
+async fn wait_reason(
+    api: &Api<Ipv6InternetBandwidth>,
+    name: &str,
+    type_: &str,
+    reason: &str,
+) -> Ipv6InternetBandwidth {
+    wait_until(api, &format!("{name} {type_} {reason}"), |o| {
+        condition(o, type_).is_some_and(|(_, r, _)| r == reason)
+    })
+    .await
+}
+
+async fn wait_gone(api: &Api<Ipv6InternetBandwidth>, name: &str) {
+    wait_for(&format!("{name} gone"), TIMEOUT, || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await
+}
+
+/// Answers by action and outcome.
+async fn calls(world: &World, action: &str) -> Value {
+    emulator_admin(&world.emulator.endpoint(), "calls").await[action].clone()
+}
+
+async fn calls_of(world: &World, action: &str) -> u64 {
+    calls(world, action)
+        .await
+        .as_object()
+        .map(|o| o.values().map(|n| n.as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0)
+}
+
+fn status_of(object: &Ipv6InternetBandwidth) -> (Option<String>, Option<u32>) {
+    let s = object.status.clone().unwrap_or_default();
+    (s.id, s.bandwidth)
+}
+
+#[tokio::test]
+async fn bandwidth_is_allocated_resized_kept_in_line_recreated_and_deleted() {
+    let world = World::start("ipv6-life").await;
+    let a = address(0);
+    let api = create(
+        &world,
+        "v6",
+        spec(&a, 10),
+        json!({"natop.dev/drift-interval": "1s"}),
+    )
+    .await;
+    let object = wait_reason(&api, "v6", "Ready", "Available").await;
+    let status = object.status.clone().unwrap();
+    let id = status.id.clone().unwrap();
+    assert!(id.starts_with("ipv6bw-"), "{id}");
+    assert_eq!(status.bandwidth, Some(10));
+    assert_eq!(
+        status.internet_charge_type.as_deref(),
+        Some("PayByBandwidth")
+    );
+    assert_eq!(status.status.as_deref(), Some("Available"));
+    let in_cloud = address_in_cloud(&world, &a).await;
+    assert_eq!(in_cloud.network_type, "Public");
+    assert_eq!(bandwidth_in_cloud(&in_cloud), Some((id.clone(), Some(10))));
+    assert_eq!(calls_of(&world, "AllocateIpv6InternetBandwidth").await, 1);
+
+    // A new bandwidth in the spec.
+    api.patch(
+        "v6",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"bandwidth": 200}})),
+    )
+    .await
+    .unwrap();
+    wait_until(&api, "v6 resized to 200", |o| {
+        status_of(o).1 == Some(200) && condition(o, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let in_cloud = address_in_cloud(&world, &a).await;
+    assert_eq!(bandwidth_in_cloud(&in_cloud), Some((id.clone(), Some(200))));
+
+    // A change made outside natop is put back.
+    cloud(&world)
+        .call(&ModifyIpv6InternetBandwidth {
+            region_id: REGION.into(),
+            ipv6_internet_bandwidth_id: Some(id.clone()),
+            bandwidth: Some(50),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait_for("the drift is corrected", TIMEOUT, || async {
+        let a = address_in_cloud(&world, &a).await;
+        let modifies = calls_of(&world, "ModifyIpv6InternetBandwidth").await;
+        (bandwidth_in_cloud(&a) == Some((id.clone(), Some(200))) && modifies >= 3).then_some(())
+    })
+    .await;
+
+    // A bandwidth deleted outside natop is bought again.
+    cloud(&world)
+        .call(&DeleteIpv6InternetBandwidth {
+            region_id: REGION.into(),
+            ipv6_internet_bandwidth_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let object = wait_until(&api, "v6 recreated", |o| {
+        status_of(o).0.is_some_and(|new| new != id)
+            && condition(o, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let new_id = status_of(&object).0.unwrap();
+    let in_cloud = address_in_cloud(&world, &a).await;
+    assert_eq!(bandwidth_in_cloud(&in_cloud), Some((new_id, Some(200))));
+    assert_eq!(calls_of(&world, "AllocateIpv6InternetBandwidth").await, 2);
+
+    // Delete makes the address private again.
+    api.delete("v6", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "v6").await;
+    let in_cloud = address_in_cloud(&world, &a).await;
+    assert_eq!(in_cloud.network_type, "Private");
+    assert_eq!(bandwidth_in_cloud(&in_cloud), None);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn existing_bandwidth_is_adopted_only_through_the_annotation() {
+    let world = World::start("ipv6-adopt").await;
+    let (a1, a2) = (address(1), address(2));
+    let mut bought = Vec::new();
+    for a in [&a1, &a2] {
+        let r = cloud(&world)
+            .call(&AllocateIpv6InternetBandwidth {
+                region_id: REGION.into(),
+                ipv6_gateway_id: gateway(),
+                ipv6_address_id: a.clone(),
+                bandwidth: Some(5),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        bought.push(r.internet_bandwidth_id);
+    }
+    // Without the annotation natop does not take a bandwidth it did not buy.
+    let api = create(&world, "plain", spec(&a1, 5), json!({})).await;
+    let object = wait_reason(&api, "plain", "Stalled", "AlreadyExists").await;
+    let (_, _, message) = condition(&object, "Stalled").unwrap();
+    assert!(message.contains("natop.dev/external-id"), "{message}");
+    assert_eq!(status_of(&object).0, None);
+    api.delete("plain", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "plain").await;
+    assert_eq!(
+        bandwidth_in_cloud(&address_in_cloud(&world, &a1).await),
+        Some((bought[0].clone(), Some(5))),
+        "deleting the object left the bandwidth it did not own"
+    );
+
+    // With it, natop manages the bandwidth: resizes, then deletes it.
+    let api = create(
+        &world,
+        "adopted",
+        spec(&a1, 15),
+        json!({"natop.dev/external-id": bought[0]}),
+    )
+    .await;
+    let object = wait_until(&api, "adopted at 15 Mbps", |o| {
+        status_of(o) == (Some(bought[0].clone()), Some(15))
+            && condition(o, "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(condition(&object, "Ready").unwrap().1, "Available");
+
+    // Observe: reported, never written, left behind on delete.
+    let observed = create(
+        &world,
+        "watched",
+        json!({"ipv6AddressId": a2, "ipv6GatewayId": gateway(), "bandwidth": 9,
+               "managementPolicy": "Observe"}),
+        json!({"natop.dev/external-id": bought[1]}),
+    )
+    .await;
+    let object = wait_reason(&observed, "watched", "Stalled", "Drifted").await;
+    let (_, _, message) = condition(&object, "Stalled").unwrap();
+    assert!(message.contains("5 Mbps, the spec 9"), "{message}");
+    observed
+        .patch(
+            "watched",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"bandwidth": 5}})),
+        )
+        .await
+        .unwrap();
+    wait_reason(&observed, "watched", "Ready", "Observed").await;
+    observed
+        .delete("watched", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&observed, "watched").await;
+    assert_eq!(
+        bandwidth_in_cloud(&address_in_cloud(&world, &a2).await),
+        Some((bought[1].clone(), Some(5)))
+    );
+
+    api.delete("adopted", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&api, "adopted").await;
+    assert_eq!(
+        bandwidth_in_cloud(&address_in_cloud(&world, &a1).await),
+        None
+    );
+    // The test's two purchases and the refused one: natop bought nothing.
+    let allocates = calls(&world, "AllocateIpv6InternetBandwidth").await;
+    assert_eq!(allocates["success"], 2, "{allocates}");
+    assert_eq!(calls_of(&world, "ModifyIpv6InternetBandwidth").await, 1);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_allocate_answer_buys_exactly_one_bandwidth() {
+    let world = World::start("ipv6-lost").await;
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "AllocateIpv6InternetBandwidth".into(),
+        FaultRule {
+            commit_then_drop: 0.7,
+            ..FaultRule::default()
+        },
+    );
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    let a = address(3);
+    let api = create(&world, "lost", spec(&a, 20), json!({})).await;
+    let object = wait_reason(&api, "lost", "Ready", "Available").await;
+    let (id, _) = status_of(&object);
+    let in_cloud = address_in_cloud(&world, &a).await;
+    assert_eq!(bandwidth_in_cloud(&in_cloud), Some((id.unwrap(), Some(20))));
+    // Every address but this one is still private.
+    let public: Vec<Ipv6Address> = cloud(&world)
+        .describe_all(&DescribeIpv6Addresses {
+            region_id: REGION.into(),
+            network_type: Some("Public".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(public.len(), 1, "{public:?}");
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!(FaultConfig::default()),
+    )
+    .await;
+    api.delete("lost", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "lost").await;
+    assert_eq!(
+        bandwidth_in_cloud(&address_in_cloud(&world, &a).await),
+        None
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_ipv6_bandwidths_are_refused_or_stalled_with_zero_cloud_writes() {
+    let world = World::start("ipv6-bad").await;
+    let api: Api<Ipv6InternetBandwidth> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let a = address(4);
+    // Refused by the schema: sent untyped, as kubectl would.
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        &world.ns.name,
+        &kube::api::ApiResource::erase::<Ipv6InternetBandwidth>(&()),
+    );
+    for (name, spec) in [
+        ("zero", spec(&a, 0)),
+        ("too-much", spec(&a, 5001)),
+        (
+            "bad-address",
+            json!({"ipv6AddressId": "2408::1", "ipv6GatewayId": gateway(), "bandwidth": 5}),
+        ),
+        (
+            "bad-charge",
+            json!({"ipv6AddressId": a, "ipv6GatewayId": gateway(), "bandwidth": 5,
+                   "internetChargeType": "Free"}),
+        ),
+    ] {
+        let mut full = spec.clone();
+        full["providerConfigRef"] = json!({"name": world.provider});
+        let object: kube::api::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "natop.dev/v1alpha1",
+            "kind": "Ipv6InternetBandwidth",
+            "metadata": {"name": name, "labels": world.labels()},
+            "spec": full,
+        }))
+        .unwrap();
+        let err = raw
+            .create(&PostParams::default(), &object)
+            .await
+            .expect_err(name);
+        match err {
+            kube::Error::Api(e) => assert_eq!(e.code, 422, "{name}: {e:?}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    // A UCloud ProviderConfig cannot serve an IPv6 bandwidth.
+    let u = &Fixture::default_fixture().ucloud.accounts[0];
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "ucloud-credentials", "namespace": world.ns.name},
+        "stringData": {"publicKey": u.public_key, "privateKey": u.private_key},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(world.client.clone(), &world.ns.name)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let ucloud = format!("uc-{}", world.ns.name);
+    let config: ProviderConfig = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": "ProviderConfig",
+        "metadata": {"name": ucloud, "labels": {TEST_LABEL: world.ns.name}},
+        "spec": {
+            "provider": "UCloud",
+            "region": "cn-bj2",
+            "endpoint": world.emulator.endpoint(),
+            "credentials": {"secretRef": {"namespace": world.ns.name, "name": "ucloud-credentials"}},
+        }
+    }))
+    .unwrap();
+    Api::<ProviderConfig>::all(world.client.clone())
+        .create(&PostParams::default(), &config)
+        .await
+        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &manifest(&world, &ucloud, "wrong-cloud", spec(&a, 5), json!({})),
+    )
+    .await
+    .unwrap();
+    let object = wait_reason(&api, "wrong-cloud", "Stalled", "WrongProvider").await;
+    assert!(condition(&object, "Stalled").unwrap().2.contains(&ucloud));
+
+    // An address of another gateway, and a pay-by-traffic bandwidth above
+    // what the gateway allows (the cloud's code).
+    api.create(
+        &PostParams::default(),
+        &manifest(
+            &world,
+            &world.provider,
+            "other-gateway",
+            json!({"ipv6AddressId": a, "ipv6GatewayId": "ipv6gw-elsewhere", "bandwidth": 5}),
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    let object = wait_reason(&api, "other-gateway", "Stalled", "InvalidSpec").await;
+    assert!(
+        condition(&object, "Stalled")
+            .unwrap()
+            .2
+            .contains("not spec.ipv6GatewayId ipv6gw-elsewhere")
+    );
+    api.create(
+        &PostParams::default(),
+        &manifest(
+            &world,
+            &world.provider,
+            "traffic",
+            json!({"ipv6AddressId": a, "ipv6GatewayId": gateway(), "bandwidth": 1000,
+                   "internetChargeType": "PayByTraffic"}),
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    wait_reason(
+        &api,
+        "traffic",
+        "Stalled",
+        "InvalidBandwidthValueNotSupported",
+    )
+    .await;
+
+    for name in ["wrong-cloud", "other-gateway", "traffic"] {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+        wait_gone(&api, name).await;
+    }
+    let allocates = calls(&world, "AllocateIpv6InternetBandwidth").await;
+    assert_eq!(allocates.get("success"), None, "{allocates}");
+    for action in ["ModifyIpv6InternetBandwidth", "DeleteIpv6InternetBandwidth"] {
+        assert_eq!(calls_of(&world, action).await, 0, "{action}");
+    }
+    assert_eq!(address_in_cloud(&world, &a).await.network_type, "Private");
+    let _ = Api::<ProviderConfig>::all(world.client.clone())
+        .delete(&ucloud, &DeleteParams::default())
+        .await;
+    world.stop().await;
+}
