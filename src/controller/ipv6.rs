@@ -347,9 +347,18 @@ async fn apply(
         return Ok(Action::await_change());
     }
     let annotated = object.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
-    let recorded = progress.status.id.clone();
-    let wanted = recorded.clone().or(annotated.clone());
     let current = bandwidth_id(&address).map(str::to_string);
+    let mut recorded = progress.status.id.clone();
+    if !observe && annotated.is_none() && (current.is_none() || current != recorded) {
+        // About to buy: the cache may lag behind an id an earlier pass
+        // recorded, so take the recorded id from a fresh read.
+        let api: Api<Ipv6InternetBandwidth> =
+            Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+        let fresh = api.get_status(&object.name_any()).await?;
+        recorded = fresh.status.and_then(|s| s.id);
+        progress.status.id.clone_from(&recorded);
+    }
+    let wanted = recorded.clone().or(annotated.clone());
     match (&current, &wanted) {
         // Ours (or the one to adopt): look at it below.
         (Some(found), Some(id)) if found == id => {}

@@ -244,11 +244,26 @@ pub async fn apply(
     }
     let observe = spec_observe(package);
     let annotated = package.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
-    let recorded = progress.status.id.clone().or(annotated);
-    let cloud = match &recorded {
+    let mut recorded = progress.status.id.clone().or(annotated.clone());
+    let mut cloud = match &recorded {
         Some(id) => describe(client, region, id).await?,
         None => None,
     };
+    if cloud.is_none() && !observe && annotated.is_none() {
+        // About to buy: the cache may lag behind an id an earlier pass
+        // recorded, so take the recorded id from a fresh read.
+        let api: Api<BandwidthPackage> =
+            Api::namespaced(ctx.client.clone(), &package.namespace().unwrap_or_default());
+        let fresh = api.get_status(&package.name_any()).await?;
+        let id = fresh.status.and_then(|s| s.id);
+        if id != recorded {
+            progress.status.id.clone_from(&id);
+            recorded = id;
+            if let Some(id) = &recorded {
+                cloud = describe(client, region, id).await?;
+            }
+        }
+    }
     let Some(cloud) = cloud else {
         if observe {
             ctx.pacing.settled(&object);
