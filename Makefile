@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release crds test test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
+.PHONY: all build release crds manifests demo test test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
 
 all: build
 
@@ -12,9 +12,24 @@ build:
 release:
 	$(CARGO) build --release
 
-## Regenerate crds/ from the Rust types (a test fails when they drift).
+## Regenerate the CRDs (crds/, the chart's, deploy/'s) and their reference
+## (docs/crd-reference.md) from the Rust types; tests fail when they drift.
 crds:
 	$(CARGO) run --quiet --bin natop -- crds --write crds
+	$(CARGO) run --quiet --bin natop -- crds --write charts/natop/crds
+	$(CARGO) run --quiet --bin natop -- crds --write deploy/crds
+	$(CARGO) run --quiet --bin natop -- crds --reference > docs/crd-reference.md
+
+## Render deploy/natop.yaml from the Helm chart (a test fails when it drifts).
+manifests:
+	bash tests/deploy/run.sh --generate
+
+## natop end to end on this machine, no cloud account and no cluster needed:
+## a local control plane, the emulator, the operator and deploy/samples/.
+## Ctrl-C stops everything it started. DEMO_ARGS=--exit-when-ready stops
+## once every sample is Ready.
+demo:
+	bash tests/demo.sh $(DEMO_ARGS)
 
 ## Everything, on a fresh machine: builds (once) and starts a local control
 ## plane, runs the Rust tests (unit, HTTP-level, emulator, integration) and the

@@ -10,7 +10,9 @@
 #     exit, also when a test fails or the run is interrupted.
 #  3. Runs the Rust tests (unit, HTTP-level, emulator, integration against the
 #     control plane), then the official-SDK conformance suite against the
-#     emulator (its Python virtualenv is cached under ~/.cache/natop).
+#     emulator (its Python virtualenv is cached under ~/.cache/natop), then the
+#     shipping suite (tests/deploy: the Helm chart with the real Helm engine,
+#     deploy/ and its samples, RBAC, the release binary, docs, make demo).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,5 +44,8 @@ cargo test --lib --bins --tests
 step "official-SDK conformance suite against the emulator"
 cargo build --quiet --bin natop
 NATOP_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/natop" bash tests/conformance/run.sh
+
+step "shipping suite: Helm chart, deploy/, RBAC, release binary, docs, make demo"
+bash tests/deploy/run.sh
 
 step "all tests passed"

@@ -30,3 +30,179 @@ pub fn files() -> Result<Vec<(String, String)>, String> {
         })
         .collect()
 }
+
+/// A Markdown reference of every CRD, generated from the schemas (kept in
+/// `docs/crd-reference.md`; a test fails when it drifts).
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# natop CRD reference\n\n\
+         Generated from the CRD schemas by `natop crds --reference` (`make crds`); do not edit.\n\
+         Every kind is in the API group `natop.dev`. `*` marks a required field.\n",
+    );
+    for crd in crate::api::crds() {
+        let Ok(value) = serde_json::to_value(&crd) else {
+            continue;
+        };
+        let spec = &value["spec"];
+        let kind = spec["names"]["kind"].as_str().unwrap_or_default();
+        let scope = spec["scope"].as_str().unwrap_or_default();
+        let short: Vec<&str> = spec["names"]["shortNames"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        out.push_str(&format!("\n## {kind}\n\n"));
+        for version in spec["versions"].as_array().into_iter().flatten() {
+            let schema = &version["schema"]["openAPIV3Schema"];
+            out.push_str(&format!(
+                "`{}/{}`, {} scope{}.\n",
+                spec["group"].as_str().unwrap_or_default(),
+                version["name"].as_str().unwrap_or_default(),
+                scope.to_lowercase(),
+                if short.is_empty() {
+                    String::new()
+                } else {
+                    format!(", short name `{}`", short.join("`, `"))
+                }
+            ));
+            if let Some(description) = schema["description"]
+                .as_str()
+                .filter(|d| !d.starts_with("Auto-generated"))
+            {
+                out.push_str(&format!("\n{}\n", one_line(description)));
+            }
+            for part in ["spec", "status"] {
+                let node = &schema["properties"][part];
+                if node.is_null() {
+                    continue;
+                }
+                out.push_str(&format!(
+                    "\n### {kind} `.{part}`\n\n| field | type | description |\n|---|---|---|\n"
+                ));
+                fields(&mut out, node, part);
+            }
+            for rule in rules(schema) {
+                out.push_str(&rule);
+            }
+        }
+    }
+    out
+}
+
+/// One table row per field under `node`, depth first.
+fn fields(out: &mut String, node: &serde_json::Value, path: &str) {
+    let required: Vec<&str> = node["required"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default();
+    let Some(properties) = node["properties"].as_object() else {
+        return;
+    };
+    for (name, child) in properties {
+        let child_path = format!("{path}.{name}");
+        let star = if required.contains(&name.as_str()) {
+            "*"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "| `{child_path}`{star} | {} | {} |\n",
+            type_of(child),
+            cell(child)
+        ));
+        if child["type"] == "array" {
+            fields(out, &child["items"], &format!("{child_path}[]"));
+        } else {
+            fields(out, child, &child_path);
+        }
+    }
+}
+
+fn type_of(node: &serde_json::Value) -> String {
+    match node["type"].as_str() {
+        Some("array") => format!("[]{}", node["items"]["type"].as_str().unwrap_or("object")),
+        Some(t) => t.to_string(),
+        None if node["x-kubernetes-int-or-string"] == true => "int or string".to_string(),
+        None => "any".to_string(),
+    }
+}
+
+/// Description and constraints of a field, as one table cell.
+fn cell(node: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = node["description"].as_str() {
+        parts.push(one_line(d));
+    }
+    if let Some(values) = node["enum"].as_array() {
+        let values: Vec<String> = values.iter().map(|v| format!("`{}`", plain(v))).collect();
+        parts.push(format!("One of {}.", values.join(", ")));
+    }
+    if !node["default"].is_null() {
+        parts.push(format!("Default `{}`.", plain(&node["default"])));
+    }
+    for (key, text) in [
+        ("minimum", "Minimum"),
+        ("maximum", "Maximum"),
+        ("minLength", "Minimum length"),
+        ("maxLength", "Maximum length"),
+        ("minItems", "Minimum items"),
+        ("maxItems", "Maximum items"),
+    ] {
+        if !node[key].is_null() {
+            parts.push(format!("{text} {}.", plain(&node[key])));
+        }
+    }
+    if let Some(p) = node["pattern"].as_str() {
+        parts.push(format!("Pattern `{p}`."));
+    }
+    parts.join(" ").replace('|', "\\|")
+}
+
+/// The CEL rules of a schema, as a list after its tables.
+fn rules(schema: &serde_json::Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_rules(schema, "", &mut found);
+    if found.is_empty() {
+        return found;
+    }
+    let mut out = vec![String::from(
+        "\nValidation rules (CEL; enforced by Kubernetes 1.25 and later, and by natop itself):\n\n",
+    )];
+    out.extend(found);
+    out
+}
+
+fn collect_rules(node: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    for rule in node["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let message = rule["message"].as_str().unwrap_or_default();
+        let at = if path.is_empty() { "." } else { path };
+        out.push(format!("- `{at}`: {}\n", one_line(message)));
+    }
+    if let Some(properties) = node["properties"].as_object() {
+        for (name, child) in properties {
+            collect_rules(child, &format!("{path}.{name}"), out);
+        }
+    }
+    if node["items"].is_object() {
+        collect_rules(&node["items"], &format!("{path}[]"), out);
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            // Whole numbers as integers (schemars writes bounds as floats).
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}

@@ -32,6 +32,9 @@ pub enum Command {
         /// Write `<plural>.natop.dev.yaml` files into this directory instead of printing.
         #[arg(long)]
         write: Option<std::path::PathBuf>,
+        /// Print a Markdown reference of the CRDs instead (docs/crd-reference.md).
+        #[arg(long, conflicts_with = "write")]
+        reference: bool,
     },
 }
 
@@ -42,7 +45,13 @@ pub fn run(cli: Cli) -> i32 {
             print!("{}", sign::render(&cmd));
             0
         }
-        Command::Crds { write } => match write {
+        Command::Crds {
+            reference: true, ..
+        } => {
+            print!("{}", crds::reference());
+            0
+        }
+        Command::Crds { write, .. } => match write {
             None => match crds::render() {
                 Ok(text) => {
                     print!("{text}");
