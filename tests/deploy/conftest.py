@@ -181,9 +181,9 @@ class Process:
 
 
 class Emulator:
-    def __init__(self, natop_bin: str):
+    def __init__(self, natop_bin: str, *extra: str):
         self.process = subprocess.Popen(
-            [natop_bin, "emulator", "--listen", "127.0.0.1:0", "--speed", "20"],
+            [natop_bin, "emulator", "--listen", "127.0.0.1:0", "--speed", "20", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
         )
         found: list[str] = []

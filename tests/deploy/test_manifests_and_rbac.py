@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -124,8 +125,11 @@ def test_operator_with_the_charts_rbac_reconciles_every_sample_and_cleans_up(
         assert len(region["forwardEntries"]) == 3
         assert len(region["snatEntries"]) == 1
         assert len(region["bandwidthPackages"]) == 1
-        # Nothing was refused for want of a permission.
-        assert "forbidden" not in operator.output().lower(), operator.output()[-3000:]
+        # Nothing was refused for want of a permission ("User ... cannot list
+        # resource ..."; objects other tests left in terminating namespaces
+        # may be refused events for another reason).
+        denied = re.findall(r"cannot [a-z]+ resource[^,]{0,120}", operator.output())
+        assert denied == [], denied[:5]
         status, body = http_get(f"http://127.0.0.1:{port}/readyz")
         assert status == 200, body
 
