@@ -9,6 +9,7 @@ Fixtures:
 - `kubectl`: kubectl with the admin kubeconfig (`kubectl(*args)`, `.json(*args)`).
 - `crds`: natop's CRDs installed (created, or replaced, never server-side
   applied: Kubernetes 1.20 cannot apply CRDs with CEL rules that way).
+- `deployed`: deploy/ applied (namespace natop-system, ServiceAccount, RBAC).
 - `emulator`: `natop emulator` on a free loopback port, 20 times faster than
   real time, stopped after the test.
 - `tmp_path`: pytest's own.
@@ -121,6 +122,12 @@ def crds(kubectl) -> None:
         exists = kubectl("get", "crd", name, check=False).returncode == 0
         kubectl("replace" if exists else "create", "--validate=false", "-f", str(path))
         kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+
+
+@pytest.fixture
+def deployed(kubectl, crds) -> None:
+    """deploy/ applied: the natop-system namespace, ServiceAccount and RBAC."""
+    kubectl("apply", "--server-side", "-k", str(DEPLOY))
 
 
 def render(values: dict | None = None, name: str = "natop", namespace: str = "natop-system") -> list[dict]:

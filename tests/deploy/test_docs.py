@@ -134,7 +134,7 @@ def exposed_metrics(natop_bin: str, kubectl: Kubectl, kubeconfig: str, wanted: s
         kubectl("-n", "natop-system", "delete", "secret", name, check=False)
 
 
-def test_grafana_dashboard_uses_only_metrics_natop_serves(natop_bin, kubectl, kubeconfig, crds):
+def test_grafana_dashboard_uses_only_metrics_natop_serves(natop_bin, kubectl, kubeconfig, deployed):
     dashboard = json.loads((DOCS / "grafana" / "natop-dashboard.json").read_text())
     panels = dashboard["panels"]
     assert len({p["id"] for p in panels}) == len(panels), "panel ids repeat"
