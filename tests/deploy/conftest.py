@@ -203,7 +203,11 @@ class Emulator:
             # Keep draining so the emulator never blocks on a full pipe.
 
         threading.Thread(target=reader, daemon=True).start()
-        self.endpoint: str = wait_for("the emulator's address", lambda: found and found[0], 30)
+        try:
+            self.endpoint: str = wait_for("the emulator's address", lambda: found and found[0], 30)
+        except BaseException:
+            self.stop()
+            raise
 
     def state(self) -> Any:
         status, body = http_get(self.endpoint + "_emulator/state")

@@ -87,13 +87,29 @@ def exposed_metrics(natop_bin: str, kubectl: Kubectl, kubeconfig: str, wanted: s
     suffix = uuid.uuid4().hex[:6]
     namespace, name = f"natop-docs-{suffix}", f"docs-{suffix}"
     emulator = Emulator(natop_bin, "--fault-throttling", "0.9", "--seed", "3")
+    try:
+        return drive_until_exposed(natop_bin, kubectl, kubeconfig, wanted, emulator.endpoint,
+                                   namespace, name)
+    finally:
+        emulator.stop()
+        kubectl("-n", namespace, "patch", "natgateway", "gw", "--type=merge",
+                "-p", '{"metadata":{"finalizers":null}}', check=False)
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        kubectl("delete", "providerconfig", name, "--wait=false", check=False)
+        kubectl("patch", "providerconfig", name, "--type=merge",
+                "-p", '{"metadata":{"finalizers":null}}', check=False)
+        kubectl("-n", "natop-system", "delete", "secret", name, check=False)
+
+
+def drive_until_exposed(natop_bin: str, kubectl: Kubectl, kubeconfig: str, wanted: set[str],
+                        endpoint: str, namespace: str, name: str) -> set[str]:
     kubectl("create", "namespace", namespace)
     kubectl("-n", "natop-system", "create", "secret", "generic", name,
             "--from-literal=accessKeyId=LTAI5tNatopDemoKey01",
             "--from-literal=accessKeySecret=natop-demo-secret-01")
     objects = [
         {"apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig", "metadata": {"name": name},
-         "spec": {"provider": "Alibaba", "region": "cn-hangzhou", "endpoint": emulator.endpoint,
+         "spec": {"provider": "Alibaba", "region": "cn-hangzhou", "endpoint": endpoint,
                   "credentials": {"secretRef": {"namespace": "natop-system", "name": name}},
                   "rateLimit": {"qps": 1, "burst": 1}}},
         {"apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
@@ -124,15 +140,6 @@ def exposed_metrics(natop_bin: str, kubectl: Kubectl, kubeconfig: str, wanted: s
         raise
     finally:
         operator.stop()
-        emulator.stop()
-        kubectl("-n", namespace, "patch", "natgateway", "gw", "--type=merge",
-                "-p", '{"metadata":{"finalizers":null}}', check=False)
-        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-        kubectl("delete", "providerconfig", name, "--wait=false", check=False)
-        kubectl("patch", "providerconfig", name, "--type=merge",
-                "-p", '{"metadata":{"finalizers":null}}', check=False)
-        kubectl("-n", "natop-system", "delete", "secret", name, check=False)
-
 
 def test_grafana_dashboard_uses_only_metrics_natop_serves(natop_bin, kubectl, kubeconfig, deployed):
     dashboard = json.loads((DOCS / "grafana" / "natop-dashboard.json").read_text())
