@@ -25,7 +25,6 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info_span, warn};
 
 use super::Context;
 use super::identity::client_token;
@@ -43,7 +42,6 @@ use crate::cloud::alibaba::actions::ipv6::{
     AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
     ModifyIpv6InternetBandwidth,
 };
-use crate::metrics::{ErrorLabels, KindLabels};
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "Ipv6InternetBandwidth";
@@ -106,39 +104,16 @@ fn error_policy(
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = guard.0.as_ref().map(key).unwrap_or_default();
-    warn!(kind = KIND, object = %key, category = error.category(), %error, "reconcile failed");
-    reconcile::after_error(&ctx, &key, error)
+    reconcile::on_error(KIND, &guard, error, &ctx)
 }
 
 async fn reconcile(
     guard: Arc<DeserializeGuard<Ipv6InternetBandwidth>>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let labels = KindLabels { kind: KIND };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
-    ctx.metrics.in_flight.get_or_create(&labels).inc();
-    let result = match &guard.0 {
-        Ok(object) => {
-            let span = info_span!("reconcile", kind = KIND, object = %key(object));
-            reconcile_valid(object, &ctx).instrument(span).await
-        }
-        Err(invalid) => reconcile::report_undecodable::<Ipv6InternetBandwidth>(invalid, &ctx).await,
-    };
-    ctx.metrics.in_flight.get_or_create(&labels).dec();
-    if let Err(e) = &result {
-        ctx.metrics
-            .reconcile_errors
-            .get_or_create(&ErrorLabels {
-                kind: KIND,
-                category: e.category(),
-            })
-            .inc();
-    }
-    ctx.metrics
-        .retrying
-        .get_or_create(&labels)
-        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+    let result =
+        reconcile::measured(KIND, &guard, &ctx, |object| reconcile_valid(object, &ctx)).await;
+    reconcile::count_retrying(KIND, &ctx);
     result
 }
 

@@ -15,6 +15,7 @@ use tracing::warn;
 
 use super::status::{Verdict, conditions};
 use crate::api::FIELD_MANAGER;
+use crate::metrics::{ErrorLabels, KindLabels};
 
 use super::Context;
 use super::providers::ProviderError;
@@ -277,6 +278,69 @@ where
         Err(e) => return Err(e.into()),
     }
     Ok(Action::await_change())
+}
+
+/// One reconcile of a `kind` object, counted in the metrics (runs, in
+/// flight, failures by category): `valid` inside the object's span, or the
+/// undecodable report when the object does not match its schema.
+pub async fn measured<'a, K, F, Fut>(
+    kind: &'static str,
+    guard: &'a kube::core::DeserializeGuard<K>,
+    ctx: &Context,
+    valid: F,
+) -> Result<Action, ReconcileError>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    F: FnOnce(&'a K) -> Fut,
+    Fut: std::future::Future<Output = Result<Action, ReconcileError>>,
+{
+    use tracing::Instrument;
+
+    let labels = KindLabels { kind };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics.in_flight.get_or_create(&labels).inc();
+    let result = match &guard.0 {
+        Ok(object) => {
+            let span = tracing::info_span!("reconcile", kind, object = %key(object));
+            valid(object).instrument(span).await
+        }
+        Err(invalid) => report_undecodable::<K>(invalid, ctx).await,
+    };
+    ctx.metrics.in_flight.get_or_create(&labels).dec();
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind,
+                category: e.category(),
+            })
+            .inc();
+    }
+    result
+}
+
+/// Publish how many objects wait for a retry, under `kind`.
+pub fn count_retrying(kind: &'static str, ctx: &Context) {
+    ctx.metrics
+        .retrying
+        .get_or_create(&KindLabels { kind })
+        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+}
+
+/// The error policy of every controller: log the failure, then back off (or
+/// wait for a change when retrying cannot help).
+pub fn on_error<K: Resource>(
+    kind: &'static str,
+    guard: &kube::core::DeserializeGuard<K>,
+    error: &ReconcileError,
+    ctx: &Context,
+) -> Action {
+    let key = guard.0.as_ref().map(key).unwrap_or_default();
+    warn!(kind, object = %key, category = error.category(), %error, "reconcile failed");
+    after_error(ctx, &key, error)
 }
 
 #[cfg(test)]

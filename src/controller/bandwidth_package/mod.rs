@@ -17,7 +17,6 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info_span, warn};
 
 use super::Context;
 use super::providers::{CloudClient, Resolved};
@@ -27,7 +26,6 @@ use crate::api::bandwidth_package::{
     BandwidthPackage, BandwidthPackageStatus, validate, validate_provider,
 };
 use crate::api::{DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway, ProviderConfig};
-use crate::metrics::{ErrorLabels, KindLabels};
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "BandwidthPackage";
@@ -114,39 +112,16 @@ fn error_policy(
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = guard.0.as_ref().map(key).unwrap_or_default();
-    warn!(kind = KIND, object = %key, category = error.category(), %error, "reconcile failed");
-    reconcile::after_error(&ctx, &key, error)
+    reconcile::on_error(KIND, &guard, error, &ctx)
 }
 
 async fn reconcile(
     guard: Arc<DeserializeGuard<BandwidthPackage>>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let labels = KindLabels { kind: KIND };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
-    ctx.metrics.in_flight.get_or_create(&labels).inc();
-    let result = match &guard.0 {
-        Ok(package) => {
-            let span = info_span!("reconcile", kind = KIND, object = %key(package));
-            reconcile_valid(package, &ctx).instrument(span).await
-        }
-        Err(invalid) => reconcile::report_undecodable::<BandwidthPackage>(invalid, &ctx).await,
-    };
-    ctx.metrics.in_flight.get_or_create(&labels).dec();
-    if let Err(e) = &result {
-        ctx.metrics
-            .reconcile_errors
-            .get_or_create(&ErrorLabels {
-                kind: KIND,
-                category: e.category(),
-            })
-            .inc();
-    }
-    ctx.metrics
-        .retrying
-        .get_or_create(&labels)
-        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+    let result =
+        reconcile::measured(KIND, &guard, &ctx, |package| reconcile_valid(package, &ctx)).await;
+    reconcile::count_retrying(KIND, &ctx);
     result
 }
 

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tracing::{Instrument, info_span, warn};
+use tracing::warn;
 
 use super::Context;
 use super::identity::client_token;
@@ -40,7 +40,6 @@ use crate::api::{
 };
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
-use crate::metrics::{ErrorLabels, KindLabels};
 
 /// How old a snapshot may be when a write is decided on it.
 const WRITE_MAX_AGE: Duration = Duration::from_secs(2);
@@ -208,36 +207,14 @@ fn error_policy<K: EntryKind>(
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = guard.0.as_ref().map(key).unwrap_or_default();
-    warn!(kind = K::KIND, object = %key, category = error.category(), %error, "reconcile failed");
-    reconcile::after_error(&ctx, &key, error)
+    reconcile::on_error(K::KIND, &guard, error, &ctx)
 }
 
 async fn reconcile<K: EntryKind>(
     guard: Arc<DeserializeGuard<K>>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let labels = KindLabels { kind: K::KIND };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
-    ctx.metrics.in_flight.get_or_create(&labels).inc();
-    let result = match &guard.0 {
-        Ok(entry) => {
-            let span = info_span!("reconcile", kind = K::KIND, object = %key(entry));
-            reconcile_valid(entry, &ctx).instrument(span).await
-        }
-        Err(invalid) => reconcile::report_undecodable::<K>(invalid, &ctx).await,
-    };
-    ctx.metrics.in_flight.get_or_create(&labels).dec();
-    if let Err(e) = &result {
-        ctx.metrics
-            .reconcile_errors
-            .get_or_create(&ErrorLabels {
-                kind: K::KIND,
-                category: e.category(),
-            })
-            .inc();
-    }
-    result
+    reconcile::measured(K::KIND, &guard, &ctx, |entry| reconcile_valid(entry, &ctx)).await
 }
 
 /// What this reconcile found, for the status write.

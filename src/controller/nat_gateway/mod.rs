@@ -12,7 +12,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::info;
 
 use self::decide::{Observed, Step, Subject};
 use super::Context;
@@ -31,7 +31,6 @@ use crate::cloud::alibaba::actions::nat_gateway::{
     Tag,
 };
 use crate::controller::identity::OWNER_TAG;
-use crate::metrics::{ErrorLabels, KindLabels};
 
 const KIND: &str = "NatGateway";
 
@@ -74,39 +73,16 @@ fn error_policy(
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = guard.0.as_ref().map(key).unwrap_or_default();
-    warn!(kind = KIND, object = %key, category = error.category(), %error, "reconcile failed");
-    reconcile::after_error(&ctx, &key, error)
+    reconcile::on_error(KIND, &guard, error, &ctx)
 }
 
 async fn reconcile(
     guard: Arc<DeserializeGuard<NatGateway>>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let labels = KindLabels { kind: KIND };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
-    ctx.metrics.in_flight.get_or_create(&labels).inc();
-    let result = match &guard.0 {
-        Ok(gateway) => {
-            let span = info_span!("reconcile", kind = KIND, object = %key(gateway));
-            reconcile_valid(gateway, &ctx).instrument(span).await
-        }
-        Err(invalid) => reconcile::report_undecodable::<NatGateway>(invalid, &ctx).await,
-    };
-    ctx.metrics.in_flight.get_or_create(&labels).dec();
-    if let Err(e) = &result {
-        ctx.metrics
-            .reconcile_errors
-            .get_or_create(&ErrorLabels {
-                kind: KIND,
-                category: e.category(),
-            })
-            .inc();
-    }
-    ctx.metrics
-        .retrying
-        .get_or_create(&labels)
-        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+    let result =
+        reconcile::measured(KIND, &guard, &ctx, |gateway| reconcile_valid(gateway, &ctx)).await;
+    reconcile::count_retrying(KIND, &ctx);
     result
 }
 
