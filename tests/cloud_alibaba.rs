@@ -1,4 +1,5 @@
-//! HTTP-level tests of the Alibaba client against a scripted server on 127.0.0.1.
+//! HTTP-level tests of the Alibaba client against a scripted server on
+//! 127.0.0.1, and its STS identity call against the emulator.
 
 mod support;
 
@@ -8,12 +9,15 @@ use std::time::Duration;
 
 use natop::cloud::alibaba::actions::forward_entry::DescribeForwardTableEntries;
 use natop::cloud::alibaba::actions::nat_gateway::{
-    CreateNatGateway, DescribeNatGateways, ListEnhanhcedNatGatewayAvailableZones,
+    CreateNatGateway, DeleteNatGateway, DescribeNatGateways, ListEnhanhcedNatGatewayAvailableZones,
 };
+use natop::cloud::alibaba::actions::sts::GetCallerIdentity;
 use natop::cloud::alibaba::signer;
 use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
 use natop::cloud::wire::Params;
 use natop::cloud::{ClientConfig, CloudError, ErrorCategory, RateLimit, RetryPolicy};
+use natop::emulator::fixture::Fixture;
+use natop::emulator::{EmulatorConfig, RunningEmulator};
 use natop::metrics::CloudMetrics;
 use support::scripted::{Reply, ScriptedServer, start_dropping_server};
 
@@ -474,4 +478,152 @@ async fn time_outs_are_retryable() {
         .await
         .unwrap();
     assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn get_caller_identity_is_an_sts_call_without_a_region() {
+    let vpc = ScriptedServer::start(vec![ok(&fixture("DescribeNatGateways"))]).await;
+    let sts = ScriptedServer::start(vec![ok(&fixture("GetCallerIdentity"))]).await;
+    let client = client_for(
+        &vpc.endpoint(),
+        ClientConfig {
+            sts_endpoint: Some(sts.endpoint()),
+            ..ClientConfig::default()
+        },
+    );
+    let who = client.call(&GetCallerIdentity::default()).await.unwrap();
+    assert_eq!(who.account_id, "1380000000000001");
+    assert_eq!(who.identity_type, "RAMUser");
+    assert!(
+        vpc.requests().is_empty(),
+        "STS actions never go to the VPC endpoint"
+    );
+    let seen = sts.requests();
+    assert_eq!(seen.len(), 1);
+    let q = &seen[0].query;
+    assert_eq!(q["Action"], "GetCallerIdentity");
+    assert_eq!(q["Version"], "2015-04-01");
+    assert_eq!(q["Format"], "JSON");
+    assert!(!q.contains_key("RegionId"));
+    assert_signed(q);
+    // VPC actions still go to the VPC endpoint, with the VPC version.
+    client
+        .call(&DescribeNatGateways {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(vpc.requests()[0].query["Version"], "2016-04-28");
+    assert_eq!(sts.requests().len(), 1);
+}
+
+const NGINX_404: &str =
+    "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>";
+
+#[tokio::test]
+async fn a_bare_404_is_an_endpoint_error_retried_and_never_not_found() {
+    let server = ScriptedServer::start(vec![
+        Reply::Json(404, NGINX_404.into()),
+        Reply::Json(403, "<html>Forbidden by proxy policy</html>".into()),
+        Reply::Json(407, "Proxy Authentication Required".into()),
+        ok(&fixture("DeleteNatGateway")),
+    ])
+    .await;
+    let client = client_for(&server.endpoint(), ClientConfig::default());
+    let delete = DeleteNatGateway {
+        region_id: "cn-hangzhou".into(),
+        nat_gateway_id: "ngw-1".into(),
+        ..Default::default()
+    };
+    client.call(&delete).await.unwrap();
+    assert_eq!(server.requests().len(), 4, "bare 404/403/407 are retried");
+
+    let server = ScriptedServer::start(vec![Reply::Json(404, NGINX_404.into())]).await;
+    let client = AlibabaClient::new(
+        AlibabaCredentials::new("test-ak", SECRET).with_security_token("sts-token-secret"),
+        ClientConfig {
+            endpoint: Some(server.endpoint()),
+            retry: RetryPolicy {
+                max_attempts: 2,
+                ..fast_retry()
+            },
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap();
+    let err = client.call(&delete).await.unwrap_err();
+    assert_eq!(err.category(), ErrorCategory::Endpoint, "{err}");
+    assert!(!err.is_not_found(), "a proxy's 404 is not 'already gone'");
+    assert_eq!(err.code(), Some("HTTP404"));
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("404 Not Found"), "{text}");
+    assert!(
+        !text.contains(SECRET) && !text.contains("sts-token-secret"),
+        "{text}"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+fn emulator_client(key: usize, config: ClientConfig) -> AlibabaClient {
+    let a = &Fixture::default_fixture().alibaba.accounts[key];
+    AlibabaClient::new(
+        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+        ClientConfig {
+            retry: fast_retry(),
+            ..config
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_emulator_names_the_account_of_each_key() {
+    let emu = RunningEmulator::start(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let via_endpoint = || ClientConfig {
+        endpoint: Some(emu.endpoint()),
+        ..ClientConfig::default()
+    };
+    let mut who = Vec::new();
+    for key in 0..3 {
+        who.push(
+            emulator_client(key, via_endpoint())
+                .call(&GetCallerIdentity::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let fx = Fixture::default_fixture();
+    for (key, identity) in who.iter().enumerate() {
+        assert_eq!(identity.account_id, fx.alibaba.accounts[key].account_id);
+        assert_eq!(identity.identity_type, "RAMUser");
+        assert_eq!(
+            identity.arn,
+            format!("acs:ram::{}:user/natop", identity.account_id)
+        );
+        assert!(!identity.user_id.is_empty() && identity.principal_id == identity.user_id);
+    }
+    assert_eq!(
+        who[0].account_id, who[2].account_id,
+        "keys 01 and 03: one account"
+    );
+    assert_eq!(who[0].user_id, who[2].user_id);
+    assert_ne!(who[0].account_id, who[1].account_id);
+
+    // The VPC API elsewhere, STS at the emulator: sts_endpoint wins.
+    let vpc = ScriptedServer::start(vec![ok(&fixture("DescribeNatGateways"))]).await;
+    let split = emulator_client(
+        1,
+        ClientConfig {
+            endpoint: Some(vpc.endpoint()),
+            sts_endpoint: Some(emu.endpoint()),
+            ..ClientConfig::default()
+        },
+    );
+    let identity = split.call(&GetCallerIdentity::default()).await.unwrap();
+    assert_eq!(identity.account_id, "1380000000000002");
+    assert!(vpc.requests().is_empty());
+    emu.stop().await;
 }

@@ -1,14 +1,17 @@
-//! HTTP-level tests of the UCloud client against a scripted server on 127.0.0.1.
+//! HTTP-level tests of the UCloud client against a scripted server on
+//! 127.0.0.1, and its user identity call against the emulator.
 
 mod support;
 
 use std::time::Duration;
 
 use natop::cloud::ucloud::actions::{
-    CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage,
+    CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage, GetUserInfo,
 };
 use natop::cloud::ucloud::{UcloudClient, UcloudCredentials, signer};
 use natop::cloud::{ClientConfig, CloudError, ErrorCategory, RetryPolicy};
+use natop::emulator::fixture::Fixture;
+use natop::emulator::{EmulatorConfig, RunningEmulator};
 use support::scripted::{Reply, ScriptedServer, start_dropping_server};
 
 const PRIVATE_KEY: &str = "private-key-do-not-log";
@@ -208,4 +211,91 @@ async fn describe_walks_limit_and_offset() {
     let offsets: Vec<_> = seen.iter().map(|r| r.form["Offset"].clone()).collect();
     assert_eq!(offsets, ["0", "100", "200"]);
     assert!(seen.iter().all(|r| r.form["Limit"] == "100"));
+}
+
+#[tokio::test]
+async fn get_user_info_is_sent_without_a_region_and_parsed() {
+    let recorded = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/ucloud/GetUserInfo.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let server = ScriptedServer::start(vec![Reply::Json(200, recorded)]).await;
+    let who = client_for(&server.endpoint())
+        .call(&GetUserInfo::default())
+        .await
+        .unwrap();
+    assert_eq!(who.data_set.len(), 1);
+    assert_eq!(who.data_set[0].user_id, 50_000_001);
+    let mut form = server.requests()[0].form.clone();
+    assert_eq!(form["Action"], "GetUserInfo");
+    assert!(!form.contains_key("Region"));
+    let signature = form.remove("Signature").unwrap();
+    assert_eq!(signature, signer::sign(&form, PRIVATE_KEY));
+}
+
+#[tokio::test]
+async fn answers_without_a_ret_code_are_endpoint_errors_not_not_found() {
+    let nginx =
+        "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>";
+    let server = ScriptedServer::start(vec![
+        Reply::Json(404, nginx.into()),
+        Reply::Json(200, r#"{"portal":"log in first"}"#.into()),
+        Reply::Json(
+            200,
+            r#"{"RetCode":0,"Action":"DeleteBandwidthPackageResponse"}"#.into(),
+        ),
+    ])
+    .await;
+    let delete = DeleteBandwidthPackage {
+        region: "cn-bj2".into(),
+        bandwidth_package_id: "bwpack-1".into(),
+        ..Default::default()
+    };
+    client_for(&server.endpoint()).call(&delete).await.unwrap();
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "retried like any endpoint error"
+    );
+
+    let server = ScriptedServer::start(vec![Reply::Json(404, nginx.into())]).await;
+    let err = client_for(&server.endpoint())
+        .call(&delete)
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), ErrorCategory::Endpoint, "{err}");
+    assert!(!err.is_not_found());
+    assert_eq!(err.code(), Some("HTTP404"));
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn the_emulator_names_the_user_of_each_key_pair() {
+    let emu = RunningEmulator::start(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let fx = Fixture::default_fixture();
+    let mut users = Vec::new();
+    for keys in &fx.ucloud.accounts {
+        let client = UcloudClient::new(
+            UcloudCredentials::new(&keys.public_key, &keys.private_key),
+            ClientConfig {
+                endpoint: Some(emu.endpoint()),
+                ..ClientConfig::default()
+            },
+        )
+        .unwrap();
+        let who = client.call(&GetUserInfo::default()).await.unwrap();
+        let [user] = who.data_set.as_slice() else {
+            panic!("one user: {who:?}");
+        };
+        assert_eq!(user.user_id, keys.user_id);
+        assert!(user.user_email.contains('@') && !user.company_name.is_empty());
+        users.push(user.clone());
+    }
+    let ids: Vec<u64> = users.iter().map(|u| u.user_id).collect();
+    assert_eq!(ids, [50_000_001, 50_000_002, 50_000_001]);
+    assert_eq!(users[0], users[2], "key pairs 01 and 03: one user");
+    emu.stop().await;
 }

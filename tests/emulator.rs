@@ -1,6 +1,6 @@
 //! The emulator over HTTP, driven by natop's own clients: authentication,
-//! accounts, faults, clock control, state-file restart, concurrency and the
-//! admin endpoints. (Per-action rules are covered by the handler unit tests
+//! accounts and their keys, products by Version, faults, clock control,
+//! state-file restart, concurrency and the admin endpoints (the call log too). (Per-action rules are covered by the handler unit tests
 //! and by the official-SDK conformance suite in tests/conformance.)
 
 use std::collections::HashSet;
@@ -50,7 +50,11 @@ fn alibaba(emu: &RunningEmulator, account: usize, attempts: u32) -> AlibabaClien
 }
 
 fn ucloud(emu: &RunningEmulator, attempts: u32) -> UcloudClient {
-    let a = &fixture().ucloud.accounts[0];
+    ucloud_key(emu, 0, attempts)
+}
+
+fn ucloud_key(emu: &RunningEmulator, key: usize, attempts: u32) -> UcloudClient {
+    let a = &fixture().ucloud.accounts[key];
     UcloudClient::new(
         UcloudCredentials::new(&a.public_key, &a.private_key),
         config(&emu.endpoint(), attempts),
@@ -111,17 +115,36 @@ async fn start() -> RunningEmulator {
 }
 
 fn gateways_in_state(state: &Value, account: usize) -> usize {
-    let key = &fixture().alibaba.accounts[account].access_key_id;
-    state["world"]["alibaba"][key]["regions"]["cn-hangzhou"]["natGateways"]
+    let id = &fixture().alibaba.accounts[account].account_id;
+    state["world"]["alibaba"][id]["regions"]["cn-hangzhou"]["natGateways"]
         .as_object()
         .map_or(0, |m| m.len())
 }
 
 /// A raw signed query for DescribeNatGateways, for replay and clock tests.
 fn raw_query(secret: &str, key_id: &str, nonce: &str, timestamp: &str) -> String {
+    raw_call(
+        secret,
+        key_id,
+        nonce,
+        timestamp,
+        "DescribeNatGateways",
+        "2016-04-28",
+    )
+}
+
+/// A raw signed query for any action and version.
+fn raw_call(
+    secret: &str,
+    key_id: &str,
+    nonce: &str,
+    timestamp: &str,
+    action: &str,
+    version: &str,
+) -> String {
     let mut p: Params = [
-        ("Action", "DescribeNatGateways"),
-        ("Version", "2016-04-28"),
+        ("Action", action),
+        ("Version", version),
         ("Format", "JSON"),
         ("AccessKeyId", key_id),
         ("SignatureMethod", "HMAC-SHA1"),
@@ -229,6 +252,328 @@ async fn each_account_sees_only_its_own_resources() {
 }
 
 #[tokio::test]
+async fn the_keys_of_one_account_share_its_resources_and_tokens() {
+    let emu = start().await;
+    let (first, rotated) = (alibaba(&emu, 0, 1), alibaba(&emu, 2, 1));
+    assert_eq!(
+        fixture().alibaba.accounts[0].account_id,
+        fixture().alibaba.accounts[2].account_id
+    );
+    let made = first
+        .call(&gateway_request(Some("rotate-1")))
+        .await
+        .unwrap();
+    let seen = rotated.describe_all(&describe()).await.unwrap();
+    assert_eq!(seen.len(), 1, "the rotated key sees the account's gateway");
+    assert_eq!(seen[0].nat_gateway_id, made.nat_gateway_id);
+    // A ClientToken is the account's: the retry with the new key finds the answer.
+    let again = rotated
+        .call(&gateway_request(Some("rotate-1")))
+        .await
+        .unwrap();
+    assert_eq!(again.nat_gateway_id, made.nat_gateway_id);
+    let (_, state) = admin(&emu, "GET", "state", None).await;
+    assert_eq!(gateways_in_state(&state, 0), 1);
+    let accounts: Vec<&String> = state["world"]["alibaba"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(accounts, ["1380000000000001", "1380000000000002"]);
+    assert!(
+        alibaba(&emu, 1, 1)
+            .describe_all(&describe())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let package = CreateBandwidthPackage {
+        region: "cn-bj2".into(),
+        eip_id: fixture().ucloud.regions[0].eips[0].eip_id.clone(),
+        bandwidth: Some(10),
+        time_range: Some(1),
+        ..Default::default()
+    };
+    ucloud_key(&emu, 0, 1).call(&package).await.unwrap();
+    let list = DescribeBandwidthPackage {
+        region: "cn-bj2".into(),
+        ..Default::default()
+    };
+    let counts = [
+        ucloud_key(&emu, 0, 1)
+            .describe_all(&list)
+            .await
+            .unwrap()
+            .len(),
+        ucloud_key(&emu, 2, 1)
+            .describe_all(&list)
+            .await
+            .unwrap()
+            .len(),
+        ucloud_key(&emu, 1, 1)
+            .describe_all(&list)
+            .await
+            .unwrap()
+            .len(),
+    ];
+    assert_eq!(counts, [1, 1, 0], "key pairs 01 and 03 are one user");
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn the_version_chooses_the_product() {
+    let emu = start().await;
+    let a = &fixture().alibaba.accounts[0];
+    let cases = [
+        ("GetCallerIdentity", "2015-04-01", 200, None),
+        (
+            "GetCallerIdentity",
+            "2016-04-28",
+            404,
+            Some("InvalidAction.NotFound"),
+        ),
+        (
+            "DescribeNatGateways",
+            "2015-04-01",
+            404,
+            Some("InvalidAction.NotFound"),
+        ),
+        (
+            "DescribeNatGateways",
+            "2014-05-26",
+            400,
+            Some("InvalidVersion"),
+        ),
+    ];
+    for (i, (action, version, want_status, want_code)) in cases.into_iter().enumerate() {
+        let query = raw_call(
+            &a.access_key_secret,
+            &a.access_key_id,
+            &format!("version-{i}"),
+            &stamp(0),
+            action,
+            version,
+        );
+        let (status, body) = post_raw(&emu, &query).await;
+        assert_eq!(
+            (status, body["Code"].as_str()),
+            (want_status, want_code),
+            "{action} {version}: {body}"
+        );
+        if version == "2015-04-01" {
+            assert!(body["RequestId"].is_string(), "{body}");
+        }
+        if want_code == Some("InvalidAction.NotFound") && version == "2015-04-01" {
+            assert_eq!(body["HostId"], "sts.aliyuncs.com", "{body}");
+        }
+    }
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn the_not_found_proxy_fault_answers_like_nginx_and_does_nothing() {
+    let emu = start().await;
+    let (code, _) = admin(
+        &emu,
+        "PUT",
+        "faults",
+        Some(json!({"default": {"notFoundProxy": 1.0}})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}?{}",
+            emu.endpoint(),
+            raw_query(
+                &fixture().alibaba.accounts[0].access_key_secret,
+                &fixture().alibaba.accounts[0].access_key_id,
+                "proxy-1",
+                &stamp(0)
+            )
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/html"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        natop::emulator::NOT_FOUND_PROXY_PAGE
+    );
+
+    let err = alibaba(&emu, 0, 3)
+        .call(&gateway_request(Some("proxy-token")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), ErrorCategory::Endpoint, "{err}");
+    assert!(!err.is_not_found());
+    assert_eq!(err.code(), Some("HTTP404"));
+    let err = ucloud(&emu, 1)
+        .call(&DescribeBandwidthPackage {
+            region: "cn-bj2".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), ErrorCategory::Endpoint, "{err}");
+    let (_, state) = admin(&emu, "GET", "state", None).await;
+    assert_eq!(gateways_in_state(&state, 0), 0, "no call was executed");
+    let (_, calls) = admin(&emu, "GET", "calls", None).await;
+    assert_eq!(calls["CreateNatGateway"]["notFoundProxy"], 3, "{calls}");
+    assert_eq!(
+        calls["DescribeBandwidthPackage"]["notFoundProxy"], 1,
+        "{calls}"
+    );
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn the_call_log_names_accounts_regions_ids_and_outcomes() {
+    let emu = start().await;
+    let client = alibaba(&emu, 2, 1);
+    let made = client.call(&gateway_request(None)).await.unwrap();
+    let (_, log) = admin(&emu, "GET", "log", None).await;
+    let calls = log["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{log}");
+    let create = &calls[0];
+    assert_eq!(create["action"], "CreateNatGateway");
+    assert_eq!(
+        create["account"], "1380000000000001",
+        "the account, not the key"
+    );
+    assert_eq!(create["region"], "cn-hangzhou");
+    assert_eq!(create["outcome"], "success");
+    assert_eq!(
+        create["ids"],
+        json!({"VpcId": fixture().alibaba.regions[0].vpcs[0].vpc_id}),
+        "no AccessKeyId, RegionId or ClientToken"
+    );
+    let mark = create["seq"].as_u64().unwrap();
+
+    // Refused by a fault, by the service, and by the proxy: all logged.
+    admin(
+        &emu,
+        "PUT",
+        "faults",
+        Some(json!({"actions": {
+            "DescribeNatGateways": {"throttling": 1.0},
+            "DeleteNatGateway": {"notFoundProxy": 1.0},
+        }})),
+    )
+    .await;
+    let _ = client.call(&describe()).await;
+    let delete = natop::cloud::alibaba::actions::nat_gateway::DeleteNatGateway {
+        region_id: "cn-hangzhou".into(),
+        nat_gateway_id: made.nat_gateway_id.clone(),
+        ..Default::default()
+    };
+    let _ = client.call(&delete).await;
+    admin(&emu, "PUT", "faults", Some(json!({}))).await;
+    let _ = ucloud(&emu, 1)
+        .call(&natop::cloud::ucloud::actions::DeleteBandwidthPackage {
+            region: "cn-bj2".into(),
+            bandwidth_package_id: "bwpack-none".into(),
+            ..Default::default()
+        })
+        .await;
+    let (code, log) = admin(&emu, "GET", &format!("log?since={mark}"), None).await;
+    assert_eq!(code, 200);
+    let seen: Vec<(String, String, String)> = log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["account"].as_str().unwrap().to_string(),
+                c["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let owned = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        seen,
+        [
+            owned("DescribeNatGateways", "1380000000000001", "Throttling"),
+            owned("DeleteNatGateway", "1380000000000001", "notFoundProxy"),
+            owned("DeleteBandwidthPackage", "50000001", "261"),
+        ]
+    );
+    let calls = log["calls"].as_array().unwrap();
+    assert_eq!(
+        calls[1]["ids"]["NatGatewayId"],
+        made.nat_gateway_id.as_str()
+    );
+    assert_eq!(calls[2]["ids"]["BandwidthPackageId"], "bwpack-none");
+    assert_eq!(calls[2]["region"], "cn-bj2");
+    let seqs: Vec<u64> = calls.iter().map(|c| c["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [mark + 1, mark + 2, mark + 3], "most recent last");
+    // The proof the log exists for: nothing wrote to the gateway.
+    let writes = calls
+        .iter()
+        .filter(|c| c["ids"]["NatGatewayId"] == made.nat_gateway_id.as_str())
+        .filter(|c| c["outcome"] == "success")
+        .count();
+    assert_eq!(writes, 0);
+
+    // A lost answer is logged as dropped; an unauthenticated call without an account.
+    admin(
+        &emu,
+        "PUT",
+        "faults",
+        Some(json!({"actions": {"CreateNatGateway": {"commitThenDrop": 1.0}}})),
+    )
+    .await;
+    let _ = client.call(&gateway_request(Some("dropped-1"))).await;
+    let unknown = raw_query("x", "LTAI-unknown", "log-unknown", &stamp(0));
+    post_raw(&emu, &unknown).await;
+    let (_, log) = admin(&emu, "GET", &format!("log?since={}", mark + 3), None).await;
+    let calls = log["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["outcome"], "dropped", "{log}");
+    let last = calls.last().unwrap();
+    assert_eq!(
+        (last["account"].as_str(), last["outcome"].as_str()),
+        (Some(""), Some("InvalidAccessKeyId.NotFound"))
+    );
+
+    let (code, _) = admin(&emu, "GET", "log?since=soon", None).await;
+    assert_eq!(code, 400);
+    admin(&emu, "POST", "reset", None).await;
+    let (_, log) = admin(&emu, "GET", "log", None).await;
+    assert_eq!(log, json!({"calls": []}), "reset clears the log");
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn a_state_file_of_the_old_format_is_refused_clearly() {
+    let dir = std::env::temp_dir().join(format!("natop-emu-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.json");
+    std::fs::write(
+        &file,
+        r#"{"clockMs":0,"world":{"alibaba":{"LTAI5tNatopDemoKey01":{"regions":{}}}}}"#,
+    )
+    .unwrap();
+    let err = RunningEmulator::start(EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .err()
+    .expect("the old state file is refused");
+    assert!(
+        err.contains("format 0") && err.contains("delete the file"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn the_clock_completes_transitions_when_advanced_or_sped_up() {
     let emu = start().await;
     let client = alibaba(&emu, 0, 1);
@@ -294,7 +639,7 @@ async fn faults_throttle_and_commit_then_drop_but_idempotency_keeps_one_resource
     assert_eq!(err.category(), ErrorCategory::Transport, "{err}");
     let (_, state) = admin(&emu, "GET", "state", None).await;
     assert_eq!(gateways_in_state(&state, 0), 1, "the change happened once");
-    let gw = state["world"]["alibaba"][&fixture().alibaba.accounts[0].access_key_id]["regions"]
+    let gw = state["world"]["alibaba"][&fixture().alibaba.accounts[0].account_id]["regions"]
         ["cn-hangzhou"]["natGateways"]
         .as_object()
         .unwrap()

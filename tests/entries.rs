@@ -598,6 +598,7 @@ async fn crashes_and_faults_leave_exactly_one_cloud_entry_per_object() {
             internal_error: 0.05,
             commit_then_drop: 0.2,
             latency_ms: 0,
+            not_found_proxy: 0.0,
         },
         ..FaultConfig::default()
     };

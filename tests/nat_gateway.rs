@@ -161,7 +161,7 @@ async fn create_binds_eips_and_becomes_ready_then_delete_leaves_the_cloud_empty(
     .await;
     assert!(gateways(&world).await.is_empty(), "the cloud is empty");
     let state = emulator_admin(&world.emulator.endpoint(), "state").await;
-    let key = &fixture().alibaba.accounts[0].access_key_id;
+    let key = &fixture().alibaba.accounts[0].account_id;
     let eip_state =
         &state["world"]["alibaba"][key]["regions"]["cn-hangzhou"]["eips"][&eip0]["wire"];
     assert_eq!(
@@ -422,6 +422,7 @@ async fn with_faults_every_object_becomes_ready_with_exactly_one_gateway() {
             internal_error: 0.05,
             commit_then_drop: 0.2,
             latency_ms: 0,
+            not_found_proxy: 0.0,
         },
         ..FaultConfig::default()
     };

@@ -166,3 +166,207 @@ async fn a_wrong_secret_is_reported_and_never_leaks() {
     assert!(!events.contains(&wrong), "the secret appears in an event");
     world.stop().await;
 }
+
+/// `natop run` as its own process at trace level for `world`, with its
+/// output collected; stop it with [`stop_collecting`].
+fn run_collecting(world: &World) -> (tokio::process::Child, Vec<tokio::task::JoinHandle<String>>) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natop"))
+        .args(["run", "--kubeconfig"])
+        .arg(kubeconfig_path())
+        .args(["--watch-namespace", &world.ns.name])
+        .args(["--secret-namespace", &world.ns.name])
+        .args([
+            "--label-selector",
+            &format!("{TEST_LABEL}={}", world.ns.name),
+        ])
+        .args(["--metrics-address", "127.0.0.1:0", "--log-level", "trace"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("natop run starts");
+    let mut drains = Vec::new();
+    let pipes: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
+        child.stdout.take().map(|p| Box::new(p) as _),
+        child.stderr.take().map(|p| Box::new(p) as _),
+    ];
+    for pipe in pipes {
+        drains.push(tokio::spawn(async move {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut text).await;
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        }));
+    }
+    (child, drains)
+}
+
+async fn stop_collecting(
+    mut child: tokio::process::Child,
+    drains: Vec<tokio::task::JoinHandle<String>>,
+) -> String {
+    let pid = child.id().expect("running");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(TIMEOUT, child.wait())
+        .await
+        .expect("it stops")
+        .unwrap();
+    assert!(
+        status.success(),
+        "natop run exits cleanly on SIGTERM: {status}"
+    );
+    let mut logs = String::new();
+    for drain in drains {
+        logs.push_str(&drain.await.unwrap());
+    }
+    logs
+}
+
+#[tokio::test]
+async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
+    use kube::api::{Patch, PatchParams};
+    let world = World::start_custom(
+        "secret-loc",
+        EmulatorConfig {
+            durations: quick_durations(),
+            ..EmulatorConfig::default()
+        },
+        0,
+        None,
+        false,
+    )
+    .await;
+    let (child, drains) = run_collecting(&world);
+    let fixture = natop::emulator::fixture::Fixture::default_fixture();
+    let vpc = fixture.alibaba.regions[0].vpcs[0].vpc_id.clone();
+    let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let make = |name: &str, annotation: Option<&str>| {
+        let mut metadata = json!({"name": name, "labels": world.labels()});
+        if let Some(id) = annotation {
+            metadata["annotations"] = json!({"natop.dev/external-id": id});
+        }
+        serde_json::from_value::<NatGateway>(json!({
+            "apiVersion": "natop.dev/v1alpha1",
+            "kind": "NatGateway",
+            "metadata": metadata,
+            "spec": {"providerConfigRef": {"name": world.provider}, "vpcId": vpc},
+        }))
+        .unwrap()
+    };
+    gateways
+        .create(&PostParams::default(), &make("gw", None))
+        .await
+        .unwrap();
+    let reason = |name: &'static str, type_: &'static str, want: &'static str| {
+        let gateways = gateways.clone();
+        async move {
+            wait_for(&format!("{name} {type_} {want}"), TIMEOUT, || async {
+                let gw = gateways.get(name).await.ok()?;
+                let (status, got, _) = reason_of(&gw.status?.conditions, type_)?;
+                (status == "True" && got == want).then_some(())
+            })
+            .await;
+        }
+    };
+    reason("gw", "Ready", "Available").await;
+    let id = gateways
+        .get("gw")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .id
+        .unwrap();
+    for (name, annotation) in [("bad", "ngw-NOT*AN*ID"), ("taker", id.as_str())] {
+        gateways
+            .create(&PostParams::default(), &make(name, Some(annotation)))
+            .await
+            .unwrap();
+    }
+    reason("bad", "Stalled", "InvalidExternalId").await;
+    reason("taker", "Stalled", "OwnedByAnotherObject").await;
+
+    // Another account's keys behind the ProviderConfig.
+    let other = &fixture.alibaba.accounts[1];
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(world.client.clone(), &world.ns.name);
+    secrets
+        .patch(
+            "alibaba-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {
+                "accessKeyId": other.access_key_id,
+                "accessKeySecret": other.access_key_secret,
+            }})),
+        )
+        .await
+        .unwrap();
+    reason("gw", "Stalled", "LocationChanged").await;
+
+    // A proxy answering 404 in place of the cloud.
+    support::cluster::emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!({"default": {"notFoundProxy": 1.0}}),
+    )
+    .await;
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/recheck": "1"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for("the ProviderConfig's EndpointError", TIMEOUT, || async {
+        let pc = configs.get(&world.provider).await.ok()?;
+        let (_, reason, _) = reason_of(&pc.status?.conditions, "Ready")?;
+        (reason == "EndpointError").then_some(())
+    })
+    .await;
+    let logs = stop_collecting(child, drains).await;
+    let statuses = serde_json::to_string(&(
+        configs.get(&world.provider).await.unwrap(),
+        gateways.list(&Default::default()).await.unwrap().items,
+    ))
+    .unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), &world.ns.name);
+    let events =
+        serde_json::to_string(&events.list(&Default::default()).await.unwrap().items).unwrap();
+    for reason in [
+        "InvalidExternalId",
+        "OwnedByAnotherObject",
+        "LocationChanged",
+        "EndpointError",
+    ] {
+        assert!(statuses.contains(reason), "{reason} was reported");
+    }
+    for account in &fixture.alibaba.accounts {
+        let secret = &account.access_key_secret;
+        let encoded = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            secret.as_bytes(),
+        );
+        for (what, text) in [
+            ("a log line", &logs),
+            ("a status", &statuses),
+            ("an event", &events),
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret appears in {what}"
+            );
+            assert!(
+                !text.contains(&encoded),
+                "a secret appears base64-encoded in {what}"
+            );
+        }
+    }
+    world.stop().await;
+}

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 pub use super::common::BandwidthPackageReference;
 use super::common::{
-    DeletionPolicy, ManagementPolicy, NatGatewayReference, ProviderConfigReference,
+    CloudLocation, DeletionPolicy, ManagementPolicy, NatGatewayReference,
+    PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference,
+    REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
 use super::provider_config::CloudProvider;
 use super::validation::{
@@ -74,6 +76,8 @@ impl PackageInternetChargeType {
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
+    validation = Rule::new(PROVIDER_CONFIG_IMMUTABLE).message(PROVIDER_CONFIG_IMMUTABLE_MESSAGE),
+    validation = Rule::new(REGION_IMMUTABLE).message(REGION_IMMUTABLE_MESSAGE),
     validation = Rule::new("has(self.alibaba) != has(self.ucloud)")
         .message("set exactly one of alibaba (an Alibaba NAT bandwidth package) and ucloud (a UCloud temporary bandwidth package)"),
     validation = Rule::new("has(self.alibaba) == has(oldSelf.alibaba) && has(self.ucloud) == has(oldSelf.ucloud)")
@@ -212,6 +216,10 @@ pub struct BandwidthPackageStatus {
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Where the resource lives (ProviderConfig, region, account), recorded before
+    /// natop creates or adopts anything; natop never acts anywhere else for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<CloudLocation>,
     /// The cloud serving the package: `Alibaba` or `UCloud`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<String>,
@@ -779,5 +787,38 @@ mod tests {
             ),
             "{message}"
         );
+    }
+
+    fn bp(extra: serde_json::Value) -> BandwidthPackage {
+        let mut value = alibaba(serde_json::json!({}));
+        merge(&mut value, extra);
+        package(value)
+    }
+
+    #[test]
+    fn cel_rules_keep_the_region_and_provider_config_once_set() {
+        use serde_json::json;
+        let old = bp(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+        assert!(
+            validate_cel_update(
+                &bp(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}})),
+                &old
+            )
+            .is_ok()
+        );
+        for changed in [
+            json!({"region": "cn-beijing", "providerConfigRef": {"name": "a"}}),
+            json!({"providerConfigRef": {"name": "a"}}),
+            json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "b"}}),
+        ] {
+            assert!(
+                validate_cel_update(&bp(changed.clone()), &old).is_err(),
+                "{changed}"
+            );
+        }
+        // Setting a region where none was set is allowed (natop refuses it at
+        // run time when it moves the resource).
+        let unset = bp(json!({"providerConfigRef": {"name": "a"}}));
+        assert!(validate_cel_update(&old, &unset).is_ok());
     }
 }

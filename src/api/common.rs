@@ -95,6 +95,43 @@ pub enum ManagementPolicy {
     Observe,
 }
 
+/// CEL rule (on a managed kind's spec): the ProviderConfig cannot change once
+/// set. The resource lives in the account the first one reached; another
+/// ProviderConfig would look for it elsewhere and make a second one there.
+pub const PROVIDER_CONFIG_IMMUTABLE: &str = "!has(oldSelf.providerConfigRef) || (has(self.providerConfigRef) && self.providerConfigRef.name == oldSelf.providerConfigRef.name)";
+/// Message of [`PROVIDER_CONFIG_IMMUTABLE`].
+pub const PROVIDER_CONFIG_IMMUTABLE_MESSAGE: &str = "providerConfigRef is immutable: the cloud resource stays in the account it was made in; create a new object to use another ProviderConfig";
+/// CEL rule (on a managed kind's spec): the region cannot change once set.
+pub const REGION_IMMUTABLE: &str =
+    "!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)";
+/// Message of [`REGION_IMMUTABLE`].
+pub const REGION_IMMUTABLE_MESSAGE: &str = "region is immutable once set: the cloud resource stays in the region it was made in; create a new object for another region";
+
+/// Where a cloud resource lives: the ProviderConfig, region and account natop
+/// made (or adopted) it in. Recorded before natop creates anything, and never
+/// changed afterwards: natop refuses to act elsewhere (`LocationChanged`), and
+/// deletion goes to this place whatever the spec or the ProviderConfig say now.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudLocation {
+    /// The ProviderConfig whose credentials reach the resource.
+    pub provider_config: String,
+    /// The region of the resource.
+    pub region: String,
+    /// The account the credentials resolved to (Alibaba `AccountId`, UCloud `UserId`).
+    pub account_id: String,
+}
+
+impl std::fmt::Display for CloudLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "account {} in region {} (ProviderConfig {})",
+            self.account_id, self.region, self.provider_config
+        )
+    }
+}
+
 /// The status fields every managed kind has.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 pub use super::common::NatGatewayReference;
 use super::common::{
-    BandwidthPackageReference, DeletionPolicy, ManagementPolicy, ProviderConfigReference,
+    BandwidthPackageReference, CloudLocation, DeletionPolicy, ManagementPolicy,
+    PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference,
+    REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
 use super::validation::{
     IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN, id_problem, index_problem, into_result,
@@ -63,6 +65,8 @@ impl IpProtocol {
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
+    validation = Rule::new(PROVIDER_CONFIG_IMMUTABLE).message(PROVIDER_CONFIG_IMMUTABLE_MESSAGE),
+    validation = Rule::new(REGION_IMMUTABLE).message(REGION_IMMUTABLE_MESSAGE),
     validation = Rule::new("has(self.natGatewayRef) != has(self.forwardTableId)")
         .message("set exactly one of natGatewayRef and forwardTableId"),
     validation = Rule::new("has(self.externalIp) != has(self.externalIpFrom)")
@@ -164,6 +168,14 @@ pub struct ForwardEntryStatus {
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Where the resource lives (ProviderConfig, region, account), recorded before
+    /// natop creates or adopts anything; natop never acts anywhere else for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<CloudLocation>,
+    /// The NAT gateway (`ngw-…`) whose table holds the entry. When the table
+    /// is gone, natop reads this gateway before it concludes the entry went with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
     /// The forward table (`ftb-…`) holding the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_table_id: Option<String>,
@@ -605,5 +617,32 @@ mod tests {
             panic!("should be refused");
         };
         assert_eq!(message.matches("; ").count(), 2, "{message}");
+    }
+
+    #[test]
+    fn cel_rules_keep_the_region_and_provider_config_once_set() {
+        use serde_json::json;
+        let old = entry(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+        assert!(
+            validate_cel_update(
+                &entry(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}})),
+                &old
+            )
+            .is_ok()
+        );
+        for changed in [
+            json!({"region": "cn-beijing", "providerConfigRef": {"name": "a"}}),
+            json!({"providerConfigRef": {"name": "a"}}),
+            json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "b"}}),
+        ] {
+            assert!(
+                validate_cel_update(&entry(changed.clone()), &old).is_err(),
+                "{changed}"
+            );
+        }
+        // Setting a region where none was set is allowed (natop refuses it at
+        // run time when it moves the resource).
+        let unset = entry(json!({"providerConfigRef": {"name": "a"}}));
+        assert!(validate_cel_update(&old, &unset).is_ok());
     }
 }

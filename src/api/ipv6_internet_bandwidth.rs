@@ -6,7 +6,11 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+use super::common::{
+    CloudLocation, DeletionPolicy, ManagementPolicy, PROVIDER_CONFIG_IMMUTABLE,
+    PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference, REGION_IMMUTABLE,
+    REGION_IMMUTABLE_MESSAGE,
+};
 use super::validation::{REGION_PATTERN, id_problem, into_result, range_problem, region_problem};
 
 /// How an IPv6 address's internet traffic is billed.
@@ -48,6 +52,10 @@ impl Ipv6InternetChargeType {
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(PROVIDER_CONFIG_IMMUTABLE).message(PROVIDER_CONFIG_IMMUTABLE_MESSAGE),
+    validation = Rule::new(REGION_IMMUTABLE).message(REGION_IMMUTABLE_MESSAGE)
+)]
 pub struct Ipv6InternetBandwidthSpec {
     /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
     #[serde(default)]
@@ -93,6 +101,10 @@ pub struct Ipv6InternetBandwidthStatus {
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Where the resource lives (ProviderConfig, region, account), recorded before
+    /// natop creates or adopts anything; natop never acts anywhere else for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<CloudLocation>,
     /// The bandwidth in Mbps the cloud reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<u32>,
@@ -247,5 +259,32 @@ mod tests {
             };
             assert!(message.contains(expected), "{extra}: {message}");
         }
+    }
+
+    #[test]
+    fn cel_rules_keep_the_region_and_provider_config_once_set() {
+        use serde_json::json;
+        let old = bandwidth(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+        assert!(
+            validate_cel_update(
+                &bandwidth(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}})),
+                &old
+            )
+            .is_ok()
+        );
+        for changed in [
+            json!({"region": "cn-beijing", "providerConfigRef": {"name": "a"}}),
+            json!({"providerConfigRef": {"name": "a"}}),
+            json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "b"}}),
+        ] {
+            assert!(
+                validate_cel_update(&bandwidth(changed.clone()), &old).is_err(),
+                "{changed}"
+            );
+        }
+        // Setting a region where none was set is allowed (natop refuses it at
+        // run time when it moves the resource).
+        let unset = bandwidth(json!({"providerConfigRef": {"name": "a"}}));
+        assert!(validate_cel_update(&old, &unset).is_ok());
     }
 }

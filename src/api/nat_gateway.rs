@@ -5,7 +5,11 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, ManagementPolicy, ProviderConfigReference};
+use super::common::{
+    CloudLocation, DeletionPolicy, ManagementPolicy, PROVIDER_CONFIG_IMMUTABLE,
+    PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference, REGION_IMMUTABLE,
+    REGION_IMMUTABLE_MESSAGE,
+};
 use super::validation::{NAME_PATTERN, REGION_PATTERN};
 
 /// The gateway type.
@@ -93,6 +97,8 @@ pub enum InternetChargeType {
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
+    validation = Rule::new(PROVIDER_CONFIG_IMMUTABLE).message(PROVIDER_CONFIG_IMMUTABLE_MESSAGE),
+    validation = Rule::new(REGION_IMMUTABLE).message(REGION_IMMUTABLE_MESSAGE),
     validation = Rule::new("self.natType != 'Enhanced' || has(self.vSwitchId)")
         .message("an Enhanced gateway needs vSwitchId"),
     validation = Rule::new("self.instanceChargeType != 'PrePaid' || (has(self.pricingCycle) && has(self.duration))")
@@ -194,6 +200,10 @@ pub struct NatGatewayStatus {
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Where the resource lives (ProviderConfig, region, account), recorded before
+    /// natop creates or adopts anything; natop never acts anywhere else for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<CloudLocation>,
     /// The DNAT table (`ftb-…`) ForwardEntry objects use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_table_id: Option<String>,
@@ -326,5 +336,32 @@ mod tests {
             validate_cel_update(&back, &enhanced).is_err(),
             "Enhanced never becomes Normal"
         );
+    }
+
+    #[test]
+    fn cel_rules_keep_the_region_and_provider_config_once_set() {
+        use serde_json::json;
+        let old = gateway(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+        assert!(
+            validate_cel_update(
+                &gateway(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}})),
+                &old
+            )
+            .is_ok()
+        );
+        for changed in [
+            json!({"region": "cn-beijing", "providerConfigRef": {"name": "a"}}),
+            json!({"providerConfigRef": {"name": "a"}}),
+            json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "b"}}),
+        ] {
+            assert!(
+                validate_cel_update(&gateway(changed.clone()), &old).is_err(),
+                "{changed}"
+            );
+        }
+        // Setting a region where none was set is allowed (natop refuses it at
+        // run time when it moves the resource).
+        let unset = gateway(json!({"providerConfigRef": {"name": "a"}}));
+        assert!(validate_cel_update(&old, &unset).is_ok());
     }
 }

@@ -26,6 +26,7 @@ pub enum CloudProvider {
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".spec.provider"}"#,
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
+    printcolumn = r#"{"name":"Account","type":"string","jsonPath":".status.accountId"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -42,6 +43,12 @@ pub struct ProviderConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://[^\s]+$"))]
     pub endpoint: Option<String>,
+    /// Alibaba STS endpoint (natop asks it which account the credentials belong
+    /// to), when neither `endpoint` nor the public `https://sts.aliyuncs.com` is
+    /// right: set it when `endpoint` is a VPC-only private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://[^\s]+$"))]
+    pub sts_endpoint: Option<String>,
     /// Where the credentials are.
     pub credentials: Credentials,
     /// Client-side rate limit of calls to this account and region.
@@ -95,4 +102,14 @@ pub struct ProviderConfigStatus {
     /// `SecretNotAllowed`, `CredentialsRejected`, `EndpointUnreachable`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// The account the credentials belong to (Alibaba `AccountId`, UCloud
+    /// `UserId`), as the cloud said at the last check. Objects record it with
+    /// what they create and refuse to act once it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The `resourceVersion` of the Secret whose credentials the last check
+    /// used. Objects do not use the ProviderConfig while the Secret is newer
+    /// (or the spec is newer than `observedGeneration`): it is checked first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_secret_version: Option<String>,
 }

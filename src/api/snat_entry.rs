@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    BandwidthPackageReference, DeletionPolicy, ManagementPolicy, NatGatewayReference,
-    ProviderConfigReference,
+    BandwidthPackageReference, CloudLocation, DeletionPolicy, ManagementPolicy,
+    NatGatewayReference, PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE,
+    ProviderConfigReference, REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
 use super::validation::{
     CIDR_PATTERN, IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN, cidr_problem, distinct_list_problems,
@@ -38,6 +39,8 @@ pub const MAX_SNAT_IPS: usize = 64;
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
+    validation = Rule::new(PROVIDER_CONFIG_IMMUTABLE).message(PROVIDER_CONFIG_IMMUTABLE_MESSAGE),
+    validation = Rule::new(REGION_IMMUTABLE).message(REGION_IMMUTABLE_MESSAGE),
     validation = Rule::new("has(self.natGatewayRef) != has(self.snatTableId)")
         .message("set exactly one of natGatewayRef and snatTableId"),
     validation = Rule::new("has(self.snatIps) != has(self.snatIpsFrom)")
@@ -159,6 +162,14 @@ pub struct SnatEntryStatus {
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Where the resource lives (ProviderConfig, region, account), recorded before
+    /// natop creates or adopts anything; natop never acts anywhere else for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<CloudLocation>,
+    /// The NAT gateway (`ngw-…`) whose table holds the entry. When the table
+    /// is gone, natop reads this gateway before it concludes the entry went with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
     /// The SNAT table (`stb-…`) holding the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snat_table_id: Option<String>,
@@ -512,5 +523,32 @@ mod tests {
             };
             assert!(message.contains(expected), "{extra}: {message}");
         }
+    }
+
+    #[test]
+    fn cel_rules_keep_the_region_and_provider_config_once_set() {
+        use serde_json::json;
+        let old = entry(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+        assert!(
+            validate_cel_update(
+                &entry(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}})),
+                &old
+            )
+            .is_ok()
+        );
+        for changed in [
+            json!({"region": "cn-beijing", "providerConfigRef": {"name": "a"}}),
+            json!({"providerConfigRef": {"name": "a"}}),
+            json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "b"}}),
+        ] {
+            assert!(
+                validate_cel_update(&entry(changed.clone()), &old).is_err(),
+                "{changed}"
+            );
+        }
+        // Setting a region where none was set is allowed (natop refuses it at
+        // run time when it moves the resource).
+        let unset = entry(json!({"providerConfigRef": {"name": "a"}}));
+        assert!(validate_cel_update(&old, &unset).is_ok());
     }
 }

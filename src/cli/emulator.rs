@@ -61,6 +61,10 @@ pub struct EmulatorArgs {
     /// Fraction of all calls answered InternalError.
     #[arg(long, default_value_t = 0.0)]
     pub fault_internal_error: f64,
+    /// Fraction of all calls answered by a "proxy" with a bare HTTP 404 page
+    /// (not executed, no service error body).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_not_found_proxy: f64,
     /// Fraction of all calls whose change is made but whose answer is lost.
     #[arg(long, default_value_t = 0.0)]
     pub fault_commit_then_drop: f64,
@@ -95,6 +99,7 @@ impl EmulatorArgs {
                 throttling: self.fault_throttling,
                 service_unavailable: self.fault_unavailable,
                 internal_error: self.fault_internal_error,
+                not_found_proxy: self.fault_not_found_proxy,
                 latency_ms: self.fault_latency_ms,
                 commit_then_drop: self.fault_commit_then_drop,
             },

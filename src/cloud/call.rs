@@ -20,6 +20,10 @@ pub struct ClientConfig {
     /// Service endpoint (e.g. an emulator or a VPC endpoint); `None` uses the
     /// cloud's public endpoint.
     pub endpoint: Option<String>,
+    /// Alibaba STS endpoint (caller identity). `None` uses `endpoint` when that
+    /// is set (the emulator serves every product on one address), else the
+    /// public STS endpoint. UCloud ignores it.
+    pub sts_endpoint: Option<String>,
     /// Time allowed to establish a connection.
     pub connect_timeout: Duration,
     /// Time allowed for one whole attempt.
@@ -40,6 +44,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             endpoint: None,
+            sts_endpoint: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
@@ -192,7 +197,7 @@ impl Caller {
 }
 
 /// Parse a configured endpoint.
-fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
+pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
     match Url::parse(endpoint) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
         Ok(_) => Err(CloudError::InvalidRequest(format!(
@@ -225,13 +230,27 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
     detail
 }
 
-/// The first 200 characters of a body that is not the documented error shape.
-pub(crate) fn excerpt(body: &str) -> String {
-    let mut text: String = body.chars().take(200).collect();
-    if body.chars().count() > 200 {
-        text.push('…');
+/// The first 200 characters of a body that is not the documented error shape,
+/// whitespace runs collapsed (HTML pages span many lines), and every value of
+/// `sensitive` replaced by `[redacted]`, as sent or percent-encoded: a proxy
+/// or portal page may echo the request, signature and STS token included.
+pub(crate) fn excerpt(body: &str, sensitive: &[&str]) -> String {
+    let mut text = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    for value in sensitive.iter().filter(|v| !v.is_empty()) {
+        let forms = [
+            (*value).to_string(),
+            crate::cloud::alibaba::signer::percent_encode(value),
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+        ];
+        for form in forms {
+            text = text.replace(&form, "[redacted]");
+        }
     }
-    text
+    let mut short: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        short.push('…');
+    }
+    short
 }
 
 #[cfg(test)]
@@ -259,8 +278,26 @@ mod tests {
 
     #[test]
     fn excerpts_are_bounded() {
-        assert_eq!(excerpt("short"), "short");
+        assert_eq!(excerpt("short", &[]), "short");
         let long = "x".repeat(500);
-        assert_eq!(excerpt(&long).chars().count(), 201);
+        assert_eq!(excerpt(&long, &[]).chars().count(), 201);
+        assert_eq!(
+            excerpt("<html>\n  <h1>404 Not Found</h1>\n</html>", &[]),
+            "<html> <h1>404 Not Found</h1> </html>"
+        );
+    }
+
+    #[test]
+    fn excerpts_never_echo_sensitive_values() {
+        let token = "sts/token+with=odd chars";
+        let body = format!(
+            "<p>No route for /?SecurityToken={}&Signature=abc%2Bdef%3D and {token} and {}</p>",
+            crate::cloud::alibaba::signer::percent_encode(token),
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
+        );
+        let text = excerpt(&body, &[token, "abc+def=", ""]);
+        assert!(!text.contains("token"), "{text}");
+        assert!(!text.contains("abc"), "{text}");
+        assert_eq!(text.matches("[redacted]").count(), 4, "{text}");
     }
 }

@@ -61,6 +61,11 @@ pub enum ErrorCategory {
     UnknownOutcome,
     /// The caller cancelled the call.
     Cancelled,
+    /// The address answered, but not as the service does (wrong path, a proxy,
+    /// a captive portal): nothing can be concluded about the resource, so a
+    /// bare 404 never reads as "already gone". Retried, as the cause is often
+    /// a proxy or ingress that recovers.
+    Endpoint,
     /// Anything else.
     Other,
 }
@@ -84,6 +89,7 @@ impl ErrorCategory {
             ErrorCategory::Decode => "Decode",
             ErrorCategory::UnknownOutcome => "UnknownOutcome",
             ErrorCategory::Cancelled => "Cancelled",
+            ErrorCategory::Endpoint => "Endpoint",
             ErrorCategory::Other => "Other",
         }
     }
@@ -97,7 +103,20 @@ impl ErrorCategory {
                 | ErrorCategory::Busy
                 | ErrorCategory::Transport
                 | ErrorCategory::Timeout
+                | ErrorCategory::Endpoint
         )
+    }
+
+    /// The category of an answer that lacks the service's error body (no
+    /// Alibaba `Code`, no UCloud `RetCode`): only the HTTP status is known,
+    /// and it may come from anything between natop and the service. So a 404
+    /// or a 403 says nothing about the resource or the credentials.
+    pub fn from_bare_status(status: u16) -> ErrorCategory {
+        match status {
+            429 => ErrorCategory::Throttled,
+            500 | 502 | 503 | 504 => ErrorCategory::Unavailable,
+            _ => ErrorCategory::Endpoint,
+        }
     }
 }
 
@@ -243,6 +262,7 @@ mod tests {
             ErrorCategory::Busy,
             ErrorCategory::Transport,
             ErrorCategory::Timeout,
+            ErrorCategory::Endpoint,
         ] {
             assert!(c.is_retryable(), "{c}");
         }
@@ -256,6 +276,29 @@ mod tests {
             ErrorCategory::Cancelled,
         ] {
             assert!(!c.is_retryable(), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_bare_status_is_never_not_found_or_auth() {
+        use ErrorCategory::*;
+        let table = [
+            (429, Throttled),
+            (500, Unavailable),
+            (502, Unavailable),
+            (503, Unavailable),
+            (504, Unavailable),
+            (404, Endpoint),
+            (401, Endpoint),
+            (403, Endpoint),
+            (407, Endpoint),
+            (400, Endpoint),
+            (301, Endpoint),
+            (200, Endpoint),
+            (501, Endpoint),
+        ];
+        for (status, want) in table {
+            assert_eq!(ErrorCategory::from_bare_status(status), want, "{status}");
         }
     }
 }

@@ -209,6 +209,22 @@ pub fn opt_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Str
     Ok(Option::<Loose>::deserialize(deserializer)?.map(Loose::text))
 }
 
+/// [`opt_num`] for a field that is a plain number: absent, `null` and `""`
+/// decode as the type's default (0).
+pub fn num<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr + Default,
+    T::Err: Display,
+{
+    Ok(opt_num(deserializer)?.unwrap_or_default())
+}
+
+/// [`opt_text`] for a field that is a plain string: `null` decodes as `""`.
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(opt_text(deserializer)?.unwrap_or_default())
+}
+
 /// Decode a list that the service may send bare (`[..]`), wrapped one level down
 /// (`{"NatGateway": [..]}`), as a single object instead of a one-element list, as
 /// an empty string, or not at all.

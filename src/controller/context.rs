@@ -9,6 +9,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
+use super::ownership::Stores;
 use super::providers::Providers;
 use super::tables::{Tables, Writer};
 use super::timing::Pacing;
@@ -68,6 +69,8 @@ pub struct Context {
     pub dnat_wakes: std::sync::Mutex<Option<UnboundedReceiver<Writer>>>,
     /// Wake-ups of SnatEntry writers, taken by its controller.
     pub snat_wakes: std::sync::Mutex<Option<UnboundedReceiver<Writer>>>,
+    /// The controllers' caches, for judging who owns a cloud resource.
+    pub stores: Stores,
 }
 
 impl OperatorConfig {
@@ -116,6 +119,7 @@ impl Context {
             snat: Tables::new(snat_wake),
             dnat_wakes: std::sync::Mutex::new(Some(dnat_wakes)),
             snat_wakes: std::sync::Mutex::new(Some(snat_wakes)),
+            stores: Stores::default(),
         })
     }
 }

@@ -28,15 +28,14 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::Context;
 use super::identity::client_token;
-use super::providers::{CloudClient, Resolved};
+use super::providers::CloudClient;
 use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
+use super::{location, ownership};
 use crate::api::ipv6_internet_bandwidth::{
     Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus, validate,
 };
-use crate::api::{
-    DeletionPolicy, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagementPolicy, ProviderConfig,
-};
+use crate::api::{CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, ProviderConfig};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::ipv6::{
     AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
@@ -45,6 +44,8 @@ use crate::cloud::alibaba::actions::ipv6::{
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "Ipv6InternetBandwidth";
+/// What an IPv6 internet bandwidth id starts with.
+const ID_PREFIX: &str = "ipv6bw-";
 
 /// How long to wait before looking again at something outside natop's hands.
 const WAITING: Duration = Duration::from_secs(30);
@@ -75,6 +76,8 @@ pub async fn run(ctx: Arc<Context>) {
     let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let controller = Controller::new(api, ctx.config.watcher());
     let store = controller.store();
+    // Only the first run on a context registers its cache.
+    let _ = ctx.stores.ipv6_bandwidths.set(store.clone());
     let cancel = ctx.cancel.clone();
     controller
         .with_config(
@@ -178,15 +181,17 @@ async fn write_status(
     Ok(())
 }
 
-/// The Alibaba client for `object`, or a Stalled verdict saying why not.
+/// The Alibaba client for `object` (at its recorded place, when it has one)
+/// and where it acts, or a Stalled verdict saying why there is none.
 async fn alibaba(
     object: &Ipv6InternetBandwidth,
     ctx: &Context,
-) -> Result<Result<(AlibabaClient, String), Verdict>, ReconcileError> {
+) -> Result<Result<(AlibabaClient, CloudLocation), Verdict>, ReconcileError> {
     let reference = &object.spec.provider_config_ref.name;
+    let recorded = object.status.as_ref().and_then(|s| s.location.as_ref());
     let resolved = match ctx
         .providers
-        .resolve(reference, object.spec.region.as_deref())
+        .resolve_at(recorded, reference, object.spec.region.as_deref())
         .await
     {
         Ok(r) => r,
@@ -198,20 +203,65 @@ async fn alibaba(
         }
         Err(e) => return Err(e.into()),
     };
-    match resolved {
-        Resolved {
-            cloud: CloudClient::Alibaba(client),
-            region,
-            ..
-        } => Ok(Ok((client, region))),
-        Resolved { name, .. } => Ok(Err(Verdict::stalled(
+    let location = resolved.location();
+    match resolved.cloud {
+        CloudClient::Alibaba(client) => Ok(Ok((client, location))),
+        CloudClient::UCloud(_) => Ok(Err(Verdict::stalled(
             "WrongProvider",
             format!(
-                "ProviderConfig {name} is not an Alibaba one; an Ipv6InternetBandwidth needs \
-                 spec.provider Alibaba"
+                "ProviderConfig {} is not an Alibaba one; an Ipv6InternetBandwidth needs \
+                 spec.provider Alibaba",
+                resolved.name
             ),
         ))),
     }
+}
+
+/// The bandwidth id the annotation names, when this object may use it:
+/// `Err` is the verdict refusing it.
+fn adoptable(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+    recorded: Option<&String>,
+) -> Result<Option<String>, Verdict> {
+    let annotated = ownership::external_id(object.annotations(), &[ID_PREFIX])
+        .map_err(|m| Verdict::stalled(ownership::INVALID_EXTERNAL_ID, m))?;
+    let Some(id) = annotated else {
+        return Ok(None);
+    };
+    if recorded.is_some_and(|r| *r != id) {
+        // Recorded another one: the annotation adopts nothing any more.
+        return Ok(None);
+    }
+    let claims = ownership::claims(
+        ctx.stores.ipv6_bandwidths.get(),
+        |b: &Ipv6InternetBandwidth| b.status.as_ref().and_then(|s| s.id.clone()),
+    );
+    match ownership::other_owner(
+        &ownership::Claim::of(object, recorded.cloned()),
+        &id,
+        &claims,
+        None,
+    ) {
+        Some(message) => Err(Verdict::stalled(
+            ownership::OWNED_BY_ANOTHER_OBJECT,
+            message,
+        )),
+        None => Ok(Some(id)),
+    }
+}
+
+/// Before the first purchase: record where it goes (the status write that
+/// follows), and buy on the next pass.
+fn record_place_first(progress: &mut Progress) -> Action {
+    progress.verdict = Verdict::progressing(
+        "Allocating",
+        format!(
+            "buying the bandwidth in {}",
+            progress.status.location.clone().unwrap_or_default()
+        ),
+    );
+    Action::requeue(Duration::from_millis(200))
 }
 
 /// The address, as the cloud lists it.
@@ -289,7 +339,15 @@ async fn apply(
         ctx.pacing.settled(&key);
         return Ok(Action::await_change());
     }
-    let (client, region) = match alibaba(object, ctx).await? {
+    let annotated = match adoptable(object, ctx, progress.status.id.as_ref()) {
+        Ok(id) => id,
+        Err(verdict) => {
+            progress.verdict = verdict;
+            ctx.pacing.settled(&key);
+            return Ok(Action::await_change());
+        }
+    };
+    let (client, here) = match alibaba(object, ctx).await? {
         Ok(found) => found,
         Err(verdict) => {
             progress.verdict = verdict;
@@ -297,6 +355,23 @@ async fn apply(
             return Ok(Action::await_change());
         }
     };
+    let recorded_at = object.status.as_ref().and_then(|s| s.location.as_ref());
+    // The spec's place too: a recorded place is used while the spec points elsewhere.
+    let effective = CloudLocation {
+        provider_config: spec.provider_config_ref.name.clone(),
+        region: spec.region.clone().unwrap_or_else(|| here.region.clone()),
+        ..here.clone()
+    };
+    let what = format!("the bandwidth of IPv6 address {}", spec.ipv6_address_id);
+    if let Err(message) = location::check(recorded_at, &effective, &what)
+        .and_then(|()| location::check(recorded_at, &here, &what))
+    {
+        progress.verdict = Verdict::stalled(location::LOCATION_CHANGED, message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    progress.status.location = Some(here.clone());
+    let region = here.region.clone();
     let drift = reconcile::drift_interval(object, ctx.config.drift_interval);
     let observe = observing(object);
     let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
@@ -321,7 +396,6 @@ async fn apply(
         );
         return Ok(Action::await_change());
     }
-    let annotated = object.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
     let current = bandwidth_id(&address).map(str::to_string);
     let mut recorded = progress.status.id.clone();
     if !observe && annotated.is_none() && (current.is_none() || current != recorded) {
@@ -466,6 +540,14 @@ async fn allocate(
     earlier: Option<String>,
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
+    if object
+        .status
+        .as_ref()
+        .and_then(|s| s.location.as_ref())
+        .is_none()
+    {
+        return Ok(record_place_first(progress));
+    }
     let spec = &object.spec;
     let response = client
         .call(&AllocateIpv6InternetBandwidth {
@@ -572,8 +654,12 @@ async fn cleanup_step(
     progress: &mut Progress,
 ) -> Result<Option<Action>, ReconcileError> {
     let spec: &Ipv6InternetBandwidthSpec = &object.spec;
-    let annotated = object.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
-    let id = progress.status.id.clone().or(annotated);
+    // The recorded id, or one the annotation may adopt (never another object's).
+    let id = progress
+        .status
+        .id
+        .clone()
+        .or_else(|| adoptable(object, ctx, None).ok().flatten());
     if spec.deletion_policy == DeletionPolicy::Orphan
         || spec.management_policy == ManagementPolicy::Observe
     {
@@ -590,17 +676,27 @@ async fn cleanup_step(
         }
         return Ok(None);
     }
-    let (client, region) = match alibaba(object, ctx).await? {
+    let recorded_at = progress.status.location.clone();
+    let (client, here) = match alibaba(object, ctx).await? {
         Ok(found) => found,
         Err(verdict) => {
-            if id.is_none() {
-                // Nothing was bought through a ProviderConfig that cannot serve it.
+            if id.is_none() && recorded_at.is_none() {
+                // natop records the place before buying: nothing was bought.
                 return Ok(None);
             }
             progress.verdict = verdict;
             return Ok(Some(Action::requeue(WAITING)));
         }
     };
+    let what = format!("the bandwidth of IPv6 address {}", spec.ipv6_address_id);
+    if let Err(message) = location::check(recorded_at.as_ref(), &here, &what) {
+        progress.verdict = Verdict::stalled(
+            location::LOCATION_CHANGED,
+            format!("not deleted: {message}"),
+        );
+        return Ok(Some(Action::requeue(WAITING)));
+    }
+    let region = here.region.clone();
     if validate(spec).is_err() && id.is_none() {
         return Ok(None);
     }

@@ -20,9 +20,11 @@ use super::providers::{CloudClient, ProviderError, Resolved, reason};
 use super::reconcile::sanitize_reason;
 use super::status::{self, Verdict};
 use super::timing;
+use crate::api::provider_config::CloudProvider;
 use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus};
 use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
-use crate::cloud::ucloud::actions::DescribeBandwidthPackage;
+use crate::cloud::alibaba::actions::sts::GetCallerIdentity;
+use crate::cloud::ucloud::actions::{DescribeBandwidthPackage, GetUserInfo};
 use crate::cloud::{CloudError, ErrorCategory};
 use crate::metrics::{ErrorLabels, KindLabels};
 
@@ -146,9 +148,22 @@ struct Checked {
     next: Next,
     /// The bounded error category for metrics, when not Ready.
     category: Option<&'static str>,
+    /// The account the credentials belong to, when the cloud said.
+    account: Option<String>,
+    /// The Secret's resourceVersion the check read, when it got that far.
+    secret_version: Option<String>,
 }
 
 impl Checked {
+    /// Add `hint` to the message of a verdict that is not Ready.
+    fn append(&mut self, hint: &str) {
+        if let Verdict::Progressing { message, .. } | Verdict::Stalled { message, .. } =
+            &mut self.verdict
+        {
+            message.push_str(hint);
+        }
+    }
+
     fn from_provider_error(error: &ProviderError) -> Checked {
         let reason = error.reason();
         let message = error.to_string();
@@ -157,12 +172,16 @@ impl Checked {
                 verdict: Verdict::progressing(reason, message),
                 next: Next::Retry,
                 category: Some(reason),
+                account: None,
+                secret_version: None,
             }
         } else {
             Checked {
                 verdict: Verdict::stalled(reason, message),
                 next: Next::Stalled,
                 category: Some(reason),
+                account: None,
+                secret_version: None,
             }
         }
     }
@@ -174,6 +193,8 @@ impl Checked {
                 verdict: Verdict::progressing("Cancelled", "natop is shutting down"),
                 next: Next::Cancelled,
                 category: None,
+                account: None,
+                secret_version: None,
             },
             ErrorCategory::Auth => Checked {
                 verdict: Verdict::stalled(
@@ -186,6 +207,8 @@ impl Checked {
                 ),
                 next: Next::Stalled,
                 category: Some(reason::CREDENTIALS_REJECTED),
+                account: None,
+                secret_version: None,
             },
             ErrorCategory::Transport | ErrorCategory::Timeout => Checked {
                 verdict: Verdict::progressing(
@@ -197,16 +220,36 @@ impl Checked {
                 ),
                 next: Next::Retry,
                 category: Some(reason::ENDPOINT_UNREACHABLE),
+                account: None,
+                secret_version: None,
+            },
+            ErrorCategory::Endpoint => Checked {
+                verdict: Verdict::progressing(
+                    reason::ENDPOINT_ERROR,
+                    format!(
+                        "the endpoint answered, but not as the cloud's API does (a wrong path, \
+                         or a proxy in the way): {}; check spec.endpoint",
+                        describe_cloud_error(error)
+                    ),
+                ),
+                next: Next::Retry,
+                category: Some(reason::ENDPOINT_ERROR),
+                account: None,
+                secret_version: None,
             },
             c if c.is_retryable() => Checked {
                 verdict: Verdict::progressing(&cloud_reason(error), describe_cloud_error(error)),
                 next: Next::Retry,
                 category: Some(c.as_str()),
+                account: None,
+                secret_version: None,
             },
             c => Checked {
                 verdict: Verdict::stalled(&cloud_reason(error), describe_cloud_error(error)),
                 next: Next::Stalled,
                 category: Some(c.as_str()),
+                account: None,
+                secret_version: None,
             },
         }
     }
@@ -269,7 +312,24 @@ fn clean_message(message: &str) -> String {
     text
 }
 
-/// One cheap read call with the resolved client.
+/// Which account the credentials belong to: Alibaba STS `GetCallerIdentity`
+/// (no permission needed), UCloud `GetUserInfo`.
+async fn identity(resolved: &Resolved) -> Result<String, CloudError> {
+    match &resolved.cloud {
+        CloudClient::Alibaba(client) => client
+            .call(&GetCallerIdentity::default())
+            .await
+            .map(|who| who.account_id),
+        CloudClient::UCloud(client) => client.call(&GetUserInfo::default()).await.map(|who| {
+            who.data_set
+                .first()
+                .map(|user| user.user_id.to_string())
+                .unwrap_or_default()
+        }),
+    }
+}
+
+/// One cheap read call with the resolved client, in its region.
 async fn probe(resolved: &Resolved) -> Result<(), CloudError> {
     match &resolved.cloud {
         CloudClient::Alibaba(client) => client
@@ -291,7 +351,7 @@ async fn probe(resolved: &Resolved) -> Result<(), CloudError> {
     }
 }
 
-/// Load the credentials of `pc` and try them.
+/// Load the credentials of `pc`, learn their account and try them.
 async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
     let secret_ref = &pc.spec.credentials.secret_ref;
     let secret = format!("{}/{}", secret_ref.namespace, secret_ref.name);
@@ -299,20 +359,61 @@ async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
         Ok(resolved) => resolved,
         Err(error) => return Checked::from_provider_error(&error),
     };
-    match probe(&resolved).await {
+    let account = match identity(&resolved).await {
+        Ok(account) if account.is_empty() => {
+            return Checked {
+                verdict: Verdict::stalled(
+                    reason::ACCOUNT_UNKNOWN,
+                    "the cloud did not say which account the credentials belong to",
+                ),
+                next: Next::Stalled,
+                category: Some(reason::ACCOUNT_UNKNOWN),
+                account: None,
+                secret_version: Some(resolved.secret_version),
+            };
+        }
+        Ok(account) => account,
+        Err(error) => {
+            let mut checked = Checked::from_cloud_error(&error, &secret);
+            if let Some(hint) = sts_endpoint_hint(pc, &error) {
+                checked.append(hint);
+            }
+            checked.secret_version = Some(resolved.secret_version);
+            return checked;
+        }
+    };
+    let mut checked = match probe(&resolved).await {
         Ok(()) => Checked {
             verdict: Verdict::ready(
                 reason::CREDENTIALS_VALID,
                 format!(
-                    "the credentials in Secret {secret} work in region {}",
+                    "the credentials in Secret {secret} (account {account}) work in region {}",
                     resolved.region
                 ),
             ),
             next: Next::AtRest,
             category: None,
+            account: None,
+            secret_version: None,
         },
         Err(error) => Checked::from_cloud_error(&error, &secret),
-    }
+    };
+    checked.account = Some(account);
+    checked.secret_version = Some(resolved.secret_version);
+    checked
+}
+
+/// When the STS call failed other than for the credentials, and it went to a
+/// custom `endpoint` because no `stsEndpoint` is set: what to change.
+fn sts_endpoint_hint(pc: &ProviderConfig, error: &CloudError) -> Option<&'static str> {
+    let spec = &pc.spec;
+    let custom = spec.provider == CloudProvider::Alibaba
+        && spec.endpoint.is_some()
+        && spec.sts_endpoint.is_none();
+    (custom && error.category() != ErrorCategory::Auth).then_some(
+        "; natop asked spec.endpoint which account the credentials belong to (STS \
+         GetCallerIdentity): when spec.endpoint serves only the VPC API, set spec.stsEndpoint",
+    )
 }
 
 /// Decrements the in-flight gauge when the reconcile ends, however it ends.
@@ -365,6 +466,8 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
     let new_status = ProviderConfigStatus {
         observed_generation: generation,
         conditions: status::conditions(previous, generation, &checked.verdict),
+        account_id: checked.account.clone(),
+        checked_secret_version: checked.secret_version.clone(),
     };
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let written = status::apply_status(&api, pc.as_ref(), &new_status)
@@ -442,6 +545,7 @@ mod tests {
                 provider: CloudProvider::Alibaba,
                 region: "cn-hangzhou".into(),
                 endpoint: None,
+                sts_endpoint: None,
                 credentials: Credentials {
                     secret_ref: SecretReference {
                         namespace: namespace.into(),

@@ -15,8 +15,8 @@ use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, instrument};
 
-use crate::api::condition;
 use crate::api::provider_config::{CloudProvider, ProviderConfig, ProviderConfigSpec};
+use crate::api::{CloudLocation, condition};
 use crate::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
 use crate::cloud::ucloud::{UcloudClient, UcloudCredentials};
 use crate::cloud::{ClientConfig, CloudError, RateLimit, RateLimits};
@@ -57,6 +57,15 @@ pub mod reason {
     pub const ENDPOINT_UNREACHABLE: &str = "EndpointUnreachable";
     /// The credentials work (set by the ProviderConfig controller).
     pub const CREDENTIALS_VALID: &str = "CredentialsValid";
+    /// The endpoint answers, but not as the cloud's API does: a wrong path, or
+    /// a proxy answering in its place (set by the ProviderConfig controller).
+    pub const ENDPOINT_ERROR: &str = "EndpointError";
+    /// The cloud did not say which account the credentials belong to (set by
+    /// the ProviderConfig controller).
+    pub const ACCOUNT_UNKNOWN: &str = "AccountUnknown";
+    /// The ProviderConfig or its Secret changed since natop last checked the
+    /// credentials: objects wait for the check.
+    pub const PROVIDER_CONFIG_NOT_CHECKED: &str = "ProviderConfigNotChecked";
 
     /// Every problem reason a ProviderConfig's status may carry that natop
     /// itself defines (cloud error codes aside).
@@ -69,6 +78,8 @@ pub mod reason {
         KUBERNETES_API_ERROR,
         CREDENTIALS_REJECTED,
         ENDPOINT_UNREACHABLE,
+        ENDPOINT_ERROR,
+        ACCOUNT_UNKNOWN,
     ];
 }
 
@@ -96,6 +107,17 @@ pub enum ProviderError {
         /// Whether the ProviderConfig controller is retrying (Reconciling=True)
         /// rather than stalled.
         retryable: bool,
+    },
+    /// The ProviderConfig's spec or Secret changed since its last check, or it
+    /// was never checked: natop uses it once the check says which account
+    /// the credentials belong to.
+    #[error(
+        "ProviderConfig {name} has not been checked since it or its Secret changed; natop \
+         uses it once it is Ready again"
+    )]
+    ProviderConfigNotChecked {
+        /// ProviderConfig name.
+        name: String,
     },
     /// The Secret is outside the namespaces natop may read Secrets in.
     #[error(
@@ -202,6 +224,7 @@ impl ProviderError {
                 .find(|known| **known == r.as_str())
                 .copied()
                 .unwrap_or(reason::PROVIDER_CONFIG_NOT_READY),
+            ProviderError::ProviderConfigNotChecked { .. } => reason::PROVIDER_CONFIG_NOT_CHECKED,
             ProviderError::SecretNotAllowed { .. } => reason::SECRET_NOT_ALLOWED,
             ProviderError::SecretNotFound { .. } => reason::SECRET_NOT_FOUND,
             ProviderError::SecretKeyMissing { .. } => reason::SECRET_KEY_MISSING,
@@ -215,7 +238,9 @@ impl ProviderError {
     /// others need a change of the ProviderConfig or its Secret.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ProviderError::Kubernetes { .. } => true,
+            ProviderError::Kubernetes { .. } | ProviderError::ProviderConfigNotChecked { .. } => {
+                true
+            }
             ProviderError::ProviderConfigNotReady { retryable, .. } => *retryable,
             _ => false,
         }
@@ -286,8 +311,24 @@ pub struct Resolved {
     pub provider: CloudProvider,
     /// The region calls go to: the object's override or the ProviderConfig's.
     pub region: String,
+    /// The account the credentials belong to, as the ProviderConfig's last
+    /// check found (empty from [`Providers::resolve_config`], which is that check).
+    pub account_id: String,
+    /// The `resourceVersion` of the Secret the client was built from.
+    pub secret_version: String,
     /// The client.
     pub cloud: CloudClient,
+}
+
+impl Resolved {
+    /// Where calls through this client act.
+    pub fn location(&self) -> CloudLocation {
+        CloudLocation {
+            provider_config: self.name.clone(),
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+        }
+    }
 }
 
 /// What a cached client was built from.
@@ -370,7 +411,28 @@ impl Providers {
         if let Some(problem) = not_ready(&pc) {
             return Err(problem);
         }
-        self.resolve_config(&pc, region).await
+        let mut resolved = self.resolve_config(&pc, region).await?;
+        resolved.account_id = checked_account(&pc, &resolved.secret_version)
+            .ok_or_else(|| ProviderError::ProviderConfigNotChecked {
+                name: name.to_string(),
+            })?
+            .to_string();
+        Ok(resolved)
+    }
+
+    /// The cloud clients for the place `recorded` names when the object
+    /// recorded one (deletion goes where the resource was made), else for
+    /// ProviderConfig `name` and `region` as the spec says.
+    pub async fn resolve_at(
+        &self,
+        recorded: Option<&CloudLocation>,
+        name: &str,
+        region: Option<&str>,
+    ) -> Result<Resolved, ProviderError> {
+        match recorded {
+            Some(at) => self.resolve(&at.provider_config, Some(&at.region)).await,
+            None => self.resolve(name, region).await,
+        }
     }
 
     /// The cloud clients for `pc` as given (no read of the ProviderConfig and
@@ -411,10 +473,11 @@ impl Providers {
                 namespace: secret_ref.namespace.clone(),
                 name: secret_ref.name.clone(),
             })?;
+        let secret_version = secret.metadata.resource_version.clone().unwrap_or_default();
         let key = CacheKey {
             name: name.clone(),
             spec_version: spec_version(pc),
-            secret_version: secret.metadata.resource_version.clone().unwrap_or_default(),
+            secret_version: secret_version.clone(),
             region: region.clone(),
         };
         if let Some(cloud) = self.lock().get(&key).cloned() {
@@ -422,6 +485,8 @@ impl Providers {
                 name,
                 provider: spec.provider,
                 region,
+                account_id: String::new(),
+                secret_version,
                 cloud,
             });
         }
@@ -461,6 +526,8 @@ impl Providers {
             name,
             provider: spec.provider,
             region,
+            account_id: String::new(),
+            secret_version,
             cloud,
         })
     }
@@ -477,6 +544,7 @@ impl Providers {
     fn client_config(&self, spec: &ProviderConfigSpec) -> ClientConfig {
         ClientConfig {
             endpoint: spec.endpoint.clone(),
+            sts_endpoint: spec.sts_endpoint.clone(),
             rate_limit: spec
                 .rate_limit
                 .map(|r| RateLimit::new(r.qps, r.burst))
@@ -534,6 +602,25 @@ pub fn not_ready(pc: &ProviderConfig) -> Option<ProviderError> {
         message: ready.message.clone(),
         retryable: reconciling,
     })
+}
+
+/// The account the ProviderConfig's last check found, when that check was of
+/// its current spec (`observedGeneration`) and of the Secret at
+/// `secret_version`: a ProviderConfig pointed at other credentials (or another
+/// endpoint) is not used until it is checked again, so that no object acts in
+/// an account it does not know.
+pub fn checked_account<'a>(pc: &'a ProviderConfig, secret_version: &str) -> Option<&'a str> {
+    let status = pc.status.as_ref()?;
+    let current = status.observed_generation == pc.metadata.generation
+        && status.checked_secret_version.as_deref() == Some(secret_version);
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == condition::READY && c.status == "True");
+    status
+        .account_id
+        .as_deref()
+        .filter(|id| current && ready && !id.is_empty())
 }
 
 /// Credentials read from a Secret.
@@ -983,6 +1070,7 @@ mod tests {
                 provider: CloudProvider::Alibaba,
                 region: "cn-hangzhou".into(),
                 endpoint: None,
+                sts_endpoint: None,
                 credentials: CredentialsSpec {
                     secret_ref: SecretReference {
                         namespace: "natop-system".into(),
@@ -997,6 +1085,7 @@ mod tests {
             pc.status = Some(ProviderConfigStatus {
                 observed_generation: Some(generation),
                 conditions,
+                ..ProviderConfigStatus::default()
             });
         }
         pc
@@ -1054,5 +1143,38 @@ mod tests {
         let mut stale = stalled.clone();
         stale.metadata.generation = Some(3);
         assert!(not_ready(&stale).is_none());
+    }
+
+    #[test]
+    fn only_a_check_of_the_current_spec_and_secret_names_the_account() {
+        let mut pc = provider_config(2, vec![cond("Ready", "True", "CredentialsValid", 2)]);
+        if let Some(status) = pc.status.as_mut() {
+            status.account_id = Some("1380000000000001".into());
+            status.checked_secret_version = Some("41".into());
+        }
+        assert_eq!(checked_account(&pc, "41"), Some("1380000000000001"));
+        // The Secret changed since the check (new keys, maybe another account).
+        assert_eq!(checked_account(&pc, "42"), None);
+        // The spec changed since (another endpoint or region).
+        let mut edited = pc.clone();
+        edited.metadata.generation = Some(3);
+        assert_eq!(checked_account(&edited, "41"), None);
+        // Not Ready, no account, or never checked.
+        let mut failing = pc.clone();
+        if let Some(status) = failing.status.as_mut() {
+            status.conditions = vec![cond("Ready", "False", "EndpointError", 2)];
+        }
+        assert_eq!(checked_account(&failing, "41"), None);
+        let mut anonymous = pc.clone();
+        if let Some(status) = anonymous.status.as_mut() {
+            status.account_id = None;
+        }
+        assert_eq!(checked_account(&anonymous, "41"), None);
+        assert_eq!(checked_account(&provider_config(1, vec![]), ""), None);
+        let e = ProviderError::ProviderConfigNotChecked {
+            name: "default".into(),
+        };
+        assert!(e.is_retryable());
+        assert_eq!(e.reason(), "ProviderConfigNotChecked");
     }
 }

@@ -1,9 +1,10 @@
-//! Loopback admin endpoints for tests: state, call counts, faults, clock, reset.
+//! Loopback admin endpoints for tests: state, call counts, the call log,
+//! faults, clock, reset.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,7 @@ pub fn router() -> Router<Arc<Emulator>> {
     Router::new()
         .route("/state", get(state))
         .route("/calls", get(calls))
+        .route("/log", get(log))
         .route("/faults", get(get_faults).put(put_faults))
         .route("/clock", get(get_clock).post(post_clock))
         .route("/reset", post(reset))
@@ -51,6 +53,18 @@ async fn state(State(emulator): State<Arc<Emulator>>) -> Response {
 
 async fn calls(State(emulator): State<Arc<Emulator>>) -> Response {
     Json(json!(emulator.lock().calls)).into_response()
+}
+
+/// `?since=N`: only the calls after N.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    #[serde(default)]
+    since: u64,
+}
+
+async fn log(State(emulator): State<Arc<Emulator>>, Query(query): Query<LogQuery>) -> Response {
+    Json(json!({ "calls": emulator.lock().log.since(query.since) })).into_response()
 }
 
 async fn get_faults(State(emulator): State<Arc<Emulator>>) -> Response {

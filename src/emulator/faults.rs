@@ -1,5 +1,6 @@
-//! Fault injection: per-action rates of throttling, service failures, added
-//! latency and commit-then-drop, drawn from a seeded generator.
+//! Fault injection: per-action rates of throttling, service failures, a
+//! proxy's bare 404, added latency and commit-then-drop, drawn from a seeded
+//! generator.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,10 @@ pub struct FaultRule {
     pub service_unavailable: f64,
     /// Fraction answered `InternalError` (500; UCloud: HTTP 502).
     pub internal_error: f64,
+    /// Fraction answered as a proxy or ingress without the service behind it
+    /// would: HTTP 404 with nginx's HTML page and no service error body. The
+    /// call is not executed; clients must not read it as "not found".
+    pub not_found_proxy: f64,
     /// Milliseconds added before every answer.
     pub latency_ms: u64,
     /// Fraction whose change is made but whose answer is lost (the connection
@@ -41,6 +46,8 @@ pub enum Fault {
     Unavailable,
     /// Refused with an internal error before anything happens.
     Internal,
+    /// Answered by a "proxy" with a bare HTTP 404 before anything happens.
+    NotFoundProxy,
     /// Done, but the answer is lost.
     CommitThenDrop,
 }
@@ -60,6 +67,7 @@ impl FaultConfig {
                 ("throttling", rule.throttling),
                 ("serviceUnavailable", rule.service_unavailable),
                 ("internalError", rule.internal_error),
+                ("notFoundProxy", rule.not_found_proxy),
                 ("commitThenDrop", rule.commit_then_drop),
             ] {
                 if !(0.0..=1.0).contains(&rate) {
@@ -88,6 +96,10 @@ impl FaultRule {
         edge += self.internal_error;
         if roll < edge {
             return Some(Fault::Internal);
+        }
+        edge += self.not_found_proxy;
+        if roll < edge {
+            return Some(Fault::NotFoundProxy);
         }
         edge += self.commit_then_drop;
         if roll < edge {
@@ -139,5 +151,25 @@ mod tests {
             },
         );
         assert!(c.validate().unwrap_err().contains("X.throttling"));
+        let c = FaultConfig {
+            default: FaultRule {
+                not_found_proxy: -0.1,
+                ..FaultRule::default()
+            },
+            ..FaultConfig::default()
+        };
+        assert!(c.validate().unwrap_err().contains("default.notFoundProxy"));
+    }
+
+    #[test]
+    fn the_proxy_fault_is_drawn_like_the_others() {
+        let rule = FaultRule {
+            not_found_proxy: 1.0,
+            ..FaultRule::default()
+        };
+        let mut rng = fastrand::Rng::with_seed(3);
+        assert!((0..50).all(|_| rule.draw(&mut rng) == Some(Fault::NotFoundProxy)));
+        let json: FaultRule = serde_json::from_str(r#"{"notFoundProxy": 0.5}"#).unwrap();
+        assert!((json.not_found_proxy - 0.5).abs() < f64::EPSILON);
     }
 }

@@ -1,7 +1,13 @@
 //! The emulator's fixture: the accounts, regions, VPCs, vSwitches, EIPs and IPv6
 //! addresses that exist before any call, using the clouds' own field names.
+//!
+//! An account may have several keys (key rotation): resources belong to the
+//! account (`accountId`, UCloud `userId`), so every key of it sees them.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
 
 /// Everything that exists at start (and after `POST /_emulator/reset`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -20,7 +26,7 @@ pub struct Fixture {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlibabaFixture {
-    /// Access keys that may call.
+    /// Access keys that may call, each naming its account.
     #[serde(default)]
     pub accounts: Vec<AlibabaAccount>,
     /// Regions served.
@@ -28,16 +34,21 @@ pub struct AlibabaFixture {
     pub regions: Vec<AlibabaRegion>,
 }
 
-/// One Alibaba account.
+/// One Alibaba access key, and the account it belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlibabaAccount {
+    /// The account (main account UID) the key belongs to; keys with the same
+    /// id share its resources. When absent (or empty), the access key id, so
+    /// that every key of an older fixture is an account of its own.
+    #[serde(default)]
+    pub account_id: String,
     /// AccessKeyId.
     pub access_key_id: String,
     /// AccessKeySecret.
     pub access_key_secret: String,
     /// Whether the account bought a NAT bandwidth package before 2018 and may
-    /// use the NAT bandwidth package actions.
+    /// use the NAT bandwidth package actions (all keys of an account agree).
     #[serde(default)]
     pub legacy_bandwidth_packages: bool,
 }
@@ -133,10 +144,14 @@ pub struct UcloudFixture {
     pub regions: Vec<UcloudRegion>,
 }
 
-/// One UCloud account.
+/// One UCloud key pair, and the user (account) it belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UcloudAccount {
+    /// The user the key pair belongs to; key pairs with the same id share its
+    /// resources. When absent (or 0), a number derived from the public key.
+    #[serde(default)]
+    pub user_id: u64,
     /// PublicKey.
     pub public_key: String,
     /// PrivateKey.
@@ -173,9 +188,58 @@ fn default_pay_mode() -> String {
 }
 
 impl Fixture {
-    /// Parse a fixture from YAML (or JSON).
+    /// Parse a fixture from YAML (or JSON), then fill in and check the
+    /// account ids ([`Fixture::with_account_ids`]).
     pub fn from_yaml(text: &str) -> Result<Fixture, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        serde_saphyr::from_str::<Fixture>(text)
+            .map_err(|e| e.to_string())?
+            .with_account_ids()
+    }
+
+    /// The fixture with every absent account id derived (Alibaba: the access
+    /// key id; UCloud: a number from the public key), checked: a key may be
+    /// listed once, and the keys of one Alibaba account must agree on
+    /// `legacyBandwidthPackages`, an account property.
+    pub fn with_account_ids(mut self) -> Result<Fixture, String> {
+        let mut legacy: BTreeMap<&str, bool> = BTreeMap::new();
+        for account in &mut self.alibaba.accounts {
+            if account.account_id.is_empty() {
+                account.account_id = account.access_key_id.clone();
+            }
+        }
+        for (i, account) in self.alibaba.accounts.iter().enumerate() {
+            let key = &account.access_key_id;
+            if self.alibaba.accounts[..i]
+                .iter()
+                .any(|a| &a.access_key_id == key)
+            {
+                return Err(format!("alibaba access key {key} is listed twice"));
+            }
+            let flag = *legacy
+                .entry(&account.account_id)
+                .or_insert(account.legacy_bandwidth_packages);
+            if flag != account.legacy_bandwidth_packages {
+                return Err(format!(
+                    "the keys of alibaba account {} disagree on legacyBandwidthPackages",
+                    account.account_id
+                ));
+            }
+        }
+        for account in &mut self.ucloud.accounts {
+            if account.user_id == 0 {
+                account.user_id = derived_user_id(&account.public_key);
+            }
+        }
+        for (i, account) in self.ucloud.accounts.iter().enumerate() {
+            let key = &account.public_key;
+            if self.ucloud.accounts[..i]
+                .iter()
+                .any(|a| &a.public_key == key)
+            {
+                return Err(format!("ucloud public key {key} is listed twice"));
+            }
+        }
+        Ok(self)
     }
 
     /// Render as YAML.
@@ -186,7 +250,7 @@ impl Fixture {
     /// The built-in fixture: two regions per cloud, two VPCs with several
     /// vSwitches, a dozen EIPs and IPv6 addresses per region, two accounts per
     /// cloud (the first Alibaba account may use NAT bandwidth packages, the
-    /// second may not).
+    /// second may not), and a second key of each cloud's first account.
     pub fn default_fixture() -> Fixture {
         let alibaba_regions = [("cn-hangzhou", 1u8, "hz"), ("cn-beijing", 2u8, "bj")]
             .into_iter()
@@ -215,14 +279,23 @@ impl Fixture {
             alibaba: AlibabaFixture {
                 accounts: vec![
                     AlibabaAccount {
+                        account_id: "1380000000000001".to_string(),
                         access_key_id: "LTAI5tNatopDemoKey01".to_string(),
                         access_key_secret: "natop-demo-secret-01".to_string(),
                         legacy_bandwidth_packages: true,
                     },
                     AlibabaAccount {
+                        account_id: "1380000000000002".to_string(),
                         access_key_id: "LTAI5tNatopDemoKey02".to_string(),
                         access_key_secret: "natop-demo-secret-02".to_string(),
                         legacy_bandwidth_packages: false,
+                    },
+                    // A second key of the first account (key rotation).
+                    AlibabaAccount {
+                        account_id: "1380000000000001".to_string(),
+                        access_key_id: "LTAI5tNatopDemoKey03".to_string(),
+                        access_key_secret: "natop-demo-secret-03".to_string(),
+                        legacy_bandwidth_packages: true,
                     },
                 ],
                 regions: alibaba_regions,
@@ -230,18 +303,34 @@ impl Fixture {
             ucloud: UcloudFixture {
                 accounts: vec![
                     UcloudAccount {
+                        user_id: 50_000_001,
                         public_key: "natop-demo-public-key-01".to_string(),
                         private_key: "natop-demo-private-key-01".to_string(),
                     },
                     UcloudAccount {
+                        user_id: 50_000_002,
                         public_key: "natop-demo-public-key-02".to_string(),
                         private_key: "natop-demo-private-key-02".to_string(),
+                    },
+                    // A second key pair of the first user.
+                    UcloudAccount {
+                        user_id: 50_000_001,
+                        public_key: "natop-demo-public-key-03".to_string(),
+                        private_key: "natop-demo-private-key-03".to_string(),
                     },
                 ],
                 regions: ucloud_regions,
             },
         }
     }
+}
+
+/// A stable 8-digit user id for a key pair whose fixture names none.
+fn derived_user_id(public_key: &str) -> u64 {
+    let digest = Sha1::digest(public_key.as_bytes());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    10_000_000 + u64::from_be_bytes(head) % 90_000_000
 }
 
 fn alibaba_region(region_id: &str, n: u8, tag: &str) -> AlibabaRegion {
@@ -309,9 +398,22 @@ mod tests {
         let back = Fixture::from_yaml(&yaml).unwrap();
         assert_eq!(back, f);
         assert!(f.alibaba.regions.len() >= 2 && f.ucloud.regions.len() >= 2);
-        assert_eq!(f.alibaba.accounts.len(), 2);
+        assert_eq!(f.alibaba.accounts.len(), 3);
         assert!(f.alibaba.accounts[0].legacy_bandwidth_packages);
         assert!(!f.alibaba.accounts[1].legacy_bandwidth_packages);
+        let ids: Vec<&str> = f
+            .alibaba
+            .accounts
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["1380000000000001", "1380000000000002", "1380000000000001"]
+        );
+        let users: Vec<u64> = f.ucloud.accounts.iter().map(|a| a.user_id).collect();
+        assert_eq!(users, [50_000_001, 50_000_002, 50_000_001]);
+        assert_eq!(f.clone().with_account_ids().unwrap(), f);
         for r in &f.alibaba.regions {
             assert!(r.vpcs.len() >= 2 && r.vpcs.iter().all(|v| v.v_switches.len() >= 2));
             assert!(r.eips.len() >= 12);
@@ -326,6 +428,50 @@ mod tests {
         for r in &f.ucloud.regions {
             assert!(r.eips.len() >= 12);
         }
+    }
+
+    #[test]
+    fn absent_account_ids_are_derived_and_stable() {
+        let yaml = "alibaba: {accounts: [{accessKeyId: K1, accessKeySecret: s}]}\n\
+                    ucloud: {accounts: [{publicKey: P1, privateKey: p}, {publicKey: P2, privateKey: p}]}";
+        let f = Fixture::from_yaml(yaml).unwrap();
+        assert_eq!(f.alibaba.accounts[0].account_id, "K1");
+        let users: Vec<u64> = f.ucloud.accounts.iter().map(|a| a.user_id).collect();
+        assert!(users.iter().all(|u| (10_000_000..100_000_000).contains(u)));
+        assert_ne!(users[0], users[1]);
+        assert_eq!(Fixture::from_yaml(yaml).unwrap(), f, "the same every time");
+        // An account id written as a plain YAML number is still the text.
+        let plain = "alibaba: {accounts: [{accountId: 1380000000000009, accessKeyId: K, accessKeySecret: s}]}";
+        assert_eq!(
+            Fixture::from_yaml(plain).unwrap().alibaba.accounts[0].account_id,
+            "1380000000000009"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_and_disagreeing_keys_are_refused() {
+        let twice = "alibaba: {accounts: [{accessKeyId: K, accessKeySecret: a}, \
+                     {accessKeyId: K, accessKeySecret: b, accountId: '2'}]}";
+        assert!(
+            Fixture::from_yaml(twice)
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        let disagree = "alibaba: {accounts: [\
+                        {accessKeyId: K1, accessKeySecret: a, accountId: '9', legacyBandwidthPackages: true}, \
+                        {accessKeyId: K2, accessKeySecret: b, accountId: '9'}]}";
+        assert!(
+            Fixture::from_yaml(disagree)
+                .unwrap_err()
+                .contains("legacyBandwidthPackages")
+        );
+        let ucloud =
+            "ucloud: {accounts: [{publicKey: P, privateKey: a}, {publicKey: P, privateKey: b}]}";
+        assert!(
+            Fixture::from_yaml(ucloud)
+                .unwrap_err()
+                .contains("listed twice")
+        );
     }
 
     #[test]

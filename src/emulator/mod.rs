@@ -1,15 +1,18 @@
-//! `natop emulator`: the Alibaba VPC NAT API and the UCloud bandwidth-package
-//! API on one loopback address, with the services' signatures, asynchronous
-//! state machines, rules and error codes, plus admin endpoints for tests.
+//! `natop emulator`: the Alibaba VPC NAT API (plus STS `GetCallerIdentity`)
+//! and the UCloud bandwidth-package API (plus UAccount `GetUserInfo`) on one
+//! loopback address, with the services' signatures, asynchronous state
+//! machines, rules and error codes, plus admin endpoints for tests.
 //!
-//! Both APIs share the listen address: a request carrying `PublicKey` is a
-//! UCloud call; anything else is an Alibaba RPC call.
+//! Every API shares the listen address: a request carrying `PublicKey` is a
+//! UCloud call; anything else is an Alibaba RPC call, whose `Version` says
+//! which product (VPC or STS) answers it.
 
 pub mod admin;
 pub mod alibaba;
 pub mod clock;
 pub mod faults;
 pub mod fixture;
+pub mod log;
 pub mod state;
 pub mod ucloud;
 
@@ -96,12 +99,42 @@ impl Default for EmulatorConfig {
     }
 }
 
+/// The state file format. Files without one (0) keyed accounts by access key:
+/// loaded now, their resources would belong to no account, so they are refused.
+const STATE_FORMAT: u32 = 2;
+
 /// What is kept in the state file.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Saved {
+    #[serde(default)]
+    format: u32,
     clock_ms: i64,
     world: World,
+}
+
+/// Read a state file, refusing one of another format with what to do.
+fn load_state(path: &std::path::Path) -> Result<Saved, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    #[derive(Deserialize)]
+    struct Format {
+        #[serde(default)]
+        format: u32,
+    }
+    let format = serde_json::from_str::<Format>(&text)
+        .map_err(|e| format!("cannot parse {}: {e}", path.display()))?
+        .format;
+    if format != STATE_FORMAT {
+        return Err(format!(
+            "{} has state format {format}, this emulator reads format {STATE_FORMAT} \
+             (accounts keyed by account id, no longer by access key); delete the file to \
+             start from the fixture",
+            path.display()
+        ));
+    }
+    serde_json::from_str::<Saved>(&text)
+        .map_err(|e| format!("cannot parse {}: {e}", path.display()))
 }
 
 /// Mutable state behind one lock.
@@ -112,8 +145,10 @@ pub(crate) struct Inner {
     pub(crate) fault_rng: fastrand::Rng,
     /// Call counts by action, then outcome (`success` or the error code).
     pub(crate) calls: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Nonces seen in the last 15 minutes, by `account/nonce`.
+    /// Nonces seen in the last 15 minutes, by `access key/nonce`.
     pub(crate) nonces: HashMap<String, Instant>,
+    /// Every call, in order (`GET /_emulator/log`).
+    pub(crate) log: log::CallLog,
 }
 
 /// A running emulator's shared state.
@@ -146,17 +181,13 @@ impl ApiError {
 }
 
 impl Emulator {
-    /// Build the emulator, restoring the state file when it exists.
-    pub fn new(config: EmulatorConfig) -> Result<Arc<Emulator>, String> {
+    /// Build the emulator, restoring the state file when it exists. Fails on
+    /// a fixture whose accounts do not check out
+    /// ([`Fixture::with_account_ids`]) and on an unreadable state file.
+    pub fn new(mut config: EmulatorConfig) -> Result<Arc<Emulator>, String> {
+        config.fixture = config.fixture.with_account_ids()?;
         let saved = match &config.state_file {
-            Some(path) if path.exists() => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                Some(
-                    serde_json::from_str::<Saved>(&text)
-                        .map_err(|e| format!("cannot parse {}: {e}", path.display()))?,
-                )
-            }
+            Some(path) if path.exists() => Some(load_state(path)?),
             _ => None,
         };
         let (clock, world) = match saved {
@@ -174,6 +205,7 @@ impl Emulator {
             fault_rng: fastrand::Rng::with_seed(config.seed ^ 0x5eed_fa17),
             calls: BTreeMap::new(),
             nonces: HashMap::new(),
+            log: log::CallLog::default(),
         };
         Ok(Arc::new(Emulator {
             config,
@@ -194,6 +226,7 @@ impl Emulator {
             return;
         };
         let saved = Saved {
+            format: STATE_FORMAT,
             clock_ms: self.clock.now_ms(),
             world: inner.world.clone(),
         };
@@ -210,14 +243,27 @@ impl Emulator {
         }
     }
 
-    /// Count one call.
-    pub(crate) fn count(inner: &mut Inner, action: &str, outcome: &str) {
+    /// Count one call (`/_emulator/calls`: by action, with commit-then-drop
+    /// counted as the success it was) and log it (`/_emulator/log`).
+    pub(crate) fn count(inner: &mut Inner, call: &Logged<'_>, outcome: &str, answer: &Answer) {
+        let counted = if call.action.is_empty() {
+            "(none)"
+        } else {
+            call.action
+        };
         *inner
             .calls
-            .entry(action.to_string())
+            .entry(counted.to_string())
             .or_default()
             .entry(outcome.to_string())
             .or_default() += 1;
+        let logged = match answer {
+            Answer::Dropped => "dropped",
+            Answer::NotFoundProxy | Answer::Json(_) => outcome,
+        };
+        inner
+            .log
+            .record(call.action, &call.account, call.region, call.params, logged);
     }
 
     /// Draw the fault for `action`.
@@ -231,6 +277,7 @@ impl Emulator {
         let mut inner = self.lock();
         inner.world = World::from_fixture(&self.config.fixture, self.clock.now_ms());
         inner.calls.clear();
+        inner.log.clear();
         inner.nonces.clear();
         inner.faults = self.config.faults.clone();
         self.save(&inner);
@@ -245,12 +292,36 @@ impl Emulator {
     }
 }
 
-/// What an API handler produced: the answer, and whether to cut the
-/// connection instead of sending it.
+/// What a call is logged with.
+pub(crate) struct Logged<'a> {
+    /// The `Action` parameter.
+    pub(crate) action: &'a str,
+    /// The account id (UCloud: user id), empty before authentication.
+    pub(crate) account: String,
+    /// The region parameter.
+    pub(crate) region: &'a str,
+    /// Every parameter of the call.
+    pub(crate) params: &'a Params,
+}
+
+/// The body nginx answers a path it has no route for with.
+pub const NOT_FOUND_PROXY_PAGE: &str = "<html><head><title>404 Not Found</title></head>\
+                                        <body><h1>404 Not Found</h1></body></html>";
+
+/// How an API call is answered.
+pub(crate) enum Answer {
+    /// The service's JSON.
+    Json(serde_json::Value),
+    /// The service acted, but the connection is cut instead of answering.
+    Dropped,
+    /// A proxy's bare 404 page, the service never reached.
+    NotFoundProxy,
+}
+
+/// What an API handler produced.
 pub(crate) struct Outcome {
     pub(crate) status: u16,
-    pub(crate) body: serde_json::Value,
-    pub(crate) drop_answer: bool,
+    pub(crate) answer: Answer,
     pub(crate) latency_ms: u64,
 }
 
@@ -280,9 +351,18 @@ async fn api(
     if outcome.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(outcome.latency_ms)).await;
     }
-    if outcome.drop_answer {
-        return dropped_answer();
-    }
+    let body = match outcome.answer {
+        Answer::Dropped => return dropped_answer(),
+        Answer::NotFoundProxy => {
+            return (
+                StatusCode::NOT_FOUND,
+                [("content-type", "text/html"), ("server", "nginx")],
+                NOT_FOUND_PROXY_PAGE,
+            )
+                .into_response();
+        }
+        Answer::Json(body) => body,
+    };
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // The emulated clock's time, so that clients judging expiry by the
     // service's clock see the time tests move forward.
@@ -293,7 +373,7 @@ async fn api(
             ("content-type", "application/json;charset=utf-8"),
             ("date", date.as_str()),
         ],
-        outcome.body.to_string(),
+        body.to_string(),
     )
         .into_response()
 }
@@ -361,8 +441,9 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     info!(
         %addr,
-        "natop emulator serving the Alibaba VPC NAT API (RPC, Version 2016-04-28) and the UCloud \
-         bandwidth-package API (calls with PublicKey) on http://{addr}/; admin endpoints under /_emulator/"
+        "natop emulator serving the Alibaba VPC NAT API (RPC, Version 2016-04-28), Alibaba STS \
+         (Version 2015-04-01) and the UCloud bandwidth-package and UAccount APIs (calls with \
+         PublicKey) on http://{addr}/; admin endpoints under /_emulator/"
     );
     println!("natop emulator listening on http://{addr}/");
     axum::serve(

@@ -264,7 +264,7 @@ impl AlibabaRegionState {
     }
 }
 
-/// One Alibaba account.
+/// One Alibaba account (shared by all of its access keys).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlibabaAccountState {
@@ -291,7 +291,7 @@ impl UcloudRegionState {
     }
 }
 
-/// One UCloud account.
+/// One UCloud user (shared by all of its key pairs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UcloudAccountState {
@@ -314,44 +314,50 @@ pub struct TokenRecord {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct World {
-    /// Alibaba accounts by AccessKeyId.
+    /// Alibaba accounts by account id.
     #[serde(default)]
     pub alibaba: BTreeMap<String, AlibabaAccountState>,
-    /// UCloud accounts by PublicKey.
+    /// UCloud users by user id.
     #[serde(default)]
-    pub ucloud: BTreeMap<String, UcloudAccountState>,
-    /// ClientToken answers by `account/action/token`.
+    pub ucloud: BTreeMap<u64, UcloudAccountState>,
+    /// ClientToken answers by `<account id>/action/token`: a token is the
+    /// account's, whichever of its keys sent it.
     #[serde(default)]
     pub client_tokens: BTreeMap<String, TokenRecord>,
 }
 
 impl World {
     /// The world a fixture describes: every account owns a copy of every
-    /// region's EIPs and IPv6 addresses.
+    /// region's EIPs and IPv6 addresses, however many keys it has. The
+    /// fixture's account ids are expected filled in
+    /// ([`Fixture::with_account_ids`]).
     pub fn from_fixture(f: &Fixture, now_ms: i64) -> World {
         let mut world = World::default();
         for account in &f.alibaba.accounts {
-            let regions = f
+            world
                 .alibaba
-                .regions
-                .iter()
-                .map(|r| (r.region_id.clone(), alibaba_region(r, now_ms)))
-                .collect();
-            world.alibaba.insert(
-                account.access_key_id.clone(),
-                AlibabaAccountState { regions },
-            );
+                .entry(account.account_id.clone())
+                .or_insert_with(|| AlibabaAccountState {
+                    regions: f
+                        .alibaba
+                        .regions
+                        .iter()
+                        .map(|r| (r.region_id.clone(), alibaba_region(r, now_ms)))
+                        .collect(),
+                });
         }
         for account in &f.ucloud.accounts {
-            let regions = f
-                .ucloud
-                .regions
-                .iter()
-                .map(|r| (r.region.clone(), UcloudRegionState::default()))
-                .collect();
             world
                 .ucloud
-                .insert(account.public_key.clone(), UcloudAccountState { regions });
+                .entry(account.user_id)
+                .or_insert_with(|| UcloudAccountState {
+                    regions: f
+                        .ucloud
+                        .regions
+                        .iter()
+                        .map(|r| (r.region.clone(), UcloudRegionState::default()))
+                        .collect(),
+                });
         }
         world
     }
@@ -492,12 +498,15 @@ mod tests {
     fn world_from_the_default_fixture_gives_each_account_its_own_copy() {
         let f = Fixture::default_fixture();
         let w = World::from_fixture(&f, 0);
-        assert_eq!(w.alibaba.len(), 2);
+        // Three keys, two accounts: the third key is the first account's.
+        let accounts: Vec<&str> = w.alibaba.keys().map(String::as_str).collect();
+        assert_eq!(accounts, ["1380000000000001", "1380000000000002"]);
         for account in w.alibaba.values() {
             let region = &account.regions["cn-hangzhou"];
             assert_eq!(region.eips.len(), 12);
             assert_eq!(region.ipv6_addresses.len(), 12);
         }
-        assert_eq!(w.ucloud.len(), 2);
+        let users: Vec<u64> = w.ucloud.keys().copied().collect();
+        assert_eq!(users, [50_000_001, 50_000_002]);
     }
 }

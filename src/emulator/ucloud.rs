@@ -1,14 +1,17 @@
-//! The UCloud side of the emulator: RetCode-style authentication and the UNet
-//! bandwidth-package actions. Packages disappear once their DisableTime passes.
+//! The UCloud side of the emulator: RetCode-style authentication, the UNet
+//! bandwidth-package actions and UAccount `GetUserInfo`. Packages belong to
+//! the user, whichever of its key pairs calls, and disappear once their
+//! DisableTime passes.
 
 use serde_json::{Value, json};
 
 use super::faults::Fault;
+use super::fixture::UcloudAccount;
 use super::state::UcloudRegionState;
-use super::{Emulator, Inner, Outcome, new_id};
+use super::{Answer, Emulator, Inner, Logged, Outcome, new_id};
 use crate::cloud::ucloud::actions::{
     BandwidthPackage, CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage,
-    EipAddr,
+    EipAddr, GetUserInfoResponse, UserInfo,
 };
 use crate::cloud::ucloud::codes;
 use crate::cloud::ucloud::signer;
@@ -40,21 +43,30 @@ pub(crate) fn json_body_params(body: &[u8]) -> Params {
 /// Handle one UCloud call.
 pub(crate) fn handle(emulator: &Emulator, params: &Params) -> Outcome {
     let action = params.get("Action").cloned().unwrap_or_default();
-    let mut inner = emulator.lock();
-    let result = call(emulator, &mut inner, &action, params);
-    let label = if action.is_empty() {
-        "(none)"
-    } else {
-        action.as_str()
+    let mut logged = Logged {
+        action: &action,
+        account: String::new(),
+        region: params.get("Region").map_or("", String::as_str),
+        params,
     };
-    let (status, body, drop_answer, latency_ms) = match result {
-        Ok((mut value, fault, latency)) => {
+    let mut inner = emulator.lock();
+    let result = call(emulator, &mut inner, &action, params, &mut logged.account);
+    let (status, answer, outcome, latency_ms) = match result {
+        Ok((_, Some(Fault::NotFoundProxy), latency)) => (
+            404,
+            Answer::NotFoundProxy,
+            "notFoundProxy".to_string(),
+            latency,
+        ),
+        Ok((_, Some(Fault::CommitThenDrop), latency)) => {
+            (200, Answer::Dropped, "success".to_string(), latency)
+        }
+        Ok((mut value, _, latency)) => {
             if let Value::Object(map) = &mut value {
                 map.insert("RetCode".into(), json!(0));
                 map.insert("Action".into(), json!(format!("{action}Response")));
             }
-            Emulator::count(&mut inner, label, "success");
-            (200, value, fault == Some(Fault::CommitThenDrop), latency)
+            (200, Answer::Json(value), "success".to_string(), latency)
         }
         Err((f, latency)) => {
             let outcome = if f.http == 200 {
@@ -62,27 +74,44 @@ pub(crate) fn handle(emulator: &Emulator, params: &Params) -> Outcome {
             } else {
                 format!("HTTP{}", f.http)
             };
-            Emulator::count(&mut inner, label, &outcome);
             let body = json!({
                 "RetCode": f.ret_code,
                 "Action": format!("{action}Response"),
                 "Message": f.message,
             });
-            (f.http, body, false, latency)
+            (f.http, Answer::Json(body), outcome, latency)
         }
     };
+    Emulator::count(&mut inner, &logged, &outcome, &answer);
     Outcome {
         status,
-        body,
-        drop_answer,
+        answer,
         latency_ms,
     }
 }
 
 type CallResult = Result<(Value, Option<Fault>, u64), (Failure, u64)>;
 
-fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -> CallResult {
+/// The actions served (UNet and UAccount).
+const ACTIONS: &[&str] = &[
+    "CreateBandwidthPackage",
+    "DescribeBandwidthPackage",
+    "DeleteBandwidthPackage",
+    "GetUserInfo",
+];
+
+/// Authenticate, draw the fault, then answer. `caller` learns the user id
+/// once the call is authenticated. A [`Fault::NotFoundProxy`] comes back as
+/// `Ok` with no answer: nothing was done, and the caller answers for the proxy.
+fn call(
+    emulator: &Emulator,
+    inner: &mut Inner,
+    action: &str,
+    params: &Params,
+    caller: &mut String,
+) -> CallResult {
     let account = authenticate(emulator, params).map_err(|f| (f, 0))?;
+    *caller = account.user_id.to_string();
     let (fault, latency) = Emulator::draw_fault(inner, action);
     match fault {
         Some(Fault::Throttle) => {
@@ -105,7 +134,20 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
             };
             return Err((failure, latency));
         }
+        Some(Fault::NotFoundProxy) => return Ok((Value::Null, fault, latency)),
         Some(Fault::CommitThenDrop) | None => {}
+    }
+    if !ACTIONS.contains(&action) {
+        return Err((
+            fail(
+                codes::UNKNOWN_ACTION,
+                format!("Action [{action}] not exist"),
+            ),
+            latency,
+        ));
+    }
+    if action == "GetUserInfo" {
+        return Ok((user_info(&account), fault, latency));
     }
     let now_ms = emulator.clock.now_ms();
     inner.world.settle(now_ms);
@@ -137,7 +179,7 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
     let Inner { world, rng, .. } = inner;
     let state = world
         .ucloud
-        .entry(account)
+        .entry(account.user_id)
         .or_default()
         .regions
         .entry(region_name.clone())
@@ -158,7 +200,7 @@ fn call(emulator: &Emulator, inner: &mut Inner, action: &str, params: &Params) -
     Ok((result, fault, latency))
 }
 
-fn authenticate(emulator: &Emulator, params: &Params) -> Result<String, Failure> {
+fn authenticate(emulator: &Emulator, params: &Params) -> Result<UcloudAccount, Failure> {
     if params.get("Action").is_none_or(String::is_empty) {
         return Err(fail(codes::MISSING_ACTION, "Missing Action"));
     }
@@ -177,7 +219,37 @@ fn authenticate(emulator: &Emulator, params: &Params) -> Result<String, Failure>
     if *signature != signer::sign(params, &account.private_key) {
         return Err(fail(codes::SIGNATURE_ERROR, "Signature verify error"));
     }
-    Ok(account.public_key.clone())
+    Ok(account.clone())
+}
+
+/// The user of `account`'s key pair, the same for every key pair of the user.
+fn user_info(account: &UcloudAccount) -> Value {
+    let id = account.user_id;
+    let email = format!("natop-demo-{id}@example.com");
+    let user = UserInfo {
+        user_id: id,
+        user_email: email.clone(),
+        company_name: format!("natop demo {id}"),
+        user_name: "natop-demo".to_string(),
+        user_phone: format!("138****{:04}", id % 10_000),
+        phone_prefix: "86".to_string(),
+        user_address: String::new(),
+        province: "Beijing".to_string(),
+        city: "Beijing".to_string(),
+        auth_state: "CERTIFIED".to_string(),
+        administrator: email,
+        admin: 1,
+        finance: 1,
+        industry_type: 0,
+        user_type: 1,
+        user_version: 1,
+    };
+    let answer = GetUserInfoResponse {
+        ret_code: Some(0),
+        action: "GetUserInfoResponse".to_string(),
+        data_set: vec![user],
+    };
+    serde_json::to_value(answer).unwrap_or_else(|_| json!({}))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(params: &Params) -> Result<T, Failure> {

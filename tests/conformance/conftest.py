@@ -9,12 +9,15 @@ Fixtures:
 - `emulator`: the running emulator (base URL, admin endpoints: state, calls,
   set_faults, advance, set_speed, reset).
 - `fx`: the default fixture (accounts, regions, VPCs, vSwitches, EIPs, IPv6).
+  Alibaba keys 0 and 2 belong to one account (key rotation), key 1 to
+  another; likewise UCloud key pairs 0 and 2 are one user, 1 another.
 - `ali` / `ali2`: the official `aliyun-python-sdk-core` AcsClient for the
   first (legacy NAT bandwidth packages allowed) and second Alibaba account,
-  SDK retries off. `ali.call(action, **params)` returns the parsed JSON;
+  SDK retries off; `ali.account_id` is the key's account. `ali.call(action, **params)` returns the parsed JSON;
   `ali.error_of(action, **params)` returns `(http_status, code, message)` of
   the ServerException the call must raise; `ali.expect(code, action, ...)`.
-- `ali_factory(index, region, key_id, secret)`: other accounts/regions/keys.
+- `ali_factory(index, region, key_id, secret)`: other accounts/regions/keys
+  (index 2: the first account's second key).
 - `ucloud(region, account, public_key, private_key)`: official UCloud clients.
 - `raw`: hand-signed Alibaba requests and raw UCloud form posts (urllib).
 - `advance(seconds)`: move the emulator clock.

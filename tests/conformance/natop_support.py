@@ -27,6 +27,13 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
 API_VERSION = "2016-04-28"
+STS_API_VERSION = "2015-04-01"
+
+# What nginx answers a path it has no route for: the notFoundProxy fault.
+NOT_FOUND_PROXY_PAGE = (
+    "<html><head><title>404 Not Found</title></head>"
+    "<body><h1>404 Not Found</h1></body></html>"
+)
 
 # Transition durations the emulator is started with (virtual seconds).
 DURATIONS = {
@@ -45,6 +52,14 @@ ID_PATTERNS = {
 }
 
 STARTUP_TIMEOUT_S = 30.0
+
+
+def fault_rule(**rates) -> dict:
+    """A complete fault rule (`PUT /_emulator/faults`): every rate 0 unless given."""
+    base = {"throttling": 0.0, "serviceUnavailable": 0.0, "internalError": 0.0,
+            "notFoundProxy": 0.0, "latencyMs": 0, "commitThenDrop": 0.0}
+    base.update(rates)
+    return base
 
 
 def assert_id(value: str, prefix: str) -> None:
@@ -149,6 +164,17 @@ class FixtureData:
     def ucloud_accounts(self) -> list[dict]:
         return self.raw["ucloud"]["accounts"]
 
+    def account_id_of(self, access_key_id: str) -> str | None:
+        """The account an Alibaba access key belongs to (None: not in the fixture)."""
+        for account in self.alibaba_accounts:
+            if account["accessKeyId"] == access_key_id:
+                return str(account["accountId"])
+        return None
+
+    def ucloud_user(self, index: int = 0) -> str:
+        """The user id of a UCloud key pair, as the world's state keys it."""
+        return str(self.ucloud_accounts[index]["userId"])
+
     def region(self, region_id: str = "cn-hangzhou") -> dict:
         return next(r for r in self.raw["alibaba"]["regions"] if r["regionId"] == region_id)
 
@@ -200,6 +226,10 @@ class Emulator:
     def calls(self) -> dict:
         return self.admin("GET", "calls")
 
+    def log(self, since: int = 0) -> list[dict]:
+        """The call log after `since`, oldest first."""
+        return self.admin("GET", f"log?since={since}")["calls"]
+
     def set_faults(self, config: dict) -> Any:
         return self.admin("PUT", "faults", config)
 
@@ -221,8 +251,14 @@ class Emulator:
     def reset(self) -> None:
         self.admin("POST", "reset", {})
 
-    def alibaba_state(self, access_key_id: str, region_id: str = "cn-hangzhou") -> dict:
-        return self.state()["world"]["alibaba"][access_key_id]["regions"][region_id]
+    def alibaba_state(self, account_id: str, region_id: str = "cn-hangzhou") -> dict:
+        """One account's resources in a region (the world is keyed by account
+        id: every access key of an account shares them)."""
+        return self.state()["world"]["alibaba"][account_id]["regions"][region_id]
+
+    def ucloud_state(self, user_id: str, region: str = "cn-bj2") -> dict:
+        """One UCloud user's resources in a region."""
+        return self.state()["world"]["ucloud"][user_id]["regions"][region]
 
 
 # A clock speed that keeps virtual time still during a test: asynchronous
@@ -301,6 +337,7 @@ class Ali:
         self.emu = emu
         self.fx = fx
         self.key_id = key_id
+        self.account_id = fx.account_id_of(key_id)
         self.secret = secret
         self.region = region
         # auto_retry=False: the SDK's retry policy is off, so every error code

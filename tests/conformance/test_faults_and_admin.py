@@ -12,13 +12,7 @@ from ucloud.client import Client as UcloudClient
 from ucloud.core.exc import HTTPStatusException, RetCodeException
 
 from natop_support import DURATIONS, assert_id, items_of
-
-
-def rule(**rates):
-    base = {"throttling": 0.0, "serviceUnavailable": 0.0, "internalError": 0.0,
-            "latencyMs": 0, "commitThenDrop": 0.0}
-    base.update(rates)
-    return base
+from natop_support import fault_rule as rule
 
 
 def ucloud_create(client, fx, index=0):
@@ -52,7 +46,7 @@ def test_default_rule_applies_to_every_action(ali, emulator):
 def test_throttling_makes_no_change(ali, emulator, fx):
     emulator.set_faults({"default": rule(), "actions": {"CreateNatGateway": rule(throttling=1.0)}})
     ali.expect("Throttling", "CreateNatGateway", VpcId=fx.vpc()["vpcId"])
-    assert not emulator.alibaba_state(ali.key_id)["natGateways"]
+    assert not emulator.alibaba_state(ali.account_id)["natGateways"]
 
 
 def test_service_unavailable_and_internal_error(ali, emulator):
@@ -89,7 +83,7 @@ def test_commit_then_drop_on_create_nat_gateway(ali, emulator, fx):
     with pytest.raises(ClientException) as info:
         ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], Name="dropped")
     assert info.value.get_error_code() == "SDK.HttpError"
-    gateways = emulator.alibaba_state(ali.key_id)["natGateways"]
+    gateways = emulator.alibaba_state(ali.account_id)["natGateways"]
     assert len(gateways) == 1
     [(gateway_id, record)] = gateways.items()
     assert_id(gateway_id, "ngw")
@@ -107,7 +101,7 @@ def test_commit_then_drop_with_client_token_lets_the_retry_find_the_answer(ali, 
         ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="drop-token-1")
     emulator.clear_faults()
     retried = ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="drop-token-1")
-    assert list(emulator.alibaba_state(ali.key_id)["natGateways"]) == [retried["NatGatewayId"]]
+    assert list(emulator.alibaba_state(ali.account_id)["natGateways"]) == [retried["NatGatewayId"]]
 
 
 # ---- UCloud ----
@@ -158,7 +152,7 @@ def test_ucloud_commit_then_drop(ucloud, emulator, fx):
     emulator.set_faults({"default": rule(), "actions": {"CreateBandwidthPackage": rule(commitThenDrop=1.0)}})
     with pytest.raises(requests.exceptions.ConnectionError):
         ucloud_create(ucloud(), fx)
-    packages = emulator.state()["world"]["ucloud"][fx.ucloud_accounts[0]["publicKey"]]["regions"]["cn-bj2"]["bandwidthPackages"]
+    packages = emulator.ucloud_state(fx.ucloud_user(0))["bandwidthPackages"]
     assert len(packages) == 1
     emulator.clear_faults()
     assert ucloud().invoke("DescribeBandwidthPackage", {})["TotalCount"] == 1
@@ -210,12 +204,17 @@ def test_state_shows_the_fixture(emulator, fx):
     state = emulator.state()
     assert "clockMs" in state
     world = state["world"]
-    for account in fx.alibaba_accounts:
+    # Three keys, two accounts: the world holds each account once.
+    account_ids = {str(a["accountId"]) for a in fx.alibaba_accounts}
+    assert len(fx.alibaba_accounts) == 3 and len(account_ids) == 2
+    assert set(world["alibaba"]) == account_ids
+    for account_id in account_ids:
         for region in ("cn-hangzhou", "cn-beijing"):
-            eips = world["alibaba"][account["accessKeyId"]]["regions"][region]["eips"]
+            eips = world["alibaba"][account_id]["regions"][region]["eips"]
             assert sorted(eips) == sorted(e["allocationId"] for e in fx.eips(region))
             assert all(r["wire"]["Status"] == "Available" for r in eips.values())
-    assert set(world["ucloud"]) == {a["publicKey"] for a in fx.ucloud_accounts}
+    assert set(world["ucloud"]) == {str(a["userId"]) for a in fx.ucloud_accounts}
+    assert len(world["ucloud"]) == 2
 
 
 def test_reset_returns_to_the_fixture(ucloud, emulator, fx):
@@ -252,8 +251,8 @@ def test_clock_requests_are_validated(emulator):
 
 def test_advance_completes_due_transitions_in_state(ali, emulator, fx):
     gateway = ali.gateway(ready=False)
-    record = emulator.alibaba_state(ali.key_id)["natGateways"][gateway["NatGatewayId"]]
+    record = emulator.alibaba_state(ali.account_id)["natGateways"][gateway["NatGatewayId"]]
     assert record["wire"]["Status"] == "Creating"
     emulator.advance(DURATIONS["creating"] + 1)
-    record = emulator.alibaba_state(ali.key_id)["natGateways"][gateway["NatGatewayId"]]
+    record = emulator.alibaba_state(ali.account_id)["natGateways"][gateway["NatGatewayId"]]
     assert record["wire"]["Status"] == "Available"

@@ -506,7 +506,7 @@ def test_force_delete_removes_everything(ali, fx, advance):
     assert ali.packages(BandwidthPackageId=package) == []
     advance(DURATIONS["deleting"] + 1)
     assert ali.nat_gateway(gid) is None
-    state = ali.emu.alibaba_state(ali.key_id)
+    state = ali.emu.alibaba_state(ali.account_id)
     assert state["forwardEntries"] == {} and state["snatEntries"] == {}
     assert state["bandwidthPackages"] == {}
     # The EIP can be bound again elsewhere.

@@ -107,7 +107,7 @@ def test_same_token_same_parameters_returns_the_first_answer(ali, fx, emulator):
     assert second["NatGatewayId"] == first["NatGatewayId"]
     assert second["ForwardTableIds"] == first["ForwardTableIds"]
     assert second["SnatTableIds"] == first["SnatTableIds"]
-    assert list(emulator.alibaba_state(ali.key_id)["natGateways"]) == [first["NatGatewayId"]]
+    assert list(emulator.alibaba_state(ali.account_id)["natGateways"]) == [first["NatGatewayId"]]
 
 
 def test_same_token_different_parameters_is_a_mismatch(ali, fx, emulator):
@@ -116,13 +116,13 @@ def test_same_token_different_parameters_is_a_mismatch(ali, fx, emulator):
                VpcId=fx.vpc()["vpcId"], Name="other-name", ClientToken="tok-2")
     ali.expect("IdempotentParameterMismatch", "CreateNatGateway", status=400,
                VpcId=fx.vpc(1)["vpcId"], Name="first-name", ClientToken="tok-2")
-    assert len(emulator.alibaba_state(ali.key_id)["natGateways"]) == 1
+    assert len(emulator.alibaba_state(ali.account_id)["natGateways"]) == 1
 
 
 def test_tokens_are_case_sensitive(ali, fx, emulator):
     ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="Token-3")
     ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="token-3")
-    assert len(emulator.alibaba_state(ali.key_id)["natGateways"]) == 2
+    assert len(emulator.alibaba_state(ali.account_id)["natGateways"]) == 2
 
 
 def test_the_answer_is_repeated_even_after_the_state_moved_on(ali, fx, advance):
@@ -135,14 +135,14 @@ def test_the_answer_is_repeated_even_after_the_state_moved_on(ali, fx, advance):
 def test_without_a_token_a_repeated_create_duplicates(ali, fx, emulator):
     ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], Name="dup")
     ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], Name="dup")
-    assert len(emulator.alibaba_state(ali.key_id)["natGateways"]) == 2
+    assert len(emulator.alibaba_state(ali.account_id)["natGateways"]) == 2
 
 
 def test_a_failed_call_does_not_consume_the_token(ali, fx, emulator):
     ali.expect("InvalidNatGatewayName.Malformed", "CreateNatGateway", VpcId=fx.vpc()["vpcId"],
                Name="1bad", ClientToken="tok-5")
     ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], Name="good", ClientToken="tok-5")
-    assert len(emulator.alibaba_state(ali.key_id)["natGateways"]) == 1
+    assert len(emulator.alibaba_state(ali.account_id)["natGateways"]) == 1
 
 
 def test_tokens_are_per_account(ali, ali2, fx):

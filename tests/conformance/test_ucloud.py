@@ -345,5 +345,5 @@ def test_retcode_errors_do_not_change_state(ucloud, fx, emulator):
     ret_code(client, "CreateBandwidthPackage", {"EIPId": eip(fx)["eipId"], "Bandwidth": 1, "TimeRange": 1})
     ret_code(client, "CreateBandwidthPackage", {"EIPId": shared_eip(fx)["eipId"], "Bandwidth": 10, "TimeRange": 1})
     assert describe(client)["TotalCount"] == 0
-    regions = emulator.state()["world"]["ucloud"][fx.ucloud_accounts[0]["publicKey"]]["regions"]
+    regions = emulator.state()["world"]["ucloud"][fx.ucloud_user(0)]["regions"]
     assert all(not r["bandwidthPackages"] for r in regions.values())

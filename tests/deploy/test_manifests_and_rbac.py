@@ -120,7 +120,7 @@ def test_operator_with_the_charts_rbac_reconciles_every_sample_and_cleans_up(
         assert sorted((o["kind"], o["metadata"]["name"]) for o in objects) == sorted(
             (d["kind"], d["metadata"]["name"]) for d in expected)
         # The cloud holds what the samples describe.
-        region = emulator.state()["world"]["alibaba"]["LTAI5tNatopDemoKey01"]["regions"]["cn-hangzhou"]
+        region = emulator.state()["world"]["alibaba"]["1380000000000001"]["regions"]["cn-hangzhou"]
         assert len(region["natGateways"]) == 1
         assert len(region["forwardEntries"]) == 3
         assert len(region["snatEntries"]) == 1
@@ -139,7 +139,7 @@ def test_operator_with_the_charts_rbac_reconciles_every_sample_and_cleans_up(
         wait_for("the samples' objects to go", lambda: not any(
             kubectl.json("-n", SAMPLE_NAMESPACE, "get", kind)["items"] for kind in NATOP_KINDS), 180,
             interval=1)
-        region = emulator.state()["world"]["alibaba"]["LTAI5tNatopDemoKey01"]["regions"]["cn-hangzhou"]
+        region = emulator.state()["world"]["alibaba"]["1380000000000001"]["regions"]["cn-hangzhou"]
         for table in ["natGateways", "forwardEntries", "snatEntries", "bandwidthPackages"]:
             assert region[table] == {} or all(
                 v.get("wire", {}).get("Status") == "Deleting" for v in region[table].values()), table

@@ -134,9 +134,15 @@ impl World {
 
     /// (Re)start the operator.
     pub fn start_operator(&mut self) {
+        self.start_operator_watching(vec![self.ns.name.clone()]);
+    }
+
+    /// (Re)start the operator, watching `namespaces` (the test's label still
+    /// selects the objects; Secrets are read in the test's namespace).
+    pub fn start_operator_watching(&mut self, namespaces: Vec<String>) {
         let cancel = CancellationToken::new();
         let config = OperatorConfig {
-            watch_namespaces: vec![self.ns.name.clone()],
+            watch_namespaces: namespaces,
             secret_namespaces: vec![self.ns.name.clone()],
             drift_interval: Duration::from_secs(600),
             concurrency: 8,

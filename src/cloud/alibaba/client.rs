@@ -7,10 +7,13 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tracing::warn;
+use url::Url;
 
 use super::signer::{percent_encode, sign};
-use super::{API_VERSION, Action, DEFAULT_ENDPOINT, MAX_PAGE_SIZE, Paginated, classify};
-use crate::cloud::call::{Caller, ClientConfig, excerpt};
+use super::{
+    Action, DEFAULT_ENDPOINT, DEFAULT_STS_ENDPOINT, MAX_PAGE_SIZE, Paginated, Service, classify,
+};
+use crate::cloud::call::{Caller, ClientConfig, excerpt, parse_endpoint};
 use crate::cloud::wire::{self, ListBase, Params};
 use crate::cloud::{CloudError, ErrorCategory, Provider};
 
@@ -55,6 +58,8 @@ struct ErrorBody {
 #[derive(Clone)]
 pub struct AlibabaClient {
     caller: Caller,
+    /// Where [`Service::Sts`] actions go; VPC actions go to the caller's endpoint.
+    sts_endpoint: Url,
     credentials: Arc<AlibabaCredentials>,
 }
 
@@ -62,15 +67,24 @@ impl std::fmt::Debug for AlibabaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlibabaClient")
             .field("endpoint", &self.caller.endpoint.as_str())
+            .field("sts_endpoint", &self.sts_endpoint.as_str())
             .field("access_key_id", &self.credentials.access_key_id)
             .finish_non_exhaustive()
     }
 }
 
 impl AlibabaClient {
-    /// Build a client. Fails when the endpoint is not an http(s) URL or the
-    /// TLS stack cannot be initialised.
+    /// Build a client. Fails when an endpoint is not an http(s) URL or the
+    /// TLS stack cannot be initialised. STS actions go to `sts_endpoint`,
+    /// else to `endpoint` when that is set, else to the public STS endpoint.
     pub fn new(credentials: AlibabaCredentials, config: ClientConfig) -> Result<Self, CloudError> {
+        let sts_endpoint = parse_endpoint(
+            config
+                .sts_endpoint
+                .as_deref()
+                .or(config.endpoint.as_deref())
+                .unwrap_or(DEFAULT_STS_ENDPOINT),
+        )?;
         let caller = Caller::new(
             Provider::Alibaba,
             &credentials.access_key_id,
@@ -79,6 +93,7 @@ impl AlibabaClient {
         )?;
         Ok(AlibabaClient {
             caller,
+            sts_endpoint,
             credentials: Arc::new(credentials),
         })
     }
@@ -137,13 +152,22 @@ impl AlibabaClient {
         }
     }
 
-    /// The full signed query of one attempt: the request's parameters, the
-    /// common ones with a fresh nonce and timestamp, and the signature.
-    fn signed_query(&self, action: &str, params: &Params) -> String {
+    /// The endpoint `service`'s actions are sent to.
+    pub fn endpoint_of(&self, service: Service) -> &str {
+        match service {
+            Service::Vpc => self.caller.endpoint.as_str(),
+            Service::Sts => self.sts_endpoint.as_str(),
+        }
+    }
+
+    /// The full signed query of one attempt (the request's parameters, the
+    /// common ones with a fresh nonce and timestamp, and the signature), and
+    /// the signature alone, to keep it out of error messages.
+    fn signed_query(&self, action: &str, version: &str, params: &Params) -> (String, String) {
         let mut all = params.clone();
         let common = [
             ("Action", action.to_string()),
-            ("Version", API_VERSION.to_string()),
+            ("Version", version.to_string()),
             ("Format", "JSON".to_string()),
             ("AccessKeyId", self.credentials.access_key_id.clone()),
             ("SignatureMethod", "HMAC-SHA1".to_string()),
@@ -165,16 +189,22 @@ impl AlibabaClient {
             &all,
             self.credentials.access_key_secret.expose_secret(),
         );
-        all.insert("Signature".to_string(), signature);
-        all.iter()
+        all.insert("Signature".to_string(), signature.clone());
+        let query = all
+            .iter()
             .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
             .collect::<Vec<_>>()
-            .join("&")
+            .join("&");
+        (query, signature)
     }
 
     async fn attempt<A: Action>(&self, params: &Params) -> Result<A::Response, CloudError> {
-        let mut url = self.caller.endpoint.clone();
-        url.set_query(Some(&self.signed_query(A::NAME, params)));
+        let mut url = match A::SERVICE {
+            Service::Vpc => self.caller.endpoint.clone(),
+            Service::Sts => self.sts_endpoint.clone(),
+        };
+        let (query, signature) = self.signed_query(A::NAME, A::VERSION, params);
+        url.set_query(Some(&query));
         let response = self
             .caller
             .http
@@ -195,7 +225,13 @@ impl AlibabaClient {
                 detail: e.to_string(),
             });
         }
-        let error = service_error(A::NAME, status, &body);
+        let token = self
+            .credentials
+            .security_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_string())
+            .unwrap_or_default();
+        let error = service_error(A::NAME, status, &body, &[&signature, &token]);
         if error.category() == ErrorCategory::Auth {
             warn!(action = A::NAME, error = %error, "cloud rejected the credentials");
         }
@@ -203,21 +239,31 @@ impl AlibabaClient {
     }
 }
 
-fn service_error(action: &str, status: u16, body: &str) -> CloudError {
+/// The error of a non-2xx answer. Without the service's `Code` the body came
+/// from something else (a proxy, an ingress, a wrong path): only its status
+/// is known, so it is classified by that alone and never as not-found.
+/// `sensitive` values are kept out of the excerpt of such a body.
+fn service_error(action: &str, status: u16, body: &str, sensitive: &[&str]) -> CloudError {
     let parsed = serde_json::from_str::<ErrorBody>(body).unwrap_or_default();
-    let (code, message) = if parsed.code.is_empty() {
+    let (code, message, category) = if parsed.code.is_empty() {
         (
             format!("HTTP{status}"),
-            without_string_to_sign(&excerpt(body)),
+            without_string_to_sign(&excerpt(body, sensitive)),
+            ErrorCategory::from_bare_status(status),
         )
     } else {
-        (parsed.code, without_string_to_sign(&parsed.message))
+        let category = classify(status, &parsed.code);
+        (
+            parsed.code,
+            without_string_to_sign(&parsed.message),
+            category,
+        )
     };
     CloudError::Service {
         provider: Provider::Alibaba,
         action: action.to_string(),
         status,
-        category: classify(status, &code),
+        category,
         code,
         message,
         request_id: parsed.request_id,
@@ -270,19 +316,110 @@ mod tests {
     #[test]
     fn error_bodies_are_typed_and_classified() {
         let body = r#"{"RequestId":"R1","HostId":"vpc.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control.","Recommend":"https://x"}"#;
-        let e = service_error("DescribeNatGateways", 400, body);
+        let e = service_error("DescribeNatGateways", 400, body, &[]);
         assert_eq!(e.code(), Some("Throttling.User"));
         assert!(e.is_retryable());
         assert!(e.to_string().contains("RequestId R1"));
-        let e = service_error("DescribeNatGateways", 502, "<html>bad gateway</html>");
+        let e = service_error("DescribeNatGateways", 502, "<html>bad gateway</html>", &[]);
         assert_eq!(e.code(), Some("HTTP502"));
         assert!(e.is_retryable());
     }
 
     #[test]
+    fn answers_without_a_code_are_classified_by_status_alone() {
+        let nginx = "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>";
+        let table = [
+            (404, nginx, ErrorCategory::Endpoint),
+            (403, "<html>Forbidden</html>", ErrorCategory::Endpoint),
+            (
+                407,
+                "Proxy Authentication Required",
+                ErrorCategory::Endpoint,
+            ),
+            (401, "", ErrorCategory::Endpoint),
+            (400, r#"{"Message":"no code"}"#, ErrorCategory::Endpoint),
+            (
+                404,
+                r#"{"RequestId":"R","Code":""}"#,
+                ErrorCategory::Endpoint,
+            ),
+            (429, "Too Many Requests", ErrorCategory::Throttled),
+            (503, "", ErrorCategory::Unavailable),
+            (
+                504,
+                "<html>gateway time-out</html>",
+                ErrorCategory::Unavailable,
+            ),
+        ];
+        for (status, body, want) in table {
+            let e = service_error("DeleteNatGateway", status, body, &[]);
+            assert_eq!(e.category(), want, "{status} {body}");
+            assert_eq!(e.code(), Some(format!("HTTP{status}").as_str()));
+            assert!(!e.is_not_found(), "{status} {body}");
+        }
+        let e = service_error("DeleteNatGateway", 404, nginx, &[]);
+        assert!(e.to_string().contains("404 Not Found"), "{e}");
+        // The service's own not-found code still means gone.
+        let coded = r#"{"RequestId":"R","Code":"InvalidNatGatewayId.NotFound","Message":"gone"}"#;
+        assert!(service_error("DeleteNatGateway", 404, coded, &[]).is_not_found());
+    }
+
+    #[test]
+    fn an_echoing_proxy_page_does_not_leak_the_token_or_signature() {
+        let body = "<html>No upstream for /?SecurityToken=sts-secret-token&Signature=sig%2Bvalue%3D</html>";
+        let e = service_error(
+            "DescribeNatGateways",
+            404,
+            body,
+            &["sig+value=", "sts-secret-token"],
+        );
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("sts-secret-token"), "{text}");
+        assert!(!text.contains("sig"), "{text}");
+    }
+
+    #[test]
+    fn sts_actions_follow_the_sts_endpoint_rules() {
+        let key = || AlibabaCredentials::new("id", "secret");
+        let client = AlibabaClient::new(key(), ClientConfig::default()).unwrap();
+        assert_eq!(
+            client.endpoint_of(Service::Vpc),
+            "https://vpc.aliyuncs.com/"
+        );
+        assert_eq!(
+            client.endpoint_of(Service::Sts),
+            "https://sts.aliyuncs.com/"
+        );
+        let emulator = ClientConfig {
+            endpoint: Some("http://127.0.0.1:8787/".into()),
+            ..ClientConfig::default()
+        };
+        let client = AlibabaClient::new(key(), emulator.clone()).unwrap();
+        assert_eq!(client.endpoint_of(Service::Sts), "http://127.0.0.1:8787/");
+        let split = ClientConfig {
+            sts_endpoint: Some("https://sts-vpc.cn-hangzhou.aliyuncs.com".into()),
+            ..emulator
+        };
+        let client = AlibabaClient::new(key(), split).unwrap();
+        assert_eq!(client.endpoint_of(Service::Vpc), "http://127.0.0.1:8787/");
+        assert_eq!(
+            client.endpoint_of(Service::Sts),
+            "https://sts-vpc.cn-hangzhou.aliyuncs.com/"
+        );
+        let bad = ClientConfig {
+            sts_endpoint: Some("sts.aliyuncs.com".into()),
+            ..ClientConfig::default()
+        };
+        assert!(matches!(
+            AlibabaClient::new(key(), bad),
+            Err(CloudError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
     fn the_string_to_sign_never_reaches_an_error() {
         let body = r#"{"RequestId":"R","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&SecurityToken%3Dsts-secret"}"#;
-        let e = service_error("DescribeNatGateways", 400, body);
+        let e = service_error("DescribeNatGateways", 400, body, &[]);
         let text = format!("{e} {e:?}");
         assert!(!text.contains("sts-secret"), "{text}");
         assert!(text.contains("Specified signature is not matched"));

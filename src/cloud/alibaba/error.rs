@@ -1,6 +1,9 @@
 //! Classification of Alibaba error codes (see the retry rules of the official
 //! SDKs): throttling, service failures and busy states are retried; not-found
 //! means "already gone" on delete; everything else is not fixed by retrying.
+//! Only the service's own not-found codes mean not-found: an HTTP 404 alone
+//! can come from a wrong path or a proxy (see
+//! [`ErrorCategory::from_bare_status`] for answers without a `Code`).
 
 use crate::cloud::ErrorCategory;
 
@@ -30,9 +33,13 @@ const NOT_FOUND_BUT_CONFIG: &[(&str, ErrorCategory)] = &[
     ("InvalidVSwitchId.NotFound", ErrorCategory::Dependency),
     ("InvalidVswitchId.NotFound", ErrorCategory::Dependency),
     ("InvalidZoneId.NotFound", ErrorCategory::Dependency),
+    // The address does not serve this API (another product's endpoint, or
+    // `Version` of another product): nothing is known about the resource.
+    ("InvalidAction.NotFound", ErrorCategory::Endpoint),
 ];
 
-/// Classify an Alibaba error by HTTP status and `Code`.
+/// Classify an Alibaba error answer that carries a `Code`, by that code and
+/// then the HTTP status.
 pub fn classify(status: u16, code: &str) -> ErrorCategory {
     if let Some((_, category)) = NOT_FOUND_BUT_CONFIG.iter().find(|(c, _)| *c == code) {
         return *category;
@@ -95,7 +102,6 @@ pub fn classify(status: u16, code: &str) -> ErrorCategory {
     match status {
         429 => ErrorCategory::Throttled,
         500 | 502 | 503 | 504 => ErrorCategory::Unavailable,
-        404 => ErrorCategory::NotFound,
         401 | 403 => ErrorCategory::Auth,
         409 => ErrorCategory::Busy,
         _ => ErrorCategory::Other,
@@ -133,6 +139,7 @@ mod tests {
             (404, "InvalidAccessKeyId.NotFound", Auth),
             (404, "InvalidRegionId.NotFound", Validation),
             (404, "InvalidVpcId.NotFound", Dependency),
+            (404, "InvalidAction.NotFound", Endpoint),
             (400, "SignatureDoesNotMatch", Auth),
             (400, "SignatureNonceUsed", Auth),
             (400, "InvalidTimeStamp.Expired", Auth),
@@ -150,6 +157,10 @@ mod tests {
             (400, "InvalidIpCount.ValueNotSupported", Validation),
             (502, "SomethingNew", Unavailable),
             (400, "SomethingNew", Other),
+            // A code the table does not know, on a 404: the status alone
+            // never means the resource is gone.
+            (404, "SomethingNew", Other),
+            (409, "SomethingNew", Busy),
         ];
         for (status, code, want) in table {
             assert_eq!(classify(status, code), want, "{status} {code}");

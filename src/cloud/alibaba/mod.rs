@@ -1,5 +1,6 @@
 //! Alibaba Cloud VPC API (version 2016-04-28): NAT gateways, DNAT and SNAT
-//! tables, NAT bandwidth packages, IPv6 internet bandwidth and EIPs.
+//! tables, NAT bandwidth packages, IPv6 internet bandwidth and EIPs; and the
+//! one STS action (version 2015-04-01) that says which account a key is of.
 //!
 //! Every action is a request type that serializes (PascalCase, the wire names)
 //! into flat RPC parameters and names its response type through [`Action`].
@@ -20,8 +21,58 @@ use serde::de::DeserializeOwned;
 /// The API version every VPC NAT action is sent with.
 pub const API_VERSION: &str = "2016-04-28";
 
+/// The API version of the STS actions.
+pub const STS_API_VERSION: &str = "2015-04-01";
+
 /// The public endpoint used when none is configured.
 pub const DEFAULT_ENDPOINT: &str = "https://vpc.aliyuncs.com";
+
+/// The public STS endpoint, used when neither an STS endpoint nor an endpoint
+/// is configured.
+pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
+
+/// The Alibaba Cloud product an action belongs to: it decides the `Version`
+/// sent and the endpoint called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// The VPC API (NAT gateways, entries, bandwidth packages, EIPs, IPv6).
+    Vpc,
+    /// Security Token Service (caller identity).
+    Sts,
+}
+
+impl Service {
+    /// The `Version` parameter of the product's actions.
+    pub const fn version(self) -> &'static str {
+        match self {
+            Service::Vpc => API_VERSION,
+            Service::Sts => STS_API_VERSION,
+        }
+    }
+
+    /// The product whose actions are sent with `version`, if any.
+    pub fn of_version(version: &str) -> Option<Service> {
+        [Service::Vpc, Service::Sts]
+            .into_iter()
+            .find(|s| s.version() == version)
+    }
+
+    /// The host name the public service answers errors with (`HostId`).
+    pub const fn host(self) -> &'static str {
+        match self {
+            Service::Vpc => "vpc.aliyuncs.com",
+            Service::Sts => "sts.aliyuncs.com",
+        }
+    }
+
+    /// The product name as the troubleshooting links spell it.
+    pub const fn product(self) -> &'static str {
+        match self {
+            Service::Vpc => "Vpc",
+            Service::Sts => "Sts",
+        }
+    }
+}
 
 /// The page size every paginator asks for: the largest the service allows.
 pub const MAX_PAGE_SIZE: u32 = 50;
@@ -30,6 +81,10 @@ pub const MAX_PAGE_SIZE: u32 = 50;
 pub trait Action: Serialize + Send + Sync {
     /// The action name on the wire (`Action=` parameter).
     const NAME: &'static str;
+    /// The product the action belongs to.
+    const SERVICE: Service = Service::Vpc;
+    /// The `Version=` parameter: the product's.
+    const VERSION: &'static str = Self::SERVICE.version();
     /// The typed success response.
     type Response: DeserializeOwned + Send;
 }

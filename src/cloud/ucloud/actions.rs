@@ -1,5 +1,6 @@
 //! UNet bandwidth package actions: a temporary extra bandwidth for an EIP,
-//! active from `EnableTime` to `EnableTime + TimeRange` hours.
+//! active from `EnableTime` to `EnableTime + TimeRange` hours; and the
+//! UAccount action that says which user (account) a key pair belongs to.
 
 use serde::{Deserialize, Serialize};
 
@@ -206,6 +207,86 @@ pub struct DeleteBandwidthPackageResponse {
     pub action: String,
 }
 
+/// GetUserInfo (UAccount): the user the key pair belongs to. It takes no
+/// parameters (and no `Region`); every key pair of one user answers the same
+/// `UserId`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUserInfo {}
+
+impl Action for GetUserInfo {
+    const NAME: &'static str = "GetUserInfo";
+    const IDEMPOTENT: bool = true;
+    type Response = GetUserInfoResponse;
+}
+
+/// Answer of GetUserInfo.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetUserInfoResponse {
+    /// `0` on success.
+    #[serde(deserialize_with = "wire::opt_num")]
+    pub ret_code: Option<i64>,
+    /// `GetUserInfoResponse`.
+    pub action: String,
+    /// The user: one element.
+    #[serde(deserialize_with = "wire::list")]
+    pub data_set: Vec<UserInfo>,
+}
+
+/// A UCloud user (the `UserInfo` model of the UAccount API).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UserInfo {
+    /// The user's (account's) id.
+    #[serde(deserialize_with = "wire::num")]
+    pub user_id: u64,
+    /// Login e-mail.
+    #[serde(deserialize_with = "wire::text")]
+    pub user_email: String,
+    /// Company of the account.
+    #[serde(deserialize_with = "wire::text")]
+    pub company_name: String,
+    /// Display name.
+    #[serde(deserialize_with = "wire::text")]
+    pub user_name: String,
+    /// Phone number (masked).
+    #[serde(deserialize_with = "wire::text")]
+    pub user_phone: String,
+    /// International dialling prefix of the phone number.
+    #[serde(deserialize_with = "wire::text")]
+    pub phone_prefix: String,
+    /// Postal address.
+    #[serde(deserialize_with = "wire::text")]
+    pub user_address: String,
+    /// Province of the address.
+    #[serde(deserialize_with = "wire::text")]
+    pub province: String,
+    /// City of the address.
+    #[serde(deserialize_with = "wire::text")]
+    pub city: String,
+    /// Identity verification state (e.g. `CERTIFIED`).
+    #[serde(deserialize_with = "wire::text")]
+    pub auth_state: String,
+    /// The account's administrator.
+    #[serde(deserialize_with = "wire::text")]
+    pub administrator: String,
+    /// Whether the caller is an administrator (1) or not (0).
+    #[serde(deserialize_with = "wire::num")]
+    pub admin: i64,
+    /// Whether the caller has finance rights (1) or not (0).
+    #[serde(deserialize_with = "wire::num")]
+    pub finance: i64,
+    /// Industry code.
+    #[serde(deserialize_with = "wire::num")]
+    pub industry_type: i64,
+    /// Account type code (individual or company).
+    #[serde(deserialize_with = "wire::num")]
+    pub user_type: i64,
+    /// Account version code.
+    #[serde(deserialize_with = "wire::num")]
+    pub user_version: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +340,37 @@ mod tests {
         let empty: DescribeBandwidthPackageResponse =
             serde_json::from_str(r#"{"RetCode":0,"TotalCount":0}"#).unwrap();
         assert!(empty.data_sets.is_empty());
+    }
+
+    #[test]
+    fn the_recorded_user_info_parses() {
+        let body = include_str!("../../../tests/fixtures/ucloud/GetUserInfo.json");
+        let r: GetUserInfoResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.ret_code, Some(0));
+        assert_eq!(r.action, "GetUserInfoResponse");
+        let [user] = r.data_set.as_slice() else {
+            panic!("one user: {r:?}");
+        };
+        assert_eq!(user.user_id, 50_000_001);
+        assert_eq!(user.user_email, "natop-demo-50000001@example.com");
+        assert_eq!(user.company_name, "natop demo 50000001");
+        assert_eq!(user.admin, 1);
+        assert_eq!(user.auth_state, "CERTIFIED");
+    }
+
+    #[test]
+    fn user_info_numbers_may_be_strings() {
+        let r: GetUserInfoResponse = serde_json::from_str(
+            r#"{"RetCode":"0","DataSet":[{"UserId":"50000002","Admin":"0","UserEmail":7}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.data_set[0].user_id, 50_000_002);
+        assert_eq!(r.data_set[0].admin, 0);
+        assert_eq!(r.data_set[0].user_email, "7");
+        assert!(
+            flatten(&GetUserInfo::default(), ListBase::Zero)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -161,8 +161,10 @@ impl UcloudClient {
     }
 
     async fn attempt<A: Action>(&self, params: &Params) -> Result<A::Response, CloudError> {
+        let signed = self.signed_params(A::NAME, params);
+        let signature = signed.get("Signature").cloned().unwrap_or_default();
         let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(self.signed_params(A::NAME, params))
+            .extend_pairs(&signed)
             .finish();
         let sent = self
             .caller
@@ -185,7 +187,13 @@ impl UcloudClient {
             Err(e) => return Err(self.unknown_or(A::IDEMPOTENT, A::NAME, &e)),
         };
         if status != 200 {
-            return Err(self.http_error(A::IDEMPOTENT, A::NAME, status, &text));
+            return Err(http_error(
+                A::IDEMPOTENT,
+                A::NAME,
+                status,
+                &text,
+                &signature,
+            ));
         }
         let envelope: Envelope = match serde_json::from_str(&text) {
             Ok(e) => e,
@@ -212,7 +220,13 @@ impl UcloudClient {
                     Err(error)
                 }
             }
-            None => Err(self.http_error(A::IDEMPOTENT, A::NAME, status, &text)),
+            None => Err(http_error(
+                A::IDEMPOTENT,
+                A::NAME,
+                status,
+                &text,
+                &signature,
+            )),
         }
     }
 
@@ -222,31 +236,6 @@ impl UcloudClient {
             transport
         } else {
             unknown_outcome(action, &transport)
-        }
-    }
-
-    /// An answer that is not the API's JSON: a gateway or proxy error.
-    fn http_error(&self, idempotent: bool, action: &str, status: u16, body: &str) -> CloudError {
-        let category = match status {
-            429 => ErrorCategory::Throttled,
-            500..=599 => ErrorCategory::Unavailable,
-            _ => ErrorCategory::Other,
-        };
-        let error = CloudError::Service {
-            provider: Provider::UCloud,
-            action: action.to_string(),
-            status,
-            code: format!("HTTP{status}"),
-            message: excerpt(body),
-            request_id: String::new(),
-            category,
-        };
-        // A 429 means the gateway refused the call; a 5xx may have come after
-        // the purchase went through.
-        if idempotent || status == 429 {
-            error
-        } else {
-            unknown_outcome(action, &error)
         }
     }
 
@@ -268,6 +257,35 @@ impl UcloudClient {
         } else {
             unknown_outcome(action, &decode)
         }
+    }
+}
+
+/// An answer that is not the API's: an HTTP error status, or a body without
+/// `RetCode`. It came from a gateway, a proxy or a wrong path, so only its
+/// status is known (a 404 says nothing about the package). The signature is
+/// kept out of the excerpt, in case the page echoes the request.
+fn http_error(
+    idempotent: bool,
+    action: &str,
+    status: u16,
+    body: &str,
+    signature: &str,
+) -> CloudError {
+    let error = CloudError::Service {
+        provider: Provider::UCloud,
+        action: action.to_string(),
+        status,
+        code: format!("HTTP{status}"),
+        message: excerpt(body, &[signature]),
+        request_id: String::new(),
+        category: ErrorCategory::from_bare_status(status),
+    };
+    // A 429 means the gateway refused the call; any other status may have
+    // come after the purchase went through.
+    if idempotent || status == 429 {
+        error
+    } else {
+        unknown_outcome(action, &error)
     }
 }
 
@@ -296,6 +314,41 @@ mod tests {
         assert_eq!(classify(1), ErrorCategory::Other);
         assert!(classify(153).is_retryable() && classify(2001).is_retryable());
         assert!(!classify(171).is_retryable());
+    }
+
+    #[test]
+    fn answers_without_a_ret_code_are_classified_by_status_alone() {
+        let nginx = "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>";
+        let table = [
+            (404, nginx, ErrorCategory::Endpoint),
+            (403, "Forbidden", ErrorCategory::Endpoint),
+            (
+                407,
+                "Proxy Authentication Required",
+                ErrorCategory::Endpoint,
+            ),
+            (200, r#"{"Message":"portal"}"#, ErrorCategory::Endpoint),
+            (429, "", ErrorCategory::Throttled),
+            (502, "bad gateway", ErrorCategory::Unavailable),
+            (503, "", ErrorCategory::Unavailable),
+            (501, "", ErrorCategory::Endpoint),
+        ];
+        for (status, body, want) in table {
+            let e = http_error(true, "DeleteBandwidthPackage", status, body, "sig");
+            assert_eq!(e.category(), want, "{status} {body}");
+            assert!(!e.is_not_found());
+        }
+        let e = http_error(
+            true,
+            "DescribeBandwidthPackage",
+            404,
+            "echo /?Signature=abc123",
+            "abc123",
+        );
+        assert!(!e.to_string().contains("abc123"), "{e}");
+        // A purchase answered by a proxy may still have gone through.
+        let e = http_error(false, "CreateBandwidthPackage", 404, nginx, "sig");
+        assert_eq!(e.category(), ErrorCategory::UnknownOutcome);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! UCloud API family (UNet product): temporary bandwidth packages for EIPs.
+//! UCloud API family: temporary bandwidth packages for EIPs (UNet product),
+//! and the user a key pair belongs to (UAccount `GetUserInfo`).
 //!
 //! Every call is a POST of flat parameters (`Action`, `PublicKey`, `Signature`
 //! and the action's own) answered with HTTP 200 and a `RetCode` (0 = success).

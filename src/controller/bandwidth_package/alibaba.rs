@@ -614,12 +614,9 @@ pub async fn cleanup(
         .await;
         return Ok(None);
     }
-    let Some(id) = progress
-        .status
-        .id
-        .clone()
-        .or_else(|| package.annotations().get(EXTERNAL_ID_ANNOTATION).cloned())
-    else {
+    // Only what this object recorded: an annotation it never adopted names
+    // nothing of its own.
+    let Some(id) = progress.status.id.clone() else {
         return Ok(None);
     };
     if describe(client, region, &id).await?.is_none() {

@@ -22,10 +22,13 @@ use super::Context;
 use super::providers::{CloudClient, Resolved};
 use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
+use super::{location, ownership};
 use crate::api::bandwidth_package::{
     BandwidthPackage, BandwidthPackageStatus, validate, validate_provider,
 };
-use crate::api::{DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway, ProviderConfig};
+use crate::api::{
+    CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway, ProviderConfig,
+};
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "BandwidthPackage";
@@ -63,6 +66,8 @@ pub async fn run(ctx: Arc<Context>) {
     let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let controller = Controller::new(api, ctx.config.watcher());
     let store = controller.store();
+    // Only the first run on a context registers its cache.
+    let _ = ctx.stores.bandwidth_packages.set(store.clone());
     let by_gateway = store.clone();
     let cancel = ctx.cancel.clone();
     controller
@@ -193,9 +198,10 @@ async fn resolve(
     ctx: &Context,
 ) -> Result<Result<Resolved, Verdict>, ReconcileError> {
     let reference = &package.spec.provider_config_ref.name;
+    let recorded = package.status.as_ref().and_then(|s| s.location.as_ref());
     let resolved = match ctx
         .providers
-        .resolve(reference, package.spec.region.as_deref())
+        .resolve_at(recorded, reference, package.spec.region.as_deref())
         .await
     {
         Ok(r) => r,
@@ -224,6 +230,34 @@ async fn apply(
         ctx.pacing.settled(&key);
         return Ok(Action::await_change());
     }
+    let stall = |progress: &mut Progress, reason: &str, message: String| {
+        progress.verdict = Verdict::stalled(reason, message);
+        ctx.pacing.settled(&key);
+        Ok(Action::await_change())
+    };
+    let prefixes: &[&str] = if package.spec.ucloud.is_some() {
+        &["bwpack-"]
+    } else {
+        &["bwp-"]
+    };
+    let annotated = match ownership::external_id(package.annotations(), prefixes) {
+        Ok(id) => id,
+        Err(message) => return stall(progress, ownership::INVALID_EXTERNAL_ID, message),
+    };
+    let recorded_id = progress.status.id.clone();
+    if let Some(id) = annotated
+        .as_ref()
+        .filter(|id| recorded_id.as_ref().is_none_or(|r| r == *id))
+    {
+        let claims = ownership::claims(
+            ctx.stores.bandwidth_packages.get(),
+            |p: &BandwidthPackage| p.status.as_ref().and_then(|s| s.id.clone()),
+        );
+        let me = ownership::Claim::of(package, recorded_id.clone());
+        if let Some(message) = ownership::other_owner(&me, id, &claims, None) {
+            return stall(progress, ownership::OWNED_BY_ANOTHER_OBJECT, message);
+        }
+    }
     let resolved = match resolve(package, ctx).await? {
         Ok(r) => r,
         Err(verdict) => {
@@ -232,6 +266,35 @@ async fn apply(
             return Ok(Action::await_change());
         }
     };
+    let here = resolved.location();
+    let recorded = package.status.as_ref().and_then(|s| s.location.as_ref());
+    // The spec's place too: the recorded one is used while the spec points elsewhere.
+    let effective = CloudLocation {
+        provider_config: package.spec.provider_config_ref.name.clone(),
+        region: package
+            .spec
+            .region
+            .clone()
+            .unwrap_or_else(|| here.region.clone()),
+        ..here.clone()
+    };
+    let what = recorded_id
+        .as_ref()
+        .map_or_else(|| "the package".to_string(), |id| format!("package {id}"));
+    if let Err(message) = location::check(recorded, &effective, &what)
+        .and_then(|()| location::check(recorded, &here, &what))
+    {
+        return stall(progress, location::LOCATION_CHANGED, message);
+    }
+    progress.status.location = Some(here.clone());
+    let buying = recorded_id.is_none()
+        && annotated.is_none()
+        && package.spec.management_policy == ManagementPolicy::Manage;
+    if buying && recorded.is_none() {
+        // Where the package goes is recorded (the status write) before it is bought.
+        progress.verdict = Verdict::progressing("Creating", format!("buying a package in {here}"));
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     match (&resolved.cloud, &package.spec.alibaba, &package.spec.ucloud) {
         (CloudClient::Alibaba(client), Some(spec), None) => {
             progress.status.cloud = Some("Alibaba".into());
@@ -313,6 +376,10 @@ async fn cleanup_step(
     // unrecorded create made itself).
     let resolved = match resolve(package, ctx).await? {
         Ok(r) => r,
+        Err(_) if id.is_none() && progress.status.location.is_none() => {
+            // natop records the place before buying: nothing was bought.
+            return Ok(None);
+        }
         Err(verdict) => {
             let invalid = validate(spec).is_err()
                 || matches!(&verdict, Verdict::Stalled { reason, .. } if reason == "InvalidSpec");
@@ -325,6 +392,20 @@ async fn cleanup_step(
             return Ok(Some(Action::requeue(Duration::from_secs(30))));
         }
     };
+    let what = id
+        .as_ref()
+        .map_or_else(|| "the package".to_string(), |id| format!("package {id}"));
+    if let Err(message) = location::check(
+        progress.status.location.as_ref(),
+        &resolved.location(),
+        &what,
+    ) {
+        progress.verdict = Verdict::stalled(
+            location::LOCATION_CHANGED,
+            format!("not deleted: {message}"),
+        );
+        return Ok(Some(Action::requeue(Duration::from_secs(60))));
+    }
     match (&resolved.cloud, &spec.alibaba, &spec.ucloud) {
         (CloudClient::Alibaba(client), Some(a), None) => {
             alibaba::cleanup(package, a, ctx, client, &resolved.region, progress).await

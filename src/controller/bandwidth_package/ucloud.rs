@@ -496,10 +496,11 @@ pub async fn cleanup(
     if progress.status.expired == Some(true) {
         return Ok(None);
     }
-    let annotated = package.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
     let packages = list(client, region).await?;
     let now = client.server_now().as_second();
-    let target = match progress.status.id.clone().or(annotated) {
+    // Only what this object recorded: an annotation it never adopted names
+    // nothing of its own.
+    let target = match progress.status.id.clone() {
         Some(id) => packages.iter().find(|p| p.bandwidth_package_id == id),
         // A purchase whose answer was lost is found by its window.
         None => match progress.status.enable_time.as_ref().map(seconds) {

@@ -48,6 +48,7 @@ impl EntryKind for ForwardEntry {
     const KIND: &'static str = "ForwardEntry";
     const TABLE: &'static str = "forward table";
     const TABLE_FIELD: &'static str = "forwardTableId";
+    const ID_PREFIX: &'static str = "fwd-";
     const IPS_FIELD: &'static str = "externalIp";
     type Row = ForwardTableEntry;
     type Desired = DesiredForward;
@@ -244,6 +245,13 @@ impl EntryKind for ForwardEntry {
 
     fn tables(ctx: &Context) -> &Tables<ForwardTableEntry> {
         &ctx.dnat
+    }
+
+    fn store(
+        ctx: &Context,
+    ) -> &std::sync::OnceLock<kube::runtime::reflector::Store<kube::core::DeserializeGuard<Self>>>
+    {
+        &ctx.stores.forward_entries
     }
 }
 

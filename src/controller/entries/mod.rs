@@ -20,7 +20,7 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,12 +34,14 @@ use super::providers::{CloudClient, Resolved};
 use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
 use super::tables::{Row, Snapshot, TableKey, Tables, Turn, Writer, locks_table};
+use super::{location, ownership};
 use crate::api::{
-    BandwidthPackage, DeletionPolicy, EXTERNAL_ID_ANNOTATION, FINALIZER, ManagementPolicy,
-    NatGateway, ProviderConfig,
+    BandwidthPackage, CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway,
+    ProviderConfig,
 };
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
 
 /// How old a snapshot may be when a write is decided on it.
 const WRITE_MAX_AGE: Duration = Duration::from_secs(2);
@@ -82,6 +84,8 @@ pub trait EntryKind:
     const TABLE: &'static str;
     /// The status field holding the table id.
     const TABLE_FIELD: &'static str;
+    /// What an entry id of the kind starts with (`fwd-`, `snat-`).
+    const ID_PREFIX: &'static str;
     /// The status field holding the public IP(s) in use.
     const IPS_FIELD: &'static str;
     /// The cloud row.
@@ -140,6 +144,8 @@ pub trait EntryKind:
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
     /// The operator's tables of this kind.
     fn tables(ctx: &Context) -> &Tables<Self::Row>;
+    /// Where the controller registers its cache of objects of this kind.
+    fn store(ctx: &Context) -> &std::sync::OnceLock<Store<DeserializeGuard<Self>>>;
 }
 
 /// Run the controller of kind `K` until `ctx.cancel` is cancelled; `wakes`
@@ -151,6 +157,8 @@ pub async fn run<K: EntryKind>(ctx: Arc<Context>, wakes: UnboundedReceiver<Write
     };
     let controller = Controller::new(api, ctx.config.watcher());
     let store = controller.store();
+    // Only the first run on a context registers its cache.
+    let _ = K::store(&ctx).set(store.clone());
     let users = move |filter: &dyn Fn(&K) -> bool| {
         store
             .state()
@@ -222,6 +230,8 @@ async fn reconcile<K: EntryKind>(
 struct Progress {
     id: Option<String>,
     table: Option<String>,
+    location: Option<CloudLocation>,
+    gateway_id: Option<String>,
     ips: Option<String>,
     cloud_status: Option<String>,
     verdict: Option<Verdict>,
@@ -237,6 +247,11 @@ impl Progress {
         Progress {
             id: text("id"),
             table: text(K::TABLE_FIELD),
+            location: status
+                .get("location")
+                .cloned()
+                .and_then(|l| serde_json::from_value(l).ok()),
+            gateway_id: text("natGatewayId"),
             ips: text(K::IPS_FIELD),
             cloud_status: text("status"),
             verdict: None,
@@ -321,8 +336,12 @@ async fn write_status<K: EntryKind>(
         .unwrap_or_else(|| Verdict::progressing("Reconciling", "looking at the cloud"));
     let generation = entry.meta().generation;
     let mut status = Map::new();
+    if let Some(location) = &progress.location {
+        status.insert("location".into(), json!(location));
+    }
     for (field, value) in [
         ("id", &progress.id),
+        ("natGatewayId", &progress.gateway_id),
         (K::TABLE_FIELD, &progress.table),
         (K::IPS_FIELD, &progress.ips),
         ("status", &progress.cloud_status),
@@ -346,6 +365,10 @@ async fn write_status<K: EntryKind>(
 struct Target<K: EntryKind> {
     key: TableKey,
     client: AlibabaClient,
+    /// Where calls through `client` act.
+    location: CloudLocation,
+    /// The gateway whose table `key` names, when known.
+    gateway_id: Option<String>,
     /// The desired entry; `Err` says why a reference cannot be used.
     desired: Result<K::Desired, String>,
 }
@@ -367,6 +390,7 @@ async fn target<K: EntryKind>(
     let common = entry.common();
     let mut provider = common.provider.to_string();
     let mut region = common.region.map(String::from);
+    let mut gateway_id = None;
     let table = match (common.gateway, common.table) {
         (_, Some(table)) => table.to_string(),
         (Some(name), None) => {
@@ -383,8 +407,18 @@ async fn target<K: EntryKind>(
                     format!("NatGateway {name} does not exist (yet)"),
                 ))));
             };
-            provider = gateway.spec.provider_config_ref.name.clone();
-            region = gateway.spec.region.clone();
+            // Where the gateway lives, as it recorded it; its spec until it has.
+            match gateway.status.as_ref().and_then(|s| s.location.as_ref()) {
+                Some(at) => {
+                    provider.clone_from(&at.provider_config);
+                    region = Some(at.region.clone());
+                }
+                None => {
+                    provider.clone_from(&gateway.spec.provider_config_ref.name);
+                    region.clone_from(&gateway.spec.region);
+                }
+            }
+            gateway_id = gateway.status.as_ref().and_then(|s| s.id.clone());
             let ready = gateway.status.as_ref().and_then(|s| {
                 s.conditions
                     .iter()
@@ -453,7 +487,32 @@ async fn target<K: EntryKind>(
         }
     }
     let desired = entry.desired(&package_ips);
-    let resolved = match ctx.providers.resolve(&provider, region.as_deref()).await {
+    Ok(
+        reach::<K>(ctx, &provider, region.as_deref(), table, gateway_id)
+            .await?
+            .map(|(key, client, location, gateway_id)| Target {
+                key,
+                client,
+                location,
+                gateway_id,
+                desired,
+            }),
+    )
+}
+
+/// What [`reach`] gives: the table's key, the client, where it acts, and
+/// the gateway of the table.
+type Reached = (TableKey, AlibabaClient, CloudLocation, Option<String>);
+
+/// The client for `table` through ProviderConfig `provider` in `region`.
+async fn reach<K: EntryKind>(
+    ctx: &Context,
+    provider: &str,
+    region: Option<&str>,
+    table: String,
+    gateway_id: Option<String>,
+) -> Result<Result<Reached, NoTarget>, ReconcileError> {
+    let resolved = match ctx.providers.resolve(provider, region).await {
         Ok(r) => r,
         Err(e) if !e.is_retryable() => {
             return Ok(Err(NoTarget::Stall(Verdict::stalled(
@@ -463,21 +522,23 @@ async fn target<K: EntryKind>(
         }
         Err(e) => return Err(e.into()),
     };
+    let location = resolved.location();
     match resolved {
         Resolved {
             cloud: CloudClient::Alibaba(client),
             region,
             name,
             ..
-        } => Ok(Ok(Target {
-            key: TableKey {
+        } => Ok(Ok((
+            TableKey {
                 provider: name,
                 region,
                 table,
             },
             client,
-            desired,
-        })),
+            location,
+            gateway_id,
+        ))),
         Resolved { name, .. } => Ok(Err(NoTarget::Stall(Verdict::stalled(
             "WrongProvider",
             format!(
@@ -486,6 +547,31 @@ async fn target<K: EntryKind>(
             ),
         )))),
     }
+}
+
+/// Whether gateway `id` is gone, by a read of that one gateway (never a list).
+async fn gateway_gone(
+    client: &AlibabaClient,
+    region: &str,
+    id: &str,
+) -> Result<bool, ReconcileError> {
+    let found = client
+        .call(&DescribeNatGateways {
+            region_id: region.to_string(),
+            nat_gateway_id: Some(id.to_string()),
+            ..Default::default()
+        })
+        .await;
+    match found {
+        Ok(answer) => Ok(!answer.nat_gateways.iter().any(|g| g.nat_gateway_id == id)),
+        Err(e) if e.is_not_found() => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The claims of every object of kind `K` the controller knows.
+fn claims<K: EntryKind>(ctx: &Context) -> Vec<ownership::Claim> {
+    ownership::claims(K::store(ctx).get(), |entry: &K| Progress::of(entry).id)
 }
 
 async fn snapshot<K: EntryKind>(
@@ -531,13 +617,25 @@ impl Step {
     }
 }
 
+/// The entry as messages name it.
+fn describe_entry(progress: &Progress) -> String {
+    progress
+        .id
+        .as_ref()
+        .map_or_else(|| "the entry".to_string(), |id| format!("entry {id}"))
+}
+
 /// The entry's id: the one recorded for this table, else the annotation.
 fn known_id<K: EntryKind>(entry: &K, progress: &Progress, table: &str) -> Option<String> {
     let recorded = progress
         .id
         .clone()
         .filter(|_| progress.table.as_deref().is_none_or(|t| t == table));
-    recorded.or_else(|| entry.annotations().get(EXTERNAL_ID_ANNOTATION).cloned())
+    recorded.or_else(|| {
+        ownership::external_id(entry.annotations(), &[K::ID_PREFIX])
+            .ok()
+            .flatten()
+    })
 }
 
 fn decide<K: EntryKind>(
@@ -615,6 +713,31 @@ async fn apply<K: EntryKind>(
         ctx.pacing.settled(&object);
         return Ok(Action::await_change());
     }
+    let stall = |progress: &mut Progress, reason: &str, message: String| {
+        progress.set(Verdict::stalled(reason, message));
+        tables.forget(&who);
+        ctx.pacing.settled(&object);
+        Ok(Action::await_change())
+    };
+    let annotated = match ownership::external_id(entry.annotations(), &[K::ID_PREFIX]) {
+        Ok(id) => id,
+        Err(message) => return stall(progress, ownership::INVALID_EXTERNAL_ID, message),
+    };
+    let adopting = annotated
+        .as_ref()
+        .filter(|id| progress.id.as_ref().is_none_or(|recorded| recorded == *id));
+    if let Some(id) = adopting
+        && let Some(message) = ownership::other_owner(
+            &ownership::Claim::of(entry, progress.id.clone()),
+            id,
+            &claims::<K>(ctx),
+            None,
+        )
+    {
+        return stall(progress, ownership::OWNED_BY_ANOTHER_OBJECT, message);
+    }
+    // natop records where an entry goes before creating it.
+    let placed = progress.location.is_some() && progress.table.is_some();
     let target = match target(entry, ctx, false).await? {
         Ok(target) => target,
         Err(NoTarget::Wait(verdict)) => {
@@ -629,6 +752,37 @@ async fn apply<K: EntryKind>(
             return Ok(Action::await_change());
         }
     };
+    let what = describe_entry(progress);
+    if let Err(message) = location::check(progress.location.as_ref(), &target.location, &what) {
+        return stall(progress, location::LOCATION_CHANGED, message);
+    }
+    if let (Some(old), Some(_)) = (progress.table.clone(), &progress.id)
+        && old != target.key.table
+        && let Some(gateway) = progress.gateway_id.clone()
+        && !gateway_gone(&target.client, &target.key.region, &gateway).await?
+    {
+        // The entry stays where it is while its gateway exists: moving it
+        // would leave it there, unmanaged.
+        return stall(
+            progress,
+            location::LOCATION_CHANGED,
+            format!(
+                "{what} lives in {} {old} of gateway {gateway}, which still exists, but the \
+                 object now leads to {} {}: natop never leaves an entry behind to make another; \
+                 point the object back, or create a new object for the new table",
+                K::TABLE,
+                K::TABLE,
+                target.key.table
+            ),
+        );
+    }
+    progress.location = Some(target.location.clone());
+    if progress.id.is_none() || progress.table.as_deref() != Some(target.key.table.as_str()) {
+        progress.table = Some(target.key.table.clone());
+        progress.gateway_id.clone_from(&target.gateway_id);
+    } else if progress.gateway_id.is_none() {
+        progress.gateway_id.clone_from(&target.gateway_id);
+    }
     let desired = match &target.desired {
         Ok(desired) => desired.clone(),
         Err(message) => {
@@ -666,6 +820,20 @@ async fn apply<K: EntryKind>(
         .and_then(|id| snap.get(id))
     {
         progress.record::<K>(&target.key.table, row);
+    }
+    if step.writes() && !placed {
+        // Record the place first (the status write below); write next time.
+        progress.set(Verdict::progressing(
+            "Creating",
+            format!(
+                "creating an entry in {} {} ({})",
+                K::TABLE,
+                target.key.table,
+                target.location
+            ),
+        ));
+        tables.leave(&target.key, &who);
+        return Ok(Action::requeue(Duration::from_millis(200)));
     }
     if step.writes() {
         let turn = match tables.turn(&target.key, &who) {
@@ -972,46 +1140,45 @@ async fn cleanup_step<K: EntryKind>(
         event(ctx, entry, EventType::Normal, "Deleted", "Delete", why).await;
         Ok(None)
     };
-    let mut target = match target(entry, ctx, true).await? {
+    if progress.table.is_none() && id.is_none() {
+        // natop records the table before it creates an entry in it.
+        return gone("no entry was created".into()).await;
+    }
+    let target = match recorded_target(entry, ctx, progress).await? {
         Ok(target) => target,
-        Err(NoTarget::Wait(_) | NoTarget::Stall(_)) if id.is_none() => {
-            // Nothing was recorded and the table cannot be found: nothing of
-            // this object's can be in it.
-            return gone("no entry was created".into()).await;
-        }
-        Err(NoTarget::Wait(verdict) | NoTarget::Stall(verdict)) => {
-            if entry.common().gateway.is_some()
-                && matches!(&verdict, Verdict::Progressing { reason, .. } if reason == "WaitingForGateway")
-                && !gateway_exists(entry, ctx).await?
-            {
-                // The gateway object is gone, and its gateway with it (it
-                // waits for its entries unless orphaned or forced).
-                return gone(format!(
-                    "entry {} went with its gateway",
-                    id.unwrap_or_default()
-                ))
-                .await;
-            }
+        Err(verdict) => {
             progress.set(verdict);
             return Ok(Some(Action::requeue(WAITING)));
         }
     };
-    // The entry is in the table it was recorded in.
-    if let Some(table) = progress.table.clone() {
-        target.key.table = table;
-    }
+    let table = target.key.table.clone();
     let snap = match snapshot(ctx, &target, WRITE_MAX_AGE).await {
         Ok(snap) => snap,
         Err(e) if e.is_not_found() => {
-            return gone(format!("{} {} is gone", K::TABLE, target.key.table)).await;
+            // The table is gone; the entry went with it only if its gateway did.
+            if let Some(gateway) = &target.gateway_id
+                && !gateway_gone(&target.client, &target.key.region, gateway).await?
+            {
+                progress.set(Verdict::progressing(
+                    "TableNotFound",
+                    format!(
+                        "{} {table} was not found, but its gateway {gateway} still exists: \
+                         looking again before concluding anything",
+                        K::TABLE
+                    ),
+                ));
+                return Ok(Some(Action::requeue(WAITING)));
+            }
+            return gone(format!(
+                "entry {} went with {} {table} and its gateway",
+                id.unwrap_or_default(),
+                K::TABLE
+            ))
+            .await;
         }
         Err(e) => return Err(e.into()),
     };
-    let table = target.key.table.clone();
-    let row = match known_id(entry, progress, &table)
-        .as_deref()
-        .and_then(|id| snap.get(id))
-    {
+    let row = match progress.id.as_deref().and_then(|id| snap.get(id)) {
         Some(row) => Some(row.clone()),
         // No id recorded (a crash right after the create): the entry holding
         // the key is ours when a replayed create says so.
@@ -1110,13 +1277,92 @@ async fn cleanup_step<K: EntryKind>(
     Ok(Some(Action::requeue(tables.poll_delay(&target.key))))
 }
 
-async fn gateway_exists<K: EntryKind>(entry: &K, ctx: &Context) -> Result<bool, ReconcileError> {
-    let Some(name) = entry.common().gateway else {
-        return Ok(false);
+/// Where a deleting entry lives: the table and place it recorded, whatever
+/// its gateway object (which may be gone, orphaned or observed) says now.
+/// `Err` says why natop cannot reach it yet; the finalizer stays.
+async fn recorded_target<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    progress: &Progress,
+) -> Result<Result<Target<K>, Verdict>, ReconcileError> {
+    let (Some(at), Some(table)) = (&progress.location, &progress.table) else {
+        // Recorded by a natop that did not record places: only the object's
+        // references can say where the entry is.
+        return Ok(match target(entry, ctx, true).await? {
+            Ok(mut target) => {
+                if let Some(table) = &progress.table {
+                    table.clone_into(&mut target.key.table);
+                }
+                Ok(target)
+            }
+            Err(NoTarget::Wait(verdict) | NoTarget::Stall(verdict)) => Err(Verdict::stalled(
+                location::LOCATION_CHANGED,
+                format!(
+                    "not deleted: {} has no recorded place (it was made by an older natop) \
+                     and its references cannot be followed now ({}): restore them, or check \
+                     the cloud and set spec.deletionPolicy Orphan",
+                    describe_entry(progress),
+                    verdict_message(&verdict)
+                ),
+            )),
+        });
     };
-    let api: Api<kube::core::PartialObjectMeta<NatGateway>> =
-        Api::namespaced(ctx.client.clone(), &entry.namespace().unwrap_or_default());
-    Ok(api.get_metadata_opt(name).await?.is_some())
+    let reached = match reach::<K>(
+        ctx,
+        &at.provider_config,
+        Some(&at.region),
+        table.clone(),
+        progress.gateway_id.clone(),
+    )
+    .await?
+    {
+        Ok(reached) => reached,
+        Err(NoTarget::Wait(verdict) | NoTarget::Stall(verdict)) => {
+            return Ok(Err(Verdict::progressing(
+                verdict_reason(&verdict),
+                format!("not deleted yet: {}", verdict_message(&verdict)),
+            )));
+        }
+    };
+    let (key, client, here, gateway_id) = reached;
+    if let Err(message) = location::check(Some(at), &here, &describe_entry(progress)) {
+        return Ok(Err(Verdict::stalled(
+            location::LOCATION_CHANGED,
+            format!("not deleted: {message}"),
+        )));
+    }
+    // The natural key only matters when no id was recorded.
+    let desired = if progress.id.is_none() {
+        match target(entry, ctx, true).await? {
+            Ok(target) => target.desired,
+            Err(_) => Err("the references cannot be followed".to_string()),
+        }
+    } else {
+        Err("not needed".to_string())
+    };
+    Ok(Ok(Target {
+        key,
+        client,
+        location: here,
+        gateway_id,
+        desired,
+    }))
+}
+
+fn verdict_reason(verdict: &Verdict) -> &str {
+    match verdict {
+        Verdict::Ready { reason, .. }
+        | Verdict::Progressing { reason, .. }
+        | Verdict::Stalled { reason, .. } => reason,
+    }
+}
+
+fn verdict_message(verdict: &Verdict) -> &str {
+    match verdict {
+        Verdict::Ready { message, .. }
+        | Verdict::Progressing { message, .. }
+        | Verdict::Stalled { message, .. } => message,
+    }
 }
 
 enum Claimed {

@@ -58,6 +58,7 @@ impl EntryKind for SnatEntry {
     const KIND: &'static str = "SnatEntry";
     const TABLE: &'static str = "SNAT table";
     const TABLE_FIELD: &'static str = "snatTableId";
+    const ID_PREFIX: &'static str = "snat-";
     const IPS_FIELD: &'static str = "snatIps";
     type Row = SnatTableEntry;
     type Desired = DesiredSnat;
@@ -261,6 +262,13 @@ impl EntryKind for SnatEntry {
 
     fn tables(ctx: &Context) -> &Tables<SnatTableEntry> {
         &ctx.snat
+    }
+
+    fn store(
+        ctx: &Context,
+    ) -> &std::sync::OnceLock<kube::runtime::reflector::Store<kube::core::DeserializeGuard<Self>>>
+    {
+        &ctx.stores.snat_entries
     }
 }
 

@@ -16,12 +16,12 @@ use tracing::info;
 
 use self::decide::{Observed, Step, Subject};
 use super::Context;
-use super::providers::{CloudClient, Resolved};
+use super::providers::CloudClient;
 use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
 use crate::api::nat_gateway::{InstanceChargeType, NatGateway, NatGatewayStatus};
+use crate::api::{CloudLocation, ManagementPolicy, ProviderConfig};
 use crate::api::{DeletionPolicy, FINALIZER};
-use crate::api::{EXTERNAL_ID_ANNOTATION, ManagementPolicy, ProviderConfig};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::eip::{
     DescribeEipAddresses, EipAddress, UnassociateEipAddress,
@@ -31,8 +31,20 @@ use crate::cloud::alibaba::actions::nat_gateway::{
     Tag,
 };
 use crate::controller::identity::OWNER_TAG;
+use crate::controller::{location, ownership};
 
 const KIND: &str = "NatGateway";
+/// What a NatGateway id starts with.
+const ID_PREFIX: &str = "ngw-";
+
+/// The gateway as messages name it.
+fn describe_gateway(progress: &Progress) -> String {
+    progress
+        .status
+        .id
+        .as_ref()
+        .map_or_else(|| "the gateway".to_string(), |id| format!("gateway {id}"))
+}
 
 /// Run the NatGateway controller until `ctx.cancel` is cancelled.
 pub async fn run(ctx: Arc<Context>) {
@@ -43,6 +55,8 @@ pub async fn run(ctx: Arc<Context>) {
     let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let controller = Controller::new(api, ctx.config.watcher());
     let store = controller.store();
+    // Only the first run on a context registers its cache.
+    let _ = ctx.stores.nat_gateways.set(store.clone());
     let cancel = ctx.cancel.clone();
     controller
         .with_config(
@@ -163,17 +177,15 @@ async fn write_status(
     Ok(())
 }
 
-/// The Alibaba client for `gateway`, or a Stalled verdict saying why not.
+/// The Alibaba client for ProviderConfig `reference` and `region` (the
+/// ProviderConfig's when `None`), with the place it acts in; or a Stalled
+/// verdict saying why there is none.
 async fn alibaba(
-    gateway: &NatGateway,
     ctx: &Context,
-) -> Result<Result<(AlibabaClient, String), Verdict>, ReconcileError> {
-    let reference = &gateway.spec.provider_config_ref.name;
-    let resolved = match ctx
-        .providers
-        .resolve(reference, gateway.spec.region.as_deref())
-        .await
-    {
+    reference: &str,
+    region: Option<&str>,
+) -> Result<Result<(AlibabaClient, CloudLocation), Verdict>, ReconcileError> {
+    let resolved = match ctx.providers.resolve(reference, region).await {
         Ok(r) => r,
         Err(e) if !e.is_retryable() => {
             return Ok(Err(Verdict::stalled(
@@ -183,19 +195,33 @@ async fn alibaba(
         }
         Err(e) => return Err(e.into()),
     };
-    match resolved {
-        Resolved {
-            cloud: CloudClient::Alibaba(client),
-            region,
-            ..
-        } => Ok(Ok((client, region))),
-        Resolved { name, .. } => Ok(Err(Verdict::stalled(
+    let location = resolved.location();
+    match resolved.cloud {
+        CloudClient::Alibaba(client) => Ok(Ok((client, location))),
+        CloudClient::UCloud(_) => Ok(Err(Verdict::stalled(
             "WrongProvider",
             format!(
-                "ProviderConfig {name} is not an Alibaba one; a NatGateway needs spec.provider Alibaba"
+                "ProviderConfig {} is not an Alibaba one; a NatGateway needs spec.provider Alibaba",
+                resolved.name
             ),
         ))),
     }
+}
+
+/// The claims of every NatGateway object the controller knows.
+fn claims(ctx: &Context) -> Vec<ownership::Claim> {
+    ownership::claims(ctx.stores.nat_gateways.get(), |g: &NatGateway| {
+        g.status.as_ref().and_then(|s| s.id.clone())
+    })
+}
+
+/// The UID natop's owner tag on `gateway` names, if any.
+fn tagged_owner(gateway: &CloudGateway) -> Option<&str> {
+    gateway
+        .tags
+        .iter()
+        .find(|t| t.tag_key == OWNER_TAG)
+        .map(|t| t.tag_value.as_str())
 }
 
 async fn apply(
@@ -209,15 +235,46 @@ async fn apply(
         ctx.pacing.settled(&key);
         return Ok(Action::await_change());
     }
-    let (client, region) = match alibaba(gateway, ctx).await? {
-        Ok(found) => found,
-        Err(verdict) => {
-            progress.verdict = verdict;
+    let annotated = match ownership::external_id(gateway.annotations(), &[ID_PREFIX]) {
+        Ok(id) => id,
+        Err(message) => {
+            progress.verdict = Verdict::stalled(ownership::INVALID_EXTERNAL_ID, message);
             ctx.pacing.settled(&key);
             return Ok(Action::await_change());
         }
     };
-    let annotated = gateway.annotations().get(EXTERNAL_ID_ANNOTATION).cloned();
+    let me = ownership::Claim::of(gateway, progress.status.id.clone());
+    let adopting = annotated.as_ref().filter(|id| {
+        progress
+            .status
+            .id
+            .as_ref()
+            .is_none_or(|recorded| recorded == *id)
+    });
+    if let Some(id) = adopting
+        && let Some(message) = ownership::other_owner(&me, id, &claims(ctx), None)
+    {
+        progress.verdict = Verdict::stalled(ownership::OWNED_BY_ANOTHER_OBJECT, message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    let spec = &gateway.spec;
+    let (client, here) =
+        match alibaba(ctx, &spec.provider_config_ref.name, spec.region.as_deref()).await? {
+            Ok(found) => found,
+            Err(verdict) => {
+                progress.verdict = verdict;
+                ctx.pacing.settled(&key);
+                return Ok(Action::await_change());
+            }
+        };
+    let recorded = gateway.status.as_ref().and_then(|s| s.location.as_ref());
+    if let Err(message) = location::check(recorded, &here, &describe_gateway(progress)) {
+        progress.verdict = Verdict::stalled(location::LOCATION_CHANGED, message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    let region = here.region.clone();
     let subject = Subject {
         uid: gateway.uid().unwrap_or_default(),
         region: region.clone(),
@@ -233,9 +290,35 @@ async fn apply(
         wants_enhanced,
     )
     .await?;
+    if let Some(found) = &observed.gateway
+        && let Some(message) = ownership::other_owner(
+            &me,
+            &found.nat_gateway_id,
+            &claims(ctx),
+            tagged_owner(found),
+        )
+    {
+        // Someone else's: nothing of it goes into this object's status.
+        progress.verdict = Verdict::stalled(ownership::OWNED_BY_ANOTHER_OBJECT, message);
+        ctx.pacing.settled(&key);
+        return Ok(Action::await_change());
+    }
+    progress.status.location = Some(here);
     record_observed(&mut progress.status, observed.gateway.as_ref());
     record_conversion(&mut progress.status, observed.conversion.as_ref());
     let step = decide::decide(&gateway.spec, &subject, &observed);
+    if matches!(step, Step::Create(_)) && recorded.is_none() {
+        // Where the gateway will be goes into the status before it is
+        // bought: a crash after the create still finds it there, and nowhere else.
+        progress.verdict = Verdict::progressing(
+            "Creating",
+            format!(
+                "creating a gateway in {}",
+                progress.status.location.clone().unwrap_or_default()
+            ),
+        );
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     let was_ready = is_ready_and_current(gateway);
     act(
         gateway, ctx, &client, &subject, &observed, step, was_ready, progress,
@@ -490,7 +573,11 @@ async fn find_gateway(
             nat_gateway_id: Some(id.clone()),
             ..Default::default()
         };
-        if let Some(found) = describe_first(client, &by_id).await? {
+        // Only the gateway asked for: an answer naming another is no answer.
+        if let Some(found) = describe_first(client, &by_id)
+            .await?
+            .filter(|g| g.nat_gateway_id == *id)
+        {
             return Ok(Some(found));
         }
     }
@@ -637,21 +724,38 @@ async fn cleanup_step(
         event(ctx, gateway, EventType::Warning, "Orphaned", "Delete", format!("gateway {id} is a subscription (PrePaid): natop never deletes it; release it in the console")).await;
         return Ok(None);
     }
-    let (client, region) = match alibaba(gateway, ctx).await? {
+    // Only what this object recorded: an annotation it never adopted (one
+    // refused as invalid or as another object's) names nothing of its own.
+    let recorded_id = progress.status.id.clone();
+    let recorded = progress.status.location.clone();
+    let (reference, wanted_region) = match &recorded {
+        Some(at) => (at.provider_config.clone(), Some(at.region.clone())),
+        None => (spec.provider_config_ref.name.clone(), spec.region.clone()),
+    };
+    let (client, here) = match alibaba(ctx, &reference, wanted_region.as_deref()).await? {
         Ok(found) => found,
+        Err(_) if recorded.is_none() && recorded_id.is_none() => {
+            // natop records where a gateway goes before creating it: with
+            // nothing recorded, nothing was made.
+            return Ok(None);
+        }
         Err(verdict) => {
             progress.verdict = verdict;
             return Ok(Some(Action::requeue(Duration::from_secs(30))));
         }
     };
+    if let Err(message) = location::check(recorded.as_ref(), &here, &describe_gateway(progress)) {
+        progress.verdict = Verdict::stalled(
+            location::LOCATION_CHANGED,
+            format!("not deleted: {message}"),
+        );
+        return Ok(Some(Action::requeue(Duration::from_secs(60))));
+    }
+    let region = here.region.clone();
     let subject = Subject {
         uid: gateway.uid().unwrap_or_default(),
         region: region.clone(),
-        id: progress
-            .status
-            .id
-            .clone()
-            .or_else(|| gateway.annotations().get(EXTERNAL_ID_ANNOTATION).cloned()),
+        id: recorded_id,
         observe_only: false,
         adopted: false,
     };

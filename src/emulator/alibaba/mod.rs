@@ -1,11 +1,13 @@
 //! The Alibaba side of the emulator: authentication as the RPC gateway does it,
-//! ClientToken idempotency, faults, then the action handlers.
+//! faults, the product by `Version` (VPC or STS), ClientToken idempotency per
+//! account, then the action handlers.
 
 pub mod bandwidth_package;
 pub mod eip;
 pub mod entries;
 pub mod ipv6;
 pub mod nat_gateway;
+pub mod sts;
 pub mod validate;
 
 use std::time::{Duration, Instant};
@@ -18,9 +20,9 @@ use sha1::{Digest, Sha1};
 use super::faults::Fault;
 use super::fixture;
 use super::state::AlibabaRegionState;
-use super::{ApiError, Durations, Emulator, Inner, Outcome, new_id, request_id};
-use crate::cloud::alibaba::Action;
+use super::{Answer, ApiError, Durations, Emulator, Inner, Logged, Outcome, new_id, request_id};
 use crate::cloud::alibaba::signer;
+use crate::cloud::alibaba::{Action, Service};
 use crate::cloud::wire::{self, Params};
 
 /// How far a request's Timestamp may be from the server's clock, and how long
@@ -121,54 +123,80 @@ pub fn missing(name: &str) -> ApiError {
 /// Handle one Alibaba RPC call.
 pub(crate) fn handle(emulator: &Emulator, method: &str, params: &Params) -> Outcome {
     let action = params.get("Action").cloned().unwrap_or_default();
+    let service = params
+        .get("Version")
+        .and_then(|v| Service::of_version(v))
+        .unwrap_or(Service::Vpc);
+    let mut logged = Logged {
+        action: &action,
+        account: String::new(),
+        region: params.get("RegionId").map_or("", String::as_str),
+        params,
+    };
     let mut inner = emulator.lock();
     let request_id = request_id(&mut inner.rng);
-    let result = call(emulator, &mut inner, method, &action, params);
-    let (status, body, drop_answer, latency_ms) = match result {
-        Ok((mut value, fault, latency)) => {
+    let result = call(
+        emulator,
+        &mut inner,
+        method,
+        &action,
+        params,
+        &mut logged.account,
+    );
+    let (status, answer, outcome, latency_ms) = match result {
+        Ok((_, Some(Fault::NotFoundProxy), latency)) => (
+            404,
+            Answer::NotFoundProxy,
+            "notFoundProxy".to_string(),
+            latency,
+        ),
+        Ok((_, Some(Fault::CommitThenDrop), latency)) => {
+            (200, Answer::Dropped, "success".to_string(), latency)
+        }
+        Ok((mut value, _, latency)) => {
             if let Value::Object(map) = &mut value {
                 map.insert("RequestId".to_string(), json!(request_id));
             }
-            Emulator::count(&mut inner, &action, "success");
-            (200, value, fault == Some(Fault::CommitThenDrop), latency)
+            (200, Answer::Json(value), "success".to_string(), latency)
         }
         Err((e, latency)) => {
-            let label = if action.is_empty() {
-                "(none)"
-            } else {
-                action.as_str()
-            };
-            Emulator::count(&mut inner, label, &e.code);
             let body = json!({
                 "RequestId": request_id,
-                "HostId": "vpc.aliyuncs.com",
+                "HostId": service.host(),
                 "Code": e.code,
                 "Message": e.message,
                 "Recommend": format!(
-                    "https://next.api.aliyun.com/troubleshoot?q={}&product=Vpc", e.code
+                    "https://next.api.aliyun.com/troubleshoot?q={}&product={}",
+                    e.code,
+                    service.product()
                 ),
             });
-            (e.status, body, false, latency)
+            (e.status, Answer::Json(body), e.code, latency)
         }
     };
+    Emulator::count(&mut inner, &logged, &outcome, &answer);
     Outcome {
         status,
-        body,
-        drop_answer,
+        answer,
         latency_ms,
     }
 }
 
 type CallResult = Result<(Value, Option<Fault>, u64), (ApiError, u64)>;
 
+/// Authenticate, draw the fault, then answer. `caller` learns the account id
+/// once the call is authenticated. A [`Fault::NotFoundProxy`] comes back as
+/// `Ok` with no answer: nothing was done, and the caller answers for the proxy.
 fn call(
     emulator: &Emulator,
     inner: &mut Inner,
     method: &str,
     action: &str,
     params: &Params,
+    caller: &mut String,
 ) -> CallResult {
-    let account = authenticate(emulator, inner, method, params).map_err(|e| (e, 0))?;
+    let (account, service) = authenticate(emulator, inner, method, params).map_err(|e| (e, 0))?;
+    caller.clone_from(&account.account_id);
     let (fault, latency) = Emulator::draw_fault(inner, action);
     match fault {
         Some(Fault::Throttle) => {
@@ -201,14 +229,25 @@ fn call(
                 latency,
             ));
         }
+        Some(Fault::NotFoundProxy) => return Ok((Value::Null, fault, latency)),
         Some(Fault::CommitThenDrop) | None => {}
+    }
+    // The product is chosen by Version: a VPC action sent with the STS
+    // version (or the reverse) is an api that product does not have.
+    if !actions_of(service).contains(&action) {
+        return Err((unknown_action(action), latency));
+    }
+    if service == Service::Sts {
+        return sts::answer(&account, params)
+            .map(|value| (value, fault, latency))
+            .map_err(|e| (e, latency));
     }
     let now_ms = emulator.clock.now_ms();
     inner.world.settle(now_ms);
     let token = params.get("ClientToken").filter(|t| !t.is_empty()).cloned();
     let token_key = token
         .as_ref()
-        .map(|t| format!("{}/{action}/{t}", account.access_key_id));
+        .map(|t| format!("{}/{action}/{t}", account.account_id));
     let digest = digest(params);
     if let Some(key) = &token_key
         && let Some(record) = inner.world.client_tokens.get(key)
@@ -243,6 +282,15 @@ fn call(
     Ok((value, fault, latency))
 }
 
+/// `InvalidAction.NotFound`, as the gateway answers an api the product lacks.
+fn unknown_action(action: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "InvalidAction.NotFound",
+        format!("Specified api is not found, please check your url and method: {action}"),
+    )
+}
+
 /// Whether an action only reads.
 pub fn is_read_only(action: &str) -> bool {
     action.starts_with("Describe") || action.starts_with("List") || action.starts_with("Get")
@@ -267,13 +315,14 @@ fn digest(params: &Params) -> String {
         .collect()
 }
 
-/// Check the protocol parameters and the signature; returns the account.
+/// Check the protocol parameters and the signature; returns the key's
+/// account and the product `Version` names.
 fn authenticate(
     emulator: &Emulator,
     inner: &mut Inner,
     method: &str,
     params: &Params,
-) -> Result<fixture::AlibabaAccount, ApiError> {
+) -> Result<(fixture::AlibabaAccount, Service), ApiError> {
     for name in [
         "Action",
         "AccessKeyId",
@@ -365,14 +414,14 @@ fn authenticate(
         ));
     }
     inner.nonces.insert(nonce_key, now);
-    if params["Version"] != crate::cloud::alibaba::API_VERSION {
-        return Err(ApiError::new(
+    let service = Service::of_version(&params["Version"]).ok_or_else(|| {
+        ApiError::new(
             400,
             "InvalidVersion",
             "Specified parameter Version is not valid.",
-        ));
-    }
-    Ok(account)
+        )
+    })?;
+    Ok((account, service))
 }
 
 /// Find the region, then the action's handler.
@@ -385,13 +434,6 @@ fn dispatch(
     client_token: Option<String>,
     now_ms: i64,
 ) -> Result<Value, ApiError> {
-    if !ACTIONS.contains(&action) {
-        return Err(ApiError::new(
-            404,
-            "InvalidAction.NotFound",
-            format!("Specified api is not found, please check your url and method: {action}"),
-        ));
-    }
     let region_id = params
         .get("RegionId")
         .filter(|r| !r.is_empty())
@@ -413,7 +455,7 @@ fn dispatch(
     let Inner { world, rng, .. } = inner;
     let state = world
         .alibaba
-        .entry(account.access_key_id.clone())
+        .entry(account.account_id.clone())
         .or_default()
         .regions
         .entry(region_id.clone())
@@ -437,16 +479,21 @@ pub fn route(ctx: &mut Ctx<'_>, action: &str, params: &Params) -> Result<Value, 
         .or_else(|| bandwidth_package::dispatch(ctx, action, params))
         .or_else(|| ipv6::dispatch(ctx, action, params))
         .or_else(|| eip::dispatch(ctx, action, params))
-        .unwrap_or_else(|| {
-            Err(ApiError::new(
-                404,
-                "InvalidAction.NotFound",
-                format!("Specified api is not found, please check your url and method: {action}"),
-            ))
-        })
+        .unwrap_or_else(|| Err(unknown_action(action)))
 }
 
-/// Every action the emulator serves.
+/// The actions the emulator serves for `service`.
+pub fn actions_of(service: Service) -> &'static [&'static str] {
+    match service {
+        Service::Vpc => ACTIONS,
+        Service::Sts => STS_ACTIONS,
+    }
+}
+
+/// The STS actions the emulator serves (Version 2015-04-01).
+pub const STS_ACTIONS: &[&str] = &["GetCallerIdentity"];
+
+/// Every VPC action the emulator serves (Version 2016-04-28).
 pub const ACTIONS: &[&str] = &[
     "CreateNatGateway",
     "ModifyNatGatewayAttribute",
@@ -549,7 +596,7 @@ pub(crate) mod testing {
             let fixture = Fixture::default_fixture();
             let now_ms = 1_000_000_000_000;
             let mut world = World::from_fixture(&fixture, now_ms);
-            let key = fixture.alibaba.accounts[0].access_key_id.clone();
+            let key = fixture.alibaba.accounts[0].account_id.clone();
             let state = world
                 .alibaba
                 .remove(&key)

@@ -7,3 +7,4 @@ pub mod forward_entry;
 pub mod ipv6;
 pub mod nat_gateway;
 pub mod snat_entry;
+pub mod sts;

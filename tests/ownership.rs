@@ -1,0 +1,632 @@
+//! No object can take over, change or lose a cloud resource it does not own:
+//! hijacks through the adoption annotation, location changes (region,
+//! another account behind the ProviderConfig), entries of an orphaned
+//! gateway, and a proxy answering 404 during deletion. Against the real API
+//! server and the emulator; the emulator's call log proves what was written.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use natop::api::{ForwardEntry, NatGateway, ProviderConfig, SnatEntry};
+use natop::cloud::alibaba::actions::forward_entry::DescribeForwardTableEntries;
+use natop::cloud::alibaba::actions::nat_gateway::{
+    DescribeNatGateways, NatGateway as CloudGateway,
+};
+use natop::cloud::alibaba::actions::snat_entry::DescribeSnatTableEntries;
+use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
+use natop::cloud::{ClientConfig, RateLimit};
+use natop::emulator::fixture::Fixture;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use support::cluster::{TestNamespace, emulator_admin, emulator_put, wait_for};
+use support::operator::World;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fixture() -> Fixture {
+    Fixture::default_fixture()
+}
+
+fn vpc() -> String {
+    fixture().alibaba.regions[0].vpcs[0].vpc_id.clone()
+}
+
+fn eip(i: usize) -> (String, String) {
+    let e = &fixture().alibaba.regions[0].eips[i];
+    (e.allocation_id.clone(), e.ip_address.clone())
+}
+
+/// A client of fixture account `account` (index) for reading the cloud.
+fn cloud(world: &World, account: usize) -> AlibabaClient {
+    let a = &fixture().alibaba.accounts[account];
+    AlibabaClient::new(
+        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+        ClientConfig {
+            endpoint: Some(world.emulator.endpoint()),
+            rate_limit: RateLimit::new(1000, 1000),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn gateways_in(world: &World, account: usize, region: &str) -> Vec<CloudGateway> {
+    cloud(world, account)
+        .describe_all(&DescribeNatGateways {
+            region_id: region.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn create<K>(
+    world: &World,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    meta: Value,
+    spec: Value,
+) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(world.client.clone(), ns);
+    let mut metadata = json!({"name": name, "labels": world.labels()});
+    if let (Some(base), Some(extra)) = (metadata.as_object_mut(), meta.as_object()) {
+        base.extend(extra.clone());
+    }
+    let mut full = json!({"providerConfigRef": {"name": world.provider}});
+    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    let object: K = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": kind,
+        "metadata": metadata,
+        "spec": full,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+    api
+}
+
+/// `(status, reason, message)` of condition `type_`.
+fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String, String)> {
+    let value = serde_json::to_value(object).ok()?;
+    let c = value["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?
+        .clone();
+    Some((
+        c["status"].as_str()?.to_string(),
+        c["reason"].as_str()?.to_string(),
+        c["message"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+fn ready<K: serde::Serialize>(object: &K) -> bool {
+    let Ok(value) = serde_json::to_value(object) else {
+        return false;
+    };
+    value["status"]["observedGeneration"] == value["metadata"]["generation"]
+        && condition(object, "Ready").is_some_and(|(s, _, _)| s == "True")
+}
+
+async fn wait_ready<K>(api: &Api<K>, name: &str) -> K
+where
+    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name} Ready"), TIMEOUT, || async {
+        let object = api.get(name).await.ok()?;
+        ready(&object).then_some(object)
+    })
+    .await
+}
+
+/// Wait until `name`'s condition `type_` has `reason`; returns its message.
+async fn wait_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> String
+where
+    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    wait_for(&format!("{name} {type_} {reason}"), TIMEOUT, || async {
+        let object = api.get(name).await.ok()?;
+        let (_, got, message) = condition(&object, type_)?;
+        (got == reason).then_some(message)
+    })
+    .await
+}
+
+async fn wait_gone<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    wait_for(&format!("{name} gone"), TIMEOUT, || async {
+        matches!(api.get_opt(name).await, Ok(None)).then_some(())
+    })
+    .await;
+}
+
+/// The emulator's call log since `since` (exclusive).
+async fn calls_since(world: &World, since: u64) -> Vec<Value> {
+    let log = emulator_admin(&world.emulator.endpoint(), &format!("log?since={since}")).await;
+    log["calls"].as_array().cloned().unwrap_or_default()
+}
+
+async fn last_seq(world: &World) -> u64 {
+    calls_since(world, 0)
+        .await
+        .last()
+        .and_then(|c| c["seq"].as_u64())
+        .unwrap_or(0)
+}
+
+fn is_read(action: &str) -> bool {
+    ["Describe", "List", "Get"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
+/// The successful writes in `calls` (the official answer of an action that
+/// changes something).
+fn writes(calls: &[Value]) -> Vec<Value> {
+    calls
+        .iter()
+        .filter(|c| !is_read(c["action"].as_str().unwrap_or_default()))
+        .cloned()
+        .collect()
+}
+
+/// Calls in `calls` naming `id` in any id parameter.
+fn naming<'a>(calls: &'a [Value], id: &str) -> Vec<&'a Value> {
+    calls
+        .iter()
+        .filter(|c| {
+            c["ids"].as_object().is_some_and(|ids| {
+                ids.values()
+                    .any(|v| v.as_str().is_some_and(|v| v.contains(id)))
+            })
+        })
+        .collect()
+}
+
+async fn delete<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.delete(name, &DeleteParams::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn another_namespace_cannot_take_over_a_gateway() {
+    let mut world = World::start("own-a").await;
+    let team_b = TestNamespace::create(&world.client, "own-b").await;
+    world.kill_operator().await;
+    world.start_operator_watching(vec![world.ns.name.clone(), team_b.name.clone()]);
+    let team_a = world.ns.name.clone();
+    let (eip0, ip0) = eip(0);
+    let prod: Api<NatGateway> = create(
+        &world,
+        &team_a,
+        "NatGateway",
+        "prod",
+        json!({}),
+        json!({"vpcId": vpc(), "eipAllocationIds": [eip0]}),
+    )
+    .await;
+    let prod_gw = wait_for("prod Ready with its EIP", TIMEOUT, || async {
+        let gw = prod.get("prod").await.ok()?;
+        (ready(&gw) && gw.status.as_ref()?.ip_addresses.len() == 1).then_some(gw)
+    })
+    .await;
+    let id = prod_gw.status.as_ref().unwrap().id.clone().unwrap();
+    let since = last_seq(&world).await;
+
+    // An unset template variable, and team A's id.
+    let hijack = json!({"vpcId": vpc(), "specification": "Large"});
+    let b: Api<NatGateway> = create(
+        &world,
+        &team_b.name,
+        "NatGateway",
+        "empty",
+        json!({"annotations": {"natop.dev/external-id": ""}}),
+        hijack.clone(),
+    )
+    .await;
+    create::<NatGateway>(
+        &world,
+        &team_b.name,
+        "NatGateway",
+        "named",
+        json!({"annotations": {"natop.dev/external-id": id}}),
+        hijack,
+    )
+    .await;
+    let message = wait_reason(&b, "empty", "Stalled", "InvalidExternalId").await;
+    assert!(message.contains("natop.dev/external-id"), "{message}");
+    let message = wait_reason(&b, "named", "Stalled", "OwnedByAnotherObject").await;
+    assert!(message.contains(&format!("{team_a}/prod")), "{message}");
+    for name in ["empty", "named"] {
+        let gw = b.get(name).await.unwrap();
+        let status = gw.status.unwrap_or_default();
+        assert_eq!(status.id, None, "{name} read a foreign gateway into status");
+        assert!(
+            status.ip_addresses.is_empty(),
+            "{name}: {:?}",
+            status.ip_addresses
+        );
+        assert_eq!(status.location, None, "{name} recorded a place");
+    }
+
+    // Deleting the intruders touches nothing.
+    delete(&b, "empty").await;
+    delete(&b, "named").await;
+    wait_gone(&b, "empty").await;
+    wait_gone(&b, "named").await;
+    let calls = calls_since(&world, since).await;
+    assert!(
+        writes(&calls).is_empty(),
+        "writes after the hijack: {:?}",
+        writes(&calls)
+    );
+    let cloud_gw = gateways_in(&world, 0, "cn-hangzhou")
+        .await
+        .into_iter()
+        .find(|g| g.nat_gateway_id == id)
+        .expect("team A's gateway still exists");
+    assert_eq!(cloud_gw.spec, "Small");
+    assert_eq!(cloud_gw.ip_lists.len(), 1, "{:?}", cloud_gw.ip_lists);
+    assert_eq!(cloud_gw.ip_lists[0].ip_address, ip0);
+    assert!(ready(&prod.get("prod").await.unwrap()));
+
+    delete(&prod, "prod").await;
+    wait_gone(&prod, "prod").await;
+    team_b.delete().await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_region_change_is_refused_and_deletion_goes_where_the_gateway_is() {
+    let world = World::start("own-region").await;
+    let ns = world.ns.name.clone();
+    let api: Api<NatGateway> = create(
+        &world,
+        &ns,
+        "NatGateway",
+        "gw",
+        json!({}),
+        json!({"vpcId": vpc()}),
+    )
+    .await;
+    let gw = wait_ready(&api, "gw").await;
+    let id = gw.status.as_ref().unwrap().id.clone().unwrap();
+    let location = gw.status.as_ref().unwrap().location.clone().unwrap();
+    assert_eq!(location.region, "cn-hangzhou");
+    assert_eq!(location.provider_config, world.provider);
+    assert_eq!(location.account_id, "1380000000000001");
+    let since = last_seq(&world).await;
+
+    // This API server drops CEL rules (a current one refuses the change):
+    // natop itself must refuse to look elsewhere.
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"region": "cn-beijing"}})),
+    )
+    .await
+    .unwrap();
+    let message = wait_reason(&api, "gw", "Stalled", "LocationChanged").await;
+    assert!(message.contains("region is now cn-beijing"), "{message}");
+    assert!(gateways_in(&world, 0, "cn-beijing").await.is_empty());
+    assert!(writes(&calls_since(&world, since).await).is_empty());
+
+    delete(&api, "gw").await;
+    wait_gone(&api, "gw").await;
+    let left: Vec<String> = gateways_in(&world, 0, "cn-hangzhou")
+        .await
+        .into_iter()
+        .map(|g| g.nat_gateway_id)
+        .filter(|g| *g == id)
+        .collect();
+    assert!(left.is_empty(), "the gateway outlived its object: {left:?}");
+    let deletes = calls_since(&world, since).await;
+    assert!(
+        naming(&deletes, &id)
+            .iter()
+            .any(|c| c["action"] == "DeleteNatGateway" && c["region"] == "cn-hangzhou"),
+        "deleted where it was made"
+    );
+    world.stop().await;
+}
+
+/// Point the test's Secret at fixture account `account`.
+async fn use_keys(world: &World, account: usize) {
+    let a = &fixture().alibaba.accounts[account];
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.ns.name);
+    secrets
+        .patch(
+            "alibaba-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {
+                "accessKeyId": a.access_key_id,
+                "accessKeySecret": a.access_key_secret,
+            }})),
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_account(world: &World, account: &str) {
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    wait_for(
+        &format!("ProviderConfig checked as {account}"),
+        TIMEOUT,
+        || async {
+            let pc = configs.get(&world.provider).await.ok()?;
+            let status = pc.status?;
+            (status.account_id.as_deref() == Some(account)).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_provider_config_switched_to_another_account_is_refused() {
+    let world = World::start("own-account").await;
+    let ns = world.ns.name.clone();
+    let api: Api<NatGateway> = create(
+        &world,
+        &ns,
+        "NatGateway",
+        "gw",
+        json!({}),
+        json!({"vpcId": vpc()}),
+    )
+    .await;
+    let gw = wait_ready(&api, "gw").await;
+    let id = gw.status.as_ref().unwrap().id.clone().unwrap();
+
+    // A new key of the same account: nothing moves.
+    use_keys(&world, 2).await;
+    let since = last_seq(&world).await;
+    wait_for("a check with the rotated key", TIMEOUT, || async {
+        let calls = calls_since(&world, since).await;
+        calls
+            .iter()
+            .any(|c| c["action"] == "GetCallerIdentity")
+            .then_some(())
+    })
+    .await;
+    wait_account(&world, "1380000000000001").await;
+    let gw = wait_ready(&api, "gw").await;
+    assert_eq!(gw.status.as_ref().unwrap().id.as_deref(), Some(id.as_str()));
+
+    // Another account's keys: the gateway is not looked for, bought or
+    // deleted there.
+    let since = last_seq(&world).await;
+    use_keys(&world, 1).await;
+    wait_account(&world, "1380000000000002").await;
+    let message = wait_reason(&api, "gw", "Stalled", "LocationChanged").await;
+    assert!(message.contains("account 1380000000000002"), "{message}");
+    delete(&api, "gw").await;
+    wait_for("deletion refused in the other account", TIMEOUT, || async {
+        let gw = api.get("gw").await.ok()?;
+        let (_, reason, message) = condition(&gw, "Stalled")?;
+        (reason == "LocationChanged" && message.starts_with("not deleted")).then_some(())
+    })
+    .await;
+    assert!(
+        api.get_opt("gw").await.unwrap().is_some(),
+        "the finalizer stays"
+    );
+    assert!(gateways_in(&world, 1, "cn-hangzhou").await.is_empty());
+    let calls = calls_since(&world, since).await;
+    assert!(writes(&calls).is_empty(), "{:?}", writes(&calls));
+    assert!(
+        gateways_in(&world, 0, "cn-hangzhou")
+            .await
+            .iter()
+            .any(|g| g.nat_gateway_id == id)
+    );
+
+    // The account's credentials back: deletion goes on, in the right account.
+    use_keys(&world, 0).await;
+    wait_gone(&api, "gw").await;
+    assert!(
+        !gateways_in(&world, 0, "cn-hangzhou")
+            .await
+            .iter()
+            .any(|g| g.nat_gateway_id == id)
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn entries_of_an_orphaned_gateway_delete_their_own_rules() {
+    let world = World::start("own-orphan").await;
+    let ns = world.ns.name.clone();
+    let (eip0, ip0) = eip(0);
+    let gateways: Api<NatGateway> = create(
+        &world,
+        &ns,
+        "NatGateway",
+        "gw",
+        json!({}),
+        json!({"vpcId": vpc(), "eipAllocationIds": [eip0], "deletionPolicy": "Orphan"}),
+    )
+    .await;
+    let gw = wait_for("gw Ready with its EIP", TIMEOUT, || async {
+        let gw = gateways.get("gw").await.ok()?;
+        (ready(&gw) && gw.status.as_ref()?.ip_addresses.len() == 1).then_some(gw)
+    })
+    .await;
+    let status = gw.status.unwrap();
+    let (id, ftb, stb) = (
+        status.id.unwrap(),
+        status.forward_table_id.unwrap(),
+        status.snat_table_id.unwrap(),
+    );
+    let dnat: Api<ForwardEntry> = create(
+        &world,
+        &ns,
+        "ForwardEntry",
+        "web",
+        json!({}),
+        json!({"natGatewayRef": {"name": "gw"}, "externalIp": ip0, "externalPort": "80",
+               "internalIp": "172.16.0.10", "internalPort": "8080", "ipProtocol": "TCP"}),
+    )
+    .await;
+    let snat: Api<SnatEntry> = create(
+        &world,
+        &ns,
+        "SnatEntry",
+        "out",
+        json!({}),
+        json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip0], "sourceCIDR": "172.20.0.0/16"}),
+    )
+    .await;
+    let entry = wait_ready(&dnat, "web").await;
+    let recorded = entry.status.as_ref().unwrap();
+    assert_eq!(recorded.nat_gateway_id.as_deref(), Some(id.as_str()));
+    assert!(recorded.location.is_some());
+    wait_ready(&snat, "out").await;
+
+    // The gateway object goes (orphaning the gateway): the entries' rules stay
+    // live in it, so deleting the entries must delete them.
+    delete(&gateways, "gw").await;
+    wait_gone(&gateways, "gw").await;
+    delete(&dnat, "web").await;
+    delete(&snat, "out").await;
+    wait_gone(&dnat, "web").await;
+    wait_gone(&snat, "out").await;
+    let client = cloud(&world, 0);
+    let dnat_left = client
+        .describe_all(&DescribeForwardTableEntries {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: ftb,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(dnat_left.is_empty(), "DNAT rules left: {dnat_left:?}");
+    let snat_left = client
+        .describe_all(&DescribeSnatTableEntries {
+            region_id: "cn-hangzhou".into(),
+            snat_table_id: stb,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(snat_left.is_empty(), "SNAT rules left: {snat_left:?}");
+    assert!(
+        gateways_in(&world, 0, "cn-hangzhou")
+            .await
+            .iter()
+            .any(|g| g.nat_gateway_id == id),
+        "the orphaned gateway stays"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_404_proxy_during_deletion_is_never_taken_for_gone() {
+    let world = World::start("own-404").await;
+    let ns = world.ns.name.clone();
+    let (eip0, ip0) = eip(0);
+    let gateways: Api<NatGateway> = create(
+        &world,
+        &ns,
+        "NatGateway",
+        "gw",
+        json!({}),
+        json!({"vpcId": vpc(), "eipAllocationIds": [eip0]}),
+    )
+    .await;
+    let gw = wait_for("gw Ready with its EIP", TIMEOUT, || async {
+        let gw = gateways.get("gw").await.ok()?;
+        (ready(&gw) && gw.status.as_ref()?.ip_addresses.len() == 1).then_some(gw)
+    })
+    .await;
+    let ftb = gw.status.unwrap().forward_table_id.unwrap();
+    let dnat: Api<ForwardEntry> = create(
+        &world,
+        &ns,
+        "ForwardEntry",
+        "web",
+        json!({}),
+        json!({"natGatewayRef": {"name": "gw"}, "externalIp": ip0, "externalPort": "80",
+               "internalIp": "172.16.0.10", "internalPort": "8080", "ipProtocol": "TCP"}),
+    )
+    .await;
+    let entry_id = wait_ready(&dnat, "web").await.status.unwrap().id.unwrap();
+
+    // A proxy answers every call with a bare 404.
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!({"default": {"notFoundProxy": 1.0}}),
+    )
+    .await;
+    delete(&dnat, "web").await;
+    let message = wait_for(
+        "the entry retrying on the endpoint error",
+        TIMEOUT,
+        || async {
+            let entry = dnat.get("web").await.ok()?;
+            let (status, reason, message) = condition(&entry, "Reconciling")?;
+            (status == "True" && reason == "HTTP404").then_some(message)
+        },
+    )
+    .await;
+    assert!(message.contains("404"), "{message}");
+    // A re-check of the ProviderConfig names the endpoint as the problem.
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/recheck": "1"}}})),
+        )
+        .await
+        .unwrap();
+    let message = wait_reason(&configs, &world.provider, "Ready", "EndpointError").await;
+    assert!(message.contains("spec.endpoint"), "{message}");
+    let entry = dnat.get("web").await.unwrap();
+    assert!(entry.finalizers().iter().any(|f| f == "natop.dev/cleanup"));
+
+    // The proxy goes: the entry is really deleted, then released.
+    emulator_put(&world.emulator.endpoint(), "faults", json!({})).await;
+    configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/recheck": "2"}}})),
+        )
+        .await
+        .unwrap();
+    wait_gone(&dnat, "web").await;
+    let left = cloud(&world, 0)
+        .describe_all(&DescribeForwardTableEntries {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: ftb,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !left.iter().any(|e| e.forward_entry_id == entry_id),
+        "the DNAT entry outlived its object: {left:?}"
+    );
+    delete(&gateways, "gw").await;
+    wait_gone(&gateways, "gw").await;
+    world.stop().await;
+}
