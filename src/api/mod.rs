@@ -34,3 +34,31 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Ipv6InternetBandwidth::crd(),
     ]
 }
+
+/// The CEL rules every managed kind shares: `spec.region` and
+/// `spec.providerConfigRef` keep their value once set. `make` builds an
+/// object of the kind from extra spec fields.
+#[cfg(test)]
+pub(crate) fn location_rules_hold<K: kube::CustomResourceExt + serde::Serialize>(
+    make: impl Fn(serde_json::Value) -> K,
+) {
+    use kube::core::cel::validate_cel_update;
+    use serde_json::json;
+    let old = make(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+    let same = make(json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "a"}}));
+    assert!(validate_cel_update(&same, &old).is_ok());
+    for changed in [
+        json!({"region": "cn-beijing", "providerConfigRef": {"name": "a"}}),
+        json!({"providerConfigRef": {"name": "a"}}),
+        json!({"region": "cn-hangzhou", "providerConfigRef": {"name": "b"}}),
+    ] {
+        assert!(
+            validate_cel_update(&make(changed.clone()), &old).is_err(),
+            "{changed}"
+        );
+    }
+    // Setting a region where none was set is allowed (natop refuses it at run
+    // time when it moves the resource).
+    let unset = make(json!({"providerConfigRef": {"name": "a"}}));
+    assert!(validate_cel_update(&old, &unset).is_ok());
+}
