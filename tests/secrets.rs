@@ -261,18 +261,21 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
         .create(&PostParams::default(), &make("gw", None))
         .await
         .unwrap();
+    // Each reason is seen while it holds (a later stage replaces it), so
+    // the gateway is kept as it was at that moment for the credential check.
     let reason = |name: &'static str, type_: &'static str, want: &'static str| {
         let gateways = gateways.clone();
         async move {
             wait_for(&format!("{name} {type_} {want}"), TIMEOUT, || async {
                 let gw = gateways.get(name).await.ok()?;
-                let (status, got, _) = reason_of(&gw.status?.conditions, type_)?;
-                (status == "True" && got == want).then_some(())
+                let (status, got, _) = reason_of(&gw.status.clone()?.conditions, type_)?;
+                (status == "True" && got == want).then_some(serde_json::to_string(&gw).ok()?)
             })
-            .await;
+            .await
         }
     };
-    reason("gw", "Ready", "Available").await;
+    let mut seen = Vec::new();
+    seen.push(reason("gw", "Ready", "Available").await);
     let id = gateways
         .get("gw")
         .await
@@ -287,8 +290,8 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
             .await
             .unwrap();
     }
-    reason("bad", "Stalled", "InvalidExternalId").await;
-    reason("taker", "Stalled", "OwnedByAnotherObject").await;
+    seen.push(reason("bad", "Stalled", "InvalidExternalId").await);
+    seen.push(reason("taker", "Stalled", "OwnedByAnotherObject").await);
 
     // Another account's keys behind the ProviderConfig.
     let other = &fixture.alibaba.accounts[1];
@@ -305,7 +308,7 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
         )
         .await
         .unwrap();
-    reason("gw", "Stalled", "LocationChanged").await;
+    seen.push(reason("gw", "Stalled", "LocationChanged").await);
 
     // A proxy answering 404 in place of the cloud.
     support::cluster::emulator_put(
@@ -333,6 +336,7 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
     let statuses = serde_json::to_string(&(
         configs.get(&world.provider).await.unwrap(),
         gateways.list(&Default::default()).await.unwrap().items,
+        seen,
     ))
     .unwrap();
     let events: Api<k8s_openapi::api::events::v1::Event> =
