@@ -12,14 +12,14 @@ export NATOP_CACHE_DIR="$cache"
 cargo bench --bench emulator_throughput
 
 if [[ -z "${NATOP_TEST_KUBECONFIG:-}" ]]; then
-    bash tests/cluster/build.sh
+    NATOP_KUBE_VERSION=newest bash tests/cluster/build.sh
     export NATOP_CLUSTER_DIR="$cache/bench-cluster"
     stop_cluster() { bash tests/cluster/down.sh >/dev/null 2>&1 || true; }
     stop_cluster
     trap 'stop_cluster' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    kubeconfig_line="$(bash tests/cluster/up.sh | tail -n 1)"
+    kubeconfig_line="$(NATOP_KUBE_VERSION=newest bash tests/cluster/up.sh | tail -n 1)"
     export NATOP_TEST_KUBECONFIG="${kubeconfig_line#export KUBECONFIG=}"
 fi
 cargo bench --bench dnat_tables

@@ -41,6 +41,8 @@ cache="${NATOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natop}"
 export NATOP_CACHE_DIR="$cache"
 demo="${NATOP_DEMO_DIR:-$cache/demo}"
 export NATOP_CLUSTER_DIR="$demo/cluster"
+# The demo runs on the newest Kubernetes natop is tested on.
+export NATOP_KUBE_VERSION=newest
 mkdir -p "$demo"
 started=$(date +%s)
 step() { printf '\n==> [%ss] %s\n' "$(($(date +%s) - started))" "$*"; }
@@ -82,14 +84,15 @@ cargo build --quiet --bin natop
 natop="${CARGO_TARGET_DIR:-$root/target}/debug/natop"
 [[ -x $natop ]] || fail "no binary at $natop"
 
-step "local control plane: kube-apiserver v1.20.2 (the first build from source takes about 5 minutes on 2 cores)"
+step "local control plane: Kubernetes, the newest version natop is tested on (a first build from Go modules takes about 20 minutes on 2 cores, then it is reused)"
 bash tests/cluster/build.sh
-command -v kubectl >/dev/null 2>&1 || fail "kubectl is needed (tests/cluster/build.sh installs it where apt has it)"
 # A demo that was killed may have left its control plane behind.
 bash tests/cluster/down.sh >/dev/null 2>&1 || true
 bash tests/cluster/up.sh | tail -n 1 >/dev/null
 export KUBECONFIG="$NATOP_CLUSTER_DIR/kubeconfig"
-echo "control plane ready: KUBECONFIG=$KUBECONFIG"
+# kubectl of the same version as the control plane.
+export PATH="$NATOP_CLUSTER_DIR/bin:$PATH"
+echo "control plane ready: Kubernetes $(sed -n 's/^KUBE_VERSION=//p' "$NATOP_CLUSTER_DIR/cluster.env"), KUBECONFIG=$KUBECONFIG"
 
 step "starting the cloud emulator (gateways take a minute to create in the cloud; the emulator runs 20x faster)"
 rm -f "$demo/emulator.log"
@@ -106,9 +109,7 @@ done
 echo "emulator: $endpoint"
 
 step "installing the CRDs and deploy/ (namespace natop-system, ServiceAccount, least-privilege RBAC)"
-# Kubernetes 1.20 knows no CEL rules: it cannot server-side apply these CRDs,
-# and kubectl validates them only with --validate=false (the rules are dropped).
-kubectl create --validate=false -f crds/ >/dev/null
+kubectl apply --server-side -k deploy/crds >/dev/null
 for crd in $(kubectl get crd -o name | grep 'natop.dev$'); do
 	kubectl wait --for=condition=Established --timeout=60s "$crd" >/dev/null
 done

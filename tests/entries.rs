@@ -682,7 +682,6 @@ async fn crashes_and_faults_leave_exactly_one_cloud_entry_per_object() {
 async fn invalid_specs_are_refused_or_stalled_with_zero_writes() {
     let world = World::start("entries-invalid").await;
     let (_, ip0) = eip(0);
-    let forwards: Api<ForwardEntry> = Api::namespaced(world.client.clone(), &world.ns.name);
     // What the schema can say, the API server refuses.
     for (name, change) in [
         ("port-zero", json!({"externalPort": "0"})),
@@ -740,46 +739,64 @@ async fn invalid_specs_are_refused_or_stalled_with_zero_writes() {
         "{bad_cidr:?}"
     );
 
-    // What only a CEL rule says (not enforced by this API server), the
-    // controller reports.
+    // What a CEL rule says, the API server refuses too, with the rule's
+    // message (every rule has its own case in tests/cel_rules.rs).
     let mut any_with_port = forward_spec("gw", &ip0, 80);
     any_with_port["ipProtocol"] = json!("Any");
-    apply_object::<ForwardEntry>(&world, "ForwardEntry", "any-port", any_with_port).await;
+    let dynamic_forward: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        world.client.clone(),
+        &world.ns.name,
+        &kube::core::ApiResource::erase::<ForwardEntry>(&()),
+    );
     let both = json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip0], "sourceCIDR": "172.20.0.0/16", "sourceVSwitchId": "vsw-abc"});
     let neither = json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip0]});
-    let created_both = dynamic_snat
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "natop.dev/v1alpha1", "kind": "SnatEntry",
-                "metadata": {"name": "both", "labels": world.labels()}, "spec": both,
-            }))
-            .unwrap(),
-        )
-        .await;
-    let created_neither = dynamic_snat
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "natop.dev/v1alpha1", "kind": "SnatEntry",
-                "metadata": {"name": "neither", "labels": world.labels()}, "spec": neither,
-            }))
-            .unwrap(),
-        )
-        .await;
-    let (_, message) = wait_reason(&forwards, "any-port", "Stalled", "InvalidSpec").await;
-    assert!(message.contains("ipProtocol Any"), "{message}");
-    for (name, created) in [("both", created_both), ("neither", created_neither)] {
+    for (api, kind, name, spec, rule) in [
+        (
+            &dynamic_forward,
+            "ForwardEntry",
+            "any-port",
+            any_with_port,
+            "ipProtocol Any needs",
+        ),
+        (
+            &dynamic_snat,
+            "SnatEntry",
+            "both",
+            both,
+            "set exactly one of sourceVSwitchId and sourceCIDR",
+        ),
+        (
+            &dynamic_snat,
+            "SnatEntry",
+            "neither",
+            neither,
+            "set exactly one of sourceVSwitchId and sourceCIDR",
+        ),
+    ] {
+        let created = api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "apiVersion": "natop.dev/v1alpha1", "kind": kind,
+                    "metadata": {"name": name, "labels": world.labels()}, "spec": spec,
+                }))
+                .unwrap(),
+            )
+            .await;
         match created {
-            // A server that enforces the CEL rule refuses it outright.
-            Err(kube::Error::Api(e)) if e.code == 422 => {}
-            Err(e) => panic!("{name}: {e}"),
-            Ok(_) => {
-                let (_, message) = wait_reason(&snats, name, "Stalled", "InvalidSpec").await;
-                assert!(message.contains("sourceVSwitchId"), "{name}: {message}");
+            Err(kube::Error::Api(e)) => {
+                assert_eq!(e.code, 422, "{name}: {e:?}");
+                assert!(e.message.contains(rule), "{name}: {}", e.message);
             }
+            other => panic!("{name}: the API server must refuse it: {other:?}"),
         }
     }
+    // What only natop can say: host bits set in sourceCIDR.
+    let host_bits =
+        json!({"natGatewayRef": {"name": "gw"}, "snatIps": [ip0], "sourceCIDR": "172.20.0.1/16"});
+    apply_object::<SnatEntry>(&world, "SnatEntry", "host-bits", host_bits).await;
+    let (_, message) = wait_reason(&snats, "host-bits", "Stalled", "InvalidSpec").await;
+    assert!(message.contains("sourceCIDR"), "{message}");
     // A gateway now exists: still nothing is written for invalid objects.
     gateway(&world, "gw").await;
     let after = calls(&world).await;

@@ -463,26 +463,69 @@ async fn with_faults_every_object_becomes_ready_with_exactly_one_gateway() {
     world.stop().await;
 }
 
+/// The API server's answer to a patch the CRD's rules refuse: 422 with the
+/// rule's message.
+fn assert_refused<T: std::fmt::Debug>(result: kube::Result<T>, rule: &str) {
+    match result {
+        Err(kube::Error::Api(e)) => {
+            assert_eq!(e.code, 422, "{e:?}");
+            assert!(e.message.contains(rule), "{}", e.message);
+        }
+        other => panic!("refused with {rule:?} expected: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn an_immutable_change_stalls_with_zero_writes() {
     let world = World::start("ngw-invalid").await;
     let api = create(&world, "gw", json!({}), json!({})).await;
     wait_ready(&api, "gw").await;
-    let before = writes(&world).await;
     let other_vpc = fixture().alibaba.regions[0].vpcs[1].vpc_id.clone();
-    api.patch(
-        "gw",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"vpcId": other_vpc}})),
+    // The CRD's rule: the API server refuses the change.
+    let patched = api
+        .patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"vpcId": other_vpc}})),
+        )
+        .await;
+    assert_refused(patched, "vpcId is immutable");
+    // What only the cloud can tell: adopting a gateway whose VPC is not the
+    // spec's stalls, and nothing is written.
+    let made = cloud(&world)
+        .call(&CreateNatGateway {
+            region_id: "cn-hangzhou".into(),
+            vpc_id: vpc(),
+            name: Some("made-elsewhere".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let before = writes(&world).await;
+    let adopted = create(
+        &world,
+        "adopted",
+        json!({"vpcId": other_vpc}),
+        json!({"natop.dev/external-id": made.nat_gateway_id}),
     )
-    .await
-    .unwrap();
-    let gw = wait_until(&api, "gw", "Stalled InvalidSpec", |g| {
+    .await;
+    let gw = wait_until(&adopted, "adopted", "Stalled InvalidSpec", |g| {
         condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "InvalidSpec")
     })
     .await;
     assert!(condition(&gw, "Ready").is_some_and(|(s, _)| s == "False"));
-    assert_eq!(writes(&world).await, before, "no cloud write");
+    let message = gw
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap()
+        .message
+        .clone();
+    assert!(message.contains("spec.vpcId is immutable"), "{message}");
+    assert_eq!(writes(&world).await, before, "no cloud write by natop");
     world.stop().await;
 }
 
@@ -523,17 +566,14 @@ async fn normal_converts_to_enhanced_with_progress_in_status() {
     .await;
     assert_eq!(gateways(&world).await[0].nat_type, "Enhanced");
     assert!(gw.status.unwrap().conversion.is_some());
-    api.patch(
-        "gw",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"natType": "Normal"}})),
-    )
-    .await
-    .unwrap();
-    wait_until(&api, "gw", "Enhanced → Normal refused", |g| {
-        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "InvalidSpec")
-    })
-    .await;
+    let patched = api
+        .patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"natType": "Normal"}})),
+        )
+        .await;
+    assert_refused(patched, "an Enhanced gateway cannot become Normal");
     world.stop().await;
 }
 

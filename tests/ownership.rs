@@ -315,8 +315,10 @@ async fn a_region_change_is_refused_and_deletion_goes_where_the_gateway_is() {
     assert_eq!(location.account_id, "1380000000000001");
     let since = last_seq(&world).await;
 
-    // This API server drops CEL rules (a current one refuses the change):
-    // natop itself must refuse to look elsewhere.
+    // The object had no region (the ProviderConfig's default was used), so
+    // the CRD's rule lets one be set; natop itself must refuse to look
+    // elsewhere. (Changing a region once set is refused by the API server:
+    // tests/cel_rules.rs.)
     api.patch(
         "gw",
         &PatchParams::default(),

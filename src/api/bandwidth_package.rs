@@ -15,10 +15,7 @@ use super::common::{
     REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
 use super::provider_config::CloudProvider;
-use super::validation::{
-    NAME_PATTERN, REGION_PATTERN, description_problem, id_problem, into_result,
-    letter_start_problem, name_problem, object_name_problem, one_of, range_problem, region_problem,
-};
+use super::validation::{NAME_PATTERN, REGION_PATTERN};
 
 /// The line of an Alibaba NAT bandwidth package.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -294,27 +291,8 @@ impl BandwidthPackageSpec {
 // validate
 // ---------------------------------------------------------------------------
 
-/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
-/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
-/// schema's own patterns and ranges, which an object stored before the schema
-/// may break. Every problem found is listed, separated by `; `.
-pub fn validate(spec: &BandwidthPackageSpec) -> Result<(), String> {
-    let mut problems = Vec::new();
-    problems.extend(region_problem(spec.region.as_deref()));
-    problems.extend(one_of(
-        ("spec.alibaba", spec.alibaba.is_some()),
-        ("spec.ucloud", spec.ucloud.is_some()),
-        "alibaba for an Alibaba NAT bandwidth package, ucloud for a UCloud temporary bandwidth package",
-    ));
-    if let Some(alibaba) = &spec.alibaba {
-        problems.extend(alibaba_problems(alibaba));
-    }
-    if let Some(ucloud) = &spec.ucloud {
-        problems.extend(ucloud_problems(ucloud));
-    }
-    into_result(problems)
-}
-
+/// The CRD's schema and CEL rules, enforced by the API server, say what a
+/// valid spec is; what they cannot say is which cloud a ProviderConfig is.
 /// The sub-object set must be the one of the ProviderConfig's cloud: `Err`
 /// naming the wrong one and what to change.
 pub fn validate_provider(
@@ -342,102 +320,6 @@ pub fn validate_provider(
         "{set} is set but ProviderConfig {} serves {cloud}: use {right}, or a ProviderConfig of the other cloud",
         spec.provider_config_ref.name
     ))
-}
-
-fn alibaba_problems(package: &AlibabaBandwidthPackage) -> Vec<String> {
-    let mut problems = Vec::new();
-    problems.extend(one_of(
-        (
-            "spec.alibaba.natGatewayRef",
-            package.nat_gateway_ref.is_some(),
-        ),
-        (
-            "spec.alibaba.natGatewayId",
-            package.nat_gateway_id.is_some(),
-        ),
-        "name the NatGateway object, or give the id of a gateway natop does not manage",
-    ));
-    if let Some(reference) = &package.nat_gateway_ref {
-        problems.extend(object_name_problem(
-            "spec.alibaba.natGatewayRef.name",
-            &reference.name,
-        ));
-    }
-    if let Some(id) = &package.nat_gateway_id {
-        problems.extend(id_problem("spec.alibaba.natGatewayId", id, "ngw-"));
-    }
-    problems.extend(range_problem(
-        "spec.alibaba.bandwidth",
-        package.bandwidth,
-        5,
-        1000,
-        "Mbps",
-    ));
-    problems.extend(range_problem(
-        "spec.alibaba.ipCount",
-        package.ip_count,
-        1,
-        50,
-        "IPs",
-    ));
-    if let Some(name) = &package.name {
-        problems.extend(name_problem("spec.alibaba.name", name));
-    }
-    if let Some(description) = &package.description {
-        let field = "spec.alibaba.description";
-        problems.extend(
-            description_problem(field, description)
-                .or_else(|| letter_start_problem(field, description)),
-        );
-    }
-    if let Some(zone) = &package.zone {
-        let valid = (1..=64).contains(&zone.len())
-            && zone
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !valid {
-            problems.push(format!(
-                "spec.alibaba.zone is \"{zone}\": set a zone id like cn-hangzhou-b (lower-case letters, digits and -), or leave it out"
-            ));
-        }
-    }
-    problems
-}
-
-fn ucloud_problems(package: &UCloudBandwidthPackage) -> Vec<String> {
-    let mut problems = Vec::new();
-    let eip_valid = package.eip_id.len() <= 64
-        && package.eip_id.strip_prefix("eip-").is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if !eip_valid {
-        problems.push(format!(
-            "spec.ucloud.eipId is \"{}\": set an EIP id like eip-abc123 (eip- then lower-case letters, digits and -)",
-            package.eip_id
-        ));
-    }
-    problems.extend(range_problem(
-        "spec.ucloud.bandwidth",
-        package.bandwidth,
-        2,
-        800,
-        "Mbps",
-    ));
-    if package.time_range < 1 {
-        problems.push("spec.ucloud.timeRange is 0: set at least 1 hour".to_string());
-    }
-    if let Some(coupon) = &package.coupon_id {
-        let length = coupon.chars().count();
-        if !(1..=64).contains(&length) {
-            problems.push(format!(
-                "spec.ucloud.couponId has {length} characters: use 1 to 64, or leave it out"
-            ));
-        }
-    }
-    problems
 }
 
 #[cfg(test)]
@@ -660,108 +542,6 @@ mod tests {
     }
 
     // --- validate ------------------------------------------------------------
-
-    #[test]
-    fn validate_accepts_valid_specs() {
-        for value in valid_specs() {
-            assert_eq!(validate(&spec(value.clone())), Ok(()), "{value}");
-        }
-    }
-
-    #[test]
-    fn validate_refuses_each_rule_and_says_what_to_change() {
-        let cases = [
-            (json!({}), "neither spec.alibaba nor spec.ucloud is set"),
-            (
-                both(),
-                "spec.alibaba and spec.ucloud are both set: keep only one",
-            ),
-            (
-                alibaba(json!({"natGatewayRef": null})),
-                "neither spec.alibaba.natGatewayRef nor spec.alibaba.natGatewayId is set",
-            ),
-            (
-                alibaba(json!({"natGatewayId": "ngw-1"})),
-                "spec.alibaba.natGatewayRef and spec.alibaba.natGatewayId are both set",
-            ),
-            (
-                alibaba(json!({"natGatewayRef": null, "natGatewayId": "ngw_1"})),
-                "spec.alibaba.natGatewayId is \"ngw_1\"",
-            ),
-            (
-                alibaba(json!({"natGatewayRef": {"name": "GW"}})),
-                "spec.alibaba.natGatewayRef.name is \"GW\"",
-            ),
-            (
-                alibaba(json!({"bandwidth": 4})),
-                "spec.alibaba.bandwidth is 4: set 5 to 1000 Mbps",
-            ),
-            (
-                alibaba(json!({"bandwidth": 1001})),
-                "spec.alibaba.bandwidth is 1001",
-            ),
-            (
-                alibaba(json!({"ipCount": 0})),
-                "spec.alibaba.ipCount is 0: set 1 to 50 IPs",
-            ),
-            (
-                alibaba(json!({"ipCount": 51})),
-                "spec.alibaba.ipCount is 51",
-            ),
-            (
-                alibaba(json!({"name": "9pkg"})),
-                "spec.alibaba.name \"9pkg\" must start with a letter",
-            ),
-            (
-                alibaba(json!({"description": "x"})),
-                "spec.alibaba.description has 1 characters",
-            ),
-            (
-                alibaba(json!({"description": "https://x.y"})),
-                "must not start with http:// or https://",
-            ),
-            (
-                alibaba(json!({"description": "1st package"})),
-                "spec.alibaba.description \"1st package\" must start with a letter",
-            ),
-            (
-                alibaba(json!({"zone": "Zone B"})),
-                "spec.alibaba.zone is \"Zone B\"",
-            ),
-            (
-                ucloud(json!({"eipId": "eip_1"})),
-                "spec.ucloud.eipId is \"eip_1\"",
-            ),
-            (
-                ucloud(json!({"bandwidth": 1})),
-                "spec.ucloud.bandwidth is 1: set 2 to 800 Mbps",
-            ),
-            (
-                ucloud(json!({"bandwidth": 801})),
-                "spec.ucloud.bandwidth is 801",
-            ),
-            (
-                ucloud(json!({"timeRange": 0})),
-                "spec.ucloud.timeRange is 0: set at least 1 hour",
-            ),
-            (
-                ucloud(json!({"couponId": ""})),
-                "spec.ucloud.couponId has 0 characters",
-            ),
-        ];
-        for (value, expected) in cases {
-            let Err(message) = validate(&spec(value.clone())) else {
-                panic!("{value} should be refused");
-            };
-            assert!(message.contains(expected), "{value}: {message}");
-        }
-        let mut regional = alibaba(json!({}));
-        merge(&mut regional, json!({"region": "CN-BJ"}));
-        let Err(message) = validate(&spec(regional)) else {
-            panic!("a bad region should be refused");
-        };
-        assert!(message.contains("spec.region is \"CN-BJ\""), "{message}");
-    }
 
     #[test]
     fn validate_provider_says_which_sub_object_the_cloud_takes() {

@@ -11,10 +11,7 @@ use super::common::{
     PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference,
     REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
-use super::validation::{
-    IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN, id_problem, index_problem, into_result,
-    ipv4_problem, name_problem, object_name_problem, one_of, region_problem,
-};
+use super::validation::{IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN};
 
 /// Schema pattern of a DNAT port: `1`–`65535`, `first/last`, or `Any`.
 const PORT_PATTERN: &str = r"^(Any|([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])(/([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?)$";
@@ -187,140 +184,6 @@ pub struct ForwardEntryStatus {
     pub status: Option<String>,
 }
 
-// ---------------------------------------------------------------------------
-// validate
-// ---------------------------------------------------------------------------
-
-/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
-/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
-/// schema's own patterns, which an object stored before the schema may break.
-/// Every problem found is listed, separated by `; `.
-pub fn validate(spec: &ForwardEntrySpec) -> Result<(), String> {
-    let mut problems = Vec::new();
-    problems.extend(region_problem(spec.region.as_deref()));
-    problems.extend(one_of(
-        ("spec.natGatewayRef", spec.nat_gateway_ref.is_some()),
-        ("spec.forwardTableId", spec.forward_table_id.is_some()),
-        "name the NatGateway object, or give the forward table of a gateway natop does not manage",
-    ));
-    if let Some(reference) = &spec.nat_gateway_ref {
-        problems.extend(object_name_problem(
-            "spec.natGatewayRef.name",
-            &reference.name,
-        ));
-    }
-    if let Some(table) = &spec.forward_table_id {
-        problems.extend(id_problem("spec.forwardTableId", table, "ftb-"));
-    }
-    problems.extend(one_of(
-        ("spec.externalIp", spec.external_ip.is_some()),
-        ("spec.externalIpFrom", spec.external_ip_from.is_some()),
-        "give the public IP, or the BandwidthPackage and index to take it from",
-    ));
-    if let Some(ip) = &spec.external_ip {
-        problems.extend(ipv4_problem("spec.externalIp", ip));
-    }
-    if let Some(source) = &spec.external_ip_from {
-        problems.extend(object_name_problem(
-            "spec.externalIpFrom.bandwidthPackageRef.name",
-            &source.bandwidth_package_ref.name,
-        ));
-        problems.extend(index_problem("spec.externalIpFrom.index", source.index));
-    }
-    problems.extend(ipv4_problem("spec.internalIp", &spec.internal_ip));
-    let external = port_or_problem("spec.externalPort", &spec.external_port);
-    let internal = port_or_problem("spec.internalPort", &spec.internal_port);
-    match (external, internal) {
-        (Ok(external), Ok(internal)) => {
-            problems.extend(port_rule_problems(spec, external, internal));
-        }
-        (external, internal) => {
-            problems.extend(external.err());
-            problems.extend(internal.err());
-        }
-    }
-    if let Some(name) = &spec.name {
-        problems.extend(name_problem("spec.name", name));
-    }
-    into_result(problems)
-}
-
-/// A parsed DNAT port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Port {
-    One(u16),
-    Range(u16, u16),
-    Any,
-}
-
-impl Port {
-    /// Parse as the schema pattern allows: `Any`, or ports 1–65535 without
-    /// leading zeros, alone or as `first/last` with first <= last.
-    fn parse(text: &str) -> Option<Port> {
-        if text == "Any" {
-            return Some(Port::Any);
-        }
-        let one = |s: &str| {
-            let plain =
-                !s.is_empty() && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit());
-            plain.then(|| s.parse::<u16>().ok()).flatten()
-        };
-        match text.split_once('/') {
-            Some((first, last)) => {
-                let (first, last) = (one(first)?, one(last)?);
-                (first <= last).then_some(Port::Range(first, last))
-            }
-            None => one(text).map(Port::One),
-        }
-    }
-
-    /// How many ports it covers (`Any` is not counted).
-    fn size(self) -> u32 {
-        match self {
-            Port::One(_) | Port::Any => 1,
-            Port::Range(first, last) => u32::from(last - first) + 1,
-        }
-    }
-}
-
-fn port_or_problem(field: &str, text: &str) -> Result<Port, String> {
-    Port::parse(text).ok_or_else(|| {
-        format!(
-            "{field} is \"{text}\": set a port 1 to 65535, a range first/last with first <= last (e.g. 8000/8010), or Any"
-        )
-    })
-}
-
-/// `Any` goes with `Any`; both ports cover as many ports.
-fn port_rule_problems(spec: &ForwardEntrySpec, external: Port, internal: Port) -> Vec<String> {
-    let mut problems = Vec::new();
-    let any = spec.ip_protocol == IpProtocol::Any;
-    for (field, port, text) in [
-        ("spec.externalPort", external, &spec.external_port),
-        ("spec.internalPort", internal, &spec.internal_port),
-    ] {
-        if any && port != Port::Any {
-            problems.push(format!(
-                "spec.ipProtocol Any maps every port but {field} is \"{text}\": set {field} to Any, or set spec.ipProtocol to TCP or UDP"
-            ));
-        } else if !any && port == Port::Any {
-            problems.push(format!(
-                "{field} Any needs spec.ipProtocol Any: set a port or range, or set spec.ipProtocol to Any"
-            ));
-        }
-    }
-    if external != Port::Any && internal != Port::Any && external.size() != internal.size() {
-        problems.push(format!(
-            "spec.externalPort \"{}\" covers {} ports but spec.internalPort \"{}\" covers {}: use ranges of the same size",
-            spec.external_port,
-            external.size(),
-            spec.internal_port,
-            internal.size()
-        ));
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use kube::core::cel::{validate_cel, validate_cel_update};
@@ -391,14 +254,12 @@ mod tests {
             "10/20", "1/65535", "Any",
         ] {
             assert!(pattern(good), "{good}");
-            assert!(Port::parse(good).is_some(), "{good}");
         }
         for bad in [
             "0", "00", "080", "65536", "70000", "99999", "100000", "any", "ANY", "", "/", "10/",
             "/10", "0/10", "10/70000", "1/2/3", " 80", "80 ", "-1", "+80",
         ] {
             assert!(!pattern(bad), "{bad}");
-            assert!(Port::parse(bad).is_none(), "{bad}");
         }
     }
 
@@ -494,129 +355,6 @@ mod tests {
             "forwardTableId is immutable",
             "another table",
         );
-    }
-
-    // --- validate ------------------------------------------------------------
-
-    #[test]
-    fn validate_accepts_valid_specs() {
-        for extra in valid_specs() {
-            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
-        }
-        let chinese = spec(json!({"name": "转发-1"}));
-        assert_eq!(validate(&chinese), Ok(()));
-    }
-
-    #[test]
-    fn validate_refuses_each_rule_and_says_what_to_change() {
-        let cases = [
-            (
-                json!({"externalPort": "0"}),
-                "spec.externalPort is \"0\": set a port 1 to 65535",
-            ),
-            (
-                json!({"internalPort": "70000"}),
-                "spec.internalPort is \"70000\"",
-            ),
-            (
-                json!({"externalPort": "65536"}),
-                "spec.externalPort is \"65536\"",
-            ),
-            (
-                json!({"externalPort": "080"}),
-                "spec.externalPort is \"080\"",
-            ),
-            (
-                json!({"externalPort": "20/10", "internalPort": "20/10"}),
-                "first <= last",
-            ),
-            (
-                json!({"externalPort": "any", "internalPort": "any", "ipProtocol": "Any"}),
-                "spec.externalPort is \"any\"",
-            ),
-            (
-                json!({"ipProtocol": "Any"}),
-                "spec.ipProtocol Any maps every port but spec.externalPort is \"80\"",
-            ),
-            (
-                json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "TCP"}),
-                "spec.externalPort Any needs spec.ipProtocol Any",
-            ),
-            (
-                json!({"externalPort": "Any", "internalPort": "80", "ipProtocol": "Any"}),
-                "set spec.internalPort to Any",
-            ),
-            (
-                json!({"externalPort": "8000/8010", "internalPort": "80"}),
-                "covers 11 ports but spec.internalPort \"80\" covers 1",
-            ),
-            (
-                json!({"natGatewayRef": null}),
-                "neither spec.natGatewayRef nor spec.forwardTableId is set",
-            ),
-            (
-                json!({"forwardTableId": "ftb-1"}),
-                "spec.natGatewayRef and spec.forwardTableId are both set",
-            ),
-            (
-                json!({"natGatewayRef": null, "forwardTableId": "stb-1"}),
-                "spec.forwardTableId is \"stb-1\"",
-            ),
-            (
-                json!({"natGatewayRef": {"name": "Gw_1"}}),
-                "spec.natGatewayRef.name is \"Gw_1\"",
-            ),
-            (
-                json!({"externalIp": null}),
-                "neither spec.externalIp nor spec.externalIpFrom is set",
-            ),
-            (
-                json!({"externalIpFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 0}}),
-                "spec.externalIp and spec.externalIpFrom are both set",
-            ),
-            (
-                json!({"externalIp": null, "externalIpFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 50}}),
-                "spec.externalIpFrom.index is 50: set 0 to 49",
-            ),
-            (
-                json!({"externalIp": null, "externalIpFrom": {"bandwidthPackageRef": {"name": ""}, "index": 0}}),
-                "spec.externalIpFrom.bandwidthPackageRef.name is \"\"",
-            ),
-            (
-                json!({"externalIp": "47.1.2.300"}),
-                "spec.externalIp is \"47.1.2.300\": set an IPv4 address",
-            ),
-            (
-                json!({"internalIp": "192.168.0.0/24"}),
-                "spec.internalIp is \"192.168.0.0/24\"",
-            ),
-            (
-                json!({"name": "1web"}),
-                "spec.name \"1web\" must start with a letter",
-            ),
-            (
-                json!({"name": "w"}),
-                "spec.name has 1 characters: use 2 to 128",
-            ),
-            (json!({"name": "web 80"}), "may contain only letters"),
-            (json!({"region": "CN"}), "spec.region is \"CN\""),
-        ];
-        for (extra, expected) in cases {
-            let Err(message) = validate(&spec(extra.clone())) else {
-                panic!("{extra} should be refused");
-            };
-            assert!(message.contains(expected), "{extra}: {message}");
-        }
-    }
-
-    #[test]
-    fn validate_lists_every_problem() {
-        let Err(message) = validate(&spec(
-            json!({"externalPort": "0", "internalIp": "x", "name": "1"}),
-        )) else {
-            panic!("should be refused");
-        };
-        assert_eq!(message.matches("; ").count(), 2, "{message}");
     }
 
     #[test]

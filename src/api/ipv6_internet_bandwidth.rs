@@ -11,7 +11,7 @@ use super::common::{
     PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference, REGION_IMMUTABLE,
     REGION_IMMUTABLE_MESSAGE,
 };
-use super::validation::{REGION_PATTERN, id_problem, into_result, range_problem, region_problem};
+use super::validation::REGION_PATTERN;
 
 /// How an IPv6 address's internet traffic is billed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -119,37 +119,6 @@ pub struct Ipv6InternetBandwidthStatus {
     pub business_status: Option<String>,
 }
 
-// ---------------------------------------------------------------------------
-// validate
-// ---------------------------------------------------------------------------
-
-/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
-/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
-/// schema's own patterns and ranges, which an object stored before the schema
-/// may break. Every problem found is listed, separated by `; `.
-pub fn validate(spec: &Ipv6InternetBandwidthSpec) -> Result<(), String> {
-    let mut problems = Vec::new();
-    problems.extend(region_problem(spec.region.as_deref()));
-    problems.extend(id_problem(
-        "spec.ipv6AddressId",
-        &spec.ipv6_address_id,
-        "ipv6-",
-    ));
-    problems.extend(id_problem(
-        "spec.ipv6GatewayId",
-        &spec.ipv6_gateway_id,
-        "ipv6gw-",
-    ));
-    problems.extend(range_problem(
-        "spec.bandwidth",
-        spec.bandwidth,
-        1,
-        5000,
-        "Mbps",
-    ));
-    into_result(problems)
-}
-
 #[cfg(test)]
 mod tests {
     use kube::core::cel::{validate_cel, validate_cel_update};
@@ -214,50 +183,6 @@ mod tests {
                 expected,
                 &changed.to_string(),
             );
-        }
-    }
-
-    #[test]
-    fn validate_accepts_valid_specs() {
-        for extra in [
-            json!({}),
-            json!({"bandwidth": 1, "internetChargeType": "PayByTraffic"}),
-            json!({"bandwidth": 5000, "region": "cn-hangzhou"}),
-        ] {
-            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
-        }
-    }
-
-    #[test]
-    fn validate_refuses_each_rule_and_says_what_to_change() {
-        let cases = [
-            (
-                json!({"bandwidth": 0}),
-                "spec.bandwidth is 0: set 1 to 5000 Mbps",
-            ),
-            (json!({"bandwidth": 5001}), "spec.bandwidth is 5001"),
-            (
-                json!({"ipv6AddressId": "ipv6gw-1"}),
-                "spec.ipv6AddressId is \"ipv6gw-1\"",
-            ),
-            (
-                json!({"ipv6AddressId": "ipv6-"}),
-                "spec.ipv6AddressId is \"ipv6-\"",
-            ),
-            (
-                json!({"ipv6GatewayId": "ipv6-1"}),
-                "spec.ipv6GatewayId is \"ipv6-1\"",
-            ),
-            (
-                json!({"region": "cn_hangzhou"}),
-                "spec.region is \"cn_hangzhou\"",
-            ),
-        ];
-        for (extra, expected) in cases {
-            let Err(message) = validate(&spec(extra.clone())) else {
-                panic!("{extra} should be refused");
-            };
-            assert!(message.contains(expected), "{extra}: {message}");
         }
     }
 

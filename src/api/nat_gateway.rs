@@ -154,6 +154,7 @@ pub struct NatGatewaySpec {
     /// Description: 2–256 characters, not starting with `http://` or `https://`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 256))]
+    #[x_kube(validation = Rule::new("!self.startsWith('http://') && !self.startsWith('https://')").message("description must not start with http:// or https://"))]
     pub description: Option<String>,
     /// `PostPaid` (default) or `PrePaid`. Immutable.
     #[serde(default)]
@@ -176,10 +177,14 @@ pub struct NatGatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("internetChargeType is immutable"))]
     pub internet_charge_type: Option<InternetChargeType>,
-    /// EIPs (`eip-…` allocation ids) to bind to the gateway; natop binds and unbinds
-    /// EIPs so that exactly these are bound.
+    /// EIPs (`eip-…` allocation ids) to bind to the gateway, at most 50, no
+    /// duplicates; natop binds and unbinds EIPs so that exactly these are bound.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 50))]
+    #[schemars(
+        length(max = 50),
+        inner(length(max = 64), regex(pattern = r"^eip-[a-z0-9]+$")),
+        extend("x-kubernetes-list-type" = "set")
+    )]
     pub eip_allocation_ids: Vec<String>,
     /// Delete the gateway even while ForwardEntry, SnatEntry or BandwidthPackage
     /// objects still use it, and let the cloud remove its entries and packages.

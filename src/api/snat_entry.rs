@@ -10,11 +10,7 @@ use super::common::{
     NatGatewayReference, PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE,
     ProviderConfigReference, REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
-use super::validation::{
-    CIDR_PATTERN, IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN, cidr_problem, distinct_list_problems,
-    id_problem, index_problem, into_result, ipv4_problem, name_problem, object_name_problem,
-    one_of, region_problem,
-};
+use super::validation::{CIDR_PATTERN, IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN};
 
 /// At most this many public IPs in one SNAT entry.
 pub const MAX_SNAT_IPS: usize = 64;
@@ -193,76 +189,25 @@ impl SnatEntrySpec {
 // validate
 // ---------------------------------------------------------------------------
 
-/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
-/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
-/// schema's own patterns, which an object stored before the schema may break,
-/// and refuses a CIDR with host bits set, which the cloud refuses.
-/// Every problem found is listed, separated by `; `.
+/// What the CRD cannot say about a spec (its schema and CEL rules, enforced by
+/// the API server, say the rest): `spec.sourceCIDR` must have its host bits
+/// clear, which the cloud requires. `Err(message)` says what to change.
 pub fn validate(spec: &SnatEntrySpec) -> Result<(), String> {
-    let mut problems = Vec::new();
-    problems.extend(region_problem(spec.region.as_deref()));
-    problems.extend(one_of(
-        ("spec.natGatewayRef", spec.nat_gateway_ref.is_some()),
-        ("spec.snatTableId", spec.snat_table_id.is_some()),
-        "name the NatGateway object, or give the SNAT table of a gateway natop does not manage",
-    ));
-    if let Some(reference) = &spec.nat_gateway_ref {
-        problems.extend(object_name_problem(
-            "spec.natGatewayRef.name",
-            &reference.name,
-        ));
+    match spec.source_cidr.as_deref().and_then(host_bits_problem) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
-    if let Some(table) = &spec.snat_table_id {
-        problems.extend(id_problem("spec.snatTableId", table, "stb-"));
-    }
-    problems.extend(one_of(
-        ("spec.snatIps", !spec.snat_ips.is_empty()),
-        ("spec.snatIpsFrom", spec.snat_ips_from.is_some()),
-        "list the public IPs, or the BandwidthPackage to take them from",
-    ));
-    problems.extend(distinct_list_problems(
-        "spec.snatIps",
-        &spec.snat_ips,
-        MAX_SNAT_IPS,
-        "IPs",
-        "an entry",
-        ipv4_problem,
-    ));
-    if let Some(source) = &spec.snat_ips_from {
-        problems.extend(source_problems(source));
-    }
-    problems.extend(one_of(
-        ("spec.sourceVSwitchId", spec.source_vswitch_id.is_some()),
-        ("spec.sourceCIDR", spec.source_cidr.is_some()),
-        "give the vSwitch or the CIDR block whose instances use the entry",
-    ));
-    if let Some(vswitch) = &spec.source_vswitch_id {
-        problems.extend(id_problem("spec.sourceVSwitchId", vswitch, "vsw-"));
-    }
-    if let Some(cidr) = &spec.source_cidr {
-        problems.extend(cidr_problem("spec.sourceCIDR", cidr));
-    }
-    if let Some(name) = &spec.name {
-        problems.extend(name_problem("spec.name", name));
-    }
-    into_result(problems)
 }
 
-fn source_problems(source: &SnatIpsSource) -> Vec<String> {
-    let mut problems = Vec::new();
-    problems.extend(object_name_problem(
-        "spec.snatIpsFrom.bandwidthPackageRef.name",
-        &source.bandwidth_package_ref.name,
-    ));
-    problems.extend(one_of(
-        ("spec.snatIpsFrom.index", source.index.is_some()),
-        ("spec.snatIpsFrom.all", source.all),
-        "index takes one IP of the package, all: true takes every IP",
-    ));
-    if let Some(index) = source.index {
-        problems.extend(index_problem("spec.snatIpsFrom.index", index));
-    }
-    problems
+/// A CIDR block the schema accepts whose host bits are set.
+fn host_bits_problem(cidr: &str) -> Option<String> {
+    let net: ipnet::Ipv4Net = cidr.parse().ok()?;
+    (net.trunc() != net).then(|| {
+        format!(
+            "spec.sourceCIDR is \"{cidr}\": its host bits are set; use {}",
+            net.trunc()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -424,104 +369,28 @@ mod tests {
     // --- validate ------------------------------------------------------------
 
     #[test]
-    fn validate_accepts_valid_specs() {
+    fn validate_checks_only_the_host_bits_of_the_source_cidr() {
         for extra in valid_specs() {
             assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
         }
-        let many: Vec<String> = (0..64).map(|i| format!("47.1.2.{i}")).collect();
-        assert_eq!(validate(&spec(json!({"snatIps": many}))), Ok(()));
-    }
-
-    #[test]
-    fn validate_refuses_each_rule_and_says_what_to_change() {
-        let too_many: Vec<String> = (0..65).map(|i| format!("47.1.2.{i}")).collect();
-        let cases = [
-            (
-                json!({"sourceCIDR": "192.168.1.0/24"}),
-                "spec.sourceVSwitchId and spec.sourceCIDR are both set",
-            ),
-            (
-                json!({"sourceVSwitchId": null}),
-                "neither spec.sourceVSwitchId nor spec.sourceCIDR is set",
-            ),
-            (
-                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/33"}),
-                "spec.sourceCIDR is \"192.168.1.0/33\": set an IPv4 CIDR block",
-            ),
-            (
-                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0"}),
-                "spec.sourceCIDR is \"192.168.1.0\"",
-            ),
-            (
-                json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.1/24"}),
-                "host bits are set; use 192.168.1.0/24",
-            ),
-            (
-                json!({"sourceVSwitchId": "vpc-1"}),
-                "spec.sourceVSwitchId is \"vpc-1\"",
-            ),
-            (
-                json!({"snatIps": ["47.1.2"]}),
-                "an entry of spec.snatIps is \"47.1.2\": set an IPv4 address",
-            ),
-            (
-                json!({"snatIps": ["47.1.2.3", "47.1.2.3"]}),
-                "spec.snatIps lists 47.1.2.3 more than once",
-            ),
-            (
-                json!({"snatIps": too_many}),
-                "spec.snatIps lists 65 IPs: an entry takes at most 64",
-            ),
-            (
-                json!({"snatIps": null}),
-                "neither spec.snatIps nor spec.snatIpsFrom is set",
-            ),
-            (
-                json!({"snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "all": true}}),
-                "spec.snatIps and spec.snatIpsFrom are both set",
-            ),
-            (
-                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}}}),
-                "neither spec.snatIpsFrom.index nor spec.snatIpsFrom.all is set",
-            ),
-            (
-                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 1, "all": true}}),
-                "spec.snatIpsFrom.index and spec.snatIpsFrom.all are both set",
-            ),
-            (
-                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "bwp"}, "index": 50}}),
-                "spec.snatIpsFrom.index is 50: set 0 to 49",
-            ),
-            (
-                json!({"snatIps": null, "snatIpsFrom": {"bandwidthPackageRef": {"name": "-bwp"}, "all": true}}),
-                "spec.snatIpsFrom.bandwidthPackageRef.name is \"-bwp\"",
-            ),
-            (
-                json!({"natGatewayRef": null}),
-                "neither spec.natGatewayRef nor spec.snatTableId is set",
-            ),
-            (
-                json!({"snatTableId": "stb-1"}),
-                "spec.natGatewayRef and spec.snatTableId are both set",
-            ),
-            (
-                json!({"natGatewayRef": null, "snatTableId": "ftb-1"}),
-                "spec.snatTableId is \"ftb-1\"",
-            ),
-            (
-                json!({"name": "_out"}),
-                "spec.name \"_out\" must start with a letter",
-            ),
-            (
-                json!({"region": "cn hangzhou"}),
-                "spec.region is \"cn hangzhou\"",
-            ),
-        ];
-        for (extra, expected) in cases {
-            let Err(message) = validate(&spec(extra.clone())) else {
-                panic!("{extra} should be refused");
-            };
-            assert!(message.contains(expected), "{extra}: {message}");
+        for (cidr, expected) in [
+            ("192.168.1.0/24", None),
+            ("0.0.0.0/0", None),
+            ("192.168.1.7/32", None),
+            ("192.168.1.1/24", Some("use 192.168.1.0/24")),
+            ("10.1.2.3/8", Some("use 10.0.0.0/8")),
+        ] {
+            let result = validate(&spec(json!({"sourceVSwitchId": null, "sourceCIDR": cidr})));
+            match expected {
+                None => assert_eq!(result, Ok(()), "{cidr}"),
+                Some(expected) => {
+                    let message = result.expect_err(cidr);
+                    assert!(
+                        message.contains("host bits are set") && message.contains(expected),
+                        "{message}"
+                    );
+                }
+            }
         }
     }
 

@@ -165,7 +165,7 @@ fn rules(schema: &serde_json::Value) -> Vec<String> {
         return found;
     }
     let mut out = vec![String::from(
-        "\nValidation rules (CEL; enforced by Kubernetes 1.25 and later, and by natop itself):\n\n",
+        "\nValidation rules (CEL; enforced by the API server, each with the message it refuses with):\n\n",
     )];
     out.extend(found);
     out

@@ -33,7 +33,7 @@ use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
 use super::{location, ownership};
 use crate::api::ipv6_internet_bandwidth::{
-    Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus, validate,
+    Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus,
 };
 use crate::api::{CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, ProviderConfig};
 use crate::cloud::alibaba::AlibabaClient;
@@ -334,11 +334,6 @@ async fn apply(
 ) -> Result<Action, ReconcileError> {
     let key = key(object);
     let spec = &object.spec;
-    if let Err(message) = validate(spec) {
-        progress.verdict = Verdict::stalled("InvalidSpec", message);
-        ctx.pacing.settled(&key);
-        return Ok(Action::await_change());
-    }
     let annotated = match adoptable(object, ctx, progress.status.id.as_ref()) {
         Ok(id) => id,
         Err(verdict) => {
@@ -697,9 +692,6 @@ async fn cleanup_step(
         return Ok(Some(Action::requeue(WAITING)));
     }
     let region = here.region.clone();
-    if validate(spec).is_err() && id.is_none() {
-        return Ok(None);
-    }
     let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
         return Ok(None);
     };

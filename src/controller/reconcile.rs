@@ -250,8 +250,8 @@ where
         .await
     {
         Ok(_) => {}
-        // The API server refuses any write to an object its schema rejects,
-        // status included: say it with an event instead.
+        // A write the API server still refuses (a rule it does not ratchet
+        // for unchanged values): say it with an event instead.
         Err(kube::Error::Api(e)) if e.code == 422 => {
             let reference = k8s_openapi::api::core::v1::ObjectReference {
                 api_version: Some(K::api_version(&()).to_string()),

@@ -1,450 +1,246 @@
 #!/usr/bin/env bash
-# tests/cluster/build.sh — build (once per machine) the kube-apiserver and
-# kube-controller-manager used by natop's integration tests.
+# tests/cluster/build.sh — build (once per machine and version) the control
+# plane natop's tests, benchmark and demo run on: kube-apiserver,
+# kube-controller-manager and kubectl of one Kubernetes version, and etcd.
 #
-# No package registry ships a kube-apiserver, so this script builds Kubernetes
-# v1.20.2 from Debian bookworm's `kubernetes` *source* package
-# (1.20.5+really1.20.2-1.1+deb12u1), as described in
-# /work/shared/docs/test-cluster.md:
+# No package registry ships these binaries, so they are built from the Go
+# module proxy with the machine's Go:
 #
-#   1. installs the Debian packages it needs (only those that are missing, so
-#      a warm run never touches apt): etcd-server, openssl, curl,
-#      ca-certificates (run time); golang-go, make, rsync, jq, patch, xz-utils
-#      (build time, only when a build is needed); kubernetes-client for
-#      kubectl when no kubectl is on PATH and bookworm has it;
-#   2. downloads the source package through a PRIVATE apt state under the
-#      cache directory (a sources file repeating the machine's Debian entries
-#      with `Types: deb deb-src`); the machine's apt configuration is not
-#      modified;
-#   3. unpacks the orig tarball, applies debian/patches/series, replaces
-#      vendor/github.com/modern-go/reflect2 and vendor/github.com/json-iterator/go
-#      with Debian's golang-github-modern-go-reflect2-dev (1.0.2) and
-#      golang-github-json-iterator-go-dev (1.1.12) sources (reflect2 1.0.1
-#      crashes the apiserver under Go >= 1.18 on the first custom resource
-#      write);
-#   4. builds in GOPATH mode (GO111MODULE=off GOPROXY=off CGO_ENABLED=0) with
-#      `make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"`, installs
-#      the two binaries into
-#        ${NATOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natop}/kube-v1.20.2/bin/
-#      and deletes the ~2 GB build tree (only the binaries, the .dsc and a
-#      BUILD-INFO file are kept).
+#   - Kubernetes: k8s.io/kubernetes requires its staging modules (k8s.io/api,
+#     k8s.io/apiserver, ...) at v0.0.0 and replaces them with ./staging/...;
+#     a dependency's replace directives are ignored, so `go install
+#     k8s.io/kubernetes/cmd/kube-apiserver@v1.X.Y` cannot work. The script
+#     writes a wrapper module of ours (tests/cluster/wrapper.sh) whose go.mod
+#     requires k8s.io/kubernetes v1.X.Y, replaces each staging module named in
+#     THAT VERSION'S OWN go.mod by its published v0.X.Y, and lists the three
+#     commands as tools; `go mod tidy` then records every checksum (verified
+#     against sum.golang.org) and `go build` builds them, version-stamped.
+#   - etcd: the same for go.etcd.io/etcd/server/v3 (its main package is the
+#     module root), built once and shared by every Kubernetes version.
 #
-# When both binaries are already cached and report v1.20.2 the script only
-# prints "reusing cached kube-apiserver v1.20.2 from <path>" and exits.
-# A version mismatch triggers a rebuild.
+# Layout under ${NATOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natop}:
+#   kube-v1.X.Y/bin/{kube-apiserver,kube-controller-manager,kubectl}
+#   kube-v1.X.Y/module/{go.mod,go.sum}   the wrapper module, kept for inspection
+#   kube-v1.X.Y/BUILD-INFO
+#   etcd-v3.6.Z/bin/etcd, etcd-v3.6.Z/module/, etcd-v3.6.Z/BUILD-INFO
+#   go/mod, go/build                     Go's module and build caches
 #
-# A cold build takes ~5 minutes on 2 cores and ~2.3 GB of temporary disk.
+# A warm run checks that each cached binary reports its version and prints
+# "reusing ..."; a cold build prints a progress line every 30 s. A cold build
+# of one Kubernetes version takes 15-25 minutes on 2 cores (the module
+# download is a few hundred MB); the second version reuses most of the
+# module cache.
 #
 # Environment:
-#   NATOP_CACHE_DIR         cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/natop)
-#   NATOP_KUBE_DEB_VERSION  Debian source version (default 1.20.5+really1.20.2-1.1+deb12u1)
-#   NATOP_KEEP_BUILD_TREE=1 keep the build tree (for debugging a failed build)
+#   NATOP_CACHE_DIR      cache root (see above)
+#   NATOP_KUBE_VERSION   the version to build when none is given (default: the
+#                        newest, see common.sh)
 #
-# Usage: tests/cluster/build.sh        (stdout: progress; non-zero exit on failure)
+# Usage: tests/cluster/build.sh [VERSION...] [--all]
+#   VERSION is one of the versions natop tests on (common.sh); --all builds
+#   every one of them. Progress on stdout; non-zero exit on failure.
 set -euo pipefail
 
-readonly KUBE_VERSION=v1.20.2
-readonly KUBE_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56 # tag v1.20.2
-readonly DEB_SRC_PKG=kubernetes
-readonly DEB_SRC_VERSION=${NATOP_KUBE_DEB_VERSION:-1.20.5+really1.20.2-1.1+deb12u1}
-readonly REFLECT2_DEB=golang-github-modern-go-reflect2-dev
-readonly JSONITER_DEB=golang-github-json-iterator-go-dev
-readonly BINARIES=(kube-apiserver kube-controller-manager)
-readonly RUNTIME_PACKAGES=(etcd-server openssl curl ca-certificates)
-readonly BUILD_PACKAGES=(golang-go make rsync jq patch xz-utils)
-
-CACHE_DIR=${NATOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natop}
-KUBE_DIR=$CACHE_DIR/kube-$KUBE_VERSION
-BIN_DIR=$KUBE_DIR/bin
-WORK_DIR=$KUBE_DIR/work
-readonly CACHE_DIR KUBE_DIR BIN_DIR WORK_DIR
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOG_TAG=build.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$HERE/common.sh"
+# shellcheck source-path=SCRIPTDIR source=wrapper.sh
+source "$HERE/wrapper.sh"
 
 log() { printf '[build.sh] %s\n' "$*"; }
-warn() { printf '[build.sh] warning: %s\n' "$*" >&2; }
-die() {
-	printf '[build.sh] ERROR: %s\n' "$*" >&2
-	exit 1
-}
 
-# ---------------------------------------------------------------- packages --
+export GOMODCACHE=$NATOP_CACHE_DIR/go/mod
+export GOCACHE=$NATOP_CACHE_DIR/go/build
+export GOFLAGS="-modcacherw -buildvcs=false"
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 
-# Prints the packages among "$@" that are not installed (one dpkg-query call).
-missing_packages() {
-	local installed
-	installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "$@" 2>/dev/null |
-		awk '$2 == "installed" { print $1 }') || true
-	local p
-	for p in "$@"; do
-		grep -qxF -- "$p" <<<"$installed" || printf '%s\n' "$p"
-	done
-}
+# ------------------------------------------------------------ prerequisites --
 
+# Run-time tools of up.sh (openssl, curl) from Debian when missing.
 as_root() {
 	if [[ $EUID -eq 0 ]]; then
 		"$@"
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
 		sudo "$@"
 	else
-		die "need root to run: $* (run it yourself, or make passwordless sudo available)"
+		die "need root to run: $*"
 	fi
 }
-
-apt_install() {
-	log "installing Debian packages: $*"
-	local -a cmd=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@")
-	if ! as_root "${cmd[@]}"; then
-		# The package lists may be empty (fresh container) or stale: refresh once.
-		log "apt-get install failed; running apt-get update and retrying"
-		as_root apt-get update -q || die "apt-get update failed"
-		as_root "${cmd[@]}" || die "apt-get install $* failed"
-	fi
-}
-
 ensure_packages() {
-	local -a missing
-	mapfile -t missing < <(missing_packages "$@")
-	if ((${#missing[@]})); then
-		apt_install "${missing[@]}"
-	fi
-}
-
-ensure_kubectl() {
-	if command -v kubectl >/dev/null 2>&1; then
-		return 0 # do not replace a kubectl that is already there
-	fi
-	local candidate
-	candidate=$(apt-cache policy kubernetes-client 2>/dev/null | awk '/Candidate:/ { print $2 }')
-	if [[ -n $candidate && $candidate != "(none)" ]]; then
-		apt_install kubernetes-client
-	else
-		log "kubectl: kubernetes-client is not available from apt here; skipping kubectl"
-	fi
-}
-
-# --------------------------------------------------------------- the cache --
-
-# Succeeds when both binaries are cached and report $KUBE_VERSION.
-cached_binaries_ok() { # [quiet]
-	local b v
-	for b in "${BINARIES[@]}"; do
-		[[ -x $BIN_DIR/$b ]] || return 1
+	local -a missing=()
+	local tool
+	for tool in openssl curl; do
+		command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 	done
-	for b in "${BINARIES[@]}"; do
-		v=$("$BIN_DIR/$b" --version 2>/dev/null) || v="(failed to run)"
-		if [[ $v != "Kubernetes $KUBE_VERSION" ]]; then
-			[[ ${1:-} == quiet ]] ||
-				log "cached $b reports '$v', expected 'Kubernetes $KUBE_VERSION': rebuilding"
-			return 1
-		fi
-	done
-}
-
-report_reuse() {
-	log "reusing cached kube-apiserver $KUBE_VERSION from $BIN_DIR/kube-apiserver"
-}
-
-# ----------------------------------------------------------------- the build --
-
-build_pid=""
-cleanup() {
-	local rc=$?
-	if [[ -n $build_pid ]] && kill -0 "$build_pid" 2>/dev/null; then
-		warn "stopping the build (process group $build_pid)"
-		kill -TERM -- "-$build_pid" 2>/dev/null || true
-		wait "$build_pid" 2>/dev/null || true
+	((${#missing[@]})) || return 0
+	log "installing Debian packages: ${missing[*]}"
+	local -a cmd=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ca-certificates)
+	if ! as_root "${cmd[@]}"; then
+		as_root apt-get update -q || die "apt-get update failed"
+		as_root "${cmd[@]}" || die "apt-get install ${missing[*]} failed"
 	fi
-	if [[ -d $WORK_DIR ]]; then
-		if [[ ${NATOP_KEEP_BUILD_TREE:-0} == 1 ]]; then
-			warn "keeping the build tree $WORK_DIR (NATOP_KEEP_BUILD_TREE=1)"
-		else
-			chmod -R u+w "$WORK_DIR" 2>/dev/null || true
-			rm -rf "$WORK_DIR"
-		fi
+}
+
+# The machine's Go must be at least the go directive of the module we build.
+check_go() { # GO-DIRECTIVE
+	command -v go >/dev/null 2>&1 || die "go is not installed (Go $1 or later is needed to build the control plane)"
+	local have
+	have=$(go env GOVERSION)
+	have=${have#go}
+	if [[ $(printf '%s\n%s\n' "$1" "$have" | sort -V | head -n1) != "$1" ]]; then
+		die "Go $have is older than the go $1 the module requires"
 	fi
-	exit "$rc"
 }
 
-# Writes a sources file (deb822) for the private apt state: the machine's
-# Debian entries (from /etc/apt/sources.list and /etc/apt/sources.list.d/*.list
-# and *.sources), with `Types: deb deb-src`. Third-party repositories are left out.
-write_private_sources() {
-	local out=$1
-	python3 - "$out" <<'PY'
-import glob, re, sys
+# ------------------------------------------------------------------ building --
 
-DEBIAN_COMPONENTS = {"main", "contrib", "non-free", "non-free-firmware"}
-
-def is_debian(uris, components):
-    # Debian mirrors (deb.debian.org, security.debian.org, ftp.xx.debian.org,
-    # snapshot.debian.org, or a mirror/proxy serving .../debian[-security]),
-    # with only Debian's archive components.
-    return (any(re.search(r"debian\.org|/debian(-security|-ports)?/?$", u) for u in uris)
-            and bool(components) and set(components) <= DEBIAN_COMPONENTS)
-
-stanzas = []
-
-def add(uris, suites, components, extra):
-    if is_debian(uris, components):
-        st = {"Types": "deb deb-src", "URIs": " ".join(uris), "Suites": " ".join(suites),
-              "Components": " ".join(components)}
-        st.update(extra)
-        if st not in stanzas:
-            stanzas.append(st)
-
-# deb822 *.sources
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    text = open(path, encoding="utf-8").read()
-    for block in re.split(r"\n\s*\n", text):
-        fields, key = {}, None
-        for line in block.splitlines():
-            if line.startswith("#"):
-                continue
-            if line[:1] in (" ", "\t") and key:
-                fields[key] += "\n" + line
-                continue
-            if ":" in line:
-                key, value = line.split(":", 1)
-                fields[key.strip()] = value.strip()
-        if not fields or fields.get("Enabled", "yes").lower() == "no":
-            continue
-        if "deb" not in fields.get("Types", "").split():
-            continue
-        extra = {k: v for k, v in fields.items()
-                 if k not in ("Types", "URIs", "Suites", "Components", "Enabled")}
-        add(fields.get("URIs", "").split(), fields.get("Suites", "").split(),
-            fields.get("Components", "").split(), extra)
-
-# one-line *.list
-OPTION_KEYS = {"signed-by": "Signed-By", "arch": "Architectures", "trusted": "Trusted"}
-for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except FileNotFoundError:
-        continue
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        m = re.match(r"^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
-        if not m:
-            continue
-        extra = {}
-        for opt in (m.group(1) or "").split():
-            k, _, v = opt.partition("=")
-            if k in OPTION_KEYS:
-                extra[OPTION_KEYS[k]] = v.replace(",", " ")
-        add([m.group(2)], [m.group(3)], m.group(4).split(), extra)
-
-if not stanzas:
-    sys.exit("no Debian entries found in /etc/apt/sources.list{,.d/*.list,.d/*.sources}")
-with open(sys.argv[1], "w", encoding="utf-8") as f:
-    f.write("\n\n".join("\n".join(k + ":" + ("" if v.startswith("\n") else " ") + v
-                                  for k, v in st.items()) for st in stanzas) + "\n")
-PY
-}
-
-# Runs "$@" with output to $1's log; on failure prints the log tail and dies.
-run_logged() {
-	local logfile=$1 what=$2
+# go_build_with_progress LABEL LOG GO-ARGS...: runs `go build -v` in the
+# background, printing every 30 s how many packages were compiled so far.
+go_build_with_progress() {
+	local label=$1 logf=$2 start=$SECONDS pid
 	shift 2
-	if ! "$@" >"$logfile" 2>&1; then
-		tail -n 40 "$logfile" >&2 || true
-		die "$what failed (full log above / in $logfile)"
+	go build -v "$@" >"$logf" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		for _ in {1..30}; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 1
+		done
+		kill -0 "$pid" 2>/dev/null || break
+		log "building $label: $(($(wc -l <"$logf"))) packages compiled, $((SECONDS - start)) s"
+	done
+	if ! wait "$pid"; then
+		tail -n 40 "$logf" >&2
+		die "building $label failed (log: $logf)"
 	fi
+	log "built $label in $((SECONDS - start)) s ($(($(wc -l <"$logf"))) packages compiled)"
 }
 
-build() {
+# Prints what a binary says its version is (etcd and the Kubernetes ones differ).
+reported_version() { # BINARY
+	local b=$1 out
+	case ${b##*/} in
+	etcd) out=$("$b" --version 2>/dev/null | awk '/^etcd Version:/ { print "v" $3 }') ;;
+	kubectl) out=$("$b" version --client -o json 2>/dev/null | awk -F'"' '/"gitVersion"/ { print $4; exit }') ;;
+	*) out=$("$b" --version 2>/dev/null | awk '{ print $2 }') ;;
+	esac
+	printf '%s' "${out:-(does not run)}"
+}
+
+cached_ok() { # DIR VERSION BINARY...
+	local dir=$1 version=$2 b
+	shift 2
+	for b in "$@"; do
+		[[ -x $dir/bin/$b && $(reported_version "$dir/bin/$b") == "$version" ]] || return 1
+	done
+}
+
+build_etcd() {
+	local dir
+	dir=$(etcd_dir)
+	if cached_ok "$dir" "$ETCD_VERSION" etcd; then
+		log "reusing etcd $ETCD_VERSION from $dir/bin/etcd"
+		return 0
+	fi
 	local start=$SECONDS
-	trap cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-
-	ensure_packages "${BUILD_PACKAGES[@]}"
-	command -v python3 >/dev/null 2>&1 || ensure_packages python3
-
-	local go=/usr/lib/go/bin/go
-	[[ -x $go ]] || go=$(command -v go) || die "no go toolchain found after installing golang-go"
-	log "using $("$go" version)"
-
-	rm -rf "$WORK_DIR"
-	local apt_dir=$WORK_DIR/apt src_dir=$WORK_DIR/src debs_dir=$WORK_DIR/debs
-	mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" \
-		"$src_dir" "$debs_dir" "$WORK_DIR/debx" "$BIN_DIR"
-
-	# --- private apt state -------------------------------------------------
-	write_private_sources "$apt_dir/sources.list.d/debian.sources" ||
-		die "could not derive Debian apt sources from /etc/apt"
-	log "private apt sources ($apt_dir/sources.list.d/debian.sources):"
-	sed 's/^/    /' "$apt_dir/sources.list.d/debian.sources"
-	local -a apt_opts=(
-		-o Dir::Etc::SourceList=/dev/null
-		-o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-		-o "Dir::State::Lists=$apt_dir/lists"
-		-o "Dir::Cache=$apt_dir/cache"
-	)
-	# apt drops privileges to _apt for downloads, and _apt cannot write into a
-	# private directory under $HOME: download as the invoking user instead.
-	if [[ $EUID -eq 0 ]]; then
-		apt_opts+=(-o APT::Sandbox::User=root)
-	fi
-
-	log "apt-get update (private state in $apt_dir)"
-	run_logged "$WORK_DIR/apt-update.log" "apt-get update (private state)" \
-		apt-get "${apt_opts[@]}" -q update
-
-	log "apt-get source --download-only $DEB_SRC_PKG=$DEB_SRC_VERSION"
-	(cd "$src_dir" && run_logged "$WORK_DIR/apt-source.log" "apt-get source $DEB_SRC_PKG=$DEB_SRC_VERSION" \
-		apt-get "${apt_opts[@]}" -q source --download-only "$DEB_SRC_PKG=$DEB_SRC_VERSION")
-
-	log "apt-get download $REFLECT2_DEB $JSONITER_DEB"
-	(cd "$debs_dir" && run_logged "$WORK_DIR/apt-download.log" "apt-get download" \
-		apt-get "${apt_opts[@]}" -q download "$REFLECT2_DEB" "$JSONITER_DEB")
-
-	# --- unpack and patch ----------------------------------------------------
-	local upstream_version=${DEB_SRC_VERSION%-*}
-	local orig=$src_dir/${DEB_SRC_PKG}_${upstream_version}.orig.tar.gz
-	local debian_tar=$src_dir/${DEB_SRC_PKG}_${DEB_SRC_VERSION}.debian.tar.xz
-	[[ -f $orig ]] || die "missing $orig after apt-get source"
-	[[ -f $debian_tar ]] || die "missing $debian_tar after apt-get source"
-
-	local gopath=$WORK_DIR/gopath
-	local tree=$gopath/src/k8s.io/kubernetes
-	mkdir -p "$gopath/src/k8s.io" "$WORK_DIR/unpack"
-	log "unpacking $(basename "$orig") ($(du -h "$orig" | cut -f1))"
-	tar -xzf "$orig" -C "$WORK_DIR/unpack"
-	local top
-	top=$(find "$WORK_DIR/unpack" -mindepth 1 -maxdepth 1 -type d)
-	[[ $(wc -l <<<"$top") -eq 1 && -f $top/Makefile ]] || die "unexpected layout of $orig"
-	mv "$top" "$tree"
-	tar -xJf "$debian_tar" -C "$tree"
-
-	local series=$tree/debian/patches/series p n=0
-	if [[ -f $series ]]; then
-		while read -r p _; do
-			[[ -z $p || $p == \#* ]] && continue
-			log "applying debian/patches/$p"
-			patch -d "$tree" -p1 --forward --batch --quiet <"$tree/debian/patches/$p" ||
-				die "patch $p does not apply"
-			n=$((n + 1))
-		done <"$series"
-	fi
-	log "applied $n Debian patch(es)"
-
-	# --- reflect2 / json-iterator from Debian --------------------------------
-	local deb
-	for deb in "$debs_dir"/*.deb; do
-		dpkg-deb -x "$deb" "$WORK_DIR/debx"
-	done
-	local gocode=$WORK_DIR/debx/usr/share/gocode/src mod pkg
-	for mod in github.com/modern-go/reflect2 github.com/json-iterator/go; do
-		pkg=$REFLECT2_DEB
-		[[ $mod == */json-iterator/* ]] && pkg=$JSONITER_DEB
-		[[ -d $gocode/$mod ]] || die "$gocode/$mod missing from the Debian packages"
-		rm -rf "${tree:?}/vendor/$mod"
-		mkdir -p "$tree/vendor/$mod"
-		# Only the package itself (top-level files), as `go mod vendor` had it.
-		find "$gocode/$mod" -mindepth 1 -maxdepth 1 -type f ! -name '*_test.go' \
-			-exec cp -t "$tree/vendor/$mod/" {} +
-		log "vendor/$mod <- $(cd "$debs_dir" && echo "$pkg"_*.deb)"
-	done
-
-	# --- build -----------------------------------------------------------------
-	local version_file=$WORK_DIR/kube-version.env
-	cat >"$version_file" <<EOF
-KUBE_GIT_COMMIT='$KUBE_COMMIT'
-KUBE_GIT_TREE_STATE='clean'
-KUBE_GIT_VERSION='$KUBE_VERSION'
-KUBE_GIT_MAJOR='1'
-KUBE_GIT_MINOR='20'
-EOF
-	local build_log=$WORK_DIR/make.log
-	log "building ${BINARIES[*]} (GOPATH mode; takes ~5 min on 2 cores; log: $build_log)"
-	local build_start=$SECONDS
-	set -m # own process group, so that an interrupt can stop the whole build
-	(
-		cd "$tree"
-		unset GOFLAGS GOROOT GOBIN
-		PATH="${go%/*}:$PATH"
-		export PATH GOPATH="$gopath" GOCACHE="$WORK_DIR/gocache" \
-			GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 \
-			KUBE_GIT_VERSION_FILE="$version_file" KUBE_GIT_VERSION="$KUBE_VERSION" \
-			KUBE_GIT_MAJOR=1 KUBE_GIT_MINOR=20 KUBE_GIT_TREE_STATE=clean \
-			KUBE_GIT_COMMIT="$KUBE_COMMIT"
-		exec make WHAT="${BINARIES[*]/#/cmd/}"
-	) </dev/null >"$build_log" 2>&1 &
-	build_pid=$!
-	set +m
-	local last_report=$SECONDS line
-	while kill -0 "$build_pid" 2>/dev/null; do
-		sleep 1
-		if ((SECONDS - last_report >= 30)); then
-			last_report=$SECONDS
-			line=$(tail -n 1 "$build_log" 2>/dev/null | cut -c1-100)
-			log "still building: $((SECONDS - build_start)) s elapsed${line:+ — $line}"
-		fi
-	done
-	local rc=0
-	wait "$build_pid" || rc=$?
-	build_pid=""
-	if ((rc != 0)); then
-		tail -n 60 "$build_log" >&2 || true
-		die "make failed with exit code $rc after $((SECONDS - build_start)) s (set NATOP_KEEP_BUILD_TREE=1 to keep $WORK_DIR)"
-	fi
-	local build_secs=$((SECONDS - build_start))
-	log "make finished in $build_secs s"
-
-	# --- install ----------------------------------------------------------------
-	local b out v
-	for b in "${BINARIES[@]}"; do
-		out=$tree/_output/local/bin/linux/$("$go" env GOARCH)/$b
-		[[ -x $out ]] || out=$tree/_output/bin/$b
-		[[ -x $out ]] || die "build produced no $b"
-		v=$("$out" --version) || die "$out --version failed"
-		[[ $v == "Kubernetes $KUBE_VERSION" ]] || die "$b reports '$v', expected 'Kubernetes $KUBE_VERSION'"
-		cp "$out" "$BIN_DIR/.$b.new"
-		chmod 0755 "$BIN_DIR/.$b.new"
-		mv -f "$BIN_DIR/.$b.new" "$BIN_DIR/$b"
-	done
-	# Keep the (tiny) .dsc as a record of what was built; drop the 34 MB tarball.
-	mkdir -p "$KUBE_DIR/source"
-	cp "$src_dir"/*.dsc "$KUBE_DIR/source/"
-	{
-		echo "kubernetes $KUBE_VERSION built $(date -u +%Y-%m-%dT%H:%M:%SZ) in $build_secs s"
-		echo "source package: $DEB_SRC_PKG $DEB_SRC_VERSION"
-		echo "patches: $(grep -v '^#' "$series" 2>/dev/null | xargs)"
-		echo "vendor replacements: $(cd "$debs_dir" && echo *.deb)"
-		echo "toolchain: $("$go" version)"
-		echo "flags: GO111MODULE=off GOPROXY=off CGO_ENABLED=0 make WHAT=\"${BINARIES[*]/#/cmd/}\""
-	} >"$KUBE_DIR/BUILD-INFO"
-
-	log "installed into $BIN_DIR:"
-	for b in "${BINARIES[@]}"; do
-		printf '    %s (%s)\n' "$BIN_DIR/$b" "$(du -h "$BIN_DIR/$b" | cut -f1)"
-	done
-	log "removing the build tree ($(du -sh "$WORK_DIR" 2>/dev/null | cut -f1))"
-	# (the EXIT trap removes $WORK_DIR)
-	log "done in $((SECONDS - start)) s; cache uses $(du -sh "$KUBE_DIR" --exclude=work 2>/dev/null | cut -f1)"
+	log "building etcd $ETCD_VERSION from go.etcd.io/etcd/server/v3 (once per machine)"
+	rm -rf "$dir/bin" "$dir/module"
+	mkdir -p "$dir/bin" "$dir/module"
+	write_etcd_module "$dir/module" "$ETCD_VERSION"
+	check_go "$(awk '$1 == "go" { print $2; exit }' "$dir/module/go.mod")"
+	log "resolving etcd's modules (go mod tidy)"
+	(cd "$dir/module" && go mod tidy) || die "go mod tidy failed for etcd $ETCD_VERSION"
+	(cd "$dir/module" && go_build_with_progress "etcd $ETCD_VERSION" "$dir/build.log" \
+		-trimpath -ldflags "-s -w" -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3)
+	[[ $(reported_version "$dir/bin/etcd") == "$ETCD_VERSION" ]] ||
+		die "the built etcd reports $(reported_version "$dir/bin/etcd"), not $ETCD_VERSION"
+	printf 'etcd %s built %s with %s in %d s\n' "$ETCD_VERSION" "$(date -u +%FT%TZ)" \
+		"$(go env GOVERSION)" $((SECONDS - start)) >"$dir/BUILD-INFO"
 }
 
-main() {
-	ensure_packages "${RUNTIME_PACKAGES[@]}"
-	ensure_kubectl
-
-	if cached_binaries_ok; then
-		report_reuse
+build_kube() { # VERSION
+	local version=$1 dir
+	dir=$(kube_dir "$version")
+	if cached_ok "$dir" "$version" "${KUBE_BINARIES[@]}"; then
+		log "reusing Kubernetes $version (kube-apiserver, kube-controller-manager, kubectl) from $dir/bin"
 		return 0
 	fi
-
-	mkdir -p "$KUBE_DIR"
-	# One build at a time per cache directory.
-	exec 9>"$KUBE_DIR/.build.lock"
-	if ! flock -n 9; then
-		log "another build.sh is building in $KUBE_DIR; waiting for it"
-		flock 9
-	fi
-	if cached_binaries_ok quiet; then # built meanwhile by someone else
-		report_reuse
-		return 0
-	fi
-	build
+	local start=$SECONDS
+	log "building Kubernetes $version from k8s.io/kubernetes (once per machine and version)"
+	rm -rf "$dir/bin" "$dir/module"
+	mkdir -p "$dir/bin" "$dir/module"
+	log "deriving the wrapper module from k8s.io/kubernetes@$version's go.mod"
+	write_kube_module "$dir/module" "$version"
+	check_go "$(awk '$1 == "go" { print $2; exit }' "$dir/module/go.mod")"
+	log "resolving modules (go mod tidy; a first download is a few hundred MB)"
+	(cd "$dir/module" && go mod tidy) || die "go mod tidy failed for Kubernetes $version"
+	local minor=${version#v1.}
+	minor=${minor%%.*}
+	local ldflags="-s -w" pkg
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+		ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+	done
+	local -a targets=()
+	for pkg in "${KUBE_BINARIES[@]}"; do
+		targets+=("k8s.io/kubernetes/cmd/$pkg")
+	done
+	(cd "$dir/module" && go_build_with_progress "Kubernetes $version" "$dir/build.log" \
+		-trimpath -ldflags "$ldflags" -o "$dir/bin/" "${targets[@]}")
+	for pkg in "${KUBE_BINARIES[@]}"; do
+		[[ $(reported_version "$dir/bin/$pkg") == "$version" ]] ||
+			die "the built $pkg reports $(reported_version "$dir/bin/$pkg"), not $version"
+	done
+	printf 'Kubernetes %s built %s with %s in %d s\n' "$version" "$(date -u +%FT%TZ)" \
+		"$(go env GOVERSION)" $((SECONDS - start)) >"$dir/BUILD-INFO"
 }
 
-main "$@"
+# ---------------------------------------------------------------------- main --
+
+versions=()
+for arg in "$@"; do
+	case $arg in
+	--all) versions+=("${KUBE_VERSIONS[@]}") ;;
+	-h | --help)
+		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+		exit 0
+		;;
+	v1.*) versions+=("$arg") ;;
+	*) die "unknown argument: $arg" ;;
+	esac
+done
+((${#versions[@]})) || versions=("$(selected_kube_version)")
+for v in "${versions[@]}"; do
+	known_kube_version "$v" || die "Kubernetes $v is not one natop tests on (${KUBE_VERSIONS[*]})"
+done
+
+# Everything asked for is built already: say so, without waiting for a
+# build of another version that may be running.
+all_cached=1
+cached_ok "$(etcd_dir)" "$ETCD_VERSION" etcd || all_cached=0
+for v in "${versions[@]}"; do
+	cached_ok "$(kube_dir "$v")" "$v" "${KUBE_BINARIES[@]}" || all_cached=0
+done
+if ((all_cached)); then
+	build_etcd
+	for v in "${versions[@]}"; do
+		build_kube "$v"
+	done
+	exit 0
+fi
+
+ensure_packages
+mkdir -p "$NATOP_CACHE_DIR"
+# One build at a time per cache (a second caller waits for the first).
+exec 8>"$NATOP_CACHE_DIR/.build.lock"
+if ! flock -n 8; then
+	log "another build.sh is building in $NATOP_CACHE_DIR; waiting for it"
+	flock -w 5400 8 || die "timed out waiting for the other build"
+fi
+build_etcd
+for v in "${versions[@]}"; do
+	build_kube "$v"
+done

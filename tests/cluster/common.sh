@@ -17,6 +17,41 @@ PIDS_FILE=$NATOP_CLUSTER_DIR/pids
 LOCK_FILE=$NATOP_CLUSTER_DIR/.lock
 STOP_TIMEOUT=10 # seconds between TERM and KILL
 
+# The Kubernetes versions natop is tested on, newest first: the newest patch
+# release of the newest minor the Go module proxy serves that builds with the
+# machine's Go, and of the oldest minor natop supports (k8s-openapi 0.29
+# covers 1.33 to 1.37). The whole suite runs on the newest; a compatibility
+# pass runs on the oldest. NATOP_KUBE_VERSION picks one (a version, or
+# `newest` / `oldest`); the default is the newest.
+KUBE_VERSIONS=(v1.37.2 v1.33.13)
+KUBE_NEWEST=${KUBE_VERSIONS[0]}
+KUBE_OLDEST=${KUBE_VERSIONS[${#KUBE_VERSIONS[@]} - 1]}
+ETCD_VERSION=v3.6.16
+KUBE_BINARIES=(kube-apiserver kube-controller-manager kubectl)
+
+known_kube_version() { # VERSION
+	local v
+	for v in "${KUBE_VERSIONS[@]}"; do
+		[[ $v == "$1" ]] && return 0
+	done
+	return 1
+}
+
+# Prints the version NATOP_KUBE_VERSION selects (default: the newest).
+selected_kube_version() {
+	local v=${NATOP_KUBE_VERSION:-newest}
+	case $v in
+	newest) v=$KUBE_NEWEST ;;
+	oldest) v=$KUBE_OLDEST ;;
+	1.*) v=v$v ;;
+	esac
+	known_kube_version "$v" || die "NATOP_KUBE_VERSION=$NATOP_KUBE_VERSION is not one of ${KUBE_VERSIONS[*]} (or newest, oldest)"
+	printf '%s' "$v"
+}
+
+kube_dir() { printf '%s/kube-%s' "$NATOP_CACHE_DIR" "$1"; }
+etcd_dir() { printf '%s/etcd-%s' "$NATOP_CACHE_DIR" "$ETCD_VERSION"; }
+
 log() { printf '[%s] %s\n' "${LOG_TAG:-cluster}" "$*" >&2; }
 die() {
 	printf '[%s] ERROR: %s\n' "${LOG_TAG:-cluster}" "$*" >&2

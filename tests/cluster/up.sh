@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# tests/cluster/up.sh — start a local Kubernetes v1.20.2 control plane for
-# natop's integration tests: etcd, kube-apiserver and kube-controller-manager,
-# all listening on 127.0.0.1 only, on free ports.
+# tests/cluster/up.sh — start a local Kubernetes control plane for natop's
+# tests, benchmark and demo: etcd, kube-apiserver and kube-controller-manager,
+# all listening on 127.0.0.1 only, on free ports. The version is the newest
+# natop is tested on unless NATOP_KUBE_VERSION picks another (common.sh).
 #
 #   eval "$(tests/cluster/up.sh)"      # or: tests/cluster/up.sh --reuse
 #   ... run tests with $KUBECONFIG ...
 #   tests/cluster/down.sh
 #
 # What it does:
-#   - runs build.sh first (a no-op when the binaries are cached);
+#   - runs build.sh for the version first (a no-op when the binaries are
+#     cached; kubectl of the same version is in $NATOP_CLUSTER_DIR/bin);
 #   - refuses to start when a cluster recorded in $NATOP_CLUSTER_DIR/pids is
 #     still running; with --reuse it checks that one is ready and reuses it;
 #   - generates, with openssl, a CA, a serving certificate (SAN IP:127.0.0.1,
@@ -32,6 +34,7 @@
 # Environment:
 #   NATOP_CACHE_DIR    cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/natop)
 #   NATOP_CLUSTER_DIR  state directory (default $NATOP_CACHE_DIR/cluster)
+#   NATOP_KUBE_VERSION the Kubernetes version (default: the newest tested)
 #   NATOP_CLUSTER_READY_TIMEOUT  seconds to wait for /readyz (default 60)
 #   NATOP_CLUSTER_CONTROLLERS    kube-controller-manager --controllers list
 #
@@ -45,7 +48,8 @@ LOG_TAG=up.sh
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$HERE/common.sh"
 
-KUBE_BIN_DIR=$NATOP_CACHE_DIR/kube-v1.20.2/bin
+KUBE_VERSION=$(selected_kube_version)
+KUBE_BIN_DIR=$(kube_dir "$KUBE_VERSION")/bin
 READY_TIMEOUT=${NATOP_CLUSTER_READY_TIMEOUT:-60}
 # clusterrole-aggregation fills the built-in admin/edit/view ClusterRoles
 # (empty without it) and any role aggregated through labels.
@@ -103,10 +107,13 @@ if [[ -f $PIDS_FILE ]]; then
 fi
 
 # ------------------------------------------------------------------ build --
-"$HERE/build.sh" >&2 || die "build.sh failed"
+"$HERE/build.sh" "$KUBE_VERSION" >&2 || die "build.sh failed"
 APISERVER=$KUBE_BIN_DIR/kube-apiserver
 CONTROLLER_MANAGER=$KUBE_BIN_DIR/kube-controller-manager
-ETCD=$(command -v etcd) || die "etcd not found (Debian package etcd-server)"
+ETCD=$(etcd_dir)/bin/etcd
+# kubectl of the same version, for whoever uses this cluster.
+mkdir -p "$NATOP_CLUSTER_DIR/bin"
+ln -sfn "$KUBE_BIN_DIR/kubectl" "$NATOP_CLUSTER_DIR/bin/kubectl"
 for tool in openssl curl python3 flock setsid base64; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
@@ -243,10 +250,13 @@ check_output() { # EXPECTED CMD...: CMD succeeds and prints EXPECTED
 	out=$("$@") && [[ $out == "$expected" ]]
 }
 
+check_contains() { # EXPECTED CMD...: CMD succeeds and its output contains EXPECTED
+	local expected=$1 out
+	shift
+	out=$("$@") && [[ $out == *"$expected"* ]]
+}
+
 ETCD_DATA=$(mktemp -d "$NATOP_CLUSTER_DIR/etcd-data.XXXXXX")
-if [[ $(dpkg --print-architecture 2>/dev/null || echo amd64) == arm64 ]]; then
-	export ETCD_UNSUPPORTED_ARCH=arm64 # etcd 3.4 refuses to start on arm64 without it
-fi
 start etcd "$ETCD" \
 	--name natop-test \
 	--data-dir "$ETCD_DATA" \
@@ -259,14 +269,13 @@ start etcd "$ETCD" \
 	--logger zap --log-outputs stderr
 etcd_pid=$(awk '$1 == "etcd" { print $2 }' "$PIDS_FILE")
 wait_for "etcd $ETCD_URL/health" etcd "$etcd_pid" "$READY_TIMEOUT" \
-	check_output '{"health":"true"}' curl -sS --max-time 2 "$ETCD_URL/health"
+	check_contains '"health":"true"' curl -sS --max-time 2 "$ETCD_URL/health"
 log "etcd healthy on $ETCD_URL after $(elapsed) s"
 
 start kube-apiserver "$APISERVER" \
 	--bind-address=127.0.0.1 \
 	--advertise-address=127.0.0.1 \
 	--secure-port="$API_PORT" \
-	--insecure-port=0 \
 	--etcd-servers="$ETCD_URL" \
 	--cert-dir="$PKI" \
 	--tls-cert-file="$PKI/serving.crt" \
@@ -290,7 +299,6 @@ start kube-controller-manager "$CONTROLLER_MANAGER" \
 	--kubeconfig="$NATOP_CLUSTER_DIR/controller-manager.kubeconfig" \
 	--bind-address=127.0.0.1 \
 	--secure-port="$CM_PORT" \
-	--port=0 \
 	--cert-dir="$PKI" \
 	--tls-cert-file="$PKI/serving.crt" \
 	--tls-private-key-file="$PKI/serving.key" \
@@ -311,10 +319,12 @@ API_URL=$API_URL
 ETCD_URL=$ETCD_URL
 CM_URL=$CM_URL
 KUBECONFIG_PATH=$KUBECONFIG_PATH
+KUBE_VERSION=$KUBE_VERSION
+KUBECTL=$NATOP_CLUSTER_DIR/bin/kubectl
 CA_FILE=$PKI/ca.crt
 ADMIN_TOKEN_FILE=$PKI/admin.token
 ETCD_DATA=$ETCD_DATA
 EOF
 started_ok=1
-log "cluster up in $(elapsed) s: $API_URL (kubernetes v1.20.2); state in $NATOP_CLUSTER_DIR; stop with $HERE/down.sh"
+log "cluster up in $(elapsed) s: $API_URL (Kubernetes $KUBE_VERSION); state in $NATOP_CLUSTER_DIR; stop with $HERE/down.sh"
 printf 'export KUBECONFIG=%s\n' "$KUBECONFIG_PATH"

@@ -7,8 +7,8 @@ plane's admin kubeconfig).
 Fixtures:
 - `natop_bin`, `release_bin`, `kubeconfig`: the paths above.
 - `kubectl`: kubectl with the admin kubeconfig (`kubectl(*args)`, `.json(*args)`).
-- `crds`: natop's CRDs installed (created, or replaced, never server-side
-  applied: Kubernetes 1.20 cannot apply CRDs with CEL rules that way).
+- `crds`: natop's CRDs installed as a user does: `kubectl apply --server-side
+  -k deploy/crds`.
 - `deployed`: deploy/ applied (namespace natop-system, ServiceAccount, RBAC).
 - `emulator`: `natop emulator` on a free loopback port, 20 times faster than
   real time, stopped after the test.
@@ -117,10 +117,9 @@ def kubectl(kubeconfig) -> Kubectl:
 
 @pytest.fixture(scope="session")
 def crds(kubectl) -> None:
-    for path in sorted((ROOT / "crds").glob("*.yaml")):
+    kubectl("apply", "--server-side", "--force-conflicts", "-k", str(DEPLOY / "crds"))
+    for path in sorted((DEPLOY / "crds").glob("*.natop.dev.yaml")):
         name = path.name.removesuffix(".yaml")
-        exists = kubectl("get", "crd", name, check=False).returncode == 0
-        kubectl("replace" if exists else "create", "--validate=false", "-f", str(path))
         kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
 
 

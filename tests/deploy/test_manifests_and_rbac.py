@@ -10,6 +10,7 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import (
@@ -40,6 +41,7 @@ def sample_objects() -> list[dict]:
     return docs
 
 
+@pytest.mark.compat
 def test_kustomizations_build(kubectl: Kubectl):
     built = [d for d in yaml.safe_load_all(kubectl("kustomize", str(DEPLOY)).stdout) if d]
     committed = [d for d in yaml.safe_load_all((DEPLOY / "natop.yaml").read_text()) if d]
@@ -77,6 +79,7 @@ def summary(objects: list[dict]) -> str:
     return " ".join(out)
 
 
+@pytest.mark.compat
 def test_operator_with_the_charts_rbac_reconciles_every_sample_and_cleans_up(
         kubectl: Kubectl, crds, emulator: Emulator, natop_bin, tmp_path):
     # deploy/, server-side, twice (the second apply changes nothing and fails nothing).

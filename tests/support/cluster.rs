@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::Value;
@@ -92,28 +92,24 @@ impl TestNamespace {
     }
 }
 
-/// Create or replace a CRD and wait until it is Established. (Not server-side
-/// apply: the 1.20 API server refuses the unknown `x-kubernetes-validations`
-/// field in a typed patch, while create and replace store the CRD without it,
-/// as any pre-CEL cluster does.)
+/// Install a CRD by server-side apply, as `kubectl apply --server-side` and
+/// Helm do, and wait until it is Established.
 pub async fn install_crd(client: &Client, crd: &CustomResourceDefinition) {
     let api = Api::<CustomResourceDefinition>::all(client.clone());
     let name = crd.metadata.name.clone().expect("CRD has a name");
+    let mut crd = crd.clone();
+    crd.metadata.managed_fields = None;
     // Tests install the same CRDs concurrently: a conflict means try again.
     for attempt in 1..=20 {
-        let result = match api.create(&PostParams::default(), crd).await {
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                let current = api.get(&name).await.expect("existing CRD");
-                let mut replacement = crd.clone();
-                replacement.metadata.resource_version = current.metadata.resource_version;
-                api.replace(&name, &PostParams::default(), &replacement)
-                    .await
-                    .map(|_| ())
-            }
-            other => other.map(|_| ()),
-        };
-        match result {
-            Ok(()) => break,
+        match api
+            .patch(
+                &name,
+                &PatchParams::apply("natop-tests").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+        {
+            Ok(_) => break,
             Err(kube::Error::Api(e)) if e.code == 409 && attempt < 20 => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -23,9 +23,7 @@ use super::providers::{CloudClient, Resolved};
 use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
 use super::{location, ownership};
-use crate::api::bandwidth_package::{
-    BandwidthPackage, BandwidthPackageStatus, validate, validate_provider,
-};
+use crate::api::bandwidth_package::{BandwidthPackage, BandwidthPackageStatus, validate_provider};
 use crate::api::{
     CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway, ProviderConfig,
 };
@@ -225,11 +223,6 @@ async fn apply(
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
     let key = key(package);
-    if let Err(message) = validate(&package.spec) {
-        progress.verdict = Verdict::stalled("InvalidSpec", message);
-        ctx.pacing.settled(&key);
-        return Ok(Action::await_change());
-    }
     let stall = |progress: &mut Progress, reason: &str, message: String| {
         progress.verdict = Verdict::stalled(reason, message);
         ctx.pacing.settled(&key);
@@ -304,7 +297,7 @@ async fn apply(
             progress.status.cloud = Some("UCloud".into());
             ucloud::apply(package, spec, ctx, client, &resolved.region, progress).await
         }
-        // validate and validate_provider rule the other combinations out.
+        // The CRD's rules and validate_provider rule the other combinations out.
         _ => {
             progress.verdict = Verdict::stalled(
                 "InvalidSpec",
@@ -381,8 +374,8 @@ async fn cleanup_step(
             return Ok(None);
         }
         Err(verdict) => {
-            let invalid = validate(spec).is_err()
-                || matches!(&verdict, Verdict::Stalled { reason, .. } if reason == "InvalidSpec");
+            let invalid =
+                matches!(&verdict, Verdict::Stalled { reason, .. } if reason == "InvalidSpec");
             if invalid && id.is_none() {
                 // A spec this ProviderConfig cannot serve never reached the
                 // cloud.

@@ -69,10 +69,6 @@ impl EntryKind for ForwardEntry {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
-        crate::api::forward_entry::validate(&self.spec)
-    }
-
     fn gateway_table(gateway: &NatGateway) -> Option<String> {
         gateway.status.as_ref()?.forward_table_id.clone()
     }

@@ -95,8 +95,11 @@ pub trait EntryKind:
 
     /// The fields every entry shares.
     fn common(&self) -> Common<'_>;
-    /// The spec's problems, if any.
-    fn validate(&self) -> Result<(), String>;
+    /// The spec's problems the CRD's schema and CEL rules cannot express (the
+    /// API server enforces those), if any.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// The table of this kind of a Ready NatGateway.
     fn gateway_table(gateway: &NatGateway) -> Option<String>;
     /// The desired entry, given the IPs of the referenced package; `Err` says

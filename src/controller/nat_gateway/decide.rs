@@ -7,10 +7,7 @@ use crate::api::EXTERNAL_ID_ANNOTATION;
 use crate::api::nat_gateway::{
     InstanceChargeType, InternetChargeType, NatGatewaySpec, NatType, PricingCycle,
 };
-use crate::api::validation::{
-    description_problem, distinct_list_problems, id_problem, into_result, name_problem,
-    region_problem, starts_with_letter,
-};
+use crate::api::validation::starts_with_letter;
 use crate::cloud::alibaba::actions::eip::{AssociateEipAddress, EipAddress, UnassociateEipAddress};
 use crate::cloud::alibaba::actions::nat_gateway::{
     CreateNatGateway, GetNatGatewayConvertStatusResponse, ModifyNatGatewayAttribute,
@@ -90,80 +87,17 @@ const IN_USE: &str = "InUse";
 const ASSOCIATING: &str = "Associating";
 const UNASSOCIATING: &str = "Unassociating";
 const NAT_INSTANCE: &str = "Nat";
-const MAX_EIPS: usize = 50;
-
-// ---------------------------------------------------------------------------
-// validate
-// ---------------------------------------------------------------------------
-
-/// Checks the schema cannot express on a 1.20 API server (CEL rules) and the
-/// controller repeats: `Err(message)` for an invalid spec. Also repeats the
-/// schema's own patterns, which an object stored before the schema may break.
-/// Every problem found is listed, separated by `; `.
-pub fn validate(spec: &NatGatewaySpec) -> Result<(), String> {
-    let mut problems = rule_problems(spec);
-    problems.extend(id_problem("spec.vpcId", &spec.vpc_id, "vpc-"));
-    if let Some(vswitch) = &spec.v_switch_id {
-        problems.extend(id_problem("spec.vSwitchId", vswitch, "vsw-"));
-    }
-    problems.extend(region_problem(spec.region.as_deref()));
-    if let Some(name) = &spec.name {
-        problems.extend(name_problem("spec.name", name));
-    }
-    if let Some(description) = &spec.description {
-        problems.extend(description_problem("spec.description", description));
-    }
-    problems.extend(distinct_list_problems(
-        "spec.eipAllocationIds",
-        &spec.eip_allocation_ids,
-        MAX_EIPS,
-        "EIPs",
-        "a gateway",
-        |field, id| id_problem(field, id, "eip-"),
-    ));
-    into_result(problems)
-}
-
-/// The CRD's CEL rules on one object.
-fn rule_problems(spec: &NatGatewaySpec) -> Vec<String> {
-    let enhanced = spec.nat_type == NatType::Enhanced;
-    let prepaid = spec.instance_charge_type == InstanceChargeType::PrePaid;
-    let mut problems = Vec::new();
-    if enhanced && spec.v_switch_id.is_none() {
-        problems.push("spec.natType Enhanced needs spec.vSwitchId: set the vSwitch the gateway takes its private IP from".to_string());
-    }
-    if prepaid && (spec.pricing_cycle.is_none() || spec.duration.is_none()) {
-        problems.push("spec.instanceChargeType PrePaid needs spec.pricingCycle and spec.duration: set both, or use PostPaid".to_string());
-    }
-    problems.extend(duration_problem(spec.pricing_cycle, spec.duration));
-    if spec.internet_charge_type == Some(InternetChargeType::PayByLcu) && !enhanced {
-        problems.push("spec.internetChargeType PayByLcu needs spec.natType Enhanced: set spec.natType to Enhanced or use PayBySpec".to_string());
-    }
-    problems
-}
-
-fn duration_problem(cycle: Option<PricingCycle>, duration: Option<u32>) -> Option<String> {
-    let duration = duration?;
-    let (max, unit) = match cycle {
-        Some(PricingCycle::Year) => (3, "years with spec.pricingCycle Year"),
-        _ => (9, "months with spec.pricingCycle Month"),
-    };
-    (!(1..=max).contains(&duration))
-        .then(|| format!("spec.duration is {duration}: set 1 to {max} ({unit})"))
-}
 
 // ---------------------------------------------------------------------------
 // decide
 // ---------------------------------------------------------------------------
 
-/// The next step for `spec`, given what the cloud shows: the first of — an
-/// invalid spec; create (or report a missing gateway); an immutable change;
+/// The next step for `spec` (valid by the CRD's schema and CEL rules, which
+/// the API server enforces), given what the cloud shows: the first of —
+/// create (or report a missing gateway); an immutable change;
 /// Enhanced → Normal; a busy gateway; in Observe mode, drift; otherwise the
 /// first write still needed (convert, resize, rename, bind, unbind).
 pub fn decide(spec: &NatGatewaySpec, subject: &Subject, observed: &Observed) -> Step {
-    if let Err(message) = validate(spec) {
-        return invalid("InvalidSpec", message);
-    }
     let Some(gateway) = &observed.gateway else {
         return missing_gateway(spec, subject);
     };
@@ -830,157 +764,6 @@ mod tests {
                 | Step::Associate(_)
                 | Step::Unassociate(_)
         )
-    }
-
-    // --- validate ------------------------------------------------------------
-
-    #[test]
-    fn validate_accepts_valid_specs() {
-        for extra in [
-            json!({}),
-            json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "internetChargeType": "PayByLcu"}),
-            json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 9, "autoPay": true}),
-            json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 3}),
-            json!({"name": "gw.main_1-a", "description": "the main gateway"}),
-            json!({"name": "网关-1", "description": "主网关"}),
-            json!({"region": "cn-hangzhou", "eipAllocationIds": ["eip-1", "eip-abc2"]}),
-            json!({"vSwitchId": "vsw-9z", "specification": "XLarge.1"}),
-        ] {
-            assert_eq!(validate(&spec(extra.clone())), Ok(()), "{extra}");
-        }
-        let fifty: Vec<String> = (0..50).map(|i| format!("eip-{i}")).collect();
-        assert_eq!(validate(&spec(json!({"eipAllocationIds": fifty}))), Ok(()));
-    }
-
-    #[test]
-    fn validate_refuses_each_rule_and_says_what_to_change() {
-        let long_name = format!("a{}", "b".repeat(128));
-        let long_text = "d".repeat(257);
-        let cases = [
-            (
-                json!({"natType": "Enhanced"}),
-                "spec.natType Enhanced needs spec.vSwitchId",
-            ),
-            (
-                json!({"instanceChargeType": "PrePaid"}),
-                "spec.instanceChargeType PrePaid needs spec.pricingCycle and spec.duration",
-            ),
-            (
-                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month"}),
-                "needs spec.pricingCycle and spec.duration",
-            ),
-            (
-                json!({"instanceChargeType": "PrePaid", "duration": 2}),
-                "needs spec.pricingCycle and spec.duration",
-            ),
-            (
-                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 4}),
-                "spec.duration is 4: set 1 to 3",
-            ),
-            (
-                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 10}),
-                "spec.duration is 10: set 1 to 9",
-            ),
-            (
-                json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 0}),
-                "spec.duration is 0: set 1 to 9",
-            ),
-            (
-                json!({"internetChargeType": "PayByLcu"}),
-                "spec.internetChargeType PayByLcu needs spec.natType Enhanced",
-            ),
-            (json!({"vpcId": "vpc-A1"}), "spec.vpcId is \"vpc-A1\""),
-            (json!({"vpcId": "vpc-"}), "spec.vpcId is \"vpc-\""),
-            (json!({"vpcId": "vsw-1"}), "spec.vpcId is \"vsw-1\""),
-            (json!({"vSwitchId": "vpc-1"}), "spec.vSwitchId is \"vpc-1\""),
-            (
-                json!({"region": "CN_Hangzhou"}),
-                "spec.region is \"CN_Hangzhou\"",
-            ),
-            (
-                json!({"name": "a"}),
-                "spec.name has 1 characters: use 2 to 128",
-            ),
-            (json!({"name": long_name}), "spec.name has 129 characters"),
-            (
-                json!({"name": "1gw"}),
-                "must start with a letter or a Chinese character",
-            ),
-            (
-                json!({"name": "_gw"}),
-                "must start with a letter or a Chinese character",
-            ),
-            (
-                json!({"name": "gw one"}),
-                "may contain only letters, digits",
-            ),
-            (json!({"name": "gw/1"}), "may contain only letters, digits"),
-            (
-                json!({"description": "d"}),
-                "spec.description has 1 characters: use 2 to 256",
-            ),
-            (
-                json!({"description": long_text}),
-                "spec.description has 257 characters",
-            ),
-            (
-                json!({"description": "http://example.com"}),
-                "must not start with http:// or https://",
-            ),
-            (
-                json!({"description": "https://example.com"}),
-                "must not start with http:// or https://",
-            ),
-            (
-                json!({"eipAllocationIds": ["eip-1", "ip-2"]}),
-                "an entry of spec.eipAllocationIds is \"ip-2\"",
-            ),
-            (
-                json!({"eipAllocationIds": ["eip-1", "eip-1"]}),
-                "spec.eipAllocationIds lists eip-1 more than once",
-            ),
-        ];
-        for (extra, expected) in cases {
-            let result = validate(&spec(extra.clone()));
-            let Err(message) = result else {
-                panic!("{extra} should be refused");
-            };
-            assert!(message.contains(expected), "{extra}: {message}");
-        }
-        let fifty_one: Vec<String> = (0..51).map(|i| format!("eip-{i}")).collect();
-        let Err(message) = validate(&spec(json!({"eipAllocationIds": fifty_one}))) else {
-            panic!("51 EIPs should be refused");
-        };
-        assert!(
-            message.contains("lists 51 EIPs: a gateway takes at most 50"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn validate_lists_every_problem() {
-        let Err(message) = validate(&spec(
-            json!({"vpcId": "x", "natType": "Enhanced", "name": "1"}),
-        )) else {
-            panic!("should be refused");
-        };
-        assert_eq!(message.matches("; ").count(), 2, "{message}");
-        assert!(
-            message.contains("spec.vpcId")
-                && message.contains("spec.vSwitchId")
-                && message.contains("spec.name")
-        );
-    }
-
-    #[test]
-    fn decide_refuses_an_invalid_spec_before_anything_else() {
-        let step = decide(
-            &spec(json!({"natType": "Enhanced"})),
-            &new_subject(),
-            &gone(),
-        );
-        assert_eq!(reason(&step), "InvalidSpec");
-        assert!(message(&step).contains("spec.vSwitchId"));
     }
 
     // --- 1. create -----------------------------------------------------------

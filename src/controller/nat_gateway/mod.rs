@@ -230,11 +230,6 @@ async fn apply(
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
     let key = key(gateway);
-    if let Err(message) = decide::validate(&gateway.spec) {
-        progress.verdict = Verdict::stalled("InvalidSpec", message);
-        ctx.pacing.settled(&key);
-        return Ok(Action::await_change());
-    }
     let annotated = match ownership::external_id(gateway.annotations(), &[ID_PREFIX]) {
         Ok(id) => id,
         Err(message) => {
