@@ -302,6 +302,51 @@ async fn a_three_page_describe_is_walked_completely() {
 }
 
 #[tokio::test]
+async fn pages_that_disagree_are_read_again_and_never_trusted() {
+    // The total shrank between pages (an item finished deleting), then an
+    // item came twice; the third read agrees with itself.
+    let server = ScriptedServer::start(vec![
+        gateways_page(0..50, 60, 1),
+        gateways_page(51..60, 59, 2),
+        gateways_page(0..50, 60, 1),
+        gateways_page(49..59, 60, 2),
+        gateways_page(0..50, 60, 1),
+        gateways_page(50..60, 60, 2),
+    ])
+    .await;
+    let client = client_for(&server.endpoint(), ClientConfig::default());
+    let (all, calls) = client
+        .describe_pages(&DescribeNatGateways {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(calls, 6);
+    let ids: HashSet<_> = all.iter().map(|g| g.nat_gateway_id.clone()).collect();
+    assert_eq!((all.len(), ids.len()), (60, 60));
+
+    // A listing that never holds still is an error (retryable), not a result.
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.push(gateways_page(0..50, 60, 1));
+        replies.push(gateways_page(51..60, 59, 2));
+    }
+    let server = ScriptedServer::start(replies).await;
+    let client = client_for(&server.endpoint(), ClientConfig::default());
+    let err = client
+        .describe_all(&DescribeNatGateways {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("TotalCount was 60"), "{err}");
+    assert_eq!(server.requests().len(), 6);
+}
+
+#[tokio::test]
 async fn seed_examples_and_string_numbers_parse_over_the_wire() {
     let server = ScriptedServer::start(vec![
         ok(&fixture("DescribeNatGateways")),

@@ -599,6 +599,7 @@ async fn crashes_and_faults_leave_exactly_one_cloud_entry_per_object() {
             commit_then_drop: 0.2,
             latency_ms: 0,
             not_found_proxy: 0.0,
+            page_shift: 0.0,
         },
         ..FaultConfig::default()
     };
@@ -801,5 +802,99 @@ async fn invalid_specs_are_refused_or_stalled_with_zero_writes() {
     gateway(&world, "gw").await;
     let after = calls(&world).await;
     assert_eq!(entry_writes(&after), 0, "{after}");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_mass_delete_while_pages_shift_leaves_no_entry_behind() {
+    let world = World::start_with(
+        "entries-shift",
+        EmulatorConfig {
+            durations: Durations {
+                pending: Duration::from_millis(150),
+                ..quick_durations()
+            },
+            seed: 16,
+            ..EmulatorConfig::default()
+        },
+        0,
+    )
+    .await;
+    let (_, ftb, _) = gateway(&world, "gw").await;
+    let (_, ip) = eip(0);
+    // More than one page (50) of entries in one table.
+    const N: u32 = 70;
+    let mut forwards: Option<Api<ForwardEntry>> = None;
+    for port in 1..=N {
+        forwards = Some(
+            apply_object(
+                &world,
+                "ForwardEntry",
+                &format!("web-{port}"),
+                forward_spec("gw", &ip, port),
+            )
+            .await,
+        );
+    }
+    let forwards = forwards.unwrap();
+    wait_for("every entry Ready", Duration::from_secs(240), || async {
+        let f = forwards.list(&ListParams::default()).await.ok()?;
+        (f.items.len() == N as usize && f.items.iter().all(|o| ready(o) == Some(true)))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(dnat(&world, &ftb).await.len(), N as usize);
+
+    // Time passes between the pages of every describe: an entry that
+    // finished deleting on page 1 moves an existing one off page 2.
+    let shifting = FaultConfig {
+        actions: [(
+            "DescribeForwardTableEntries".to_string(),
+            FaultRule {
+                page_shift: 1.0,
+                ..FaultRule::default()
+            },
+        )]
+        .into(),
+        ..FaultConfig::default()
+    };
+    emulator_put(&world.emulator.endpoint(), "faults", json!(shifting)).await;
+    forwards
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .unwrap();
+    wait_for(
+        "every ForwardEntry gone",
+        Duration::from_secs(240),
+        || async {
+            forwards
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!(FaultConfig::default()),
+    )
+    .await;
+    let left: Vec<String> = dnat(&world, &ftb)
+        .await
+        .into_iter()
+        .filter(|e| e.status != "Deleting")
+        .map(|e| e.forward_entry_id)
+        .collect();
+    assert!(left.is_empty(), "orphaned DNAT entries: {left:?}");
+    let after = calls(&world).await;
+    assert_eq!(
+        count(&after, "DeleteForwardEntry", "success"),
+        u64::from(N),
+        "one delete per entry: {after}"
+    );
     world.stop().await;
 }

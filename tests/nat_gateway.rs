@@ -423,6 +423,7 @@ async fn with_faults_every_object_becomes_ready_with_exactly_one_gateway() {
             commit_then_drop: 0.2,
             latency_ms: 0,
             not_found_proxy: 0.0,
+            page_shift: 0.0,
         },
         ..FaultConfig::default()
     };
@@ -655,5 +656,91 @@ async fn delete_waits_for_the_objects_that_use_the_gateway() {
     })
     .await;
     assert!(gateways(&world).await.is_empty());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_blocked_by_an_unmanaged_entry_stalls_naming_it_then_finishes() {
+    use natop::cloud::alibaba::actions::eip::DescribeEipAddresses;
+    use natop::cloud::alibaba::actions::forward_entry::{CreateForwardEntry, DeleteForwardEntry};
+    let world = World::start("ngw-blocked").await;
+    let (eip0, ip0) = eip(0);
+    let api = create(&world, "gw", json!({"eipAllocationIds": [eip0]}), json!({})).await;
+    let gw = wait_ready(&api, "gw").await;
+    let table = gw.status.unwrap().forward_table_id.unwrap();
+    // A DNAT entry made outside natop uses the gateway's EIP.
+    let made = cloud(&world)
+        .call(&CreateForwardEntry {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: table.clone(),
+            external_ip: ip0.clone(),
+            external_port: "8080".into(),
+            internal_ip: "172.16.1.10".into(),
+            internal_port: "80".into(),
+            ip_protocol: "TCP".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let entry = made.forward_entry_id;
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    let blocked = wait_until(&api, "gw", "Stalled DeleteBlocked", |g| {
+        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "DeleteBlocked")
+    })
+    .await;
+    let message = blocked
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap()
+        .message;
+    assert!(message.contains(&entry), "{message}");
+    assert!(
+        message.contains("DependencyViolation.ForwardEntry"),
+        "{message}"
+    );
+    assert!(message.contains("forceDelete"), "{message}");
+    // It does not hammer the refused call meanwhile.
+    let refused = |calls: &Value| {
+        calls["UnassociateEipAddress"]["DependencyViolation.ForwardEntry"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let first = refused(&emulator_admin(&world.emulator.endpoint(), "calls").await);
+    assert!(first >= 1, "the refusal was seen");
+    // Once the blocker is removed, the delete finishes by itself.
+    cloud(&world)
+        .call(&DeleteForwardEntry {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: table,
+            forward_entry_id: entry,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait_for("gw to be gone", Duration::from_secs(60), || async {
+        api.get_opt("gw").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;
+    assert!(
+        refused(&calls) <= first + 2,
+        "refused calls kept coming: {calls}"
+    );
+    assert!(gateways(&world).await.is_empty(), "the gateway is deleted");
+    let eips = cloud(&world)
+        .describe_all(&DescribeEipAddresses {
+            region_id: "cn-hangzhou".into(),
+            allocation_id: Some(eip0.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        eips.iter().all(|e| e.instance_id.is_empty()),
+        "EIP released: {eips:?}"
+    );
     world.stop().await;
 }

@@ -71,6 +71,11 @@ pub struct EmulatorArgs {
     /// Milliseconds added to every answer.
     #[arg(long, default_value_t = 0)]
     pub fault_latency_ms: u64,
+    /// Fraction of the pages after the first of a paginated describe before
+    /// which time passes: an entry on an earlier page finishes deleting (or
+    /// its Pending state), so later pages shift under the reader.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_page_shift: f64,
 }
 
 fn seconds(s: f64, name: &str) -> Result<Duration, String> {
@@ -102,6 +107,7 @@ impl EmulatorArgs {
                 not_found_proxy: self.fault_not_found_proxy,
                 latency_ms: self.fault_latency_ms,
                 commit_then_drop: self.fault_commit_then_drop,
+                page_shift: self.fault_page_shift,
             },
             ..FaultConfig::default()
         };

@@ -234,6 +234,14 @@ impl<R: Row> Tables<R> {
         Ok(snapshot)
     }
 
+    /// Drop the table's cached snapshot: a point read showed it wrong (an
+    /// entry missing from it exists), so the next reader reads the table again.
+    pub fn invalidate(&self, key: &TableKey) {
+        if let Some(table) = self.existing(key) {
+            table.lock().snapshot = None;
+        }
+    }
+
     /// When a writer waiting for the table to settle should look again.
     pub fn poll_delay(&self, key: &TableKey) -> Duration {
         let table = self.table(key);

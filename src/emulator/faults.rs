@@ -25,6 +25,12 @@ pub struct FaultRule {
     /// Fraction whose change is made but whose answer is lost (the connection
     /// is cut instead).
     pub commit_then_drop: f64,
+    /// Fraction of the pages after the first of a paginated describe before
+    /// which time passes in the table: an entry listed on an earlier page
+    /// finishes its transition (a `Deleting` entry is gone, a `Pending` one
+    /// `Available`), so the pages shift under the reader as the real service's
+    /// do. Drawn on its own, besides the faults above.
+    pub page_shift: f64,
 }
 
 /// The fault configuration (`PUT /_emulator/faults`).
@@ -69,6 +75,7 @@ impl FaultConfig {
                 ("internalError", rule.internal_error),
                 ("notFoundProxy", rule.not_found_proxy),
                 ("commitThenDrop", rule.commit_then_drop),
+                ("pageShift", rule.page_shift),
             ] {
                 if !(0.0..=1.0).contains(&rate) {
                     return Err(format!(
@@ -106,6 +113,11 @@ impl FaultRule {
             return Some(Fault::CommitThenDrop);
         }
         None
+    }
+
+    /// Draw whether time passes before this page (`page_number` > 1 only).
+    pub fn draw_page_shift(&self, rng: &mut fastrand::Rng, page_number: u32) -> bool {
+        page_number > 1 && self.page_shift > 0.0 && rng.f64() < self.page_shift
     }
 }
 
@@ -159,6 +171,35 @@ mod tests {
             ..FaultConfig::default()
         };
         assert!(c.validate().unwrap_err().contains("default.notFoundProxy"));
+    }
+
+    #[test]
+    fn page_shifts_are_drawn_only_after_the_first_page_and_under_the_seed() {
+        let rule = FaultRule {
+            page_shift: 0.3,
+            ..FaultRule::default()
+        };
+        let draw = |seed| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..1000)
+                .map(|i| rule.draw_page_shift(&mut rng, 2 + i % 3))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(11), draw(11));
+        let shifted = draw(11).iter().filter(|s| **s).count();
+        assert!((230..370).contains(&shifted), "{shifted}");
+        let mut rng = fastrand::Rng::with_seed(1);
+        assert!((0..100).all(|_| !rule.draw_page_shift(&mut rng, 1)));
+        let json: FaultRule = serde_json::from_str(r#"{"pageShift": 0.05}"#).unwrap();
+        assert!((json.page_shift - 0.05).abs() < f64::EPSILON);
+        let bad = FaultConfig {
+            default: FaultRule {
+                page_shift: 2.0,
+                ..FaultRule::default()
+            },
+            ..FaultConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("default.pageShift"));
     }
 
     #[test]

@@ -17,6 +17,20 @@ use crate::cloud::call::{Caller, ClientConfig, excerpt, parse_endpoint};
 use crate::cloud::wire::{self, ListBase, Params};
 use crate::cloud::{CloudError, ErrorCategory, Provider};
 
+/// How many times a listing whose pages disagree is read again.
+pub const LISTING_ATTEMPTS: u32 = 3;
+
+/// Why the pages of one listing disagree, if they do: the total count the
+/// first page gave differs from this page's, or an item came twice.
+pub fn page_problem(first_total: u32, total: u32, duplicate: Option<&str>) -> Option<String> {
+    if first_total != total {
+        return Some(format!(
+            "TotalCount was {first_total} on the first page and {total} on a later one"
+        ));
+    }
+    duplicate.map(|id| format!("{id} was listed twice"))
+}
+
 /// Access key credentials. `Debug` never shows the secret or the STS token.
 #[derive(Debug, Clone)]
 pub struct AlibabaCredentials {
@@ -123,20 +137,64 @@ impl AlibabaClient {
         self.describe_pages(request).await.map(|(all, _)| all)
     }
 
-    /// [`AlibabaClient::describe_all`], also saying how many calls (pages) it took.
+    /// [`AlibabaClient::describe_all`], also saying how many calls (pages) it
+    /// took. The service's pages are not atomic: when the pages of one read
+    /// disagree (the total count changed between them, or an item came twice)
+    /// the whole listing is read again, up to [`LISTING_ATTEMPTS`] times, and
+    /// then the read fails (retryable) rather than be trusted.
     pub async fn describe_pages<P: Paginated>(
         &self,
         request: &P,
     ) -> Result<(Vec<P::Item>, u32), CloudError> {
+        let mut calls = 0u32;
+        let mut problem = String::new();
+        for _ in 0..LISTING_ATTEMPTS {
+            match self.read_pages(request, &mut calls).await? {
+                Ok(all) => return Ok((all, calls)),
+                Err(p) => {
+                    warn!(action = P::NAME, problem = %p, "listing changed while read; reading it again");
+                    problem = p;
+                }
+            }
+        }
+        Err(CloudError::Transport {
+            provider: Provider::Alibaba,
+            action: P::NAME.to_string(),
+            detail: format!(
+                "the listing changed while it was read page by page, {LISTING_ATTEMPTS} times ({problem})"
+            ),
+            category: ErrorCategory::Transport,
+        })
+    }
+
+    /// One read of every page; `Ok(Err(problem))` when its pages disagree.
+    async fn read_pages<P: Paginated>(
+        &self,
+        request: &P,
+        calls: &mut u32,
+    ) -> Result<Result<Vec<P::Item>, String>, CloudError> {
         let mut request = request.clone();
         let mut all = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut first_total = None;
         let mut number = 1u32;
         loop {
             request.set_page(number, MAX_PAGE_SIZE);
             let response = self.call(&request).await?;
+            *calls += 1;
             let page = P::page(&response);
             let items = P::items(response);
             let got = items.len();
+            let duplicate = items
+                .iter()
+                .filter_map(P::item_id)
+                .find(|id| !seen.insert(id.to_string()))
+                .map(str::to_string);
+            let total_then = *first_total.get_or_insert(page.total_count);
+            if let Some(problem) = page_problem(total_then, page.total_count, duplicate.as_deref())
+            {
+                return Ok(Err(problem));
+            }
             all.extend(items);
             let total = usize::try_from(page.total_count).unwrap_or(usize::MAX);
             let size = if page.page_size > 0 {
@@ -146,7 +204,7 @@ impl AlibabaClient {
             };
             let short_page = got < usize::try_from(size).unwrap_or(usize::MAX);
             if got == 0 || (total > 0 && all.len() >= total) || (total == 0 && short_page) {
-                return Ok((all, number));
+                return Ok(Ok(all));
             }
             number += 1;
         }
@@ -299,6 +357,31 @@ fn timestamp_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_disagree_when_the_total_moves_or_an_item_comes_twice() {
+        for (first, total, duplicate, expected) in [
+            (120, 120, None, None),
+            (0, 0, None, None),
+            (
+                120,
+                119,
+                None,
+                Some("TotalCount was 120 on the first page and 119 on a later one"),
+            ),
+            (120, 121, Some("fwd-1"), Some("TotalCount was 120")),
+            (120, 120, Some("fwd-1"), Some("fwd-1 was listed twice")),
+        ] {
+            let problem = page_problem(first, total, duplicate);
+            match expected {
+                None => assert_eq!(problem, None),
+                Some(text) => assert!(
+                    problem.as_deref().is_some_and(|p| p.starts_with(text)),
+                    "{problem:?}"
+                ),
+            }
+        }
+    }
 
     #[test]
     fn credentials_debug_is_redacted() {

@@ -127,6 +127,10 @@ pub trait Paginated: Action + Clone {
     fn page(response: &Self::Response) -> Page;
     /// The items of a response.
     fn items(response: Self::Response) -> Vec<Self::Item>;
+    /// An item's id, to see one listed twice; `None` when it has none.
+    fn item_id(_item: &Self::Item) -> Option<&str> {
+        None
+    }
 }
 
 /// The recorded answer `tests/fixtures/alibaba/<action>.json`, as text.

@@ -172,6 +172,26 @@ impl EntryKind for ForwardEntry {
             .await
     }
 
+    async fn describe_one(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        id: &str,
+    ) -> Result<Option<ForwardTableEntry>, CloudError> {
+        // Only the entry asked for: an answer naming another is no answer.
+        // A table that is not found is an error here, not "no entry": the
+        // caller's next table read decides what that means.
+        let rows = client
+            .describe_all(&DescribeForwardTableEntries {
+                region_id: region.to_string(),
+                forward_table_id: table.to_string(),
+                forward_entry_id: Some(id.to_string()),
+                ..Default::default()
+            })
+            .await?;
+        Ok(rows.into_iter().find(|r| r.forward_entry_id == id))
+    }
+
     async fn create(
         client: &AlibabaClient,
         region: &str,

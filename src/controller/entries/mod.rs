@@ -122,6 +122,14 @@ pub trait EntryKind:
         region: &str,
         table: &str,
     ) -> impl Future<Output = Result<(Vec<Self::Row>, u32), CloudError>> + Send;
+    /// Entry `id` of `table` by a read of that one entry (never a list):
+    /// `None` only when the cloud says it is not there.
+    fn describe_one(
+        client: &AlibabaClient,
+        region: &str,
+        table: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Row>, CloudError>> + Send;
     /// Create; the new entry's id.
     fn create(
         client: &AlibabaClient,
@@ -592,6 +600,29 @@ async fn snapshot<K: EntryKind>(
         .await
 }
 
+/// Entry `id`, which a listing of its table did not show, by a read of that
+/// one entry. A listing is read page by page and the service's pages are not
+/// atomic: entries that finish deleting between two pages shift later ones
+/// past the reader. So absence is never concluded from a listing; when the
+/// entry exists, the table's cached snapshot is dropped so that the next
+/// reader reads it again.
+async fn confirm_missing<K: EntryKind>(
+    ctx: &Context,
+    target: &Target<K>,
+    id: &str,
+) -> Result<Option<K::Row>, CloudError> {
+    let row = K::describe_one(&target.client, &target.key.region, &target.key.table, id).await?;
+    if row.is_some() {
+        tracing::info!(
+            entry = id,
+            table = %target.key.table,
+            "an entry missing from its table's listing exists; reading the table again"
+        );
+        K::tables(ctx).invalidate(&target.key);
+    }
+    Ok(row)
+}
+
 /// What to do about the entry, decided on one snapshot.
 #[derive(Debug)]
 enum Step {
@@ -868,6 +899,22 @@ async fn apply<K: EntryKind>(
             return Ok(Action::requeue(tables.poll_delay(&target.key)));
         }
         step = decide(entry, progress, &target, &desired, &fresh);
+        if let (Step::Create { .. }, Some(id)) =
+            (&step, known_id(entry, progress, &target.key.table))
+            && confirm_missing::<K>(ctx, &target, &id).await?.is_some()
+        {
+            // The listing missed an entry that exists: never buy a second one.
+            turn.done();
+            progress.set(Verdict::progressing(
+                "Rechecking",
+                format!(
+                    "entry {id} was missing from a listing of {} {} but exists: reading the table again",
+                    K::TABLE,
+                    target.key.table
+                ),
+            ));
+            return Ok(Action::requeue(tables.poll_delay(&target.key)));
+        }
         if step.writes() {
             let result = write(entry, ctx, &target, &desired, &fresh, step, progress).await;
             turn.wrote();
@@ -1208,8 +1255,18 @@ async fn cleanup_step<K: EntryKind>(
         }
         None => None,
     };
-    let Some(row) = row else {
-        return gone(format!("the entry is gone from {} {table}", K::TABLE)).await;
+    let row = match (row, progress.id.clone()) {
+        (Some(row), _) => row,
+        // Missing from the listing: only a read of that one entry proves it gone.
+        (None, Some(id)) => match confirm_missing::<K>(ctx, &target, &id).await? {
+            Some(row) => row,
+            None => {
+                return gone(format!("entry {id} is gone from {} {table}", K::TABLE)).await;
+            }
+        },
+        (None, None) => {
+            return gone(format!("the entry is gone from {} {table}", K::TABLE)).await;
+        }
     };
     progress.record::<K>(&table, &row);
     if row.status().eq_ignore_ascii_case("Deleting") {
@@ -1250,7 +1307,11 @@ async fn cleanup_step<K: EntryKind>(
         ));
         return Ok(Some(Action::requeue(tables.poll_delay(&target.key))));
     }
-    if fresh.get(row.id()).is_none() {
+    if fresh.get(row.id()).is_none()
+        && confirm_missing::<K>(ctx, &target, row.id())
+            .await?
+            .is_none()
+    {
         turn.done();
         return gone(format!("entry {} is gone", row.id())).await;
     }

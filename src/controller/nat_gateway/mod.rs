@@ -26,10 +26,12 @@ use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::eip::{
     DescribeEipAddresses, EipAddress, UnassociateEipAddress,
 };
+use crate::cloud::alibaba::actions::forward_entry::DescribeForwardTableEntries;
 use crate::cloud::alibaba::actions::nat_gateway::{
     DeleteNatGateway, DescribeNatGateways, GetNatGatewayConvertStatus, NatGateway as CloudGateway,
     Tag,
 };
+use crate::cloud::alibaba::actions::snat_entry::DescribeSnatTableEntries;
 use crate::controller::identity::OWNER_TAG;
 use crate::controller::{location, ownership};
 
@@ -803,8 +805,9 @@ async fn cleanup_step(
         );
         return Ok(Some(Action::requeue(ctx.pacing.transitional(&key))));
     }
-    if let Some(eip) = ours.first() {
-        client
+    // With forceDelete the cloud releases the EIPs and entries itself.
+    if let Some(eip) = ours.first().filter(|_| !spec.force_delete) {
+        let unbound = client
             .call(&UnassociateEipAddress {
                 region_id: region.clone(),
                 allocation_id: eip.allocation_id.clone(),
@@ -812,7 +815,20 @@ async fn cleanup_step(
                 instance_type: Some("Nat".into()),
                 ..Default::default()
             })
-            .await?;
+            .await;
+        if let Err(e) = unbound {
+            let what = format!("EIP {} ({})", eip.allocation_id, eip.ip_address);
+            return blocked(
+                &client,
+                &region,
+                &cloud,
+                Some(&eip.ip_address),
+                &what,
+                e,
+                progress,
+            )
+            .await;
+        }
         progress.verdict = Verdict::progressing(
             "Unassociating",
             format!(
@@ -824,7 +840,7 @@ async fn cleanup_step(
     }
     match client
         .call(&DeleteNatGateway {
-            region_id: region,
+            region_id: region.clone(),
             nat_gateway_id: id.clone(),
             force: Some(spec.force_delete),
         })
@@ -832,7 +848,10 @@ async fn cleanup_step(
     {
         Ok(_) => {}
         Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            let what = format!("gateway {id}");
+            return blocked(&client, &region, &cloud, None, &what, e, progress).await;
+        }
     }
     event(
         ctx,
@@ -845,6 +864,76 @@ async fn cleanup_step(
     .await;
     progress.verdict = Verdict::progressing("Deleting", format!("gateway {id} is being deleted"));
     Ok(Some(Action::requeue(Duration::from_secs(1))))
+}
+
+/// How often a delete blocked by what no natop object manages looks again.
+const BLOCKED_RECHECK: Duration = Duration::from_secs(10);
+
+/// A delete step refused with `error`: when the cloud says something still
+/// depends on `what` (DependencyViolation), the object is Stalled naming the
+/// entries that block it (those using `ip`, or every entry of the gateway)
+/// and looks again every [`BLOCKED_RECHECK`], so it finishes by itself once
+/// they are gone; any other error is the caller's.
+async fn blocked(
+    client: &AlibabaClient,
+    region: &str,
+    cloud: &CloudGateway,
+    ip: Option<&str>,
+    what: &str,
+    error: crate::cloud::CloudError,
+    progress: &mut Progress,
+) -> Result<Option<Action>, ReconcileError> {
+    let Some(code) = error
+        .code()
+        .filter(|c| c.starts_with("DependencyViolation"))
+        .map(str::to_string)
+    else {
+        return Err(error.into());
+    };
+    let mut ids = Vec::new();
+    for table in &cloud.forward_table_ids {
+        let entries = client
+            .describe_all(&DescribeForwardTableEntries {
+                region_id: region.to_string(),
+                forward_table_id: table.clone(),
+                external_ip: ip.map(str::to_string),
+                ..Default::default()
+            })
+            .await?;
+        ids.extend(entries.into_iter().map(|e| e.forward_entry_id));
+    }
+    for table in &cloud.snat_table_ids {
+        let entries = client
+            .describe_all(&DescribeSnatTableEntries {
+                region_id: region.to_string(),
+                snat_table_id: table.clone(),
+                ..Default::default()
+            })
+            .await?;
+        ids.extend(
+            entries
+                .into_iter()
+                .filter(|e| ip.is_none_or(|ip| e.snat_ip.split(',').any(|s| s.trim() == ip)))
+                .map(|e| e.snat_entry_id),
+        );
+    }
+    progress.verdict = Verdict::stalled("DeleteBlocked", blocked_message(what, &code, &ids));
+    Ok(Some(Action::requeue(BLOCKED_RECHECK)))
+}
+
+/// The message of a delete the cloud refused with DependencyViolation `code`:
+/// what is blocked, the entries that block it, and the ways out.
+fn blocked_message(what: &str, code: &str, entries: &[String]) -> String {
+    let by = match entries {
+        [] => format!("the cloud says {code}"),
+        ids => format!("the cloud says {code}: used by entries {}", ids.join(", ")),
+    };
+    format!(
+        "cannot delete {what}: {by}; delete them (a natop object's entry goes when its \
+         object is deleted), or set spec.forceDelete to let the cloud delete them with the \
+         gateway; natop looks again every {} s",
+        BLOCKED_RECHECK.as_secs()
+    )
 }
 
 /// natop objects in the gateway's namespace that still use it (also while

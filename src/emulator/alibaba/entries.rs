@@ -25,7 +25,7 @@ use crate::cloud::alibaba::actions::snat_entry::{
 };
 use crate::cloud::wire::Params;
 use crate::emulator::ApiError;
-use crate::emulator::state::{AlibabaRegionState, GONE, Record, Resource, Transition};
+use crate::emulator::state::{AlibabaRegionState, GONE, Record, Resource, Transition, settle_map};
 
 /// At most this many DNAT entries per DNAT table (seed, CreateForwardEntry).
 const MAX_FORWARD_ENTRIES: usize = 100;
@@ -375,6 +375,48 @@ trait TableEntry: Resource + Clone {
                 .map(|e| (e.created_ms, e.wire.id().to_string(), e.wire.clone()))
                 .collect(),
         ))
+    }
+
+    /// The `pageShift` fault ([`Ctx::page_shift`]): time passes in the table
+    /// before page `page_number` of `listed` is cut. The first entry listed
+    /// on an earlier page whose transition is still to come completes it now
+    /// (a `Deleting` one first: it is gone, and every later entry moves up a
+    /// place, so the reader never sees the entry that slides onto the page it
+    /// already read). Whether anything changed.
+    fn shift_pages(
+        ctx: &mut Ctx<'_>,
+        listed: &[Self],
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> bool
+    where
+        Self: Resource,
+    {
+        if !ctx.page_shift {
+            return false;
+        }
+        let start = page_number.unwrap_or(1).saturating_sub(1) * page_size.unwrap_or(10);
+        let earlier: Vec<&str> = listed
+            .iter()
+            .take(usize::try_from(start).unwrap_or(usize::MAX))
+            .map(TableEntry::id)
+            .collect();
+        let now_ms = ctx.now_ms;
+        let stored = Self::stored_mut(ctx.state);
+        let transition = |id: &&str| stored.get(*id).and_then(|r| r.transition.as_ref());
+        let pick = earlier
+            .iter()
+            .find(|id| transition(id).is_some_and(|t| t.to == GONE))
+            .or_else(|| earlier.iter().find(|id| transition(id).is_some()))
+            .map(|id| (*id).to_string());
+        let Some(id) = pick else {
+            return false;
+        };
+        if let Some(t) = stored.get_mut(&id).and_then(|r| r.transition.as_mut()) {
+            t.due_ms = now_ms;
+        }
+        settle_map(stored, now_ms);
+        true
     }
 }
 
@@ -876,13 +918,19 @@ fn describe_forward_table_entries(
     req: DescribeForwardTableEntries,
 ) -> Result<DescribeForwardTableEntriesResponse, ApiError> {
     let filter = ForwardFilter::of(&req);
-    let items = ForwardTableEntry::listed(
-        ctx,
-        req.forward_table_id.trim(),
-        given(req.nat_gateway_id.as_ref()),
-        "Specified forwardTableId does not exist",
-        |e| filter.matches(e),
-    )?;
+    let list = |ctx: &Ctx<'_>| {
+        ForwardTableEntry::listed(
+            ctx,
+            req.forward_table_id.trim(),
+            given(req.nat_gateway_id.as_ref()),
+            "Specified forwardTableId does not exist",
+            |e| filter.matches(e),
+        )
+    };
+    let mut items = list(ctx)?;
+    if ForwardTableEntry::shift_pages(ctx, &items, req.page_number, req.page_size) {
+        items = list(ctx)?;
+    }
     let (page, total, number, size) = paginate(&items, req.page_number, req.page_size)?;
     Ok(DescribeForwardTableEntriesResponse {
         total_count: Some(total),
@@ -1209,13 +1257,19 @@ fn describe_snat_table_entries(
     req: DescribeSnatTableEntries,
 ) -> Result<DescribeSnatTableEntriesResponse, ApiError> {
     let filter = SnatFilter::of(&req);
-    let items = SnatTableEntry::listed(
-        ctx,
-        req.snat_table_id.trim(),
-        given(req.nat_gateway_id.as_ref()),
-        MISSING_SNAT_TABLE,
-        |e| filter.matches(e),
-    )?;
+    let list = |ctx: &Ctx<'_>| {
+        SnatTableEntry::listed(
+            ctx,
+            req.snat_table_id.trim(),
+            given(req.nat_gateway_id.as_ref()),
+            MISSING_SNAT_TABLE,
+            |e| filter.matches(e),
+        )
+    };
+    let mut items = list(ctx)?;
+    if SnatTableEntry::shift_pages(ctx, &items, req.page_number, req.page_size) {
+        items = list(ctx)?;
+    }
     let (page, total, number, size) = paginate(&items, req.page_number, req.page_size)?;
     Ok(DescribeSnatTableEntriesResponse {
         total_count: Some(total),
@@ -1401,6 +1455,55 @@ mod tests {
 
     fn snat_entry(b: &mut Bench, id: &str) -> Value {
         snat_entries(b, &[("SnatEntryId", id)])["SnatTableEntries"]["SnatTableEntry"][0].clone()
+    }
+
+    // -- pageShift ----------------------------------------------------------
+
+    /// The ids on page `n` of 5 of the DNAT table.
+    fn page_ids(b: &mut Bench, n: &str) -> Vec<String> {
+        forward_entries(b, &[("PageNumber", n), ("PageSize", "5")])["ForwardTableEntries"]
+            ["ForwardTableEntry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["ForwardEntryId"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_page_shift_completes_a_deletion_on_an_earlier_page_and_skips_an_entry() {
+        let mut b = bench();
+        let ids: Vec<String> = (0..8u16)
+            .map(|i| {
+                let port = (8000 + i).to_string();
+                let internal = format!("172.16.1.{}", 10 + i);
+                dnat_ok(&mut b, &dnat(IP1, &port, &internal, "80", "TCP"))
+            })
+            .collect();
+        b.call(
+            "DeleteForwardEntry",
+            &[("ForwardTableId", FTB), ("ForwardEntryId", &ids[1])],
+        )
+        .unwrap();
+        // Without the fault, the Deleting entry stays listed on page 1.
+        let first = page_ids(&mut b, "1");
+        assert_eq!(first, ids[..5]);
+        assert_eq!(page_ids(&mut b, "2"), ids[5..]);
+        // With it, the deletion completes before page 2 is cut: ids[5] moves
+        // onto page 1, already read, and a reader of both pages misses it.
+        b.page_shift = true;
+        let second = page_ids(&mut b, "2");
+        assert_eq!(second, ids[6..]);
+        let seen: Vec<&String> = first.iter().chain(&second).collect();
+        assert!(!seen.contains(&&ids[5]), "the shifted entry is skipped");
+        let total = forward_entries(&mut b, &[])["TotalCount"].as_u64().unwrap();
+        assert_eq!(
+            total, 7,
+            "the deleted entry is gone; the skipped one is not"
+        );
+        // On page 1 nothing earlier can shift it.
+        b.page_shift = true;
+        assert_eq!(page_ids(&mut b, "1").len(), 5);
     }
 
     // -- DNAT ---------------------------------------------------------------

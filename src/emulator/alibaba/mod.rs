@@ -62,6 +62,8 @@ pub struct Ctx<'a> {
     pub rng: &'a mut fastrand::Rng,
     /// The call's ClientToken, recorded on what it creates.
     pub client_token: Option<String>,
+    /// The `pageShift` fault was drawn for this page of a describe.
+    pub page_shift: bool,
 }
 
 impl Ctx<'_> {
@@ -265,8 +267,25 @@ fn call(
             ))
         };
     }
-    let value = dispatch(emulator, inner, &account, action, params, token, now_ms)
-        .map_err(|e| (e, latency))?;
+    let page_number = params
+        .get("PageNumber")
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1);
+    let page_shift = inner
+        .faults
+        .rule(action)
+        .clone()
+        .draw_page_shift(&mut inner.fault_rng, page_number);
+    let value = dispatch(
+        emulator,
+        inner,
+        &account,
+        action,
+        params,
+        (token, page_shift),
+        now_ms,
+    )
+    .map_err(|e| (e, latency))?;
     if let Some(key) = token_key {
         inner.world.client_tokens.insert(
             key,
@@ -431,7 +450,7 @@ fn dispatch(
     account: &fixture::AlibabaAccount,
     action: &str,
     params: &Params,
-    client_token: Option<String>,
+    (client_token, page_shift): (Option<String>, bool),
     now_ms: i64,
 ) -> Result<Value, ApiError> {
     let region_id = params
@@ -468,6 +487,7 @@ fn dispatch(
         durations: emulator.config.durations,
         rng,
         client_token,
+        page_shift,
     };
     route(&mut ctx, action, params)
 }
@@ -588,6 +608,8 @@ pub(crate) mod testing {
         pub durations: Durations,
         /// Which fixture account calls (0: legacy bandwidth packages allowed).
         pub account: usize,
+        /// Time passes before every page after the first (`pageShift` 1).
+        pub page_shift: bool,
     }
 
     impl Bench {
@@ -609,6 +631,7 @@ pub(crate) mod testing {
                 now_ms,
                 durations: Durations::default(),
                 account: 0,
+                page_shift: false,
             }
         }
 
@@ -638,6 +661,7 @@ pub(crate) mod testing {
                 durations: self.durations,
                 rng: &mut self.rng,
                 client_token: p.get("ClientToken").cloned(),
+                page_shift: self.page_shift,
             };
             route(&mut ctx, action, &p)
         }

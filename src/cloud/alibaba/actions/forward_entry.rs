@@ -209,6 +209,10 @@ impl Paginated for DescribeForwardTableEntries {
     fn items(response: DescribeForwardTableEntriesResponse) -> Vec<ForwardTableEntry> {
         response.forward_table_entries
     }
+
+    fn item_id(item: &ForwardTableEntry) -> Option<&str> {
+        Some(&item.forward_entry_id)
+    }
 }
 
 /// Response of [`DescribeForwardTableEntries`].

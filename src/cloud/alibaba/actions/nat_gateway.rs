@@ -549,6 +549,10 @@ impl Paginated for DescribeNatGateways {
     fn items(response: DescribeNatGatewaysResponse) -> Vec<NatGateway> {
         response.nat_gateways
     }
+
+    fn item_id(item: &NatGateway) -> Option<&str> {
+        Some(&item.nat_gateway_id)
+    }
 }
 
 /// Response of [`DescribeNatGateways`].

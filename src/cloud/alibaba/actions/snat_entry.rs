@@ -197,6 +197,10 @@ impl Paginated for DescribeSnatTableEntries {
     fn items(response: DescribeSnatTableEntriesResponse) -> Vec<SnatTableEntry> {
         response.snat_table_entries
     }
+
+    fn item_id(item: &SnatTableEntry) -> Option<&str> {
+        Some(&item.snat_entry_id)
+    }
 }
 
 /// Response of [`DescribeSnatTableEntries`].
