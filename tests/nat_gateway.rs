@@ -315,11 +315,8 @@ async fn drift_is_corrected_and_an_out_of_band_delete_is_recreated() {
         (gws.len() == 1 && gws[0].name == "edge").then_some(())
     })
     .await;
-    let events = events_of(&world, "gw").await;
-    assert!(
-        events.iter().any(|(reason, _)| reason == "DriftCorrected"),
-        "{events:?}"
-    );
+    // The event follows the correcting write: wait for it.
+    wait_event(&world, "gw", "DriftCorrected").await;
 
     cloud(&world)
         .call(
@@ -343,12 +340,24 @@ async fn drift_is_corrected_and_an_out_of_band_delete_is_recreated() {
     let gws = gateways(&world).await;
     assert_eq!(gws.len(), 1);
     assert_eq!(gws[0].nat_gateway_id, new_id);
-    let events = events_of(&world, "gw").await;
-    assert!(
-        events.iter().any(|(reason, _)| reason == "Recreated"),
-        "{events:?}"
-    );
+    wait_event(&world, "gw", "Recreated").await;
     world.stop().await;
+}
+
+/// Wait until an event with `reason` about object `name` has been published.
+async fn wait_event(world: &World, name: &str, reason: &str) {
+    wait_for(
+        &format!("a {reason} event about {name}"),
+        TIMEOUT,
+        || async {
+            events_of(world, name)
+                .await
+                .iter()
+                .any(|(r, _)| r == reason)
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 async fn events_of(world: &World, name: &str) -> Vec<(String, String)> {

@@ -95,12 +95,23 @@ pub fn sanitize_reason(code: &str) -> String {
 }
 
 /// `namespace/name`, the key of per-object pacing.
-pub fn key<K: Resource>(object: &K) -> String {
-    format!(
-        "{}/{}",
-        object.meta().namespace.clone().unwrap_or_default(),
-        object.meta().name.clone().unwrap_or_default()
-    )
+pub fn key<K: Resource<DynamicType = ()>>(object: &K) -> String {
+    object_key(&K::kind(&()), object.meta())
+}
+
+/// The pacing key of an object: its kind and UID (`Kind/uid`), so that
+/// objects of different kinds with one name, or an object deleted and made
+/// again with its name, never share a backoff; `Kind/namespace/name` for an
+/// object the API server has not given a UID.
+pub fn object_key(kind: &str, meta: &kube::core::ObjectMeta) -> String {
+    match &meta.uid {
+        Some(uid) => format!("{kind}/{uid}"),
+        None => format!(
+            "{kind}/{}/{}",
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default()
+        ),
+    }
 }
 
 /// The drift-check interval of `object`: its annotation, else the default,
@@ -327,7 +338,7 @@ pub fn count_retrying(kind: &'static str, ctx: &Context) {
     ctx.metrics
         .retrying
         .get_or_create(&KindLabels { kind })
-        .set(i64::try_from(ctx.pacing.retrying()).unwrap_or(i64::MAX));
+        .set(i64::try_from(ctx.pacing.retrying(&format!("{kind}/"))).unwrap_or(i64::MAX));
 }
 
 /// The error policy of every controller: log the failure, then back off (or
@@ -338,14 +349,44 @@ pub fn on_error<K: Resource>(
     error: &ReconcileError,
     ctx: &Context,
 ) -> Action {
-    let key = guard.0.as_ref().map(key).unwrap_or_default();
-    warn!(kind, object = %key, category = error.category(), %error, "reconcile failed");
-    after_error(ctx, &key, error)
+    let meta = guard
+        .0
+        .as_ref()
+        .map(|o| o.meta().clone())
+        .unwrap_or_default();
+    let object = format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    );
+    warn!(kind, %object, category = error.category(), %error, "reconcile failed");
+    after_error(ctx, &object_key(kind, &meta), error)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacing_keys_are_per_kind_and_uid() {
+        let meta = |uid: Option<&str>| kube::core::ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("team-a".into()),
+            uid: uid.map(String::from),
+            ..Default::default()
+        };
+        assert_eq!(object_key("NatGateway", &meta(Some("u1"))), "NatGateway/u1");
+        assert_ne!(
+            object_key("NatGateway", &meta(Some("u1"))),
+            object_key("ForwardEntry", &meta(Some("u1")))
+        );
+        assert_ne!(
+            object_key("ForwardEntry", &meta(Some("u1"))),
+            object_key("ForwardEntry", &meta(Some("u2"))),
+            "made again with its name: a new key"
+        );
+        assert_eq!(object_key("SnatEntry", &meta(None)), "SnatEntry/team-a/web");
+    }
 
     #[test]
     fn reasons_are_identifiers() {

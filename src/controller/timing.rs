@@ -68,12 +68,15 @@ impl Pacing {
         clear(&self.failures, key);
     }
 
-    /// How many objects are waiting on a retry.
-    pub fn retrying(&self) -> usize {
+    /// How many objects whose key starts with `prefix` (`Kind/`) are waiting
+    /// on a retry.
+    pub fn retrying(&self, prefix: &str) -> usize {
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .count()
     }
 }
 
@@ -135,19 +138,22 @@ mod tests {
     #[test]
     fn backoff_is_capped_jittered_and_per_object() {
         let p = Pacing::default();
-        let delays: Vec<Duration> = (0..30).map(|_| p.backoff("x")).collect();
+        let delays: Vec<Duration> = (0..30).map(|_| p.backoff("NatGateway/x")).collect();
         assert!(
             delays
                 .iter()
                 .all(|d| *d >= Duration::from_secs(1) && *d <= BACKOFF_MAX)
         );
-        assert_eq!(p.retrying(), 1);
+        assert_eq!(p.retrying("NatGateway/"), 1);
         assert!(
-            p.backoff("y") <= Duration::from_secs(2),
+            p.backoff("ForwardEntry/y") <= Duration::from_secs(2),
             "another object starts low"
         );
-        p.settled("x");
-        assert_eq!(p.retrying(), 1);
+        assert_eq!(p.retrying("NatGateway/"), 1, "counted under its own kind");
+        assert_eq!(p.retrying("ForwardEntry/"), 1);
+        p.settled("NatGateway/x");
+        assert_eq!(p.retrying("NatGateway/"), 0);
+        assert_eq!(p.retrying("ForwardEntry/"), 1);
     }
 
     #[test]
