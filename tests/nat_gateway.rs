@@ -15,7 +15,7 @@ use natop::cloud::{ClientConfig, RateLimit};
 use natop::emulator::fixture::Fixture;
 use natop::emulator::{EmulatorConfig, faults::FaultConfig, faults::FaultRule};
 use serde_json::{Value, json};
-use support::cluster::{emulator_admin, wait_for};
+use support::cluster::{assert_refused, emulator_admin, wait_for};
 use support::operator::{World, quick_durations};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -70,6 +70,15 @@ fn condition(gw: &NatGateway, type_: &str) -> Option<(String, String)> {
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// The message of condition `type_` (which must be there).
+fn message_of(gw: &NatGateway, type_: &str) -> String {
+    gw.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+        .map(|c| c.message.clone())
+        .unwrap_or_else(|| panic!("no {type_} condition"))
 }
 
 async fn wait_until(
@@ -473,18 +482,6 @@ async fn with_faults_every_object_becomes_ready_with_exactly_one_gateway() {
     world.stop().await;
 }
 
-/// The API server's answer to a patch the CRD's rules refuse: 422 with the
-/// rule's message.
-fn assert_refused<T: std::fmt::Debug>(result: kube::Result<T>, rule: &str) {
-    match result {
-        Err(kube::Error::Api(e)) => {
-            assert_eq!(e.code, 422, "{e:?}");
-            assert!(e.message.contains(rule), "{}", e.message);
-        }
-        other => panic!("refused with {rule:?} expected: {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn an_immutable_change_stalls_with_zero_writes() {
     let world = World::start("ngw-invalid").await;
@@ -524,16 +521,7 @@ async fn an_immutable_change_stalls_with_zero_writes() {
     })
     .await;
     assert!(condition(&gw, "Ready").is_some_and(|(s, _)| s == "False"));
-    let message = gw
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap()
-        .message
-        .clone();
+    let message = message_of(&gw, "Stalled");
     assert!(message.contains("spec.vpcId is immutable"), "{message}");
     assert_eq!(writes(&world).await, before, "no cloud write by natop");
     world.stop().await;
@@ -646,14 +634,7 @@ async fn delete_waits_for_the_objects_that_use_the_gateway() {
         condition(g, "Reconciling").is_some_and(|(s, r)| s == "True" && r == "DependentsExist")
     })
     .await;
-    let message = gw
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .message;
+    let message = message_of(&gw, "Ready");
     assert!(message.contains("ForwardEntry/web"), "{message}");
     assert_eq!(gateways(&world).await.len(), 1, "not deleted while used");
     entries
@@ -697,14 +678,7 @@ async fn a_delete_blocked_by_an_unmanaged_entry_stalls_naming_it_then_finishes()
         condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "DeleteBlocked")
     })
     .await;
-    let message = blocked
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap()
-        .message;
+    let message = message_of(&blocked, "Stalled");
     assert!(message.contains(&entry), "{message}");
     assert!(
         message.contains("DependencyViolation.ForwardEntry"),

@@ -217,28 +217,22 @@ for v in "${versions[@]}"; do
 	known_kube_version "$v" || die "Kubernetes $v is not one natop tests on (${KUBE_VERSIONS[*]})"
 done
 
-# Everything asked for is built already: say so, without waiting for a
-# build of another version that may be running.
+# What is built already needs neither the build tools nor the lock (a build
+# of another version may hold it): only what is missing waits for it.
 all_cached=1
 cached_ok "$(etcd_dir)" "$ETCD_VERSION" etcd || all_cached=0
 for v in "${versions[@]}"; do
 	cached_ok "$(kube_dir "$v")" "$v" "${KUBE_BINARIES[@]}" || all_cached=0
 done
-if ((all_cached)); then
-	build_etcd
-	for v in "${versions[@]}"; do
-		build_kube "$v"
-	done
-	exit 0
-fi
-
-ensure_packages
-mkdir -p "$NATOP_CACHE_DIR"
-# One build at a time per cache (a second caller waits for the first).
-exec 8>"$NATOP_CACHE_DIR/.build.lock"
-if ! flock -n 8; then
-	log "another build.sh is building in $NATOP_CACHE_DIR; waiting for it"
-	flock -w 5400 8 || die "timed out waiting for the other build"
+if ! ((all_cached)); then
+	ensure_packages
+	mkdir -p "$NATOP_CACHE_DIR"
+	# One build at a time per cache (a second caller waits for the first).
+	exec 8>"$NATOP_CACHE_DIR/.build.lock"
+	if ! flock -n 8; then
+		log "another build.sh is building in $NATOP_CACHE_DIR; waiting for it"
+		flock -w 5400 8 || die "timed out waiting for the other build"
+	fi
 fi
 build_etcd
 for v in "${versions[@]}"; do

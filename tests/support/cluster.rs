@@ -177,3 +177,15 @@ pub async fn emulator_put(endpoint: &str, path: &str, body: Value) {
         response.status()
     );
 }
+
+/// The API server's answer to a write the CRD's schema or rules refuse: 422
+/// with `rule` (the rule's message) in it.
+pub fn assert_refused<T: std::fmt::Debug>(result: kube::Result<T>, rule: &str) {
+    match result {
+        Err(kube::Error::Api(e)) => {
+            assert_eq!(e.code, 422, "{e:?}");
+            assert!(e.message.contains(rule), "{}", e.message);
+        }
+        other => panic!("refused with {rule:?} expected: {other:?}"),
+    }
+}

@@ -274,7 +274,6 @@ fn call(
     let page_shift = inner
         .faults
         .rule(action)
-        .clone()
         .draw_page_shift(&mut inner.fault_rng, page_number);
     let value = dispatch(
         emulator,
