@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release crds manifests demo test test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
+.PHONY: all build release crds manifests demo test chaos test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
 
 all: build
 
@@ -36,6 +36,14 @@ demo:
 ## official-SDK conformance suite, then stops the control plane.
 test:
 	bash tests/run.sh
+
+## The chaos suite at its full shape (3 gateways, 240 DNAT and 57 SNAT
+## entries, faults, 20 SIGKILLs of the operator in the rollout and 5 in the
+## delete), once per seed of NATOP_CHAOS_SEEDS (default "1 2 3"); `make test`
+## runs it at a smaller shape. Starts a local control plane unless
+## NATOP_TEST_KUBECONFIG names one.
+chaos:
+	bash tests/chaos.sh
 
 ## Rust tests only; integration tests need NATOP_TEST_KUBECONFIG (make cluster-up).
 test-rust:

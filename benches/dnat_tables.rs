@@ -19,8 +19,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
@@ -30,8 +28,9 @@ use natop::api::{ForwardEntry, NatGateway};
 use natop::emulator::EmulatorConfig;
 use natop::emulator::fixture::Fixture;
 use serde_json::{Value, json};
-use support::cluster::{emulator_admin, kubeconfig_path, wait_for};
-use support::operator::{TEST_LABEL, World, quick_durations};
+use support::cluster::wait_for;
+use support::operator::{World, quick_durations};
+use support::process::{OperatorProcess, calls, print_calls_per, proc_status_kb};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -54,85 +53,6 @@ fn count_ready<K: serde::Serialize>(objects: &[K]) -> usize {
         .iter()
         .filter(|o| serde_json::to_value(o).is_ok_and(|v| ready(&v)))
         .count()
-}
-
-/// `natop run` for the bench's namespace and label, logging to a file.
-fn spawn_operator(world: &World, log: &std::path::Path) -> Child {
-    let log = std::fs::File::create(log).expect("operator log file");
-    Command::new(env!("CARGO_BIN_EXE_natop"))
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(kubeconfig_path())
-        .args(["--watch-namespace", &world.ns.name])
-        .args(["--secret-namespace", &world.ns.name])
-        .args([
-            "--label-selector",
-            &format!("{TEST_LABEL}={}", world.ns.name),
-        ])
-        .args(["--metrics-address", "127.0.0.1:0"])
-        .args([
-            "--log-level",
-            &std::env::var("NATOP_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-        ])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .spawn()
-        .expect("natop run starts")
-}
-
-/// A field of /proc/PID/status, in kB.
-fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-}
-
-/// Calls answered, by action then outcome.
-async fn calls(world: &World) -> BTreeMap<String, BTreeMap<String, u64>> {
-    serde_json::from_value(emulator_admin(&world.emulator.endpoint(), "calls").await)
-        .expect("calls decode")
-}
-
-fn print_calls_per(
-    before: &BTreeMap<String, BTreeMap<String, u64>>,
-    after: &BTreeMap<String, BTreeMap<String, u64>>,
-    per: usize,
-) {
-    println!(
-        "  {:<36} {:>8} {:>10}  outcomes",
-        "action", "calls", "per entry"
-    );
-    for (action, outcomes) in after {
-        let mut total = 0;
-        let mut detail = Vec::new();
-        for (outcome, n) in outcomes {
-            let delta = n - before
-                .get(action)
-                .and_then(|o| o.get(outcome))
-                .copied()
-                .unwrap_or(0);
-            if delta > 0 {
-                total += delta;
-                detail.push(format!("{outcome}={delta}"));
-            }
-        }
-        if total > 0 {
-            println!(
-                "  {action:<36} {total:>8} {:>10.3}  {}",
-                total as f64 / per as f64,
-                detail.join(" ")
-            );
-        }
-    }
 }
 
 #[tokio::main]
@@ -161,8 +81,9 @@ async fn main() {
     )
     .await;
     let log = std::env::temp_dir().join(format!("natop-bench-{}.log", world.ns.name));
-    let mut operator = spawn_operator(&world, &log);
-    let pid = operator.id();
+    let level = std::env::var("NATOP_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    let operator = OperatorProcess::spawn(&world, &log, &level);
+    let pid = operator.pid();
     let total = gateways * per_gateway;
     println!(
         "natop DNAT tables: {gateways} gateways × {per_gateway} ForwardEntry objects = {total}, \
@@ -304,8 +225,7 @@ async fn main() {
         mb(rss_busy),
         mb(now)
     );
-    let _ = operator.kill();
-    let _ = operator.wait();
+    operator.kill();
     world.stop().await;
     if std::env::var_os("NATOP_BENCH_LOG").is_none() {
         let _ = std::fs::remove_file(&log);

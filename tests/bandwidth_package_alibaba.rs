@@ -565,3 +565,57 @@ async fn invalid_packages_are_refused_or_stalled_with_zero_cloud_writes() {
     wait_gone(&api, "wrong-cloud").await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_package_missing_from_lagging_listings_is_neither_bought_twice_nor_released() {
+    let world = World::start("bwp-lag").await;
+    let gw = gateway(&world, "gw", 0).await;
+    // Listings that do not name a package by id leave out packages younger
+    // than an hour; half of the creates lose their answer.
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "DescribeBandwidthPackages".into(),
+        FaultRule {
+            list_lag_ms: 3_600_000,
+            ..FaultRule::default()
+        },
+    );
+    faults.actions.insert(
+        "CreateBandwidthPackage".into(),
+        FaultRule {
+            commit_then_drop: 0.5,
+            ..FaultRule::default()
+        },
+    );
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    let api: Api<BandwidthPackage> =
+        create(&world, "BandwidthPackage", "pkg", package_spec("gw", 5, 1)).await;
+    let pkg = wait_ready(&api, "pkg").await;
+    let id = pkg.status.unwrap().id.unwrap();
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!(FaultConfig::default()),
+    )
+    .await;
+    let in_cloud: Vec<String> = packages(&world, &gw)
+        .await
+        .into_iter()
+        .map(|p| p.bandwidth_package_id)
+        .collect();
+    assert_eq!(in_cloud, [id], "exactly one package, the recorded one");
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "pkg").await;
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!(FaultConfig::default()),
+    )
+    .await;
+    assert!(
+        packages(&world, &gw).await.is_empty(),
+        "the package was deleted, not released"
+    );
+    world.stop().await;
+}

@@ -468,3 +468,52 @@ async fn invalid_ucloud_packages_are_refused_or_stalled_with_zero_cloud_writes()
     drop_provider(&world, &provider).await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_package_missing_from_a_lagging_listing_is_neither_bought_again_nor_released() {
+    let world = World::start("bwp-ucloud-lag").await;
+    let provider = ucloud_provider(&world).await;
+    // The region's listing leaves out packages younger than 4 s (the
+    // operator's listing grace in tests is 10 s).
+    let faults = FaultConfig {
+        actions: [(
+            "DescribeBandwidthPackage".to_string(),
+            FaultRule {
+                list_lag_ms: 4_000,
+                ..FaultRule::default()
+            },
+        )]
+        .into(),
+        ..FaultConfig::default()
+    };
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+
+    // Bought, then missing from the listing for a while: waited for.
+    let api = create(&world, &provider, "lagging", ucloud("eip-bj2-01", 20, 2)).await;
+    let pkg = wait_reason(&api, "lagging", "Ready", "Active").await;
+    let id = pkg.status.unwrap().id.unwrap();
+    assert_eq!(calls_of(&world, "CreateBandwidthPackage").await, 1);
+    let in_cloud = packages(&world).await;
+    assert_eq!(in_cloud.len(), 1);
+    assert_eq!(in_cloud[0].bandwidth_package_id, id);
+
+    // Deleted while the listing does not show it yet: deleted by its id.
+    let api = create(&world, &provider, "young", ucloud("eip-bj2-02", 10, 1)).await;
+    wait_for("young recorded", TIMEOUT, || async {
+        api.get("young").await.ok()?.status?.id
+    })
+    .await;
+    api.delete("young", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "young").await;
+    assert_eq!(calls_of(&world, "CreateBandwidthPackage").await, 2);
+    assert_eq!(calls_of(&world, "DeleteBandwidthPackage").await, 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let left: Vec<String> = packages(&world)
+        .await
+        .into_iter()
+        .map(|p| p.bandwidth_package_id)
+        .collect();
+    assert_eq!(left, [id], "only the first package is left");
+    drop_provider(&world, &provider).await;
+    world.stop().await;
+}

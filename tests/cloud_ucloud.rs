@@ -214,6 +214,48 @@ async fn describe_walks_limit_and_offset() {
 }
 
 #[tokio::test]
+async fn pages_that_disagree_are_read_again_and_never_trusted() {
+    // The total shrank between pages (a package ended), then a package came
+    // twice; the third read agrees with itself.
+    let server = ScriptedServer::start(vec![
+        page(0..100, 150),
+        page(101..150, 149),
+        page(0..100, 150),
+        page(99..149, 150),
+        page(0..100, 150),
+        page(100..150, 150),
+    ])
+    .await;
+    let request = DescribeBandwidthPackage {
+        region: "cn-bj2".into(),
+        ..Default::default()
+    };
+    let all = client_for(&server.endpoint())
+        .describe_all(&request)
+        .await
+        .unwrap();
+    let ids: std::collections::HashSet<_> =
+        all.iter().map(|p| p.bandwidth_package_id.clone()).collect();
+    assert_eq!((all.len(), ids.len()), (150, 150));
+    assert_eq!(server.requests().len(), 6);
+
+    // A listing that never holds still is an error (retryable), not a result.
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.push(page(0..100, 150));
+        replies.push(page(101..150, 149));
+    }
+    let server = ScriptedServer::start(replies).await;
+    let err = client_for(&server.endpoint())
+        .describe_all(&request)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("TotalCount was 150"), "{err}");
+    assert_eq!(server.requests().len(), 6);
+}
+
+#[tokio::test]
 async fn get_user_info_is_sent_without_a_region_and_parsed() {
     let recorded = std::fs::read_to_string(format!(
         "{}/tests/fixtures/ucloud/GetUserInfo.json",

@@ -597,9 +597,7 @@ async fn crashes_and_faults_leave_exactly_one_cloud_entry_per_object() {
             service_unavailable: 0.05,
             internal_error: 0.05,
             commit_then_drop: 0.2,
-            latency_ms: 0,
-            not_found_proxy: 0.0,
-            page_shift: 0.0,
+            ..FaultRule::default()
         },
         ..FaultConfig::default()
     };
@@ -890,5 +888,149 @@ async fn a_mass_delete_while_pages_shift_leaves_no_entry_behind() {
         u64::from(N),
         "one delete per entry: {after}"
     );
+    world.stop().await;
+}
+
+/// Every call of `action`, whatever its outcome.
+fn all_calls(calls: &Value, action: &str) -> u64 {
+    calls[action]
+        .as_object()
+        .map(|o| o.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn entries_missing_from_listings_but_read_by_id_are_neither_recreated_nor_released() {
+    let world = World::start("entries-lag").await;
+    let (_, ftb, stb) = gateway(&world, "gw").await;
+    let (_, dnat_ip) = eip(0);
+    let (_, snat_ip) = eip(1);
+    // The service's listings lag: a new entry is missing from every listing
+    // of its table for 6 s, while a describe by its id finds it at once.
+    let lag = FaultRule {
+        list_lag_ms: 6_000,
+        ..FaultRule::default()
+    };
+    let faults = FaultConfig {
+        actions: [
+            ("DescribeForwardTableEntries".to_string(), lag.clone()),
+            ("DescribeSnatTableEntries".to_string(), lag),
+        ]
+        .into(),
+        ..FaultConfig::default()
+    };
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+
+    // Created while no listing shows them: recorded, never bought again.
+    let mut forwards: Option<Api<ForwardEntry>> = None;
+    let mut snats: Option<Api<SnatEntry>> = None;
+    for n in 1..=3u32 {
+        forwards = Some(
+            apply_object(
+                &world,
+                "ForwardEntry",
+                &format!("web-{n}"),
+                forward_spec("gw", &dnat_ip, 8000 + n),
+            )
+            .await,
+        );
+        snats = Some(
+            apply_object(
+                &world,
+                "SnatEntry",
+                &format!("out-{n}"),
+                snat_spec("gw", &snat_ip, n),
+            )
+            .await,
+        );
+    }
+    let (forwards, snats) = (forwards.unwrap(), snats.unwrap());
+    for n in 1..=3u32 {
+        wait_ready(&forwards, &format!("web-{n}"), TIMEOUT).await;
+        wait_ready(&snats, &format!("out-{n}"), TIMEOUT).await;
+    }
+    // One create each; the only refusals are of writes while a (hidden)
+    // entry was Pending, never of a second entry with the same key.
+    let after = calls(&world).await;
+    for (action, busy) in [
+        ("CreateForwardEntry", "IncorretForwardEntryStatus"),
+        ("CreateSnatEntry", "IncorretSnatEntryStatus"),
+    ] {
+        assert_eq!(count(&after, action, "success"), 3, "{action}: {after}");
+        assert_eq!(
+            all_calls(&after, action),
+            3 + count(&after, action, busy),
+            "{action}: {after}"
+        );
+    }
+    assert_eq!(dnat(&world, &ftb).await.len(), 3);
+    assert_eq!(snat(&world, &stb).await.len(), 3);
+
+    // Deleted while no listing shows them yet: deleted in the cloud, not
+    // released as "gone from the table".
+    for n in 4..=5u32 {
+        apply_object::<ForwardEntry>(
+            &world,
+            "ForwardEntry",
+            &format!("web-{n}"),
+            forward_spec("gw", &dnat_ip, 8000 + n),
+        )
+        .await;
+        apply_object::<SnatEntry>(
+            &world,
+            "SnatEntry",
+            &format!("out-{n}"),
+            snat_spec("gw", &snat_ip, n),
+        )
+        .await;
+    }
+    for n in 4..=5u32 {
+        let (web, out) = (format!("web-{n}"), format!("out-{n}"));
+        wait_for(&format!("{web} and {out} recorded"), TIMEOUT, || async {
+            let f = forwards.get(&web).await.ok()?;
+            let s = snats.get(&out).await.ok()?;
+            (f.status?.id.is_some() && s.status?.id.is_some()).then_some(())
+        })
+        .await;
+        forwards
+            .delete(&web, &DeleteParams::default())
+            .await
+            .unwrap();
+        snats.delete(&out, &DeleteParams::default()).await.unwrap();
+    }
+    for n in 4..=5u32 {
+        let (web, out) = (format!("web-{n}"), format!("out-{n}"));
+        wait_for(&format!("{web} and {out} gone"), TIMEOUT, || async {
+            (forwards.get_opt(&web).await.ok()?.is_none()
+                && snats.get_opt(&out).await.ok()?.is_none())
+            .then_some(())
+        })
+        .await;
+    }
+    let live_dnat: Vec<String> = dnat(&world, &ftb)
+        .await
+        .into_iter()
+        .filter(|e| e.status != "Deleting")
+        .map(|e| e.external_port.unwrap_or_default())
+        .collect();
+    let live_snat: Vec<String> = snat(&world, &stb)
+        .await
+        .into_iter()
+        .filter(|e| e.status != "Deleting")
+        .map(|e| e.source_cidr)
+        .collect();
+    assert_eq!(
+        live_dnat.len(),
+        3,
+        "only web-1..3 remain in the DNAT table: {live_dnat:?}"
+    );
+    assert_eq!(
+        live_snat.len(),
+        3,
+        "only out-1..3 remain in the SNAT table: {live_snat:?}"
+    );
+    let after = calls(&world).await;
+    assert_eq!(count(&after, "DeleteForwardEntry", "success"), 2, "{after}");
+    assert_eq!(count(&after, "DeleteSnatEntry", "success"), 2, "{after}");
     world.stop().await;
 }

@@ -76,6 +76,11 @@ pub struct EmulatorArgs {
     /// its Pending state), so later pages shift under the reader.
     #[arg(long, default_value_t = 0.0)]
     pub fault_page_shift: f64,
+    /// Milliseconds after its creation during which a gateway, DNAT or SNAT
+    /// entry or bandwidth package is missing from describes that do not name
+    /// it by id (eventually consistent listings).
+    #[arg(long, default_value_t = 0)]
+    pub fault_list_lag_ms: u64,
 }
 
 fn seconds(s: f64, name: &str) -> Result<Duration, String> {
@@ -108,6 +113,7 @@ impl EmulatorArgs {
                 latency_ms: self.fault_latency_ms,
                 commit_then_drop: self.fault_commit_then_drop,
                 page_shift: self.fault_page_shift,
+                list_lag_ms: self.fault_list_lag_ms,
             },
             ..FaultConfig::default()
         };

@@ -81,6 +81,18 @@ pub struct RunArgs {
     )]
     pub drift_interval: Duration,
 
+    /// How long a cloud resource natop bought (or may have bought) can be
+    /// missing from a listing that cannot read one resource (UCloud's
+    /// packages) before natop concludes it is not there.
+    #[arg(
+        long,
+        env = "NATOP_LISTING_GRACE",
+        value_name = "INTERVAL",
+        default_value = "60s",
+        value_parser = parse_drift_interval
+    )]
+    pub listing_grace: Duration,
+
     /// Reconciles in flight per controller.
     #[arg(
         long,
@@ -250,6 +262,7 @@ impl RunArgs {
                 watch_namespaces: dedup(&self.watch_namespaces),
                 secret_namespaces,
                 drift_interval: self.drift_interval,
+                listing_grace: self.listing_grace,
                 concurrency: self.concurrency,
                 label_selector: self.label_selector.clone(),
             },
@@ -427,6 +440,7 @@ async fn operate(settings: Settings) -> i32 {
         watch_namespaces = ?config.watch_namespaces,
         secret_namespaces = ?config.secret_namespaces,
         drift_interval = ?config.drift_interval,
+        listing_grace = ?config.listing_grace,
         concurrency = config.concurrency,
         label_selector = ?config.label_selector,
         leader_elect = settings.election.is_some(),

@@ -253,9 +253,48 @@ pub(crate) fn excerpt(body: &str, sensitive: &[&str]) -> String {
     short
 }
 
+/// How many times a listing whose pages disagree is read again.
+pub const LISTING_ATTEMPTS: u32 = 3;
+
+/// Why the pages of one listing disagree, if they do: the total count the
+/// first page gave differs from this page's, or an item came twice.
+pub fn page_problem(first_total: u32, total: u32, duplicate: Option<&str>) -> Option<String> {
+    if first_total != total {
+        return Some(format!(
+            "TotalCount was {first_total} on the first page and {total} on a later one"
+        ));
+    }
+    duplicate.map(|id| format!("{id} was listed twice"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_disagree_when_the_total_moves_or_an_item_comes_twice() {
+        for (first, total, duplicate, expected) in [
+            (120, 120, None, None),
+            (0, 0, None, None),
+            (
+                120,
+                119,
+                None,
+                Some("TotalCount was 120 on the first page and 119 on a later one"),
+            ),
+            (120, 121, Some("fwd-1"), Some("TotalCount was 120")),
+            (120, 120, Some("fwd-1"), Some("fwd-1 was listed twice")),
+        ] {
+            let problem = page_problem(first, total, duplicate);
+            match expected {
+                None => assert_eq!(problem, None),
+                Some(text) => assert!(
+                    problem.as_deref().is_some_and(|p| p.starts_with(text)),
+                    "{problem:?}"
+                ),
+            }
+        }
+    }
 
     #[test]
     fn endpoints_must_be_http_urls() {

@@ -26,6 +26,10 @@ pub struct OperatorConfig {
     pub secret_namespaces: Vec<String>,
     /// Drift check at rest, unless an object's annotation says otherwise.
     pub drift_interval: Duration,
+    /// How long a resource natop bought (or may have bought) can be missing
+    /// from a listing that cannot read one resource before natop concludes
+    /// it is not there.
+    pub listing_grace: Duration,
     /// Reconciles in flight per controller.
     pub concurrency: u16,
     /// Only objects (and ProviderConfigs) with these labels, e.g.
@@ -39,6 +43,7 @@ impl Default for OperatorConfig {
             watch_namespaces: Vec::new(),
             secret_namespaces: vec!["natop-system".to_string()],
             drift_interval: Duration::from_secs(600),
+            listing_grace: Duration::from_secs(60),
             concurrency: 8,
             label_selector: None,
         }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The first re-check of a transitional resource.
 pub const TRANSITIONAL_FIRST: Duration = Duration::from_secs(1);
@@ -20,6 +20,7 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 pub struct Pacing {
     transitional: Mutex<HashMap<String, u32>>,
     failures: Mutex<HashMap<String, u32>>,
+    missing: Mutex<HashMap<String, Instant>>,
 }
 
 fn bump(map: &Mutex<HashMap<String, u32>>, key: &str) -> u32 {
@@ -66,6 +67,29 @@ impl Pacing {
     pub fn settled(&self, key: &str) {
         clear(&self.transitional, key);
         clear(&self.failures, key);
+        self.missing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Forget the object's transitional and retry counters, but not how long
+    /// its resource has been missing ([`Pacing::missing_for`]).
+    pub fn at_rest(&self, key: &str) {
+        clear(&self.transitional, key);
+        clear(&self.failures, key);
+    }
+
+    /// How long the object's cloud resource has been missing from listings,
+    /// counting from the first call; [`Pacing::settled`] resets it. Kept in
+    /// memory only: a restart waits the whole grace again, never less.
+    pub fn missing_for(&self, key: &str) -> Duration {
+        self.missing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.to_string())
+            .or_insert_with(Instant::now)
+            .elapsed()
     }
 
     /// How many objects whose key starts with `prefix` (`Kind/`) are waiting

@@ -31,6 +31,13 @@ pub struct FaultRule {
     /// `Available`), so the pages shift under the reader as the real service's
     /// do. Drawn on its own, besides the faults above.
     pub page_shift: f64,
+    /// Milliseconds after its creation during which a NAT gateway, DNAT or
+    /// SNAT entry or bandwidth package is missing from describes that do not
+    /// name it by id, as an eventually consistent listing would leave it out;
+    /// a describe by id sees it at once (UCloud's package listing has no id
+    /// filter: it always lags). Not a rate: every listing in the window
+    /// leaves it out.
+    pub list_lag_ms: u64,
 }
 
 /// The fault configuration (`PUT /_emulator/faults`).

@@ -176,6 +176,7 @@ fn call(
                 latency,
             )
         })?;
+    let list_lag_ms = i64::try_from(inner.faults.rule(action).list_lag_ms).unwrap_or(i64::MAX);
     let Inner { world, rng, .. } = inner;
     let state = world
         .ucloud
@@ -186,7 +187,7 @@ fn call(
         .or_default();
     let result = match action {
         "CreateBandwidthPackage" => create(state, region, rng, params, now_ms),
-        "DescribeBandwidthPackage" => describe(state, params),
+        "DescribeBandwidthPackage" => describe(state, params, now_ms, list_lag_ms),
         "DeleteBandwidthPackage" => delete(state, params),
         _ => Err(fail(
             codes::UNKNOWN_ACTION,
@@ -338,11 +339,27 @@ fn create(
     Ok(json!({ "BandwidthPackageId": id }))
 }
 
-fn describe(state: &UcloudRegionState, params: &Params) -> Result<Value, Failure> {
+/// The region's packages, a page of them. Packages younger than the
+/// `listLagMs` fault are not listed yet (the listing has no id filter).
+fn describe(
+    state: &UcloudRegionState,
+    params: &Params,
+    now_ms: i64,
+    list_lag_ms: i64,
+) -> Result<Value, Failure> {
     let req: DescribeBandwidthPackage = decode(params)?;
     let limit = usize::try_from(req.limit.unwrap_or(20)).unwrap_or(20);
     let offset = usize::try_from(req.offset.unwrap_or(0)).unwrap_or(0);
-    let mut all: Vec<&BandwidthPackage> = state.bandwidth_packages.values().collect();
+    let listed_before_ms = now_ms.saturating_sub(list_lag_ms);
+    let mut all: Vec<&BandwidthPackage> = state
+        .bandwidth_packages
+        .values()
+        .filter(|p| {
+            list_lag_ms == 0
+                || p.create_time
+                    .is_some_and(|t| t.saturating_mul(1000) <= listed_before_ms)
+        })
+        .collect();
     all.sort_by_key(|p| (p.create_time, p.bandwidth_package_id.clone()));
     let page: Vec<&BandwidthPackage> = all.iter().skip(offset).take(limit).copied().collect();
     Ok(json!({ "TotalCount": all.len(), "DataSets": page }))

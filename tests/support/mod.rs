@@ -3,4 +3,5 @@
 
 pub mod cluster;
 pub mod operator;
+pub mod process;
 pub mod scripted;

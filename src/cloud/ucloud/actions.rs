@@ -118,6 +118,10 @@ impl Paginated for DescribeBandwidthPackage {
     fn items(response: Self::Response) -> Vec<Self::Item> {
         response.data_sets
     }
+
+    fn item_id(item: &Self::Item) -> Option<&str> {
+        Some(item.bandwidth_package_id.as_str()).filter(|id| !id.is_empty())
+    }
 }
 
 /// Answer of DescribeBandwidthPackage.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::signer::sign;
 use super::{Action, DEFAULT_ENDPOINT, PAGE_LIMIT, Paginated, codes};
-use crate::cloud::call::{Caller, ClientConfig, excerpt};
+use crate::cloud::call::{Caller, ClientConfig, LISTING_ATTEMPTS, excerpt, page_problem};
 use crate::cloud::wire::{self, ListBase, Params};
 use crate::cloud::{CloudError, ErrorCategory, Provider};
 
@@ -130,23 +130,64 @@ impl UcloudClient {
             .await
     }
 
-    /// Walk every page of a listing action.
+    /// Walk every page of a `Describe*` action. The service's pages are not
+    /// atomic: when the pages of one read disagree (the total count changed
+    /// between them, or an item came twice) the whole listing is read again,
+    /// up to [`LISTING_ATTEMPTS`] times, and then the read fails (retryable)
+    /// rather than be trusted.
     pub async fn describe_all<P: Paginated>(
         &self,
         request: &P,
     ) -> Result<Vec<P::Item>, CloudError> {
+        let mut problem = String::new();
+        for _ in 0..LISTING_ATTEMPTS {
+            match self.read_pages(request).await? {
+                Ok(all) => return Ok(all),
+                Err(p) => {
+                    tracing::warn!(action = P::NAME, problem = %p, "listing changed while read; reading it again");
+                    problem = p;
+                }
+            }
+        }
+        Err(CloudError::Transport {
+            provider: Provider::UCloud,
+            action: P::NAME.to_string(),
+            detail: format!(
+                "the listing changed while it was read page by page, {LISTING_ATTEMPTS} times ({problem})"
+            ),
+            category: ErrorCategory::Transport,
+        })
+    }
+
+    /// One read of every page; `Ok(Err(problem))` when its pages disagree.
+    async fn read_pages<P: Paginated>(
+        &self,
+        request: &P,
+    ) -> Result<Result<Vec<P::Item>, String>, CloudError> {
         let mut request = request.clone();
         let mut all = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut first_total = None;
         loop {
             let offset = u32::try_from(all.len()).unwrap_or(u32::MAX);
             request.set_window(offset, PAGE_LIMIT);
             let response = self.call(&request).await?;
-            let total = usize::try_from(P::total_count(&response)).unwrap_or(usize::MAX);
+            let total_now = P::total_count(&response);
             let items = P::items(response);
             let got = items.len();
+            let duplicate = items
+                .iter()
+                .filter_map(P::item_id)
+                .find(|id| !seen.insert(id.to_string()))
+                .map(str::to_string);
+            let total_then = *first_total.get_or_insert(total_now);
+            if let Some(problem) = page_problem(total_then, total_now, duplicate.as_deref()) {
+                return Ok(Err(problem));
+            }
             all.extend(items);
+            let total = usize::try_from(total_now).unwrap_or(usize::MAX);
             if got == 0 || all.len() >= total {
-                return Ok(all);
+                return Ok(Ok(all));
             }
         }
     }

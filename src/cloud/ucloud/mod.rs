@@ -70,4 +70,6 @@ pub trait Paginated: Action + Clone {
     fn total_count(response: &Self::Response) -> u32;
     /// The items of a response.
     fn items(response: Self::Response) -> Vec<Self::Item>;
+    /// An item's id, to notice one listed twice.
+    fn item_id(item: &Self::Item) -> Option<&str>;
 }

@@ -58,6 +58,23 @@ const CLOCK_SLACK_S: i64 = 5;
 /// edge is near (the drift interval applies otherwise).
 const EDGE_MARGIN: Duration = Duration::from_secs(2);
 
+/// How often a package missing from the listing is looked for again.
+const NOT_LISTED_RECHECK: Duration = Duration::from_secs(5);
+
+/// `status.status` while a purchase may have been made but its id is not
+/// recorded (set before CreateBandwidthPackage is sent).
+const PURCHASING: &str = "Purchasing";
+
+/// Whether a package not found in the listing is looked for again rather
+/// than concluded gone: its window has not ended and it has been missing for
+/// less than `grace` (`--listing-grace`). UCloud has no read of one package,
+/// and a listing can lag behind a purchase or skip an item while its pages
+/// shift: natop buys again, releases the object or reports a package gone
+/// only after that long.
+pub fn keep_looking(ended: bool, missing_for: Duration, grace: Duration) -> bool {
+    !ended && missing_for < grace
+}
+
 /// What the package's window looks like now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -212,6 +229,27 @@ pub async fn apply(
     let packages = list(client, region).await?;
     let now = client.server_now().as_second();
     let Some(cloud) = packages.into_iter().find(|p| p.bandwidth_package_id == id) else {
+        let ended = progress
+            .status
+            .disable_time
+            .as_ref()
+            .is_some_and(|end| now + CLOCK_SLACK_S >= seconds(end));
+        if keep_looking(
+            ended,
+            ctx.pacing.missing_for(&object),
+            ctx.config.listing_grace,
+        ) {
+            progress.status.id = Some(id.clone());
+            progress.verdict = Verdict::progressing(
+                "NotListed",
+                format!(
+                    "package {id} is not in the region's listing; listings can lag, so natop \
+                     looks again for {} s before concluding it is gone",
+                    ctx.config.listing_grace.as_secs()
+                ),
+            );
+            return Ok(Action::requeue(NOT_LISTED_RECHECK));
+        }
         return vanished(package, ctx, &id, now, progress);
     };
     let (Some(enable), Some(disable)) = (cloud.enable_time, cloud.disable_time) else {
@@ -273,7 +311,9 @@ fn vanished(
     now: i64,
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
-    ctx.pacing.settled(&key(package));
+    // Counters reset, the time it has been missing kept: a later check that
+    // still misses it concludes at once, one that finds it settles.
+    ctx.pacing.at_rest(&key(package));
     let end = progress.status.disable_time.as_ref().map(seconds);
     match end {
         Some(end) if now + CLOCK_SLACK_S >= end => {
@@ -290,7 +330,12 @@ fn vanished(
                     show(end)
                 ),
             );
-            Ok(Action::await_change())
+            // Looked at again on the drift timer: should a lagging listing
+            // show it after all, the object recovers by itself.
+            Ok(Action::requeue(reconcile::drift_interval(
+                package,
+                ctx.config.drift_interval,
+            )))
         }
         None => {
             progress.verdict = Verdict::stalled(
@@ -403,6 +448,28 @@ async fn create(
             ctx.pacing.settled(&object);
             return Ok(Action::await_change());
         }
+        if recorded.status.as_deref() == Some(PURCHASING)
+            && keep_looking(
+                false,
+                ctx.pacing.missing_for(&object),
+                ctx.config.listing_grace,
+            )
+        {
+            // A purchase may have been made (its answer lost, or natop
+            // stopped before recording it) and the listing may not show it
+            // yet: buy again only once it has stayed missing long enough.
+            progress.status = recorded;
+            progress.verdict = Verdict::progressing(
+                "Confirming",
+                format!(
+                    "an earlier purchase for {} may have been made; natop looks for it in the \
+                     region's listing for {} s before buying",
+                    spec.eip_id,
+                    ctx.config.listing_grace.as_secs()
+                ),
+            );
+            return Ok(Action::requeue(NOT_LISTED_RECHECK));
+        }
     }
     // Nothing was bought for this object: choose the window and record it
     // before buying, so that a lost answer is found again by that window.
@@ -433,7 +500,7 @@ async fn create(
     let mut pending = recorded.clone();
     pending.enable_time = time(enable);
     pending.disable_time = time(disable);
-    pending.status = Some("Purchasing".into());
+    pending.status = Some(PURCHASING.into());
     pending.cloud = Some("UCloud".into());
     progress.status = pending;
     progress.verdict =
@@ -461,8 +528,15 @@ async fn create(
             );
             return Ok(Action::requeue(ctx.pacing.backoff(&object)));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // A definite answer: nothing was bought, and the next attempt
+            // need not wait for a purchase to show up in the listing.
+            progress.status.status = Some("Refused".into());
+            return Err(e.into());
+        }
     };
+    // Bought: the time spent looking for an earlier purchase is over.
+    ctx.pacing.settled(&object);
     progress.status.id = Some(id.clone());
     let note = format!(
         "bought package {id} for {} from {} to {}",
@@ -498,29 +572,56 @@ pub async fn cleanup(
     }
     let packages = list(client, region).await?;
     let now = client.server_now().as_second();
+    let ended = |end: Option<i64>| end.is_some_and(|end| now + CLOCK_SLACK_S >= end);
     // Only what this object recorded: an annotation it never adopted names
     // nothing of its own.
-    let target = match progress.status.id.clone() {
-        Some(id) => packages.iter().find(|p| p.bandwidth_package_id == id),
-        // A purchase whose answer was lost is found by its window.
-        None => match progress.status.enable_time.as_ref().map(seconds) {
-            Some(pending) => {
-                let claimed = claimed_by_others(package, ctx).await?;
-                find_bought(&packages, spec, pending, &claimed)
+    let id = match progress.status.id.clone() {
+        // Listed or not (a listing can lag or skip), a recorded package is
+        // deleted by its id unless its window has ended: the delete's answer
+        // is the only read of one package UCloud has.
+        Some(id) => {
+            let end = match packages.iter().find(|p| p.bandwidth_package_id == id) {
+                Some(listed) => listed.disable_time,
+                None => progress.status.disable_time.as_ref().map(seconds),
+            };
+            if ended(end) {
+                return Ok(None);
             }
-            None => None,
-        },
+            id
+        }
+        // A purchase whose answer was lost is found by its window.
+        None => {
+            let Some(pending) = progress.status.enable_time.as_ref().map(seconds) else {
+                return Ok(None);
+            };
+            let claimed = claimed_by_others(package, ctx).await?;
+            match find_bought(&packages, spec, pending, &claimed) {
+                Some(found) if !ended(found.disable_time) => found.bandwidth_package_id.clone(),
+                Some(_) => return Ok(None),
+                None if progress.status.status.as_deref() == Some(PURCHASING)
+                    && !ended(Some(pending + duration_s(spec)))
+                    && keep_looking(
+                        false,
+                        ctx.pacing.missing_for(&key(package)),
+                        ctx.config.listing_grace,
+                    ) =>
+                {
+                    // It may have been bought and not be listed yet.
+                    progress.verdict = Verdict::progressing(
+                        "Confirming",
+                        format!(
+                            "a purchase for {} may have been made; natop looks for it in the \
+                             region's listing for {} s before releasing the object",
+                            spec.eip_id,
+                            ctx.config.listing_grace.as_secs()
+                        ),
+                    );
+                    return Ok(Some(Action::requeue(NOT_LISTED_RECHECK)));
+                }
+                None => return Ok(None),
+            }
+        }
     };
-    let Some(target) = target else {
-        return Ok(None);
-    };
-    let id = target.bandwidth_package_id.clone();
-    if target
-        .disable_time
-        .is_some_and(|end| now + CLOCK_SLACK_S >= end)
-    {
-        return Ok(None);
-    }
     match client
         .call(&DeleteBandwidthPackage {
             region: region.to_string(),
@@ -543,4 +644,29 @@ pub async fn cleanup(
     )
     .await;
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_package_missing_from_the_listing_is_looked_for_until_the_grace_is_over() {
+        let grace = Duration::from_secs(60);
+        for (ended, missing_s, expected) in [
+            (false, 0, true),
+            (false, 59, true),
+            (false, 60, false),
+            (false, 3600, false),
+            // A window that has ended explains the absence at once.
+            (true, 0, false),
+            (true, 59, false),
+        ] {
+            assert_eq!(
+                keep_looking(ended, Duration::from_secs(missing_s), grace),
+                expected,
+                "ended {ended}, missing for {missing_s} s"
+            );
+        }
+    }
 }

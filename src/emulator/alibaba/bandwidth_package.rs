@@ -187,10 +187,16 @@ fn describe(
     let wanted = |filter: &Option<String>, value: &str| {
         filter.as_deref().is_none_or(|f| f.is_empty() || f == value)
     };
+    let by_id = req
+        .bandwidth_package_id
+        .as_deref()
+        .is_some_and(|id| !id.is_empty());
+    let listed_before_ms = ctx.now_ms.saturating_sub(ctx.list_lag_ms);
     let mut records: Vec<&Record<BandwidthPackage>> = ctx
         .state
         .bandwidth_packages
         .values()
+        .filter(|r| by_id || r.created_ms <= listed_before_ms)
         .filter(|r| wanted(&req.bandwidth_package_id, &r.wire.bandwidth_package_id))
         .filter(|r| wanted(&req.nat_gateway_id, &r.wire.nat_gateway_id))
         .collect();

@@ -349,12 +349,15 @@ trait TableEntry: Resource + Clone {
 
     /// What a describe call lists, sorted: the entries of table `table_id`,
     /// or with no table those of gateway `gateway_id`, that `keep` accepts.
-    /// `missing_table` goes with the not-found code of the table.
+    /// `missing_table` goes with the not-found code of the table. A listing
+    /// that does not name one entry (`by_id`) leaves out entries younger
+    /// than the `listLagMs` fault.
     fn listed(
         ctx: &Ctx<'_>,
         table_id: &str,
         gateway_id: Option<&str>,
         missing_table: &str,
+        by_id: bool,
         keep: impl Fn(&Self) -> bool,
     ) -> Result<Vec<Self>, ApiError> {
         match (table_id.is_empty(), gateway_id) {
@@ -372,6 +375,7 @@ trait TableEntry: Resource + Clone {
                 .filter(|e| table_id.is_empty() || e.wire.table_id() == table_id)
                 .filter(|e| gateway_id.is_none_or(|g| e.wire.gateway_id() == g))
                 .filter(|e| keep(&e.wire))
+                .filter(|e| by_id || e.created_ms <= ctx.now_ms.saturating_sub(ctx.list_lag_ms))
                 .map(|e| (e.created_ms, e.wire.id().to_string(), e.wire.clone()))
                 .collect(),
         ))
@@ -924,6 +928,7 @@ fn describe_forward_table_entries(
             req.forward_table_id.trim(),
             given(req.nat_gateway_id.as_ref()),
             "Specified forwardTableId does not exist",
+            filter.entry_id.is_some(),
             |e| filter.matches(e),
         )
     };
@@ -1263,6 +1268,7 @@ fn describe_snat_table_entries(
             req.snat_table_id.trim(),
             given(req.nat_gateway_id.as_ref()),
             MISSING_SNAT_TABLE,
+            filter.entry_id.is_some(),
             |e| filter.matches(e),
         )
     };
@@ -1504,6 +1510,60 @@ mod tests {
         // On page 1 nothing earlier can shift it.
         b.page_shift = true;
         assert_eq!(page_ids(&mut b, "1").len(), 5);
+    }
+
+    // -- listLagMs -----------------------------------------------------------
+
+    #[test]
+    fn a_list_lag_hides_young_entries_from_listings_but_not_from_reads_by_id() {
+        let mut b = bench();
+        let old = dnat_ok(&mut b, &dnat(IP1, "8000", "172.16.1.10", "80", "TCP"));
+        let old_snat = snat_ok(&mut b, &snat(IP2, "SourceCIDR", "172.20.0.0/24"));
+        b.advance(10);
+        b.list_lag_ms = 10_000;
+        let young = dnat_ok(&mut b, &dnat(IP1, "8001", "172.16.1.11", "80", "TCP"));
+        let young_snat = snat_ok(&mut b, &snat(IP2, "SourceCIDR", "172.20.1.0/24"));
+        let listed = |v: &Value, list: &str, entry: &str, id: &str| -> Vec<String> {
+            v[list][entry]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e[id].as_str().unwrap().to_string())
+                .collect()
+        };
+        let all = forward_entries(&mut b, &[]);
+        let ids = listed(
+            &all,
+            "ForwardTableEntries",
+            "ForwardTableEntry",
+            "ForwardEntryId",
+        );
+        assert_eq!(ids, [old], "the young entry is not listed yet");
+        assert_eq!(
+            forward_entry(&mut b, &young)["ForwardEntryId"],
+            young.as_str()
+        );
+        let all = snat_entries(&mut b, &[]);
+        let ids = listed(&all, "SnatTableEntries", "SnatTableEntry", "SnatEntryId");
+        assert_eq!(ids, [old_snat]);
+        assert_eq!(
+            snat_entry(&mut b, &young_snat)["SnatEntryId"],
+            young_snat.as_str()
+        );
+        // Once the lag has passed, listings show them.
+        b.advance(10);
+        let all = forward_entries(&mut b, &[]);
+        let ids = listed(
+            &all,
+            "ForwardTableEntries",
+            "ForwardTableEntry",
+            "ForwardEntryId",
+        );
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&young));
+        let all = snat_entries(&mut b, &[]);
+        let ids = listed(&all, "SnatTableEntries", "SnatTableEntry", "SnatEntryId");
+        assert_eq!(ids.len(), 2);
     }
 
     // -- DNAT ---------------------------------------------------------------

@@ -64,6 +64,9 @@ pub struct Ctx<'a> {
     pub client_token: Option<String>,
     /// The `pageShift` fault was drawn for this page of a describe.
     pub page_shift: bool,
+    /// The `listLagMs` fault: entries younger than this are missing from
+    /// listings that do not name them by id.
+    pub list_lag_ms: i64,
 }
 
 impl Ctx<'_> {
@@ -271,17 +274,16 @@ fn call(
         .get("PageNumber")
         .and_then(|n| n.parse::<u32>().ok())
         .unwrap_or(1);
-    let page_shift = inner
-        .faults
-        .rule(action)
-        .draw_page_shift(&mut inner.fault_rng, page_number);
+    let rule = inner.faults.rule(action).clone();
+    let page_shift = rule.draw_page_shift(&mut inner.fault_rng, page_number);
+    let list_lag_ms = i64::try_from(rule.list_lag_ms).unwrap_or(i64::MAX);
     let value = dispatch(
         emulator,
         inner,
         &account,
         action,
         params,
-        (token, page_shift),
+        (token, page_shift, list_lag_ms),
         now_ms,
     )
     .map_err(|e| (e, latency))?;
@@ -449,7 +451,7 @@ fn dispatch(
     account: &fixture::AlibabaAccount,
     action: &str,
     params: &Params,
-    (client_token, page_shift): (Option<String>, bool),
+    (client_token, page_shift, list_lag_ms): (Option<String>, bool, i64),
     now_ms: i64,
 ) -> Result<Value, ApiError> {
     let region_id = params
@@ -487,6 +489,7 @@ fn dispatch(
         rng,
         client_token,
         page_shift,
+        list_lag_ms,
     };
     route(&mut ctx, action, params)
 }
@@ -609,6 +612,8 @@ pub(crate) mod testing {
         pub account: usize,
         /// Time passes before every page after the first (`pageShift` 1).
         pub page_shift: bool,
+        /// The `listLagMs` fault.
+        pub list_lag_ms: i64,
     }
 
     impl Bench {
@@ -631,6 +636,7 @@ pub(crate) mod testing {
                 durations: Durations::default(),
                 account: 0,
                 page_shift: false,
+                list_lag_ms: 0,
             }
         }
 
@@ -661,6 +667,7 @@ pub(crate) mod testing {
                 rng: &mut self.rng,
                 client_token: p.get("ClientToken").cloned(),
                 page_shift: self.page_shift,
+                list_lag_ms: self.list_lag_ms,
             };
             route(&mut ctx, action, &p)
         }

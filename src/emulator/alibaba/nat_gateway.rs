@@ -863,10 +863,13 @@ fn describe_nat_gateways(
         return Err(dry_run_passed());
     }
     let state = &*ctx.state;
+    let by_id = given(&req.nat_gateway_id).is_some();
+    let listed_before_ms = ctx.now_ms.saturating_sub(ctx.list_lag_ms);
     let mut matching: Vec<&Record<NatGateway>> = state
         .nat_gateways
         .values()
         .filter(|g| matches(&req, &g.wire))
+        .filter(|g| by_id || g.created_ms <= listed_before_ms)
         .collect();
     matching.sort_by(|a, b| {
         (a.created_ms, &a.wire.nat_gateway_id).cmp(&(b.created_ms, &b.wire.nat_gateway_id))
