@@ -619,3 +619,32 @@ async fn a_package_missing_from_lagging_listings_is_neither_bought_twice_nor_rel
     );
     world.stop().await;
 }
+
+#[tokio::test]
+async fn ip_count_two_four_two_four_adds_the_ips_each_time() {
+    let world = World::start("bwp-regrow").await;
+    let gw = gateway(&world, "gw", 0).await;
+    let api: Api<BandwidthPackage> =
+        create(&world, "BandwidthPackage", "pkg", package_spec("gw", 5, 2)).await;
+    wait_ready(&api, "pkg").await;
+    for count in [4usize, 2, 4] {
+        api.patch(
+            "pkg",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"alibaba": {"ipCount": count}}})),
+        )
+        .await
+        .unwrap();
+        wait_for(&format!("{count} IPs"), TIMEOUT, || async {
+            let p = api.get("pkg").await.ok()?;
+            (ready(&p) && ips(&p).len() == count).then_some(())
+        })
+        .await;
+        let in_cloud = packages(&world, &gw).await;
+        assert_eq!(in_cloud[0].public_ip_addresses.len(), count);
+    }
+    assert_eq!(calls_of(&world, "AddBandwidthPackageIps").await, 2);
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "pkg").await;
+    world.stop().await;
+}

@@ -15,6 +15,7 @@ use natop::cloud::ucloud::actions::{
 };
 use natop::cloud::ucloud::{UcloudClient, UcloudCredentials};
 use natop::cloud::{ClientConfig, RateLimit};
+use natop::controller::status::apply_status_unchanged_since;
 use natop::emulator::faults::{FaultConfig, FaultRule};
 use natop::emulator::fixture::Fixture;
 use serde_json::{Value, json};
@@ -187,6 +188,14 @@ async fn a_package_is_bought_once_reported_until_it_expires_and_never_bought_aga
     let provider = ucloud_provider(&world).await;
     let api = create(&world, &provider, "burst", ucloud("eip-bj2-01", 20, 2)).await;
     let pkg = wait_reason(&api, "burst", "Ready", "Active").await;
+    // Its drift-interval annotation (1s) is below the operator's floor (2 s
+    // in tests): raised, and the Ready condition says so.
+    let (_, _, message) = condition(&pkg, "Ready").unwrap();
+    assert!(
+        message.contains("natop.dev/drift-interval 1s is below the operator's floor")
+            && message.contains("drift is checked every 2s"),
+        "{message}"
+    );
     let status = pkg.status.clone().unwrap();
     let id = status.id.clone().unwrap();
     assert!(id.starts_with("bwpack-"), "{id}");
@@ -515,5 +524,41 @@ async fn a_package_missing_from_a_lagging_listing_is_neither_bought_again_nor_re
         .collect();
     assert_eq!(left, [id], "only the first package is left");
     drop_provider(&world, &provider).await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_record_of_a_purchase_is_written_only_over_the_version_it_was_read_at() {
+    let world = World::start("bwp-ucloud-rv").await;
+    // No test label: this world's operator leaves the object alone, and two
+    // writers are played here.
+    let api: Api<BandwidthPackage> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let mut object = manifest(&world, "none", "contended", ucloud("eip-bj2-01", 20, 2));
+    object.metadata.labels = None;
+    api.create(&PostParams::default(), &object).await.unwrap();
+    let read_by_both = api.get("contended").await.unwrap();
+    let record = |enable: i64| -> natop::api::bandwidth_package::BandwidthPackageStatus {
+        serde_json::from_value(json!({
+            "status": "Purchasing",
+            "enableTime": jiff::Timestamp::from_second(enable).unwrap().to_string(),
+        }))
+        .unwrap()
+    };
+    // The first writer records its purchase.
+    apply_status_unchanged_since(&api, &read_by_both, &record(1_900_000_000))
+        .await
+        .unwrap();
+    // The second, holding the same read, is refused and records nothing.
+    match apply_status_unchanged_since(&api, &read_by_both, &record(1_900_000_600)).await {
+        Err(kube::Error::Api(e)) => assert_eq!(e.code, 409, "{e:?}"),
+        other => panic!("a Conflict expected: {other:?}"),
+    }
+    let status = api.get("contended").await.unwrap().status.unwrap();
+    assert_eq!(seconds(&status.enable_time), 1_900_000_000);
+    // Read again, it may write.
+    let fresh = api.get("contended").await.unwrap();
+    apply_status_unchanged_since(&api, &fresh, &record(1_900_000_600))
+        .await
+        .unwrap();
     world.stop().await;
 }

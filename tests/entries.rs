@@ -10,7 +10,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use natop::api::{ForwardEntry, NatGateway, SnatEntry};
 use natop::cloud::alibaba::actions::forward_entry::{
-    DescribeForwardTableEntries, ForwardTableEntry,
+    DeleteForwardEntry, DescribeForwardTableEntries, ForwardTableEntry,
 };
 use natop::cloud::alibaba::actions::snat_entry::{DescribeSnatTableEntries, SnatTableEntry};
 use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
@@ -1032,5 +1032,124 @@ async fn entries_missing_from_listings_but_read_by_id_are_neither_recreated_nor_
     let after = calls(&world).await;
     assert_eq!(count(&after, "DeleteForwardEntry", "success"), 2, "{after}");
     assert_eq!(count(&after, "DeleteSnatEntry", "success"), 2, "{after}");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_recorded_id_still_deletes_the_entry_that_replaced_it() {
+    let mut world = World::start("entries-stale").await;
+    let (_, ftb, _) = gateway(&world, "gw").await;
+    let (_, ip) = eip(0);
+    let forwards: Api<ForwardEntry> =
+        apply_object(&world, "ForwardEntry", "web", forward_spec("gw", &ip, 8080)).await;
+    forwards
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/drift-interval": "2s"}}})),
+        )
+        .await
+        .unwrap();
+    let first = wait_ready(&forwards, "web", TIMEOUT)
+        .await
+        .status
+        .unwrap()
+        .id
+        .unwrap();
+
+    // Deleted outside natop: the drift check re-creates it.
+    cloud(&world)
+        .call(&DeleteForwardEntry {
+            region_id: "cn-hangzhou".into(),
+            forward_table_id: ftb.clone(),
+            forward_entry_id: first.clone(),
+            client_token: None,
+        })
+        .await
+        .unwrap();
+    let second = wait_for("the entry re-created", TIMEOUT, || async {
+        let web = forwards.get("web").await.ok()?;
+        let id = web.status.clone()?.id?;
+        (ready(&web) == Some(true) && id != first).then_some(id)
+    })
+    .await;
+
+    // The re-create's status write is lost (the recorded id is the first
+    // one again), and the object is deleted while natop is down.
+    world.kill_operator().await;
+    forwards
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"id": first}})),
+        )
+        .await
+        .unwrap();
+    forwards
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.start_operator();
+    wait_for("web gone", TIMEOUT, || async {
+        forwards.get_opt("web").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let left: Vec<String> = dnat(&world, &ftb)
+        .await
+        .into_iter()
+        .filter(|e| e.status != "Deleting")
+        .map(|e| e.forward_entry_id)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the entry that replaced {first} ({second}) was left behind: {left:?}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_rename_waits_for_the_old_entry_to_go_and_then_takes_its_key() {
+    let world = World::start("entries-rename").await;
+    let (_, ftb, _) = gateway(&world, "gw").await;
+    let (_, ip) = eip(0);
+    let forwards: Api<ForwardEntry> = apply_object(
+        &world,
+        "ForwardEntry",
+        "web-old",
+        forward_spec("gw", &ip, 8080),
+    )
+    .await;
+    let old = wait_ready(&forwards, "web-old", TIMEOUT)
+        .await
+        .status
+        .unwrap()
+        .id
+        .unwrap();
+    // A GitOps rename: the old object is deleted and the new one, with the
+    // same key, applied at once.
+    forwards
+        .delete("web-old", &DeleteParams::default())
+        .await
+        .unwrap();
+    apply_object::<ForwardEntry>(
+        &world,
+        "ForwardEntry",
+        "web-new",
+        forward_spec("gw", &ip, 8080),
+    )
+    .await;
+    let new = wait_ready(&forwards, "web-new", TIMEOUT)
+        .await
+        .status
+        .unwrap()
+        .id
+        .unwrap();
+    assert_ne!(new, old);
+    let live: Vec<String> = dnat(&world, &ftb)
+        .await
+        .into_iter()
+        .map(|e| e.forward_entry_id)
+        .collect();
+    assert_eq!(live, [new]);
     world.stop().await;
 }

@@ -81,6 +81,19 @@ pub struct RunArgs {
     )]
     pub drift_interval: Duration,
 
+    /// The shortest drift interval an object's `natop.dev/drift-interval`
+    /// annotation may ask for: a shorter one is raised to it (and the
+    /// object's Ready condition says so), so that one object cannot spend the
+    /// account's shared rate limit.
+    #[arg(
+        long,
+        env = "NATOP_MIN_DRIFT_INTERVAL",
+        value_name = "INTERVAL",
+        default_value = "30s",
+        value_parser = parse_drift_interval
+    )]
+    pub min_drift_interval: Duration,
+
     /// How long a cloud resource natop bought (or may have bought) can be
     /// missing from a listing that cannot read one resource (UCloud's
     /// packages) before natop concludes it is not there.
@@ -262,6 +275,7 @@ impl RunArgs {
                 watch_namespaces: dedup(&self.watch_namespaces),
                 secret_namespaces,
                 drift_interval: self.drift_interval,
+                min_drift_interval: self.min_drift_interval,
                 listing_grace: self.listing_grace,
                 concurrency: self.concurrency,
                 label_selector: self.label_selector.clone(),
@@ -440,6 +454,7 @@ async fn operate(settings: Settings) -> i32 {
         watch_namespaces = ?config.watch_namespaces,
         secret_namespaces = ?config.secret_namespaces,
         drift_interval = ?config.drift_interval,
+        min_drift_interval = ?config.min_drift_interval,
         listing_grace = ?config.listing_grace,
         concurrency = config.concurrency,
         label_selector = ?config.label_selector,

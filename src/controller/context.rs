@@ -26,6 +26,8 @@ pub struct OperatorConfig {
     pub secret_namespaces: Vec<String>,
     /// Drift check at rest, unless an object's annotation says otherwise.
     pub drift_interval: Duration,
+    /// The shortest drift interval an object's annotation may ask for.
+    pub min_drift_interval: Duration,
     /// How long a resource natop bought (or may have bought) can be missing
     /// from a listing that cannot read one resource before natop concludes
     /// it is not there.
@@ -43,6 +45,7 @@ impl Default for OperatorConfig {
             watch_namespaces: Vec::new(),
             secret_namespaces: vec!["natop-system".to_string()],
             drift_interval: Duration::from_secs(600),
+            min_drift_interval: Duration::from_secs(30),
             listing_grace: Duration::from_secs(60),
             concurrency: 8,
             label_selector: None,

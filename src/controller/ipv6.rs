@@ -157,6 +157,7 @@ async fn reconcile_valid(
             }
         }
     };
+    reconcile::note_drift(&mut progress.verdict, object, &ctx.config);
     write_status(&api, object, &progress).await?;
     match outcome {
         Err(e) if e.is_retryable() => Err(e),
@@ -367,7 +368,7 @@ async fn apply(
     }
     progress.status.location = Some(here.clone());
     let region = here.region.clone();
-    let drift = reconcile::drift_interval(object, ctx.config.drift_interval);
+    let drift = reconcile::drift_interval(object, &ctx.config);
     let observe = observing(object);
     let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
         ctx.pacing.settled(&key);

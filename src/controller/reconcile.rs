@@ -17,9 +17,9 @@ use super::status::{Verdict, conditions};
 use crate::api::FIELD_MANAGER;
 use crate::metrics::{ErrorLabels, KindLabels};
 
-use super::Context;
 use super::providers::ProviderError;
 use super::timing;
+use super::{Context, OperatorConfig};
 use crate::api::{DRIFT_INTERVAL_ANNOTATION, FINALIZER};
 use crate::cloud::CloudError;
 
@@ -114,15 +114,33 @@ pub fn object_key(kind: &str, meta: &kube::core::ObjectMeta) -> String {
     }
 }
 
-/// The drift-check interval of `object`: its annotation, else the default,
-/// jittered by 10 % so that objects do not all check at once.
-pub fn drift_interval<K: Resource>(object: &K, default: Duration) -> Duration {
-    let interval = object
-        .annotations()
-        .get(DRIFT_INTERVAL_ANNOTATION)
-        .and_then(|text| timing::parse_interval(text))
-        .unwrap_or(default);
-    timing::jitter(interval, 0.1)
+/// The drift-check interval of `object`: its annotation (never below the
+/// operator's floor), else the default, jittered by 10 % so that objects do
+/// not all check at once.
+pub fn drift_interval<K: Resource>(object: &K, config: &OperatorConfig) -> Duration {
+    timing::jitter(drift_setting(object, config).0, 0.1)
+}
+
+fn drift_setting<K: Resource>(object: &K, config: &OperatorConfig) -> (Duration, Option<String>) {
+    timing::drift_setting(
+        object
+            .annotations()
+            .get(DRIFT_INTERVAL_ANNOTATION)
+            .map(String::as_str),
+        config.drift_interval,
+        config.min_drift_interval,
+    )
+}
+
+/// Say in a Ready verdict's message when the object's drift-interval
+/// annotation is not used as written (below the floor, or not an interval).
+pub fn note_drift<K: Resource>(verdict: &mut Verdict, object: &K, config: &OperatorConfig) {
+    if let (Verdict::Ready { message, .. }, (_, Some(note))) =
+        (verdict, drift_setting(object, config))
+    {
+        message.push_str("; ");
+        message.push_str(&note);
+    }
 }
 
 /// Add natop's finalizer when it is missing. Returns whether it was added.

@@ -150,6 +150,37 @@ where
     Ok(true)
 }
 
+/// Write `status` with server-side apply on `/status` only if the object is
+/// still at `object`'s resourceVersion: a writer that read an older version
+/// gets a Conflict instead of overwriting what another writer recorded
+/// (natop records a purchase before it makes one; two writers must not both
+/// record and buy).
+pub async fn apply_status_unchanged_since<K, S>(
+    api: &Api<K>,
+    object: &K,
+    status: &S,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    S: Serialize,
+{
+    let desired = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
+    let name = object.meta().name.clone().unwrap_or_default();
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": {"name": name, "resourceVersion": object.meta().resource_version},
+        "status": desired,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,6 +104,40 @@ impl Pacing {
     }
 }
 
+/// The drift interval of an object whose `natop.dev/drift-interval`
+/// annotation is `annotation`, and, when that is not what the annotation
+/// asks, why: an annotation that is not an interval gets `default`, one
+/// below `floor` gets `floor` (one object must not spend the account's shared
+/// rate limit). Without an annotation, `default`.
+pub fn drift_setting(
+    annotation: Option<&str>,
+    default: Duration,
+    floor: Duration,
+) -> (Duration, Option<String>) {
+    let Some(text) = annotation else {
+        return (default, None);
+    };
+    match parse_interval(text) {
+        None => (
+            default,
+            Some(format!(
+                "natop.dev/drift-interval {text:?} is not an interval (e.g. 30s, 10m, 1h30m): \
+                 drift is checked every {}s",
+                default.as_secs()
+            )),
+        ),
+        Some(asked) if asked < floor => (
+            floor,
+            Some(format!(
+                "natop.dev/drift-interval {text} is below the operator's floor \
+                 (--min-drift-interval): drift is checked every {}s",
+                floor.as_secs()
+            )),
+        ),
+        Some(asked) => (asked, None),
+    }
+}
+
 /// `d` spread by ±`fraction`.
 pub fn jitter(d: Duration, fraction: f64) -> Duration {
     let factor = 1.0 + fraction * (2.0 * fastrand::f64() - 1.0);
@@ -143,6 +177,35 @@ pub fn parse_interval(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drift_annotation_below_the_floor_or_not_an_interval_is_replaced_and_said() {
+        let (default, floor) = (Duration::from_secs(600), Duration::from_secs(30));
+        for (annotation, interval, note) in [
+            (None, 600, None),
+            (Some("5m"), 300, None),
+            (Some("30s"), 30, None),
+            (Some("1h30m"), 5400, None),
+            (
+                Some("1s"),
+                30,
+                Some("natop.dev/drift-interval 1s is below the operator's floor"),
+            ),
+            (Some("29s"), 30, Some("drift is checked every 30s")),
+            (Some("soon"), 600, Some("\"soon\" is not an interval")),
+            (Some("0s"), 600, Some("drift is checked every 600s")),
+        ] {
+            let (got, said) = drift_setting(annotation, default, floor);
+            assert_eq!(got, Duration::from_secs(interval), "{annotation:?}");
+            match note {
+                None => assert_eq!(said, None, "{annotation:?}"),
+                Some(text) => assert!(
+                    said.as_deref().is_some_and(|s| s.contains(text)),
+                    "{annotation:?}: {said:?}"
+                ),
+            }
+        }
+    }
 
     #[test]
     fn transitional_checks_grow_to_fifteen_seconds() {

@@ -145,6 +145,7 @@ impl World {
             watch_namespaces: namespaces,
             secret_namespaces: vec![self.ns.name.clone()],
             drift_interval: Duration::from_secs(600),
+            min_drift_interval: Duration::from_secs(2),
             listing_grace: Duration::from_secs(10),
             concurrency: 8,
             label_selector: Some(format!("{TEST_LABEL}={}", self.ns.name)),

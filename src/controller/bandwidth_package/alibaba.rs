@@ -209,6 +209,31 @@ fn record(progress: &mut Progress, cloud: &CloudPackage) {
         .collect();
 }
 
+/// The ClientToken of adding `count` IPs to `cloud`: one per intended change.
+/// The same spec generation, the same IPs held and the same count give the
+/// same token, so a retry after a lost answer (the IPs not listed yet) adds
+/// nothing twice; a later change of the spec (ipCount 2→4→2→4) is a new
+/// change with a new token, never a replay of the first answer.
+fn add_ips_token(package: &BandwidthPackage, cloud: &CloudPackage, count: u32) -> String {
+    let mut held: Vec<&str> = cloud
+        .public_ip_addresses
+        .iter()
+        .map(|ip| ip.allocation_id.as_str())
+        .collect();
+    held.sort_unstable();
+    client_token(
+        &package.uid().unwrap_or_default(),
+        &(
+            KIND,
+            "add-ips",
+            &cloud.bandwidth_package_id,
+            package.metadata.generation,
+            held,
+            count,
+        ),
+    )
+}
+
 /// The ClientToken of creating the package: the object and its gateway (and
 /// the id of a package it replaces).
 fn create_token(package: &BandwidthPackage, gateway: &str, earlier: Option<&str>) -> String {
@@ -228,7 +253,7 @@ pub async fn apply(
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
     let object = key(package);
-    let drift = reconcile::drift_interval(package, ctx.config.drift_interval);
+    let drift = reconcile::drift_interval(package, &ctx.config);
     if let Some(shared) = progress.status.converted_instance_id.clone() {
         ctx.pacing.settled(&object);
         progress.status.status = Some("Converted".into());
@@ -387,18 +412,12 @@ pub async fn apply(
             Ok(Action::requeue(Duration::from_millis(200)))
         }
         Step::AddIps(count) => {
-            // The token covers the count reached, so a replay after a lost
-            // answer adds nothing twice.
-            let held = cloud.public_ip_addresses.len();
             client
                 .call(&AddBandwidthPackageIps {
                     region_id: region.to_string(),
                     bandwidth_package_id: id.clone(),
                     ip_count: Some(count),
-                    client_token: Some(client_token(
-                        &package.uid().unwrap_or_default(),
-                        &(KIND, "add-ips", &id, held, count),
-                    )),
+                    client_token: Some(add_ips_token(package, &cloud, count)),
                 })
                 .await?;
             let note = format!("added {count} IPs to package {id}");
@@ -727,6 +746,32 @@ mod tests {
         let mut c = spec();
         c.convert_to_common_bandwidth = true;
         assert_eq!(decide(&c, &cloud(&two)), Step::Convert);
+    }
+
+    #[test]
+    fn an_ip_add_token_is_one_per_intended_change() {
+        let package = |generation: i64| -> BandwidthPackage {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "natop.dev/v1alpha1",
+                "kind": "BandwidthPackage",
+                "metadata": {"name": "pkg", "namespace": "ns", "uid": "u-1", "generation": generation},
+                "spec": {"alibaba": {"natGatewayId": "ngw-1", "bandwidth": 10, "ipCount": 4}},
+            }))
+            .unwrap()
+        };
+        let two = cloud(&[("1.1.1.1", "Idle"), ("1.1.1.2", "Idle")]);
+        let reversed = cloud(&[("1.1.1.2", "Idle"), ("1.1.1.1", "Idle")]);
+        let other = cloud(&[("1.1.1.1", "Idle"), ("1.1.1.3", "Idle")]);
+        let first = add_ips_token(&package(2), &two, 2);
+        // A retry of the same change is the same call: a replay adds nothing twice.
+        assert_eq!(first, add_ips_token(&package(2), &two, 2));
+        assert_eq!(first, add_ips_token(&package(2), &reversed, 2));
+        // ipCount 2→4→2→4: the second growth is a change of its own.
+        assert_ne!(first, add_ips_token(&package(4), &two, 2));
+        // Other IPs held or another count: another change.
+        assert_ne!(first, add_ips_token(&package(2), &other, 2));
+        assert_ne!(first, add_ips_token(&package(2), &two, 1));
+        assert!(first.len() <= 64 && first.starts_with("natop-"), "{first}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use kube::{Api, Resource, ResourceExt};
 use super::Context;
 use super::providers::{CloudClient, Resolved};
 use super::reconcile::{self, ReconcileError, event, key};
-use super::status::{Verdict, apply_status, conditions};
+use super::status::{Verdict, apply_status, apply_status_unchanged_since, conditions};
 use super::{location, ownership};
 use crate::api::bandwidth_package::{BandwidthPackage, BandwidthPackageStatus, validate_provider};
 use crate::api::{
@@ -165,6 +165,7 @@ async fn reconcile_valid(
             }
         }
     };
+    reconcile::note_drift(&mut progress.verdict, package, &ctx.config);
     write_status(&api, package, &progress).await?;
     match outcome {
         Err(e) if e.is_retryable() => Err(e),
@@ -186,6 +187,25 @@ async fn write_status(
     status.observed_generation = package.metadata.generation;
     status.conditions = conditions(&previous, package.metadata.generation, &progress.verdict);
     apply_status(api, package, &status).await?;
+    Ok(())
+}
+
+/// [`write_status`] only if `package` is still at the resourceVersion it was
+/// read at (a Conflict otherwise): the record of a purchase about to be made.
+async fn write_status_unchanged_since(
+    api: &Api<BandwidthPackage>,
+    package: &BandwidthPackage,
+    progress: &Progress,
+) -> Result<(), ReconcileError> {
+    let mut status = progress.status.clone();
+    let previous = package
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    status.observed_generation = package.metadata.generation;
+    status.conditions = conditions(&previous, package.metadata.generation, &progress.verdict);
+    apply_status_unchanged_since(api, package, &status).await?;
     Ok(())
 }
 

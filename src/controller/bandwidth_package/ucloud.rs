@@ -205,7 +205,7 @@ pub async fn apply(
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
     let object = key(package);
-    let drift = reconcile::drift_interval(package, ctx.config.drift_interval);
+    let drift = reconcile::drift_interval(package, &ctx.config);
     let observe = package.spec.management_policy == ManagementPolicy::Observe;
     if progress.status.expired == Some(true) {
         // The end is final: nothing is called any more.
@@ -334,7 +334,7 @@ fn vanished(
             // show it after all, the object recovers by itself.
             Ok(Action::requeue(reconcile::drift_interval(
                 package,
-                ctx.config.drift_interval,
+                &ctx.config,
             )))
         }
         None => {
@@ -344,7 +344,7 @@ fn vanished(
             );
             Ok(Action::requeue(reconcile::drift_interval(
                 package,
-                ctx.config.drift_interval,
+                &ctx.config,
             )))
         }
     }
@@ -505,7 +505,10 @@ async fn create(
     progress.status = pending;
     progress.verdict =
         Verdict::progressing("Creating", format!("buying a package for {}", spec.eip_id));
-    super::write_status(&api, &fresh, progress).await?;
+    // Recorded only if nobody wrote since `fresh` was read: of two writers
+    // (a leader-election overlap, two installs) one records and buys, the
+    // other gets a Conflict and, next time, finds the record.
+    super::write_status_unchanged_since(&api, &fresh, progress).await?;
     let response = client
         .call(&CreateBandwidthPackage {
             region: region.to_string(),

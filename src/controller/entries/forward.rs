@@ -47,6 +47,10 @@ fn same(a: &str, b: &str) -> bool {
 impl EntryKind for ForwardEntry {
     const KIND: &'static str = "ForwardEntry";
     const TABLE: &'static str = "forward table";
+    const KEY_TAKEN: &'static [&'static str] = &[
+        "Forbidden.PortOccupied",
+        "OperationUnsupported.ForwardEntry",
+    ];
     const TABLE_FIELD: &'static str = "forwardTableId";
     const ID_PREFIX: &'static str = "fwd-";
     const IPS_FIELD: &'static str = "externalIp";
@@ -322,6 +326,28 @@ mod tests {
         assert!(ForwardEntry::has_key(&desired, &other_inside));
         assert!(!ForwardEntry::has_key(&desired, &row("81", "tcp")));
         assert!(!ForwardEntry::has_key(&desired, &row("80", "udp")));
+    }
+
+    #[test]
+    fn an_entry_being_deleted_that_holds_the_key_is_waited_for() {
+        let desired = entry(json!({})).desired(&[]).unwrap();
+        let mut leaving = row("80", "tcp");
+        leaving.status = "Deleting".into();
+        let mut other = row("81", "tcp");
+        other.status = "Deleting".into();
+        for (rows, expected) in [
+            (vec![], None),
+            (vec![row("80", "tcp")], None),
+            (vec![other.clone()], None),
+            (vec![other, leaving.clone()], Some("fwd-1")),
+        ] {
+            assert_eq!(
+                super::super::deleting_holder::<ForwardEntry>(&desired, &rows)
+                    .map(|r| r.forward_entry_id.as_str()),
+                expected,
+                "{rows:?}"
+            );
+        }
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub trait EntryKind:
     const KIND: &'static str;
     /// The table's name in messages (`forward table`, `SNAT table`).
     const TABLE: &'static str;
+    /// The codes with which the cloud refuses a create whose key another
+    /// entry holds: re-checked on a timer, since that entry may go.
+    const KEY_TAKEN: &'static [&'static str];
     /// The status field holding the table id.
     const TABLE_FIELD: &'static str;
     /// What an entry id of the kind starts with (`fwd-`, `snat-`).
@@ -315,11 +318,19 @@ async fn reconcile_valid<K: EntryKind>(entry: &K, ctx: &Context) -> Result<Actio
             });
             if e.is_retryable() {
                 Action::await_change()
+            } else if key_taken::<K>(e) {
+                // Stalled, but looked at again: the entry holding the key
+                // may be deleted (a rename, another object's cleanup).
+                ctx.pacing.settled(&key(entry));
+                Action::requeue(KEY_TAKEN_RECHECK)
             } else {
                 reconcile::after_error(ctx, &key(entry), e)
             }
         }
     };
+    if let Some(verdict) = progress.verdict.as_mut() {
+        reconcile::note_drift(verdict, entry, &ctx.config);
+    }
     write_status(&api, entry, &progress).await?;
     match outcome {
         Err(e) if e.is_retryable() => Err(e),
@@ -672,6 +683,28 @@ fn known_id<K: EntryKind>(entry: &K, progress: &Progress, table: &str) -> Option
     })
 }
 
+/// How often a create refused because another entry holds the key is tried
+/// again.
+pub const KEY_TAKEN_RECHECK: Duration = Duration::from_secs(30);
+
+/// Whether `error` is the cloud refusing a create because another entry
+/// holds the key.
+fn key_taken<K: EntryKind>(error: &ReconcileError) -> bool {
+    match error {
+        ReconcileError::Cloud(e) => e.code().is_some_and(|code| K::KEY_TAKEN.contains(&code)),
+        _ => false,
+    }
+}
+
+/// An entry holding `desired`'s key that is being deleted, if any.
+pub fn deleting_holder<'r, K: EntryKind>(
+    desired: &K::Desired,
+    rows: &'r [K::Row],
+) -> Option<&'r K::Row> {
+    rows.iter()
+        .find(|r| K::has_key(desired, r) && r.status().eq_ignore_ascii_case("Deleting"))
+}
+
 fn decide<K: EntryKind>(
     entry: &K,
     progress: &Progress,
@@ -709,6 +742,17 @@ fn decide<K: EntryKind>(
             return Step::Claim {
                 candidate: candidate.id().to_string(),
             };
+        }
+        if let Some(leaving) = deleting_holder::<K>(desired, &snapshot.rows) {
+            // A GitOps rename: the old object's entry still holds the key
+            // while it is deleted. The cloud would refuse the create
+            // (Forbidden.PortOccupied and the like): wait for it to go.
+            return Step::Busy(format!(
+                "entry {} holding {} in {} {table} is being deleted: creating once it is gone",
+                leaving.id(),
+                K::natural_key(desired),
+                K::TABLE
+            ));
         }
         return Step::Create {
             earlier: progress.id.clone(),
@@ -826,7 +870,7 @@ async fn apply<K: EntryKind>(
             return Ok(Action::await_change());
         }
     };
-    let drift_interval = reconcile::drift_interval(entry, ctx.config.drift_interval);
+    let drift_interval = reconcile::drift_interval(entry, &ctx.config);
     let snap = match snapshot(ctx, &target, drift_interval).await {
         Ok(snap) => snap,
         Err(e) if e.is_not_found() => {
@@ -936,7 +980,7 @@ fn settle<K: EntryKind>(
     progress: &mut Progress,
 ) -> Result<Action, ReconcileError> {
     let object = key(entry);
-    let drift_interval = reconcile::drift_interval(entry, ctx.config.drift_interval);
+    let drift_interval = reconcile::drift_interval(entry, &ctx.config);
     let id = progress.id.clone().unwrap_or_default();
     match step {
         Step::InSync => {
@@ -1238,7 +1282,7 @@ async fn cleanup_step<K: EntryKind>(
             {
                 Some((desired, candidate)) => {
                     let candidate = candidate.clone();
-                    match claim(entry, ctx, &target, desired, &candidate).await? {
+                    match claim(entry, ctx, &target, desired, &candidate, None).await? {
                         Claimed::Ours => Some(candidate),
                         Claimed::NotOurs => None,
                         Claimed::Later(action) => {
@@ -1261,7 +1305,40 @@ async fn cleanup_step<K: EntryKind>(
         (None, Some(id)) => match confirm_missing::<K>(ctx, &target, &id).await? {
             Some(row) => row,
             None => {
-                return gone(format!("entry {id} is gone from {} {table}", K::TABLE)).await;
+                // The recorded entry is gone. A re-create whose status write
+                // was lost may hold the key: it is this object's when a
+                // replay of that create (its token names the replaced id)
+                // says so.
+                let desired = match target.desired.clone() {
+                    Ok(desired) => Some(desired),
+                    Err(_) => followed_desired(entry, ctx).await?,
+                };
+                let holder = desired.and_then(|desired| {
+                    let row = snap.rows.iter().find(|r| K::has_key(&desired, r))?.clone();
+                    Some((desired, row))
+                });
+                let replacement = match holder {
+                    Some((desired, candidate)) => {
+                        match claim(entry, ctx, &target, &desired, &candidate, Some(&id)).await? {
+                            Claimed::Ours => Some(candidate),
+                            Claimed::NotOurs => None,
+                            Claimed::Later(action) => {
+                                progress.set(Verdict::progressing(
+                                    "Queued",
+                                    format!("waiting for its turn on {} {table}", K::TABLE),
+                                ));
+                                return Ok(Some(action));
+                            }
+                        }
+                    }
+                    None => None,
+                };
+                match replacement {
+                    Some(row) => row,
+                    None => {
+                        return gone(format!("entry {id} is gone from {} {table}", K::TABLE)).await;
+                    }
+                }
             }
         },
         (None, None) => {
@@ -1413,6 +1490,17 @@ async fn recorded_target<K: EntryKind>(
     }))
 }
 
+/// The desired entry, following the object's references now, if they can be.
+async fn followed_desired<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+) -> Result<Option<K::Desired>, ReconcileError> {
+    Ok(match target(entry, ctx, true).await? {
+        Ok(target) => target.desired.ok(),
+        Err(_) => None,
+    })
+}
+
 fn verdict_reason(verdict: &Verdict) -> &str {
     match verdict {
         Verdict::Ready { reason, .. }
@@ -1436,13 +1524,15 @@ enum Claimed {
 }
 
 /// Replay the create for `candidate` (which holds the key, so nothing new can
-/// be created) to learn whether it is this object's.
+/// be created) to learn whether it is this object's: the create with no
+/// earlier entry, or (`earlier`) the re-create that replaced that one.
 async fn claim<K: EntryKind>(
     entry: &K,
     ctx: &Context,
     target: &Target<K>,
     desired: &K::Desired,
     candidate: &K::Row,
+    earlier: Option<&str>,
 ) -> Result<Claimed, ReconcileError> {
     let tables = K::tables(ctx);
     let who = writer(entry);
@@ -1456,7 +1546,7 @@ async fn claim<K: EntryKind>(
             tables.poll_delay(&target.key),
         )));
     }
-    let token = token(entry, desired, None);
+    let token = token(entry, desired, earlier);
     let result = K::create(
         &target.client,
         &target.key.region,

@@ -57,6 +57,7 @@ fn ip_set(text: &str) -> Vec<String> {
 impl EntryKind for SnatEntry {
     const KIND: &'static str = "SnatEntry";
     const TABLE: &'static str = "SNAT table";
+    const KEY_TAKEN: &'static [&'static str] = &["Forbidden.SourceVSwitchId.Duplicated"];
     const TABLE_FIELD: &'static str = "snatTableId";
     const ID_PREFIX: &'static str = "snat-";
     const IPS_FIELD: &'static str = "snatIps";

@@ -139,6 +139,7 @@ async fn reconcile_valid(gateway: &NatGateway, ctx: &Context) -> Result<Action, 
             }
         }
     };
+    reconcile::note_drift(&mut progress.verdict, gateway, &ctx.config);
     write_status(&api, gateway, &progress).await?;
     match outcome {
         Err(e) if e.is_retryable() => Err(e),
@@ -364,7 +365,7 @@ async fn act(
             };
             Ok(Action::requeue(reconcile::drift_interval(
                 gateway,
-                ctx.config.drift_interval,
+                &ctx.config,
             )))
         }
         Step::Wait { reason, message } => {
@@ -377,7 +378,7 @@ async fn act(
                 Verdict::stalled("Drifted", format!("observed, not managed: {message}"));
             Ok(Action::requeue(reconcile::drift_interval(
                 gateway,
-                ctx.config.drift_interval,
+                &ctx.config,
             )))
         }
         Step::Invalid { reason, message } => {
