@@ -648,3 +648,47 @@ async fn ip_count_two_four_two_four_adds_the_ips_each_time() {
     wait_gone(&api, "pkg").await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_package_made_right_before_a_crash_is_found_and_deleted_with_its_object() {
+    let mut world = World::start("bwp-crash").await;
+    let gw = gateway(&world, "gw", 0).await;
+    // Every create is made and its answer lost: natop never learns the id.
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "CreateBandwidthPackage".into(),
+        FaultRule {
+            commit_then_drop: 1.0,
+            ..FaultRule::default()
+        },
+    );
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    let api: Api<BandwidthPackage> =
+        create(&world, "BandwidthPackage", "pkg", package_spec("gw", 5, 1)).await;
+    wait_for("a create sent", TIMEOUT, || async {
+        let p = api.get("pkg").await.ok()?;
+        let status = p.status?;
+        (status.status.as_deref() == Some("Ordering") && status.id.is_none()).then_some(())
+    })
+    .await;
+    wait_for("the package made", TIMEOUT, || async {
+        (packages(&world, &gw).await.len() == 1).then_some(())
+    })
+    .await;
+    // natop stops before recording it; the object is deleted meanwhile.
+    world.kill_operator().await;
+    emulator_put(
+        &world.emulator.endpoint(),
+        "faults",
+        json!(FaultConfig::default()),
+    )
+    .await;
+    api.delete("pkg", &DeleteParams::default()).await.unwrap();
+    world.start_operator();
+    wait_gone(&api, "pkg").await;
+    assert!(
+        packages(&world, &gw).await.is_empty(),
+        "the package natop made was left behind"
+    );
+    world.stop().await;
+}

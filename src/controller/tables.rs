@@ -93,6 +93,16 @@ const MAX_STEP: Duration = Duration::from_secs(3);
 const FIRST_ESTIMATE: Duration = Duration::from_secs(1);
 /// A head of queue that has not come back for this long has lost its turn.
 const STALE_HEAD: Duration = Duration::from_secs(30);
+/// A waiter that has not come back for this long has left the queue: its
+/// object was deleted behind natop's back, moved, or is no longer selected.
+/// A live waiter comes back at least every 30 s (its requeue), so twice that
+/// and some is safe; one that does come back queues again at the back.
+pub const GONE_WAITER: Duration = Duration::from_secs(75);
+/// A table with no queue, no write in flight and no read for this long is
+/// forgotten, snapshot and all (its gateway was deleted, its entries moved).
+pub const IDLE_TABLE: Duration = Duration::from_secs(600);
+/// How often idle tables are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 struct Waiter {
     who: Writer,
@@ -165,6 +175,7 @@ pub struct Tables<R: Row> {
     tables: Mutex<HashMap<TableKey, Arc<Table<R>>>>,
     wake: UnboundedSender<Writer>,
     stats: Mutex<TableStats>,
+    last_sweep: Mutex<Option<Instant>>,
 }
 
 impl<R: Row> Tables<R> {
@@ -174,10 +185,29 @@ impl<R: Row> Tables<R> {
             tables: Mutex::new(HashMap::new()),
             wake,
             stats: Mutex::new(TableStats::default()),
+            last_sweep: Mutex::new(None),
         }
     }
 
     fn table(&self, key: &TableKey) -> Arc<Table<R>> {
+        self.table_at(key, Instant::now())
+    }
+
+    fn table_at(&self, key: &TableKey, now: Instant) -> Arc<Table<R>> {
+        let due = {
+            let mut last = self
+                .last_sweep
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let due = last.is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if due {
+            self.sweep(now);
+        }
         let mut tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
         tables
             .entry(key.clone())
@@ -188,6 +218,42 @@ impl<R: Row> Tables<R> {
                 })
             })
             .clone()
+    }
+
+    /// Forget tables nobody waits on, writes to or has read for
+    /// [`IDLE_TABLE`].
+    fn sweep(&self, now: Instant) {
+        let mut tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        tables.retain(|_, table| {
+            // Someone holds it (a read or a turn in flight): keep it.
+            if Arc::strong_count(table) > 1 {
+                return true;
+            }
+            let state = table.lock();
+            let last_used = [
+                state.snapshot.as_ref().map(|s| s.fetched),
+                state.last_write,
+                state.queue.iter().map(|w| w.touched).max(),
+            ]
+            .into_iter()
+            .flatten()
+            .max();
+            state.writing
+                || last_used.is_some_and(|at| now.saturating_duration_since(at) < IDLE_TABLE)
+        });
+    }
+
+    /// How many tables are remembered.
+    pub fn len(&self) -> usize {
+        self.tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no table is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Refreshes, pages and writes so far.
@@ -264,9 +330,17 @@ impl<R: Row> Tables<R> {
     /// the table's queue and no other write is in flight; otherwise `who`
     /// keeps (or takes) its place in the queue.
     pub fn turn(&self, key: &TableKey, who: &Writer) -> Turn<'_, R> {
-        let table = self.table(key);
+        self.turn_at(key, who, Instant::now())
+    }
+
+    fn turn_at(&self, key: &TableKey, who: &Writer, now: Instant) -> Turn<'_, R> {
+        let table = self.table_at(key, now);
         let mut state = table.lock();
-        let now = Instant::now();
+        // Waiters that stopped coming back are gone: never woken, never
+        // waited for again.
+        state
+            .queue
+            .retain(|w| &w.who == who || now.saturating_duration_since(w.touched) <= GONE_WAITER);
         match state.queue.iter_mut().find(|w| &w.who == who) {
             Some(waiter) => waiter.touched = now,
             None => state.queue.push_back(Waiter {
@@ -512,6 +586,71 @@ mod tests {
             })
             .await
             .unwrap()
+    }
+
+    #[test]
+    fn a_waiter_that_stopped_coming_back_leaves_the_queue() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(tx);
+        let t0 = Instant::now();
+        let Turn::Granted(turn) = tables.turn_at(&key("t"), &who("a"), t0) else {
+            panic!("the first writer goes at once");
+        };
+        for name in ["gone", "live"] {
+            assert!(matches!(
+                tables.turn_at(&key("t"), &who(name), t0),
+                Turn::Wait { .. }
+            ));
+        }
+        turn.done();
+        assert_eq!(tables.queued(&key("t")), [who("gone"), who("live")]);
+        // "live" keeps coming back; "gone" never does.
+        let t1 = t0 + Duration::from_secs(40);
+        assert!(matches!(
+            tables.turn_at(&key("t"), &who("live"), t1),
+            Turn::Granted(_)
+        ));
+        assert_eq!(
+            tables.queued(&key("t")),
+            [who("live"), who("gone")],
+            "a stale head goes to the back first"
+        );
+        let t2 = t0 + GONE_WAITER + Duration::from_secs(1);
+        let Turn::Granted(turn) = tables.turn_at(&key("t"), &who("live"), t2) else {
+            panic!("nobody is ahead");
+        };
+        assert_eq!(
+            tables.queued(&key("t")),
+            [who("live")],
+            "the gone waiter is dropped"
+        );
+        turn.done();
+        assert!(tables.queued(&key("t")).is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_tables_are_forgotten_busy_ones_kept() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(tx);
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        read(&tables, "idle", Duration::from_secs(60), vec![], &calls).await;
+        read(&tables, "queued", Duration::from_secs(60), vec![], &calls).await;
+        let later = Instant::now() + IDLE_TABLE + Duration::from_secs(1);
+        let later_waiter = later - Duration::from_secs(100);
+        let _ = tables.turn_at(&key("queued"), &who("a"), later_waiter);
+        assert_eq!(tables.len(), 2);
+        // Looking up another table later sweeps: the idle one goes, the one
+        // with a recent waiter stays.
+        let _ = tables.table_at(&key("new"), later);
+        let mut left: Vec<String> = tables
+            .tables
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|k| k.table.clone())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["new", "queued"]);
     }
 
     #[test]

@@ -57,7 +57,8 @@ STARTUP_TIMEOUT_S = 30.0
 def fault_rule(**rates) -> dict:
     """A complete fault rule (`PUT /_emulator/faults`): every rate 0 unless given."""
     base = {"throttling": 0.0, "serviceUnavailable": 0.0, "internalError": 0.0,
-            "notFoundProxy": 0.0, "latencyMs": 0, "commitThenDrop": 0.0, "pageShift": 0.0}
+            "notFoundProxy": 0.0, "latencyMs": 0, "commitThenDrop": 0.0, "pageShift": 0.0,
+            "listLagMs": 0}
     base.update(rates)
     return base
 

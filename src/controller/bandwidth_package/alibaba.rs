@@ -31,6 +31,7 @@ use crate::api::bandwidth_package::{
     AlibabaBandwidthPackage, BandwidthPackage, BlockingEntry, PackageIpAddress,
 };
 use crate::api::{EXTERNAL_ID_ANNOTATION, ForwardEntry, ManagementPolicy, NatGateway, SnatEntry};
+use crate::cloud::ErrorCategory;
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::bandwidth_package::{
     AddBandwidthPackageIps, BandwidthPackage as CloudPackage, ConvertBandwidthPackage,
@@ -231,6 +232,49 @@ fn add_ips_token(package: &BandwidthPackage, cloud: &CloudPackage, count: u32) -
             held,
             count,
         ),
+    )
+}
+
+/// `status.status` from just before CreateBandwidthPackage is sent until the
+/// new package's id is recorded.
+const ORDERING: &str = "Ordering";
+
+/// The create of the package on `gateway` (replacing `earlier`), with its
+/// ClientToken: sent again unchanged, it answers with the package it made.
+fn create_request(
+    spec: &AlibabaBandwidthPackage,
+    region: &str,
+    gateway: &str,
+    package: &BandwidthPackage,
+    earlier: Option<&str>,
+) -> CreateBandwidthPackage {
+    CreateBandwidthPackage {
+        region_id: region.to_string(),
+        nat_gateway_id: gateway.to_string(),
+        bandwidth: Some(spec.bandwidth),
+        ip_count: Some(spec.ip_count),
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        isp: Some(spec.isp.as_str().to_string()),
+        internet_charge_type: Some(spec.internet_charge_type.as_str().to_string()),
+        zone: spec.zone.clone(),
+        client_token: Some(create_token(package, gateway, earlier)),
+    }
+}
+
+/// Whether a failed call certainly did nothing: the service answered with a
+/// refusal. After a failure or a lost answer it may have acted.
+pub fn refused(category: ErrorCategory) -> bool {
+    matches!(
+        category,
+        ErrorCategory::Throttled
+            | ErrorCategory::Busy
+            | ErrorCategory::NotFound
+            | ErrorCategory::Auth
+            | ErrorCategory::Validation
+            | ErrorCategory::Quota
+            | ErrorCategory::Dependency
+            | ErrorCategory::FinancialLock
     )
 }
 
@@ -502,20 +546,23 @@ async fn create(
             return Ok(Action::requeue(WAITING));
         }
     };
-    let token = create_token(package, &gateway, earlier.as_deref());
+    // Recorded before the call: should natop stop before it records the id,
+    // a delete replays this create (same token) to learn which package it
+    // made, instead of concluding there is none.
+    let api: Api<BandwidthPackage> =
+        Api::namespaced(ctx.client.clone(), &package.namespace().unwrap_or_default());
+    let fresh = api.get_status(&package.name_any()).await?;
+    progress.status.status = Some(ORDERING.into());
+    progress.verdict = Verdict::progressing("Creating", format!("creating a package on {gateway}"));
+    super::write_status_unchanged_since(&api, &fresh, progress).await?;
     let response = client
-        .call(&CreateBandwidthPackage {
-            region_id: region.to_string(),
-            nat_gateway_id: gateway.clone(),
-            bandwidth: Some(spec.bandwidth),
-            ip_count: Some(spec.ip_count),
-            name: spec.name.clone(),
-            description: spec.description.clone(),
-            isp: Some(spec.isp.as_str().to_string()),
-            internet_charge_type: Some(spec.internet_charge_type.as_str().to_string()),
-            zone: spec.zone.clone(),
-            client_token: Some(token),
-        })
+        .call(&create_request(
+            spec,
+            region,
+            &gateway,
+            package,
+            earlier.as_deref(),
+        ))
         .await;
     let id = match response {
         Ok(r) => r.bandwidth_package_id,
@@ -527,7 +574,14 @@ async fn create(
             );
             return Ok(Action::await_change());
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            if refused(e.category()) {
+                // A definite refusal: nothing was made.
+                progress.status.status = None;
+            }
+            // Otherwise the package may exist: the record stays.
+            return Err(e.into());
+        }
     };
     progress.status.id = Some(id.clone());
     progress.status.status = Some("Creating".into());
@@ -615,7 +669,7 @@ async fn blocking_entries(
 /// Delete the package: `None` once it is gone, else when to look again.
 pub async fn cleanup(
     package: &BandwidthPackage,
-    _spec: &AlibabaBandwidthPackage,
+    spec: &AlibabaBandwidthPackage,
     ctx: &Context,
     client: &AlibabaClient,
     region: &str,
@@ -635,21 +689,37 @@ pub async fn cleanup(
     }
     // Only what this object recorded: an annotation it never adopted names
     // nothing of its own.
-    let Some(id) = progress.status.id.clone() else {
-        return Ok(None);
+    let recorded = progress.status.id.clone();
+    let listed = match &recorded {
+        Some(id) => describe(client, region, id).await?,
+        None => None,
     };
-    if describe(client, region, &id).await?.is_none() {
-        event(
-            ctx,
-            package,
-            EventType::Normal,
-            "Deleted",
-            "Delete",
-            format!("package {id} is gone"),
-        )
-        .await;
-        return Ok(None);
-    }
+    let ordering = progress.status.status.as_deref() == Some(ORDERING);
+    let id = match (listed, recorded, ordering) {
+        (Some(found), _, _) => found.bandwidth_package_id,
+        // A create was sent (or about to be) and its package never recorded
+        // (natop stopped, or the answer was lost): the same create, sent
+        // again, answers with the package it made.
+        (None, earlier, true) => {
+            match replay_create(package, spec, ctx, client, region, earlier).await? {
+                Some(id) => id,
+                None => return Ok(None),
+            }
+        }
+        (None, None, false) => return Ok(None),
+        (None, Some(id), false) => {
+            event(
+                ctx,
+                package,
+                EventType::Normal,
+                "Deleted",
+                "Delete",
+                format!("package {id} is gone"),
+            )
+            .await;
+            return Ok(None);
+        }
+    };
     let deleted = client
         .call(&DeleteBandwidthPackage {
             region_id: region.to_string(),
@@ -692,6 +762,29 @@ pub async fn cleanup(
     )
     .await;
     Ok(None)
+}
+
+/// The package an unrecorded create made, by sending that create again: the
+/// token makes it answer with the package it made (had it never been sent,
+/// this makes the package, which the caller then deletes). `None` when its
+/// gateway is gone (and the package with it).
+async fn replay_create(
+    package: &BandwidthPackage,
+    spec: &AlibabaBandwidthPackage,
+    ctx: &Context,
+    client: &AlibabaClient,
+    region: &str,
+    earlier: Option<String>,
+) -> Result<Option<String>, ReconcileError> {
+    let Ok(gateway) = gateway_id(package, spec, ctx).await? else {
+        return Ok(None);
+    };
+    let request = create_request(spec, region, &gateway, package, earlier.as_deref());
+    match client.call(&request).await {
+        Ok(created) => Ok(Some(created.bandwidth_package_id)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
@@ -746,6 +839,25 @@ mod tests {
         let mut c = spec();
         c.convert_to_common_bandwidth = true;
         assert_eq!(decide(&c, &cloud(&two)), Step::Convert);
+    }
+
+    #[test]
+    fn only_a_refusal_says_a_create_made_nothing() {
+        use ErrorCategory as C;
+        for (category, expected) in [
+            (C::Throttled, true),
+            (C::Validation, true),
+            (C::Quota, true),
+            (C::Dependency, true),
+            (C::Unavailable, false),
+            (C::Transport, false),
+            (C::Timeout, false),
+            (C::Decode, false),
+            (C::UnknownOutcome, false),
+            (C::Conflict, false),
+        ] {
+            assert_eq!(refused(category), expected, "{category:?}");
+        }
     }
 
     #[test]
