@@ -41,7 +41,7 @@ use crate::cloud::alibaba::actions::bandwidth_package::{
 use crate::controller::Context;
 use crate::controller::identity::client_token;
 use crate::controller::reconcile::{self, ReconcileError, event, key};
-use crate::controller::status::Verdict;
+use crate::controller::status::{Verdict, apply_status_unchanged_since};
 
 /// How long to wait before looking again at something outside natop's hands
 /// (a gateway that is not Ready, IPs still in use).
@@ -262,14 +262,14 @@ fn create_request(
     }
 }
 
-/// Whether a failed call certainly did nothing: the service answered with a
-/// refusal. After a failure or a lost answer it may have acted.
+/// Whether a replayed create's failure says its token never made anything:
+/// a refusal that will not change by trying again (a token that made a
+/// package is answered with that package). Throttling, a busy resource, a
+/// failed service or a lost answer say nothing.
 pub fn refused(category: ErrorCategory) -> bool {
     matches!(
         category,
-        ErrorCategory::Throttled
-            | ErrorCategory::Busy
-            | ErrorCategory::NotFound
+        ErrorCategory::NotFound
             | ErrorCategory::Auth
             | ErrorCategory::Validation
             | ErrorCategory::Quota
@@ -549,12 +549,19 @@ async fn create(
     // Recorded before the call: should natop stop before it records the id,
     // a delete replays this create (same token) to learn which package it
     // made, instead of concluding there is none.
+    // Written once (the conditions as they are, so that retries after a
+    // refusal do not make the object flap), over the version just read.
     let api: Api<BandwidthPackage> =
         Api::namespaced(ctx.client.clone(), &package.namespace().unwrap_or_default());
     let fresh = api.get_status(&package.name_any()).await?;
+    let recorded = fresh.status.clone().unwrap_or_default();
     progress.status.status = Some(ORDERING.into());
-    progress.verdict = Verdict::progressing("Creating", format!("creating a package on {gateway}"));
-    super::write_status_unchanged_since(&api, &fresh, progress).await?;
+    if recorded.status.as_deref() != Some(ORDERING) {
+        let mut record = progress.status.clone();
+        record.conditions = recorded.conditions;
+        record.observed_generation = recorded.observed_generation;
+        apply_status_unchanged_since(&api, &fresh, &record).await?;
+    }
     let response = client
         .call(&create_request(
             spec,
@@ -574,14 +581,9 @@ async fn create(
             );
             return Ok(Action::await_change());
         }
-        Err(e) => {
-            if refused(e.category()) {
-                // A definite refusal: nothing was made.
-                progress.status.status = None;
-            }
-            // Otherwise the package may exist: the record stays.
-            return Err(e.into());
-        }
+        // The record stays: whatever the answer, a delete replays this
+        // create, and a refusal then says nothing was made.
+        Err(e) => return Err(e.into()),
     };
     progress.status.id = Some(id.clone());
     progress.status.status = Some("Creating".into());
@@ -782,7 +784,8 @@ async fn replay_create(
     let request = create_request(spec, region, &gateway, package, earlier.as_deref());
     match client.call(&request).await {
         Ok(created) => Ok(Some(created.bandwidth_package_id)),
-        Err(e) if e.is_not_found() => Ok(None),
+        // Refused for good: this create never made a package.
+        Err(e) if refused(e.category()) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -845,7 +848,9 @@ mod tests {
     fn only_a_refusal_says_a_create_made_nothing() {
         use ErrorCategory as C;
         for (category, expected) in [
-            (C::Throttled, true),
+            (C::Throttled, false),
+            (C::Busy, false),
+            (C::Auth, true),
             (C::Validation, true),
             (C::Quota, true),
             (C::Dependency, true),
