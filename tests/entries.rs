@@ -1153,3 +1153,132 @@ async fn a_rename_waits_for_the_old_entry_to_go_and_then_takes_its_key() {
     assert_eq!(live, [new]);
     world.stop().await;
 }
+
+/// Kill the operator while the create of `name` (port `port`) is in flight:
+/// the cloud commits it, its answer comes too late to be recorded.
+async fn lose_the_create_answer(
+    world: &mut World,
+    forwards: &Api<ForwardEntry>,
+    name: &str,
+    port: u32,
+    creates_before: u64,
+) {
+    wait_for("the create committed", TIMEOUT, || async {
+        (count(&calls(world).await, "CreateForwardEntry", "success") > creates_before).then_some(())
+    })
+    .await;
+    world.kill_operator().await;
+    let status = forwards.get(name).await.unwrap().status.unwrap();
+    assert!(status.id.is_none(), "the id was never recorded");
+    let creating = status
+        .creating
+        .expect("the create is recorded before it is sent");
+    assert_eq!(creating.entry.external_port, port.to_string());
+}
+
+#[tokio::test]
+async fn a_key_edited_after_a_lost_create_answer_leaves_no_entry_behind() {
+    let mut world = World::start("entries-key-edit").await;
+    let (_, ftb, _) = gateway(&world, "gw").await;
+    let (_, ip) = eip(0);
+    let slow_creates = || {
+        let mut faults = FaultConfig::default();
+        faults.actions.insert(
+            "CreateForwardEntry".into(),
+            FaultRule {
+                latency_ms: 3000,
+                ..FaultRule::default()
+            },
+        );
+        json!(faults)
+    };
+    let endpoint = world.emulator.endpoint();
+
+    // The port is edited while natop is down, after its create of the old
+    // port was made but not recorded: the object takes that entry over and
+    // brings it to the new port.
+    emulator_put(&endpoint, "faults", slow_creates()).await;
+    let forwards: Api<ForwardEntry> =
+        apply_object(&world, "ForwardEntry", "web", forward_spec("gw", &ip, 100)).await;
+    lose_the_create_answer(&mut world, &forwards, "web", 100, 0).await;
+    let made = dnat(&world, &ftb).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    let first = made[0].forward_entry_id.clone();
+    emulator_put(&endpoint, "faults", json!(FaultConfig::default())).await;
+    forwards
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"externalPort": "101"}})),
+        )
+        .await
+        .unwrap();
+    world.start_operator();
+    let id = wait_for("web Ready on port 101", TIMEOUT, || async {
+        let web = forwards.get("web").await.ok()?;
+        let status = web.status.clone()?;
+        let observed = status.observed_generation == web.metadata.generation;
+        (ready(&web) == Some(true) && observed).then_some(status.id?)
+    })
+    .await;
+    let live = dnat(&world, &ftb).await;
+    let shown: Vec<_> = live
+        .iter()
+        .map(|e| (e.forward_entry_id.as_str(), e.external_port.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [(first.as_str(), Some("101"))],
+        "one entry, the one the lost answer named, now on port 101"
+    );
+    assert_eq!(id, first);
+    assert!(
+        forwards
+            .get("web")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .creating
+            .is_none(),
+        "the record of the create is cleared once its id is known"
+    );
+
+    // The same, but the object is deleted too before natop comes back: the
+    // entry of the old port goes with it.
+    emulator_put(&endpoint, "faults", slow_creates()).await;
+    let creates = count(&calls(&world).await, "CreateForwardEntry", "success");
+    apply_object::<ForwardEntry>(&world, "ForwardEntry", "api", forward_spec("gw", &ip, 200)).await;
+    lose_the_create_answer(&mut world, &forwards, "api", 200, creates).await;
+    assert_eq!(dnat(&world, &ftb).await.len(), 2);
+    emulator_put(&endpoint, "faults", json!(FaultConfig::default())).await;
+    forwards
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"externalPort": "201"}})),
+        )
+        .await
+        .unwrap();
+    forwards
+        .delete("api", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.start_operator();
+    wait_for("api gone", TIMEOUT, || async {
+        forwards.get_opt("api").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let left: Vec<_> = dnat(&world, &ftb)
+        .await
+        .into_iter()
+        .filter(|e| e.status != "Deleting")
+        .map(|e| (e.forward_entry_id, e.external_port))
+        .collect();
+    assert_eq!(
+        left,
+        [(first, Some("101".to_string()))],
+        "only web's entry is left"
+    );
+    world.stop().await;
+}

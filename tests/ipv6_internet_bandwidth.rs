@@ -541,3 +541,71 @@ async fn invalid_ipv6_bandwidths_are_refused_or_stalled_with_zero_cloud_writes()
         .await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn bandwidth_missing_from_lagging_listings_is_neither_bought_again_nor_released() {
+    let world = World::start("ipv6-lag").await;
+    // Every listing of addresses lags for the whole test: bandwidth bought
+    // now is not in a listing that does not name its address.
+    let mut faults = FaultConfig::default();
+    faults.actions.insert(
+        "DescribeIpv6Addresses".into(),
+        FaultRule {
+            list_lag_ms: 600_000,
+            ..FaultRule::default()
+        },
+    );
+    emulator_put(&world.emulator.endpoint(), "faults", json!(faults)).await;
+    let a = address(3);
+    let api = create(
+        &world,
+        "lagging",
+        spec(&a, 20),
+        json!({"natop.dev/drift-interval": "2s"}),
+    )
+    .await;
+    let object = wait_reason(&api, "lagging", "Ready", "Available").await;
+    let (id, _) = status_of(&object);
+    let id = id.unwrap();
+    let public: Vec<Ipv6Address> = cloud(&world)
+        .describe_all(&DescribeIpv6Addresses {
+            region_id: REGION.into(),
+            network_type: Some("Public".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(public.is_empty(), "the listing lags: {public:?}");
+    // Several drift checks later, natop has read the address again and
+    // again, and neither bought a second bandwidth nor let go of this one.
+    let reads = calls_of(&world, "DescribeIpv6Addresses").await;
+    wait_for("three more reads of the address", TIMEOUT, || async {
+        (calls_of(&world, "DescribeIpv6Addresses").await >= reads + 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        calls(&world, "AllocateIpv6InternetBandwidth").await["success"],
+        1
+    );
+    assert_eq!(calls_of(&world, "DeleteIpv6InternetBandwidth").await, 0);
+    let object = wait_reason(&api, "lagging", "Ready", "Available").await;
+    assert_eq!(status_of(&object).0.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        bandwidth_in_cloud(&address_in_cloud(&world, &a).await).map(|(b, _)| b),
+        Some(id)
+    );
+
+    api.delete("lagging", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&api, "lagging").await;
+    assert_eq!(
+        calls(&world, "DeleteIpv6InternetBandwidth").await["success"],
+        1
+    );
+    assert_eq!(
+        bandwidth_in_cloud(&address_in_cloud(&world, &a).await),
+        None
+    );
+    world.stop().await;
+}

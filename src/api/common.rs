@@ -29,6 +29,21 @@ pub mod condition {
     pub const STALLED: &str = "Stalled";
 }
 
+/// A create natop sends, recorded in the status before it goes out and cleared once
+/// the new entry's id is in `status.id`. After a crash or a lost answer natop replays
+/// exactly this create (the same ClientToken and parameters) to learn which entry it
+/// made, even when the spec has changed since, so an entry is never left behind or
+/// made twice. Written by natop only.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCreate<T> {
+    /// The entry as natop asked the cloud to create it.
+    pub entry: T,
+    /// The id of the entry this create replaces (one that vanished from the cloud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
 /// A reference to a cluster-scoped ProviderConfig.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 pub use super::common::NatGatewayReference;
 use super::common::{
     BandwidthPackageReference, CloudLocation, DeletionPolicy, ManagementPolicy,
-    PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE, ProviderConfigReference,
-    REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
+    PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE, PendingCreate,
+    ProviderConfigReference, REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
 use super::validation::{IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN};
 
@@ -182,6 +182,33 @@ pub struct ForwardEntryStatus {
     /// Cloud status: `Pending`, `Available` or `Deleting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The create in flight: recorded before natop sends it, cleared once its entry's
+    /// id is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<PendingCreate<RequestedForwardEntry>>,
+}
+
+/// A DNAT entry as natop asks the cloud to create it, references resolved.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedForwardEntry {
+    /// Public IP (resolved from `externalIpFrom` when the spec takes it from a package).
+    pub external_ip: String,
+    /// External port, range or `Any`.
+    pub external_port: String,
+    /// Private IP.
+    pub internal_ip: String,
+    /// Internal port, range or `Any`.
+    pub internal_port: String,
+    /// Protocol: `TCP`, `UDP` or `Any`.
+    #[serde(rename = "ipProtocol")]
+    pub protocol: IpProtocol,
+    /// Name, when the spec gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether external ports above 1024 may share a public IP with SNAT entries.
+    #[serde(default)]
+    pub port_break: bool,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{
     BandwidthPackageReference, CloudLocation, DeletionPolicy, ManagementPolicy,
     NatGatewayReference, PROVIDER_CONFIG_IMMUTABLE, PROVIDER_CONFIG_IMMUTABLE_MESSAGE,
-    ProviderConfigReference, REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
+    PendingCreate, ProviderConfigReference, REGION_IMMUTABLE, REGION_IMMUTABLE_MESSAGE,
 };
 use super::validation::{CIDR_PATTERN, IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN};
 
@@ -176,6 +176,33 @@ pub struct SnatEntryStatus {
     /// Cloud status: `Pending`, `Available` or `Deleting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The create in flight: recorded before natop sends it, cleared once its entry's
+    /// id is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<PendingCreate<RequestedSnatEntry>>,
+}
+
+/// An SNAT entry as natop asks the cloud to create it, references resolved.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedSnatEntry {
+    /// The public IPs, sorted.
+    #[serde(rename = "snatIps")]
+    pub ips: Vec<String>,
+    /// The source vSwitch (exclusive with `sourceCIDR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "sourceVSwitchId")]
+    pub source_vswitch_id: Option<String>,
+    /// The source CIDR block (exclusive with `sourceVSwitchId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "sourceCIDR")]
+    pub source_cidr: Option<String>,
+    /// Name, when the spec gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// EIP affinity.
+    #[serde(default)]
+    pub eip_affinity: bool,
 }
 
 impl SnatEntrySpec {

@@ -78,7 +78,8 @@ pub struct EmulatorArgs {
     pub fault_page_shift: f64,
     /// Milliseconds after its creation during which a gateway, DNAT or SNAT
     /// entry or bandwidth package is missing from describes that do not name
-    /// it by id (eventually consistent listings).
+    /// it by id, and an IPv6 address's new bandwidth is not in them yet
+    /// (eventually consistent listings).
     #[arg(long, default_value_t = 0)]
     pub fault_list_lag_ms: u64,
 }

@@ -33,7 +33,8 @@ pub struct FaultRule {
     pub page_shift: f64,
     /// Milliseconds after its creation during which a NAT gateway, DNAT or
     /// SNAT entry or bandwidth package is missing from describes that do not
-    /// name it by id, as an eventually consistent listing would leave it out;
+    /// name it by id, as an eventually consistent listing would leave it out
+    /// (an IPv6 address shows bandwidth bought within it as not bought yet);
     /// a describe by id sees it at once (UCloud's package listing has no id
     /// filter: it always lags). Not a rate: every listing in the window
     /// leaves it out.

@@ -191,6 +191,10 @@ pub struct AlibabaRegionState {
     /// IPv6 addresses by id, with their internet bandwidth when allocated.
     #[serde(default)]
     pub ipv6_addresses: BTreeMap<String, Record<Ipv6Address>>,
+    /// When the internet bandwidth an IPv6 address holds now was bought,
+    /// virtual Unix milliseconds, by address id (for the `listLagMs` fault).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ipv6_bandwidth_bought_ms: BTreeMap<String, i64>,
 }
 
 impl AlibabaRegionState {

@@ -2,7 +2,7 @@
 
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
-use crate::api::forward_entry::{ForwardEntry, IpProtocol};
+use crate::api::forward_entry::{ForwardEntry, RequestedForwardEntry};
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::forward_entry::{
@@ -21,24 +21,8 @@ impl Row for ForwardTableEntry {
     }
 }
 
-/// A DNAT entry as the cloud should hold it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredForward {
-    /// Public IP.
-    pub external_ip: String,
-    /// External port, range or `Any`.
-    pub external_port: String,
-    /// Private IP.
-    pub internal_ip: String,
-    /// Internal port, range or `Any`.
-    pub internal_port: String,
-    /// Protocol.
-    pub protocol: IpProtocol,
-    /// Name, when the spec gives one.
-    pub name: Option<String>,
-    /// PortBreak.
-    pub port_break: bool,
-}
+/// A DNAT entry as the cloud should hold it (and as `status.creating` records it).
+pub type DesiredForward = RequestedForwardEntry;
 
 fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

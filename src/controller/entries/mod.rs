@@ -37,7 +37,7 @@ use super::tables::{Row, Snapshot, TableKey, Tables, Turn, Writer, locks_table};
 use super::{location, ownership};
 use crate::api::{
     BandwidthPackage, CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway,
-    ProviderConfig,
+    PendingCreate, ProviderConfig,
 };
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
@@ -93,8 +93,9 @@ pub trait EntryKind:
     const IPS_FIELD: &'static str;
     /// The cloud row.
     type Row: Row + Debug;
-    /// The entry as the cloud should hold it, references resolved.
-    type Desired: Clone + Debug + Send + Sync;
+    /// The entry as the cloud should hold it, references resolved; also what
+    /// `status.creating` records of a create in flight.
+    type Desired: Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync;
 
     /// The fields every entry shares.
     fn common(&self) -> Common<'_>;
@@ -248,6 +249,8 @@ struct Progress {
     gateway_id: Option<String>,
     ips: Option<String>,
     cloud_status: Option<String>,
+    /// `status.creating`: the create in flight (see [`PendingCreate`]).
+    creating: Option<Value>,
     verdict: Option<Verdict>,
 }
 
@@ -268,8 +271,28 @@ impl Progress {
             gateway_id: text("natGatewayId"),
             ips: text(K::IPS_FIELD),
             cloud_status: text("status"),
+            creating: status.get("creating").cloned().filter(|c| !c.is_null()),
             verdict: None,
         }
+    }
+
+    /// The create in flight, as `status.creating` records it.
+    fn pending<K: EntryKind>(&self) -> Option<PendingCreate<K::Desired>> {
+        self.creating
+            .clone()
+            .and_then(|c| serde_json::from_value(c).ok())
+    }
+
+    /// Record `pending` as the create in flight.
+    fn set_pending<K: EntryKind>(&mut self, pending: &PendingCreate<K::Desired>) {
+        self.creating = serde_json::to_value(pending).ok();
+    }
+
+    /// The entry's id is known: no create is in flight any more.
+    fn identified(&mut self, table: &str, id: &str) {
+        self.id = Some(id.to_string());
+        self.table = Some(table.to_string());
+        self.creating = None;
     }
 
     fn set(&mut self, verdict: Verdict) {
@@ -277,8 +300,7 @@ impl Progress {
     }
 
     fn record<K: EntryKind>(&mut self, table: &str, row: &K::Row) {
-        self.id = Some(row.id().to_string());
-        self.table = Some(table.to_string());
+        self.identified(table, row.id());
         self.ips = Some(K::ips(row)).filter(|s| !s.is_empty());
         self.cloud_status = Some(row.status().to_string());
     }
@@ -371,6 +393,9 @@ async fn write_status<K: EntryKind>(
         if let Some(value) = value {
             status.insert(field.to_string(), json!(value));
         }
+    }
+    if let Some(creating) = &progress.creating {
+        status.insert("creating".into(), creating.clone());
     }
     if let Some(generation) = generation {
         status.insert("observedGeneration".into(), json!(generation));
@@ -649,6 +674,9 @@ enum Step {
     Create { earlier: Option<String> },
     /// Find out whether the entry holding our natural key is ours.
     Claim { candidate: String },
+    /// Replay the create `status.creating` records, which differs from the
+    /// one the spec now asks for, to learn which entry it made (if any).
+    Replay,
     /// Modify entry `id`.
     Modify { id: String, drift: Vec<String> },
 }
@@ -657,8 +685,22 @@ impl Step {
     fn writes(&self) -> bool {
         matches!(
             self,
-            Step::Create { .. } | Step::Claim { .. } | Step::Modify { .. }
+            Step::Create { .. } | Step::Claim { .. } | Step::Replay | Step::Modify { .. }
         )
+    }
+
+    /// Whether the step sends a create that `status.creating` must record first.
+    fn creates(&self) -> bool {
+        matches!(self, Step::Create { .. } | Step::Claim { .. })
+    }
+}
+
+/// The create the spec asks for now: the desired entry, replacing the
+/// recorded id (if any).
+fn expected_create<D: Clone>(desired: &D, progress: &Progress) -> PendingCreate<D> {
+    PendingCreate {
+        entry: desired.clone(),
+        replaces: progress.id.clone(),
     }
 }
 
@@ -708,11 +750,10 @@ pub fn deleting_holder<'r, K: EntryKind>(
 fn decide<K: EntryKind>(
     entry: &K,
     progress: &Progress,
-    target: &Target<K>,
+    table: &str,
     desired: &K::Desired,
     snapshot: &Snapshot<K::Row>,
 ) -> Step {
-    let table = &target.key.table;
     let id = known_id(entry, progress, table);
     let observe = entry.common().management == ManagementPolicy::Observe;
     let by_id = id.as_deref().and_then(|id| snapshot.get(id));
@@ -737,6 +778,14 @@ fn decide<K: EntryKind>(
                     K::TABLE
                 ),
             });
+        }
+        if progress
+            .pending::<K>()
+            .is_some_and(|pending| pending != expected_create(desired, progress))
+        {
+            // A create went out for another spec (or replacing another id)
+            // and its answer was never recorded: that entry may exist.
+            return Step::Replay;
         }
         if let Some(candidate) = by_key() {
             return Step::Claim {
@@ -892,15 +941,21 @@ async fn apply<K: EntryKind>(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut step = decide(entry, progress, &target, &desired, &snap);
+    let mut step = decide(entry, progress, &target.key.table, &desired, &snap);
     if let Some(row) = known_id(entry, progress, &target.key.table)
         .as_deref()
         .and_then(|id| snap.get(id))
     {
         progress.record::<K>(&target.key.table, row);
     }
-    if step.writes() && !placed {
-        // Record the place first (the status write below); write next time.
+    let expected = expected_create(&desired, progress);
+    let recorded = progress.pending::<K>().as_ref() == Some(&expected);
+    if step.writes() && (!placed || (step.creates() && !recorded)) {
+        // Record the place and the create first (the status write below);
+        // write next time. A create is never sent before it is recorded.
+        if step.creates() {
+            progress.set_pending::<K>(&expected);
+        }
         progress.set(Verdict::progressing(
             "Creating",
             format!(
@@ -942,8 +997,8 @@ async fn apply<K: EntryKind>(
             tracing::debug!(busy = busy.id(), "table busy");
             return Ok(Action::requeue(tables.poll_delay(&target.key)));
         }
-        step = decide(entry, progress, &target, &desired, &fresh);
-        if let (Step::Create { .. }, Some(id)) =
+        step = decide(entry, progress, &target.key.table, &desired, &fresh);
+        if let (Step::Create { .. } | Step::Replay, Some(id)) =
             (&step, known_id(entry, progress, &target.key.table))
             && confirm_missing::<K>(ctx, &target, &id).await?.is_some()
         {
@@ -958,6 +1013,16 @@ async fn apply<K: EntryKind>(
                 ),
             ));
             return Ok(Action::requeue(tables.poll_delay(&target.key)));
+        }
+        if step.creates() && !recorded {
+            // The fresh read asks for a create the status does not record yet.
+            turn.done();
+            progress.set_pending::<K>(&expected);
+            progress.set(Verdict::progressing(
+                "Creating",
+                format!("creating an entry in {} {}", K::TABLE, target.key.table),
+            ));
+            return Ok(Action::requeue(Duration::from_millis(200)));
         }
         if step.writes() {
             let result = write(entry, ctx, &target, &desired, &fresh, step, progress).await;
@@ -1015,7 +1080,7 @@ fn settle<K: EntryKind>(
             Ok(Action::requeue(drift_interval))
         }
         // Writes are handled by `write`.
-        Step::Create { .. } | Step::Claim { .. } | Step::Modify { .. } => {
+        Step::Create { .. } | Step::Claim { .. } | Step::Replay | Step::Modify { .. } => {
             Ok(Action::requeue(Duration::from_secs(1)))
         }
     }
@@ -1055,8 +1120,7 @@ async fn write<K: EntryKind>(
         Step::Create { earlier } => {
             let token = token(entry, desired, earlier.as_deref());
             let id = K::create(client, region, table, desired, token).await?;
-            progress.id = Some(id.clone());
-            progress.table = Some(table.clone());
+            progress.identified(table, &id);
             progress.ips = Some(K::desired_ips(desired));
             progress.cloud_status = Some("Pending".into());
             let (reason, note) = match earlier {
@@ -1101,8 +1165,7 @@ async fn write<K: EntryKind>(
             if let Some(row) = snap.get(&claimed) {
                 progress.record::<K>(table, row);
             } else {
-                progress.id = Some(claimed.clone());
-                progress.table = Some(table.clone());
+                progress.identified(table, &claimed);
             }
             let note = format!(
                 "entry {claimed} in {} {table} was created for this object earlier: adopted it",
@@ -1119,6 +1182,60 @@ async fn write<K: EntryKind>(
             .await;
             progress.set(Verdict::progressing("Adopted", note));
             Ok(Action::requeue(Duration::from_millis(200)))
+        }
+        Step::Replay => {
+            let Some(pending) = progress.pending::<K>() else {
+                return Ok(Action::requeue(Duration::from_millis(200)));
+            };
+            let old = K::natural_key(&pending.entry);
+            match replay(entry, target, &pending, snap).await? {
+                Replayed::Made(id) => {
+                    match snap.get(&id) {
+                        Some(row) => progress.record::<K>(table, row),
+                        None => progress.identified(table, &id),
+                    }
+                    let note = format!(
+                        "entry {id} ({old}) in {} {table} was created for this object before \
+                         its answer was recorded: adopted it, to bring it to the spec",
+                        K::TABLE
+                    );
+                    event(
+                        ctx,
+                        entry,
+                        EventType::Normal,
+                        "Adopted",
+                        "Create",
+                        note.clone(),
+                    )
+                    .await;
+                    progress.set(Verdict::progressing("Adopted", note));
+                    Ok(Action::requeue(Duration::from_millis(200)))
+                }
+                Replayed::NotMade(code) => {
+                    // The cloud never made that create: nothing of it to find.
+                    progress.creating = None;
+                    progress.set(Verdict::progressing(
+                        "Creating",
+                        format!(
+                            "an earlier create ({old}) was never made (a replay of it is \
+                             refused: {code}): creating the entry the spec asks for"
+                        ),
+                    ));
+                    Ok(Action::requeue(Duration::from_millis(200)))
+                }
+                Replayed::Unlisted => {
+                    K::tables(ctx).invalidate(&target.key);
+                    progress.set(Verdict::progressing(
+                        "Rechecking",
+                        format!(
+                            "an earlier create ({old}) made an entry in {} {table} that is not \
+                             listed yet: reading the table again",
+                            K::TABLE
+                        ),
+                    ));
+                    Ok(poll())
+                }
+            }
         }
         Step::Modify { id, drift } => {
             K::modify(client, region, table, &id, desired).await?;
@@ -1151,6 +1268,52 @@ async fn write<K: EntryKind>(
         }
         other => settle(entry, ctx, target, other, progress),
     }
+}
+
+/// What a replay of the create `status.creating` records says.
+enum Replayed {
+    /// It made entry `id` (now, or when it was first sent).
+    Made(String),
+    /// The cloud refuses it for good (the code): that create never made
+    /// anything, so nothing of it exists.
+    NotMade(String),
+    /// The token is the object's but the parameters differ (natop's request
+    /// changed shape) and no listed entry holds the recorded key yet.
+    Unlisted,
+}
+
+/// Replay `pending` exactly: the same ClientToken and parameters. The cloud
+/// answers with the entry it made under that token, or makes it now (when the
+/// first try never arrived), or refuses for good, which proves the token never
+/// made anything. The caller holds the table's turn.
+async fn replay<K: EntryKind>(
+    entry: &K,
+    target: &Target<K>,
+    pending: &PendingCreate<K::Desired>,
+    snap: &Snapshot<K::Row>,
+) -> Result<Replayed, ReconcileError> {
+    let token = token(entry, &pending.entry, pending.replaces.as_deref());
+    let result = K::create(
+        &target.client,
+        &target.key.region,
+        &target.key.table,
+        &pending.entry,
+        token,
+    )
+    .await;
+    Ok(match result {
+        Ok(id) => Replayed::Made(id),
+        Err(e) if token_was_ours(&e) => {
+            match snap.rows.iter().find(|r| {
+                K::has_key(&pending.entry, r) && !r.status().eq_ignore_ascii_case("Deleting")
+            }) {
+                Some(row) => Replayed::Made(row.id().to_string()),
+                None => Replayed::Unlisted,
+            }
+        }
+        Err(e) if e.is_retryable() => return Err(e.into()),
+        Err(e) => Replayed::NotMade(e.code().unwrap_or("refused").to_string()),
+    })
 }
 
 /// Whether the object was Ready for generation `generation`.
@@ -1276,50 +1439,23 @@ async fn cleanup_step<K: EntryKind>(
         Some(row) => Some(row.clone()),
         // No id recorded (a crash right after the create): the entry holding
         // the key is ours when a replayed create says so.
-        None if progress.id.is_none() => {
-            let desired = target.desired.as_ref().ok();
-            match desired.and_then(|d| snap.rows.iter().find(|r| K::has_key(d, r)).map(|r| (d, r)))
-            {
-                Some((desired, candidate)) => {
-                    let candidate = candidate.clone();
-                    match claim(entry, ctx, &target, desired, &candidate, None).await? {
-                        Claimed::Ours => Some(candidate),
-                        Claimed::NotOurs => None,
-                        Claimed::Later(action) => {
-                            progress.set(Verdict::progressing(
-                                "Queued",
-                                format!("waiting for its turn on {} {table}", K::TABLE),
-                            ));
-                            return Ok(Some(action));
-                        }
-                    }
-                }
-                None => None,
+        None if progress.id.is_none() => match pending_row(entry, ctx, &target, progress).await? {
+            PendingRow::Found(row) => Some(row),
+            PendingRow::Later(action) => {
+                progress.set(Verdict::progressing(
+                    "Queued",
+                    format!("waiting for its turn on {} {table}", K::TABLE),
+                ));
+                return Ok(Some(action));
             }
-        }
-        None => None,
-    };
-    let row = match (row, progress.id.clone()) {
-        (Some(row), _) => row,
-        // Missing from the listing: only a read of that one entry proves it gone.
-        (None, Some(id)) => match confirm_missing::<K>(ctx, &target, &id).await? {
-            Some(row) => row,
-            None => {
-                // The recorded entry is gone. A re-create whose status write
-                // was lost may hold the key: it is this object's when a
-                // replay of that create (its token names the replaced id)
-                // says so.
-                let desired = match target.desired.clone() {
-                    Ok(desired) => Some(desired),
-                    Err(_) => followed_desired(entry, ctx).await?,
-                };
-                let holder = desired.and_then(|desired| {
-                    let row = snap.rows.iter().find(|r| K::has_key(&desired, r))?.clone();
-                    Some((desired, row))
-                });
-                let replacement = match holder {
+            PendingRow::Nothing => {
+                let desired = target.desired.as_ref().ok();
+                match desired
+                    .and_then(|d| snap.rows.iter().find(|r| K::has_key(d, r)).map(|r| (d, r)))
+                {
                     Some((desired, candidate)) => {
-                        match claim(entry, ctx, &target, &desired, &candidate, Some(&id)).await? {
+                        let candidate = candidate.clone();
+                        match claim(entry, ctx, &target, desired, &candidate, None).await? {
                             Claimed::Ours => Some(candidate),
                             Claimed::NotOurs => None,
                             Claimed::Later(action) => {
@@ -1332,14 +1468,65 @@ async fn cleanup_step<K: EntryKind>(
                         }
                     }
                     None => None,
-                };
-                match replacement {
-                    Some(row) => row,
-                    None => {
-                        return gone(format!("entry {id} is gone from {} {table}", K::TABLE)).await;
-                    }
                 }
             }
+        },
+        None => None,
+    };
+    let row = match (row, progress.id.clone()) {
+        (Some(row), _) => row,
+        // Missing from the listing: only a read of that one entry proves it gone.
+        (None, Some(id)) => match confirm_missing::<K>(ctx, &target, &id).await? {
+            Some(row) => row,
+            None => match pending_row(entry, ctx, &target, progress).await? {
+                PendingRow::Found(row) => row,
+                PendingRow::Later(action) => {
+                    progress.set(Verdict::progressing(
+                        "Queued",
+                        format!("waiting for its turn on {} {table}", K::TABLE),
+                    ));
+                    return Ok(Some(action));
+                }
+                PendingRow::Nothing => {
+                    // The recorded entry is gone. A re-create whose status write
+                    // was lost may hold the key: it is this object's when a
+                    // replay of that create (its token names the replaced id)
+                    // says so.
+                    let desired = match target.desired.clone() {
+                        Ok(desired) => Some(desired),
+                        Err(_) => followed_desired(entry, ctx).await?,
+                    };
+                    let holder = desired.and_then(|desired| {
+                        let row = snap.rows.iter().find(|r| K::has_key(&desired, r))?.clone();
+                        Some((desired, row))
+                    });
+                    let replacement = match holder {
+                        Some((desired, candidate)) => {
+                            match claim(entry, ctx, &target, &desired, &candidate, Some(&id))
+                                .await?
+                            {
+                                Claimed::Ours => Some(candidate),
+                                Claimed::NotOurs => None,
+                                Claimed::Later(action) => {
+                                    progress.set(Verdict::progressing(
+                                        "Queued",
+                                        format!("waiting for its turn on {} {table}", K::TABLE),
+                                    ));
+                                    return Ok(Some(action));
+                                }
+                            }
+                        }
+                        None => None,
+                    };
+                    match replacement {
+                        Some(row) => row,
+                        None => {
+                            return gone(format!("entry {id} is gone from {} {table}", K::TABLE))
+                                .await;
+                        }
+                    }
+                }
+            },
         },
         (None, None) => {
             return gone(format!("the entry is gone from {} {table}", K::TABLE)).await;
@@ -1517,6 +1704,65 @@ fn verdict_message(verdict: &Verdict) -> &str {
     }
 }
 
+/// What a replay of the recorded create found, during deletion.
+enum PendingRow<R> {
+    /// The entry it made.
+    Found(R),
+    /// No create is recorded, or the recorded one made nothing that exists.
+    Nothing,
+    /// Look again then.
+    Later(Action),
+}
+
+/// The entry the create `status.creating` records made, if it exists: the
+/// object's entry whatever its spec says now. A replay that makes the entry
+/// only now (the first try never arrived) makes one that deletion then
+/// removes: natop prefers that to leaving one behind.
+async fn pending_row<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    target: &Target<K>,
+    progress: &mut Progress,
+) -> Result<PendingRow<K::Row>, ReconcileError> {
+    let Some(pending) = progress.pending::<K>() else {
+        return Ok(PendingRow::Nothing);
+    };
+    let tables = K::tables(ctx);
+    let poll = || PendingRow::Later(Action::requeue(tables.poll_delay(&target.key)));
+    let Turn::Granted(turn) = tables.turn(&target.key, &writer(entry)) else {
+        return Ok(PendingRow::Later(Action::requeue(WAITING)));
+    };
+    let fresh = snapshot(ctx, target, WRITE_MAX_AGE).await?;
+    if fresh.busy_entry().is_some() {
+        drop(turn);
+        return Ok(poll());
+    }
+    let replayed = replay(entry, target, &pending, &fresh).await;
+    turn.wrote();
+    let id = match replayed? {
+        Replayed::Made(id) => id,
+        Replayed::NotMade(_) => {
+            progress.creating = None;
+            return Ok(PendingRow::Nothing);
+        }
+        Replayed::Unlisted => {
+            tables.invalidate(&target.key);
+            return Ok(poll());
+        }
+    };
+    let row = match fresh.get(&id) {
+        Some(row) => Some(row.clone()),
+        None => confirm_missing::<K>(ctx, target, &id).await?,
+    };
+    Ok(match row {
+        Some(row) => PendingRow::Found(row),
+        None => {
+            progress.creating = None;
+            PendingRow::Nothing
+        }
+    })
+}
+
 enum Claimed {
     Ours,
     NotOurs,
@@ -1562,5 +1808,180 @@ async fn claim<K: EntryKind>(
         Err(e) if token_was_ours(&e) => Ok(Claimed::Ours),
         Err(e) if e.is_retryable() => Err(e.into()),
         Err(_) => Ok(Claimed::NotOurs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::forward_entry::ForwardEntry;
+    use crate::cloud::alibaba::actions::forward_entry::ForwardTableEntry;
+
+    const TABLE: &str = "ftb-1";
+
+    fn entry(port: &str) -> ForwardEntry {
+        serde_json::from_value(json!({
+            "apiVersion": "natop.dev/v1alpha1",
+            "kind": "ForwardEntry",
+            "metadata": {"name": "web", "namespace": "team", "uid": "uid-1"},
+            "spec": {
+                "natGatewayRef": {"name": "gw"},
+                "externalIp": "47.1.2.3",
+                "externalPort": port,
+                "internalIp": "192.168.0.10",
+                "internalPort": "8080",
+                "ipProtocol": "TCP",
+            },
+        }))
+        .unwrap()
+    }
+
+    fn row(id: &str, port: &str, status: &str) -> ForwardTableEntry {
+        ForwardTableEntry {
+            external_ip: "47.1.2.3".into(),
+            external_port: Some(port.into()),
+            forward_entry_id: id.into(),
+            forward_table_id: TABLE.into(),
+            internal_ip: "192.168.0.10".into(),
+            internal_port: Some("8080".into()),
+            ip_protocol: "TCP".into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    fn snapshot(rows: Vec<ForwardTableEntry>) -> Snapshot<ForwardTableEntry> {
+        Snapshot {
+            rows,
+            fetched: Instant::now(),
+            pages: 1,
+        }
+    }
+
+    /// The progress of an object with `id` recorded and a create of `port`
+    /// (replacing `replaces`) in flight.
+    fn progress(id: Option<&str>, creating: Option<(&str, Option<&str>)>) -> Progress {
+        let mut progress = Progress {
+            id: id.map(String::from),
+            table: Some(TABLE.into()),
+            ..Default::default()
+        };
+        if let Some((port, replaces)) = creating {
+            let desired = entry(port).desired(&[]).unwrap();
+            progress.set_pending::<ForwardEntry>(&PendingCreate {
+                entry: desired,
+                replaces: replaces.map(String::from),
+            });
+        }
+        progress
+    }
+
+    fn step(spec_port: &str, progress: &Progress, rows: Vec<ForwardTableEntry>) -> String {
+        let object = entry(spec_port);
+        let desired = object.desired(&[]).unwrap();
+        let step = decide(&object, progress, TABLE, &desired, &snapshot(rows));
+        format!("{step:?}")
+    }
+
+    #[test]
+    fn a_create_in_flight_for_another_spec_is_replayed_before_anything_else() {
+        for (name, progress, spec_port, rows, expected) in [
+            (
+                "nothing recorded, nothing listed: create",
+                progress(None, None),
+                "80",
+                vec![],
+                "Create { earlier: None }",
+            ),
+            (
+                "the create of this spec in flight, key free: create (same token)",
+                progress(None, Some(("80", None))),
+                "80",
+                vec![],
+                "Create { earlier: None }",
+            ),
+            (
+                "the create of this spec in flight, key held: claim",
+                progress(None, Some(("80", None))),
+                "80",
+                vec![row("fwd-1", "80", "Available")],
+                "Claim { candidate: \"fwd-1\" }",
+            ),
+            (
+                "port edited after a create of 80 went out, 80 not listed: replay it",
+                progress(None, Some(("80", None))),
+                "81",
+                vec![],
+                "Replay",
+            ),
+            (
+                "port edited after a create of 80 went out, 80 listed: replay it",
+                progress(None, Some(("80", None))),
+                "81",
+                vec![row("fwd-1", "80", "Available")],
+                "Replay",
+            ),
+            (
+                "port edited, and the new key is held: the recorded create first",
+                progress(None, Some(("80", None))),
+                "81",
+                vec![row("fwd-2", "81", "Available")],
+                "Replay",
+            ),
+            (
+                "a re-create replacing another id is in flight: replay it",
+                progress(Some("fwd-0"), Some(("80", Some("fwd-9")))),
+                "80",
+                vec![],
+                "Replay",
+            ),
+            (
+                "the re-create of this spec replacing the recorded id: create",
+                progress(Some("fwd-0"), Some(("80", Some("fwd-0")))),
+                "80",
+                vec![],
+                "Create { earlier: Some(\"fwd-0\") }",
+            ),
+            (
+                "the recorded id is listed: a stale record changes nothing",
+                progress(Some("fwd-1"), Some(("80", None))),
+                "81",
+                vec![row("fwd-1", "80", "Available")],
+                "Modify",
+            ),
+        ] {
+            let got = step(spec_port, &progress, rows);
+            assert!(got.starts_with(expected), "{name}: {got}");
+        }
+    }
+
+    #[test]
+    fn the_record_survives_the_status_round_trip_and_clears_once_identified() {
+        let mut progress = progress(None, Some(("80", None)));
+        let pending = progress.pending::<ForwardEntry>().unwrap();
+        assert_eq!(pending.entry.external_port, "80");
+        assert_eq!(
+            expected_create(&entry("80").desired(&[]).unwrap(), &progress),
+            pending
+        );
+        // As the API server stores it: the CRD's schema names these fields.
+        let stored = progress.creating.clone().unwrap();
+        assert_eq!(
+            stored,
+            json!({"entry": {
+                "externalIp": "47.1.2.3", "externalPort": "80", "internalIp": "192.168.0.10",
+                "internalPort": "8080", "ipProtocol": "TCP", "portBreak": false,
+            }})
+        );
+        let typed: crate::api::forward_entry::ForwardEntryStatus =
+            serde_json::from_value(json!({"creating": stored})).unwrap();
+        assert_eq!(typed.creating, Some(pending));
+        progress.identified(TABLE, "fwd-1");
+        assert_eq!(progress.creating, None);
+        assert_eq!(progress.id.as_deref(), Some("fwd-1"));
     }
 }

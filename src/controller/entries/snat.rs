@@ -2,7 +2,7 @@
 
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
-use crate::api::snat_entry::SnatEntry;
+use crate::api::snat_entry::{RequestedSnatEntry, SnatEntry};
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::snat_entry::{
@@ -21,25 +21,24 @@ impl Row for SnatTableEntry {
 }
 
 /// Where an SNAT entry's traffic comes from: its natural key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
     /// A vSwitch.
-    VSwitch(String),
+    VSwitch(&'a str),
     /// A CIDR block.
-    Cidr(String),
+    Cidr(&'a str),
 }
 
-/// An SNAT entry as the cloud should hold it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredSnat {
-    /// The public IPs, sorted.
-    pub ips: Vec<String>,
-    /// The source.
-    pub source: Source,
-    /// Name, when the spec gives one.
-    pub name: Option<String>,
-    /// EIP affinity.
-    pub eip_affinity: bool,
+/// An SNAT entry as the cloud should hold it (and as `status.creating` records it).
+pub type DesiredSnat = RequestedSnatEntry;
+
+/// The source of `desired`: its vSwitch when it names one, else its CIDR block.
+pub fn source(desired: &DesiredSnat) -> Source<'_> {
+    match (&desired.source_vswitch_id, &desired.source_cidr) {
+        (Some(vswitch), _) => Source::VSwitch(vswitch),
+        (None, Some(cidr)) => Source::Cidr(cidr),
+        (None, None) => Source::Cidr(""),
+    }
 }
 
 fn ip_set(text: &str) -> Vec<String> {
@@ -118,30 +117,30 @@ impl EntryKind for SnatEntry {
         };
         ips.sort();
         ips.dedup();
-        let source = match (&spec.source_vswitch_id, &spec.source_cidr) {
-            (Some(vswitch), _) => Source::VSwitch(vswitch.clone()),
-            (None, Some(cidr)) => Source::Cidr(cidr.clone()),
+        let (source_vswitch_id, source_cidr) = match (&spec.source_vswitch_id, &spec.source_cidr) {
+            (Some(vswitch), _) => (Some(vswitch.clone()), None),
+            (None, Some(cidr)) => (None, Some(cidr.clone())),
             (None, None) => return Err("the entry has no source".into()),
         };
         Ok(DesiredSnat {
             ips,
-            source,
+            source_vswitch_id,
+            source_cidr,
             name: spec.name.clone(),
             eip_affinity: spec.eip_affinity,
         })
     }
 
     fn natural_key(desired: &DesiredSnat) -> String {
-        match &desired.source {
-            Source::VSwitch(v) => v.clone(),
-            Source::Cidr(c) => c.clone(),
+        match source(desired) {
+            Source::VSwitch(v) | Source::Cidr(v) => v.to_string(),
         }
     }
 
     fn has_key(desired: &DesiredSnat, row: &SnatTableEntry) -> bool {
-        match &desired.source {
-            Source::VSwitch(v) => &row.source_vswitch_id == v,
-            Source::Cidr(c) => row.source_vswitch_id.is_empty() && &row.source_cidr == c,
+        match source(desired) {
+            Source::VSwitch(v) => row.source_vswitch_id == v,
+            Source::Cidr(c) => row.source_vswitch_id.is_empty() && row.source_cidr == c,
         }
     }
 
@@ -224,9 +223,9 @@ impl EntryKind for SnatEntry {
         desired: &DesiredSnat,
         token: String,
     ) -> Result<String, CloudError> {
-        let (vswitch, cidr) = match &desired.source {
-            Source::VSwitch(v) => (Some(v.clone()), None),
-            Source::Cidr(c) => (None, Some(c.clone())),
+        let (vswitch, cidr) = match source(desired) {
+            Source::VSwitch(v) => (Some(v.to_string()), None),
+            Source::Cidr(c) => (None, Some(c.to_string())),
         };
         let created = client
             .call(&CreateSnatEntry {

@@ -78,6 +78,10 @@ fn allocate(
     if address.wire.allocation_time.is_empty() {
         address.wire.allocation_time = now;
     }
+    ctx.state
+        .ipv6_bandwidth_bought_ms
+        .insert(req.ipv6_address_id.clone(), ctx.now_ms);
+    let address = address_mut(ctx.state, &req.ipv6_address_id)?;
     address.wire.ipv6_internet_bandwidth = Some(Ipv6InternetBandwidth {
         ipv6_internet_bandwidth_id: id.clone(),
         bandwidth: Some(bandwidth),
@@ -131,6 +135,7 @@ fn delete(
     if req.dry_run == Some(true) {
         return Err(dry_run());
     }
+    ctx.state.ipv6_bandwidth_bought_ms.remove(&address_id);
     let address = address_mut(ctx.state, &address_id)?;
     address.wire.network_type = "Private".to_string();
     address.wire.real_bandwidth = Some(0);
@@ -143,7 +148,18 @@ fn describe(
     req: DescribeIpv6Addresses,
 ) -> Result<DescribeIpv6AddressesResponse, ApiError> {
     let ids = id_filter(req.ipv6_address_id.as_deref())?;
-    let mut records: Vec<&Record<Ipv6Address>> = ctx
+    // A listing that does not name an address by id lags: bandwidth bought
+    // within `listLagMs` is not in it yet (the address shows as it was).
+    let listed_before_ms = ctx.now_ms.saturating_sub(ctx.list_lag_ms);
+    let lagging = |r: &Record<Ipv6Address>| {
+        ids.is_none()
+            && ctx
+                .state
+                .ipv6_bandwidth_bought_ms
+                .get(&r.wire.ipv6_address_id)
+                .is_some_and(|&bought| bought > listed_before_ms)
+    };
+    let mut records: Vec<(i64, Ipv6Address)> = ctx
         .state
         .ipv6_addresses
         .values()
@@ -151,12 +167,17 @@ fn describe(
             ids.as_ref()
                 .is_none_or(|ids| ids.contains(&r.wire.ipv6_address_id.as_str()))
         })
-        .filter(|r| matches(&req, &r.wire))
+        .map(|r| {
+            let mut wire = r.wire.clone();
+            if lagging(r) {
+                wire.ipv6_internet_bandwidth = None;
+            }
+            (r.created_ms, wire)
+        })
+        .filter(|(_, a)| matches(&req, a))
         .collect();
-    records.sort_by(|a, b| {
-        (a.created_ms, &a.wire.ipv6_address_id).cmp(&(b.created_ms, &b.wire.ipv6_address_id))
-    });
-    let items: Vec<Ipv6Address> = records.iter().map(|r| shown(&r.wire)).collect();
+    records.sort_by(|a, b| (a.0, &a.1.ipv6_address_id).cmp(&(b.0, &b.1.ipv6_address_id)));
+    let items: Vec<Ipv6Address> = records.iter().map(|(_, a)| shown(a)).collect();
     let (page, total, number, size) = paginate(&items, req.page_number, req.page_size)?;
     Ok(DescribeIpv6AddressesResponse {
         total_count: Some(total),
@@ -433,6 +454,46 @@ mod tests {
             .iter()
             .map(|a| a["Ipv6AddressId"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_list_lag_hides_young_bandwidth_from_listings_but_not_from_reads_by_id() {
+        let mut bench = Bench::new();
+        bench.list_lag_ms = 10_000;
+        let id = allocate(&mut bench, A1, "10");
+        let bandwidth_listed = |bench: &mut Bench| {
+            let all = bench.call("DescribeIpv6Addresses", &[]).unwrap();
+            let a1 = all["Ipv6Addresses"]["Ipv6Address"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["Ipv6AddressId"] == A1)
+                .cloned()
+                .unwrap();
+            let public = bench
+                .call("DescribeIpv6Addresses", &[("NetworkType", "Public")])
+                .unwrap();
+            (
+                a1["Ipv6InternetBandwidth"]["Ipv6InternetBandwidthId"].clone(),
+                listed(&public),
+            )
+        };
+        assert_eq!(
+            bandwidth_listed(&mut bench),
+            (Value::from(""), vec![]),
+            "the listing shows the address as it was before the purchase"
+        );
+        let by_id = address(&mut bench, A1);
+        assert_eq!(
+            by_id["Ipv6InternetBandwidth"]["Ipv6InternetBandwidthId"],
+            id.as_str()
+        );
+        assert_eq!(by_id["NetworkType"], "Public");
+        bench.advance(11);
+        assert_eq!(
+            bandwidth_listed(&mut bench),
+            (Value::from(id.as_str()), vec![A1.to_string()])
+        );
     }
 
     #[test]
