@@ -9,9 +9,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
+use super::entries::tables::{Tables, Writer};
 use super::ownership::Stores;
 use super::providers::Providers;
-use super::tables::{Tables, Writer};
 use super::timing::Pacing;
 use crate::cloud::alibaba::actions::forward_entry::ForwardTableEntry;
 use crate::cloud::alibaba::actions::snat_entry::SnatTableEntry;

@@ -3,9 +3,10 @@
 
 pub mod bandwidth_package;
 pub mod context;
+pub mod engine;
 pub mod entries;
 pub mod identity;
-pub mod ipv6;
+pub mod ipv6_internet_bandwidth;
 pub mod location;
 pub mod nat_gateway;
 pub mod ownership;
@@ -13,7 +14,6 @@ pub mod provider_config;
 pub mod providers;
 pub mod reconcile;
 pub mod status;
-pub mod tables;
 pub mod timing;
 
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Run an entry controller with its wake-ups (once per context).
 async fn entries_run<K: entries::EntryKind>(
     ctx: Arc<Context>,
-    wakes: &std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<tables::Writer>>>,
+    wakes: &std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<entries::tables::Writer>>>,
 ) {
     let taken = wakes
         .lock()
@@ -49,8 +49,8 @@ pub async fn run(ctx: Arc<Context>) {
         tokio::join!(
             provider_config::run(ctx.clone()),
             nat_gateway::run(ctx.clone()),
-            bandwidth_package::run(ctx.clone()),
-            ipv6::run(ctx.clone()),
+            engine::run::<crate::api::BandwidthPackage>(ctx.clone()),
+            engine::run::<crate::api::Ipv6InternetBandwidth>(ctx.clone()),
             entries_run::<crate::api::ForwardEntry>(ctx.clone(), &ctx.dnat_wakes),
             entries_run::<crate::api::SnatEntry>(ctx.clone(), &ctx.snat_wakes),
         );

@@ -2,93 +2,69 @@
 //! `provider` picks the cloud; `spec.alibaba` (a legacy NAT bandwidth package,
 //! in [`alibaba`]) or `spec.ucloud` (a temporary bandwidth package for an EIP,
 //! in [`ucloud`]) must match it. This module does what both share:
-//! validation, the ProviderConfig, the finalizer, deletion policies and the
-//! status write.
+//! validation of the spec against the ProviderConfig, adoption checks and the
+//! place recorded before a purchase; the engine does the shell.
 
 pub mod alibaba;
 pub mod ucloud;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, ResourceExt};
 
 use super::Context;
+use super::engine::{Draft, ManagedKind};
 use super::providers::{CloudClient, Resolved};
-use super::reconcile::{self, ReconcileError, event, key};
-use super::status::{Verdict, apply_status, apply_status_unchanged_since, conditions};
+use super::reconcile::{ReconcileError, key};
+use super::status::Verdict;
 use super::{location, ownership};
 use crate::api::bandwidth_package::{BandwidthPackage, BandwidthPackageStatus, validate_provider};
-use crate::api::{
-    CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway, ProviderConfig,
-};
+use crate::api::{CloudLocation, DeletionPolicy, ManagementPolicy, NatGateway};
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "BandwidthPackage";
 
 /// What a reconcile found, for the status write.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    /// The status to write (conditions and observedGeneration are filled in
-    /// from `verdict` when it is written).
-    pub status: BandwidthPackageStatus,
-    /// The verdict.
-    pub verdict: Verdict,
-}
+pub type Progress = Draft<BandwidthPackageStatus>;
 
-impl Progress {
-    fn new(package: &BandwidthPackage) -> Progress {
-        Progress {
-            status: package.status.clone().unwrap_or_default(),
-            verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
-        }
+impl ManagedKind for BandwidthPackage {
+    const KIND: &'static str = KIND;
+    type Status = BandwidthPackageStatus;
+
+    fn status(&self) -> Option<&BandwidthPackageStatus> {
+        self.status.as_ref()
     }
-}
+    fn provider_config(&self) -> &str {
+        &self.spec.provider_config_ref.name
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn management_policy(&self) -> ManagementPolicy {
+        self.spec.management_policy
+    }
+    fn store(ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>> {
+        &ctx.stores.bandwidth_packages
+    }
 
-/// Run the BandwidthPackage controller until `ctx.cancel` is cancelled.
-pub async fn run(ctx: Arc<Context>) {
-    let api: Api<DeserializeGuard<BandwidthPackage>> = match ctx.config.watch_namespaces.as_slice()
-    {
-        [one] => Api::namespaced(ctx.client.clone(), one),
-        _ => Api::all(ctx.client.clone()),
-    };
-    let gateways: Api<DeserializeGuard<NatGateway>> = match ctx.config.watch_namespaces.as_slice() {
-        [one] => Api::namespaced(ctx.client.clone(), one),
-        _ => Api::all(ctx.client.clone()),
-    };
-    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let controller = Controller::new(api, ctx.config.watcher());
-    let store = controller.store();
-    // Only the first run on a context registers its cache.
-    let _ = ctx.stores.bandwidth_packages.set(store.clone());
-    let by_gateway = store.clone();
-    let cancel = ctx.cancel.clone();
-    controller
-        .with_config(
-            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
-        )
-        // A ProviderConfig that changes re-checks every package using it.
-        .watches(configs, ctx.config.watcher(), move |config| {
-            let name = config.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|p| {
-                    p.0.as_ref()
-                        .is_ok_and(|p| p.spec.provider_config_ref.name == name)
-                })
-                .map(|p| ObjectRef::from_obj(&*p))
-                .collect::<Vec<_>>()
-        })
+    fn watches(
+        controller: Controller<DeserializeGuard<Self>>,
+        ctx: &Arc<Context>,
+        store: Store<DeserializeGuard<Self>>,
+    ) -> Controller<DeserializeGuard<Self>> {
+        let gateways: Api<DeserializeGuard<NatGateway>> =
+            match ctx.config.watch_namespaces.as_slice() {
+                [one] => Api::namespaced(ctx.client.clone(), one),
+                _ => Api::all(ctx.client.clone()),
+            };
         // A gateway that becomes Ready (or goes) moves the packages naming it.
-        .watches(gateways, ctx.config.watcher(), move |gateway| {
+        controller.watches(gateways, ctx.config.watcher(), move |gateway| {
             let (name, namespace) = (gateway.name_any(), gateway.namespace());
-            by_gateway
+            store
                 .state()
                 .into_iter()
                 .filter(|p| {
@@ -104,109 +80,24 @@ pub async fn run(ctx: Arc<Context>) {
                 .map(|p| ObjectRef::from_obj(&*p))
                 .collect::<Vec<_>>()
         })
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
-}
-
-fn error_policy(
-    guard: Arc<DeserializeGuard<BandwidthPackage>>,
-    error: &ReconcileError,
-    ctx: Arc<Context>,
-) -> Action {
-    reconcile::on_error(KIND, &guard, error, &ctx)
-}
-
-async fn reconcile(
-    guard: Arc<DeserializeGuard<BandwidthPackage>>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let result =
-        reconcile::measured(KIND, &guard, &ctx, |package| reconcile_valid(package, &ctx)).await;
-    reconcile::count_retrying(KIND, &ctx);
-    result
-}
-
-async fn reconcile_valid(
-    package: &BandwidthPackage,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let namespace = package.namespace().unwrap_or_default();
-    let watched = &ctx.config.watch_namespaces;
-    if !watched.is_empty() && !watched.contains(&namespace) {
-        return Ok(Action::await_change());
     }
-    let api: Api<BandwidthPackage> = Api::namespaced(ctx.client.clone(), &namespace);
-    if package.meta().deletion_timestamp.is_some() {
-        if !package.finalizers().iter().any(|f| f == FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        return cleanup(package, &api, ctx).await;
-    }
-    if reconcile::ensure_finalizer(&api, package).await? {
-        return Ok(Action::await_change());
-    }
-    let mut progress = Progress::new(package);
-    let outcome = apply(package, ctx, &mut progress).await;
-    let action = match &outcome {
-        Ok(action) => action.clone(),
-        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
-        Err(e) => {
-            progress.verdict = if e.is_retryable() {
-                Verdict::progressing(&e.reason(), e.stable_message())
-            } else {
-                Verdict::stalled(&e.reason(), e.stable_message())
-            };
-            if e.is_retryable() {
-                Action::await_change()
-            } else {
-                reconcile::after_error(ctx, &key(package), e)
-            }
-        }
-    };
-    reconcile::note_drift(&mut progress.verdict, package, &ctx.config);
-    write_status(&api, package, &progress).await?;
-    match outcome {
-        Err(e) if e.is_retryable() => Err(e),
-        _ => Ok(action),
-    }
-}
 
-async fn write_status(
-    api: &Api<BandwidthPackage>,
-    package: &BandwidthPackage,
-    progress: &Progress,
-) -> Result<(), ReconcileError> {
-    let mut status = progress.status.clone();
-    let previous = package
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    status.observed_generation = package.metadata.generation;
-    status.conditions = conditions(&previous, package.metadata.generation, &progress.verdict);
-    apply_status(api, package, &status).await?;
-    Ok(())
-}
+    fn orphaned_note(&self, _ctx: &Context, draft: &Progress) -> Option<String> {
+        let id = draft.status.id.as_ref()?;
+        Some(format!("left bandwidth package {id} in the cloud"))
+    }
 
-/// [`write_status`] only if `package` is still at the resourceVersion it was
-/// read at (a Conflict otherwise): the record of a purchase about to be made.
-async fn write_status_unchanged_since(
-    api: &Api<BandwidthPackage>,
-    package: &BandwidthPackage,
-    progress: &Progress,
-) -> Result<(), ReconcileError> {
-    let mut status = progress.status.clone();
-    let previous = package
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    status.observed_generation = package.metadata.generation;
-    status.conditions = conditions(&previous, package.metadata.generation, &progress.verdict);
-    apply_status_unchanged_since(api, package, &status).await?;
-    Ok(())
+    async fn apply(&self, ctx: &Context, draft: &mut Progress) -> Result<Action, ReconcileError> {
+        apply(self, ctx, draft).await
+    }
+
+    async fn cleanup(
+        &self,
+        ctx: &Context,
+        draft: &mut Progress,
+    ) -> Result<Option<Action>, ReconcileError> {
+        cleanup(self, ctx, draft).await
+    }
 }
 
 /// The resolved ProviderConfig for `package`, or a Stalled verdict saying
@@ -328,63 +219,14 @@ async fn apply(
     }
 }
 
-async fn cleanup(
-    package: &BandwidthPackage,
-    api: &Api<BandwidthPackage>,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let key = key(package);
-    let mut progress = Progress::new(package);
-    match cleanup_step(package, ctx, &mut progress).await {
-        Ok(None) => {
-            ctx.pacing.settled(&key);
-            reconcile::remove_finalizer(api, package).await?;
-            Ok(Action::await_change())
-        }
-        Ok(Some(action)) => {
-            write_status(api, package, &progress).await?;
-            Ok(action)
-        }
-        Err(e) => {
-            if e.is_cancelled() {
-                return Ok(Action::await_change());
-            }
-            progress.verdict =
-                Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
-            write_status(api, package, &progress).await?;
-            if e.is_retryable() {
-                Err(e)
-            } else {
-                Ok(Action::requeue(ctx.pacing.backoff(&key)))
-            }
-        }
-    }
-}
-
 /// `None` when the object may go; otherwise when to look again.
-async fn cleanup_step(
+async fn cleanup(
     package: &BandwidthPackage,
     ctx: &Context,
     progress: &mut Progress,
 ) -> Result<Option<Action>, ReconcileError> {
     let spec = &package.spec;
     let id = progress.status.id.clone();
-    if spec.deletion_policy == DeletionPolicy::Orphan
-        || spec.management_policy == ManagementPolicy::Observe
-    {
-        if let Some(id) = id {
-            event(
-                ctx,
-                package,
-                EventType::Normal,
-                "Orphaned",
-                "Delete",
-                format!("left bandwidth package {id} in the cloud"),
-            )
-            .await;
-        }
-        return Ok(None);
-    }
     // Nothing was ever made (or recorded, and the cloud module finds what an
     // unrecorded create made itself).
     let resolved = match resolve(package, ctx).await? {

@@ -1,5 +1,6 @@
 //! ForwardEntry: DNAT entries, keyed by external IP, external port and protocol.
 
+use super::tables::{Row, Tables};
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
 use crate::api::forward_entry::{ForwardEntry, RequestedForwardEntry};
@@ -10,7 +11,6 @@ use crate::cloud::alibaba::actions::forward_entry::{
     ModifyForwardEntry,
 };
 use crate::controller::Context;
-use crate::controller::tables::{Row, Tables};
 
 impl Row for ForwardTableEntry {
     fn id(&self) -> &str {

@@ -2,13 +2,14 @@
 //! kinds, over the [`EntryKind`] each implements.
 //!
 //! An entry resolves its table (from its NatGateway object once that is Ready,
-//! or given), reads the table's shared snapshot (see [`super::tables`]),
+//! or given), reads the table's shared snapshot (see [`tables`]),
 //! finds its cloud entry by id (or, when it has none yet, by natural key) and
 //! decides: in sync, wait, create, modify or delete. Every write waits for
 //! the table's turn and for a snapshot in which nothing is busy.
 
 pub mod forward;
 pub mod snat;
+pub mod tables;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -33,7 +34,6 @@ use super::identity::client_token;
 use super::providers::{CloudClient, Resolved};
 use super::reconcile::{self, ReconcileError, event, key};
 use super::status::{Verdict, apply_status, conditions};
-use super::tables::{Row, Snapshot, TableKey, Tables, Turn, Writer, locks_table};
 use super::{location, ownership};
 use crate::api::{
     BandwidthPackage, CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, NatGateway,
@@ -42,6 +42,7 @@ use crate::api::{
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
+use tables::{Row, Snapshot, TableKey, Tables, Turn, Writer, locks_table};
 
 /// How old a snapshot may be when a write is decided on it.
 const WRITE_MAX_AGE: Duration = Duration::from_secs(2);

@@ -1,5 +1,6 @@
 //! SnatEntry: SNAT entries, keyed by their source (vSwitch or CIDR block).
 
+use super::tables::{Row, Tables};
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
 use crate::api::snat_entry::{RequestedSnatEntry, SnatEntry};
@@ -9,7 +10,6 @@ use crate::cloud::alibaba::actions::snat_entry::{
     CreateSnatEntry, DeleteSnatEntry, DescribeSnatTableEntries, ModifySnatEntry, SnatTableEntry,
 };
 use crate::controller::Context;
-use crate::controller::tables::{Row, Tables};
 
 impl Row for SnatTableEntry {
     fn id(&self) -> &str {

@@ -16,31 +16,34 @@
 //! - `internetChargeType`, the address and the gateway cannot change; a spec
 //!   that changes them anyway (servers without CEL) is `Stalled`.
 
-use std::sync::Arc;
+mod decide;
+
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::reflector::Store;
+use kube::{Api, ResourceExt};
 
 use super::Context;
+use super::engine::{Draft, ManagedKind};
 use super::identity::client_token;
 use super::providers::CloudClient;
 use super::reconcile::{self, ReconcileError, event, key};
-use super::status::{Verdict, apply_status, conditions};
+use super::status::Verdict;
 use super::{location, ownership};
 use crate::api::ipv6_internet_bandwidth::{
     Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus,
 };
-use crate::api::{CloudLocation, DeletionPolicy, FINALIZER, ManagementPolicy, ProviderConfig};
+use crate::api::{CloudLocation, DeletionPolicy, ManagementPolicy};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::ipv6::{
     AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
     ModifyIpv6InternetBandwidth,
 };
+use decide::{Known, Step, bandwidth_id, decide, is_ours};
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "Ipv6InternetBandwidth";
@@ -51,135 +54,49 @@ const ID_PREFIX: &str = "ipv6bw-";
 const WAITING: Duration = Duration::from_secs(30);
 
 /// What a reconcile found, for the status write.
-#[derive(Debug, Clone)]
-struct Progress {
-    status: Ipv6InternetBandwidthStatus,
-    verdict: Verdict,
-}
+type Progress = Draft<Ipv6InternetBandwidthStatus>;
 
-impl Progress {
-    fn new(object: &Ipv6InternetBandwidth) -> Progress {
-        Progress {
-            status: object.status.clone().unwrap_or_default(),
-            verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
-        }
+impl ManagedKind for Ipv6InternetBandwidth {
+    const KIND: &'static str = KIND;
+    type Status = Ipv6InternetBandwidthStatus;
+
+    fn status(&self) -> Option<&Ipv6InternetBandwidthStatus> {
+        self.status.as_ref()
     }
-}
-
-/// Run the Ipv6InternetBandwidth controller until `ctx.cancel` is cancelled.
-pub async fn run(ctx: Arc<Context>) {
-    let api: Api<DeserializeGuard<Ipv6InternetBandwidth>> =
-        match ctx.config.watch_namespaces.as_slice() {
-            [one] => Api::namespaced(ctx.client.clone(), one),
-            _ => Api::all(ctx.client.clone()),
-        };
-    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let controller = Controller::new(api, ctx.config.watcher());
-    let store = controller.store();
-    // Only the first run on a context registers its cache.
-    let _ = ctx.stores.ipv6_bandwidths.set(store.clone());
-    let cancel = ctx.cancel.clone();
-    controller
-        .with_config(
-            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
-        )
-        // A ProviderConfig that changes re-checks every bandwidth using it.
-        .watches(configs, ctx.config.watcher(), move |config| {
-            let name = config.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|b| {
-                    b.0.as_ref()
-                        .is_ok_and(|b| b.spec.provider_config_ref.name == name)
-                })
-                .map(|b| ObjectRef::from_obj(&*b))
-                .collect::<Vec<_>>()
-        })
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
-}
-
-fn error_policy(
-    guard: Arc<DeserializeGuard<Ipv6InternetBandwidth>>,
-    error: &ReconcileError,
-    ctx: Arc<Context>,
-) -> Action {
-    reconcile::on_error(KIND, &guard, error, &ctx)
-}
-
-async fn reconcile(
-    guard: Arc<DeserializeGuard<Ipv6InternetBandwidth>>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let result =
-        reconcile::measured(KIND, &guard, &ctx, |object| reconcile_valid(object, &ctx)).await;
-    reconcile::count_retrying(KIND, &ctx);
-    result
-}
-
-async fn reconcile_valid(
-    object: &Ipv6InternetBandwidth,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let namespace = object.namespace().unwrap_or_default();
-    let watched = &ctx.config.watch_namespaces;
-    if !watched.is_empty() && !watched.contains(&namespace) {
-        return Ok(Action::await_change());
+    fn provider_config(&self) -> &str {
+        &self.spec.provider_config_ref.name
     }
-    let api: Api<Ipv6InternetBandwidth> = Api::namespaced(ctx.client.clone(), &namespace);
-    if object.meta().deletion_timestamp.is_some() {
-        if !object.finalizers().iter().any(|f| f == FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        return cleanup(object, &api, ctx).await;
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
     }
-    if reconcile::ensure_finalizer(&api, object).await? {
-        return Ok(Action::await_change());
+    fn management_policy(&self) -> ManagementPolicy {
+        self.spec.management_policy
     }
-    let mut progress = Progress::new(object);
-    let outcome = apply(object, ctx, &mut progress).await;
-    let action = match &outcome {
-        Ok(action) => action.clone(),
-        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
-        Err(e) => {
-            progress.verdict = if e.is_retryable() {
-                Verdict::progressing(&e.reason(), e.stable_message())
-            } else {
-                Verdict::stalled(&e.reason(), e.stable_message())
-            };
-            if e.is_retryable() {
-                Action::await_change()
-            } else {
-                reconcile::after_error(ctx, &key(object), e)
-            }
-        }
-    };
-    reconcile::note_drift(&mut progress.verdict, object, &ctx.config);
-    write_status(&api, object, &progress).await?;
-    match outcome {
-        Err(e) if e.is_retryable() => Err(e),
-        _ => Ok(action),
+    fn store(ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>> {
+        &ctx.stores.ipv6_bandwidths
     }
-}
 
-async fn write_status(
-    api: &Api<Ipv6InternetBandwidth>,
-    object: &Ipv6InternetBandwidth,
-    progress: &Progress,
-) -> Result<(), ReconcileError> {
-    let mut status = progress.status.clone();
-    let previous = object
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    status.observed_generation = object.metadata.generation;
-    status.conditions = conditions(&previous, object.metadata.generation, &progress.verdict);
-    apply_status(api, object, &status).await?;
-    Ok(())
+    fn orphaned_note(&self, ctx: &Context, draft: &Progress) -> Option<String> {
+        // The recorded id, or one the annotation may adopt (never another object's).
+        let id = draft
+            .status
+            .id
+            .clone()
+            .or_else(|| adoptable(self, ctx, None).ok().flatten())?;
+        Some(format!("left IPv6 internet bandwidth {id} in the cloud"))
+    }
+
+    async fn apply(&self, ctx: &Context, draft: &mut Progress) -> Result<Action, ReconcileError> {
+        apply(self, ctx, draft).await
+    }
+
+    async fn cleanup(
+        &self,
+        ctx: &Context,
+        draft: &mut Progress,
+    ) -> Result<Option<Action>, ReconcileError> {
+        cleanup(self, ctx, draft).await
+    }
 }
 
 /// The Alibaba client for `object` (at its recorded place, when it has one)
@@ -281,15 +198,6 @@ async fn describe(
     Ok(found.into_iter().find(|a| a.ipv6_address_id == address))
 }
 
-/// The id of the address's bandwidth, when it has one.
-fn bandwidth_id(address: &Ipv6Address) -> Option<&str> {
-    address
-        .ipv6_internet_bandwidth
-        .as_ref()
-        .map(|b| b.ipv6_internet_bandwidth_id.as_str())
-        .filter(|id| !id.is_empty())
-}
-
 fn record(progress: &mut Progress, address: &Ipv6Address) {
     let status = &mut progress.status;
     status.status = Some(address.status.clone()).filter(|s| !s.is_empty());
@@ -368,163 +276,176 @@ async fn apply(
     }
     progress.status.location = Some(here.clone());
     let region = here.region.clone();
-    let drift = reconcile::drift_interval(object, &ctx.config);
     let observe = observing(object);
-    let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
-        ctx.pacing.settled(&key);
-        progress.verdict = Verdict::stalled(
-            "Ipv6AddressNotFound",
-            format!(
-                "IPv6 address {} does not exist in region {region}",
-                spec.ipv6_address_id
-            ),
-        );
-        return Ok(Action::requeue(drift));
+    let address = describe(&client, &region, &spec.ipv6_address_id).await?;
+    let mut known = Known {
+        recorded: progress.status.id.clone(),
+        annotated,
+        observe,
     };
-    if address.ipv6_gateway_id != spec.ipv6_gateway_id {
-        ctx.pacing.settled(&key);
-        progress.verdict = Verdict::stalled(
-            "InvalidSpec",
-            format!(
-                "IPv6 address {} belongs to gateway {}, not spec.ipv6GatewayId {}",
-                spec.ipv6_address_id, address.ipv6_gateway_id, spec.ipv6_gateway_id
-            ),
-        );
-        return Ok(Action::await_change());
-    }
-    let current = bandwidth_id(&address).map(str::to_string);
-    let mut recorded = progress.status.id.clone();
-    if !observe && annotated.is_none() && (current.is_none() || current != recorded) {
+    let current = address
+        .as_ref()
+        .and_then(|a| bandwidth_id(a))
+        .map(str::to_string);
+    if address
+        .as_ref()
+        .is_some_and(|a| a.ipv6_gateway_id == spec.ipv6_gateway_id)
+        && !observe
+        && known.annotated.is_none()
+        && (current.is_none() || current != known.recorded)
+    {
         // About to buy: the cache may lag behind an id an earlier pass
         // recorded, so take the recorded id from a fresh read.
         let api: Api<Ipv6InternetBandwidth> =
             Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
         let fresh = api.get_status(&object.name_any()).await?;
-        recorded = fresh.status.and_then(|s| s.id);
-        progress.status.id.clone_from(&recorded);
+        known.recorded = fresh.status.and_then(|s| s.id);
+        progress.status.id.clone_from(&known.recorded);
     }
-    let wanted = recorded.clone().or(annotated.clone());
-    match (&current, &wanted) {
-        // Ours (or the one to adopt): look at it below.
-        (Some(found), Some(id)) if found == id => {}
-        // A bandwidth natop did not buy. The ClientToken tells when it is the
-        // answer to an earlier allocate of this object that was lost.
-        (Some(found), _) => {
-            if observe || annotated.is_some() {
-                ctx.pacing.settled(&key);
-                progress.verdict = Verdict::stalled(
-                    "AdoptionMismatch",
-                    format!(
-                        "IPv6 address {} carries bandwidth {found}, not {}",
-                        spec.ipv6_address_id,
-                        wanted.as_deref().unwrap_or("the one named")
-                    ),
-                );
-                return Ok(Action::requeue(drift));
-            }
-            return allocate(object, ctx, &client, &region, recorded, progress).await;
+    let step = decide(spec, &known, address.as_ref());
+    if let Some(address) = &address
+        && is_ours(&known, address)
+    {
+        record(progress, address);
+    }
+    act(object, ctx, &client, &region, step, progress).await
+}
+
+/// Carry out `step`.
+async fn act(
+    object: &Ipv6InternetBandwidth,
+    ctx: &Context,
+    client: &AlibabaClient,
+    region: &str,
+    step: Step,
+    progress: &mut Progress,
+) -> Result<Action, ReconcileError> {
+    let key = key(object);
+    let spec = &object.spec;
+    let drift = reconcile::drift_interval(object, &ctx.config);
+    let observe = observing(object);
+    let id = progress.status.id.clone().unwrap_or_default();
+    let (verdict, action) = match step {
+        Step::Allocate { earlier } => {
+            return allocate(object, ctx, client, region, earlier, progress).await;
         }
-        (None, _) if observe => {
-            ctx.pacing.settled(&key);
-            record(progress, &address);
-            progress.verdict = Verdict::stalled(
+        Step::Resize { was } => {
+            client
+                .call(&ModifyIpv6InternetBandwidth {
+                    region_id: region.to_string(),
+                    ipv6_internet_bandwidth_id: Some(id.clone()),
+                    ipv6_address_id: Some(spec.ipv6_address_id.clone()),
+                    bandwidth: Some(spec.bandwidth),
+                    // Setting an absolute bandwidth is idempotent; a token would make
+                    // a later return to the same value a replay that changes nothing.
+                    client_token: None,
+                    dry_run: None,
+                })
+                .await?;
+            let note = format!("set bandwidth {id} from {was} to {} Mbps", spec.bandwidth);
+            event(
+                ctx,
+                object,
+                EventType::Normal,
+                "Updated",
+                "Update",
+                note.clone(),
+            )
+            .await;
+            progress.status.bandwidth = Some(spec.bandwidth);
+            progress.verdict = Verdict::progressing("Updating", note);
+            return Ok(Action::requeue(Duration::from_millis(200)));
+        }
+        Step::Wait { state } => {
+            progress.verdict = Verdict::progressing(
+                "Configuring",
+                format!("IPv6 address {} is {state}", spec.ipv6_address_id),
+            );
+            return Ok(Action::requeue(ctx.pacing.transitional(&key)));
+        }
+        Step::NoAddress => (
+            Verdict::stalled(
+                "Ipv6AddressNotFound",
+                format!(
+                    "IPv6 address {} does not exist in region {region}",
+                    spec.ipv6_address_id
+                ),
+            ),
+            Action::requeue(drift),
+        ),
+        Step::WrongGateway { gateway } => (
+            Verdict::stalled(
+                "InvalidSpec",
+                format!(
+                    "IPv6 address {} belongs to gateway {gateway}, not spec.ipv6GatewayId {}",
+                    spec.ipv6_address_id, spec.ipv6_gateway_id
+                ),
+            ),
+            Action::await_change(),
+        ),
+        Step::Mismatch { found, wanted } => (
+            Verdict::stalled(
+                "AdoptionMismatch",
+                format!(
+                    "IPv6 address {} carries bandwidth {found}, not {}",
+                    spec.ipv6_address_id,
+                    wanted.as_deref().unwrap_or("the one named")
+                ),
+            ),
+            Action::requeue(drift),
+        ),
+        Step::Missing => (
+            Verdict::stalled(
                 "NotFound",
                 format!(
                     "IPv6 address {} has no internet bandwidth (observed, not managed)",
                     spec.ipv6_address_id
                 ),
-            );
-            return Ok(Action::requeue(drift));
-        }
-        (None, _) => {
-            record(progress, &address);
-            return allocate(object, ctx, &client, &region, recorded, progress).await;
-        }
-    }
-    record(progress, &address);
-    let id = progress.status.id.clone().unwrap_or_default();
-    if address.status != "Available" {
-        progress.verdict = Verdict::progressing(
-            "Configuring",
-            format!(
-                "IPv6 address {} is {}",
-                spec.ipv6_address_id, address.status
             ),
-        );
-        return Ok(Action::requeue(ctx.pacing.transitional(&key)));
-    }
-    let charge = progress.status.internet_charge_type.clone();
-    if charge
-        .as_deref()
-        .is_some_and(|c| c != spec.internet_charge_type.as_str())
-    {
-        ctx.pacing.settled(&key);
-        let charge = charge.unwrap_or_default();
-        progress.verdict = Verdict::stalled(
-            if observe { "Drifted" } else { "Immutable" },
-            format!(
-                "bandwidth {id} is billed {charge}, not {}: the charge type cannot change; \
-                 restore the spec, or delete this object and create a new one",
-                spec.internet_charge_type.as_str()
+            Action::requeue(drift),
+        ),
+        Step::ChargeDiffers { charge } => (
+            Verdict::stalled(
+                if observe { "Drifted" } else { "Immutable" },
+                format!(
+                    "bandwidth {id} is billed {charge}, not {}: the charge type cannot change; \
+                     restore the spec, or delete this object and create a new one",
+                    spec.internet_charge_type.as_str()
+                ),
             ),
-        );
-        return Ok(Action::requeue(drift));
-    }
-    if progress.status.bandwidth == Some(spec.bandwidth) {
-        ctx.pacing.settled(&key);
-        progress.verdict = if observe {
+            Action::requeue(drift),
+        ),
+        Step::InSync if observe => (
             Verdict::ready(
                 "Observed",
                 format!("bandwidth {id} matches the spec (observed, not managed)"),
-            )
-        } else {
+            ),
+            Action::requeue(drift),
+        ),
+        Step::InSync => (
             Verdict::ready(
                 "Available",
                 format!(
                     "bandwidth {id} gives IPv6 address {} {} Mbps",
                     spec.ipv6_address_id, spec.bandwidth
                 ),
-            )
-        };
-        return Ok(Action::requeue(drift));
-    }
-    let was = progress.status.bandwidth.unwrap_or_default();
-    if observe {
-        ctx.pacing.settled(&key);
-        progress.verdict = Verdict::stalled(
-            "Drifted",
-            format!(
-                "observed, not managed: bandwidth {id} has {was} Mbps, the spec {}",
-                spec.bandwidth
             ),
-        );
-        return Ok(Action::requeue(drift));
-    }
-    client
-        .call(&ModifyIpv6InternetBandwidth {
-            region_id: region.clone(),
-            ipv6_internet_bandwidth_id: Some(id.clone()),
-            ipv6_address_id: Some(spec.ipv6_address_id.clone()),
-            bandwidth: Some(spec.bandwidth),
-            // Setting an absolute bandwidth is idempotent; a token would make
-            // a later return to the same value a replay that changes nothing.
-            client_token: None,
-            dry_run: None,
-        })
-        .await?;
-    let note = format!("set bandwidth {id} from {was} to {} Mbps", spec.bandwidth);
-    event(
-        ctx,
-        object,
-        EventType::Normal,
-        "Updated",
-        "Update",
-        note.clone(),
-    )
-    .await;
-    progress.status.bandwidth = Some(spec.bandwidth);
-    progress.verdict = Verdict::progressing("Updating", note);
-    Ok(Action::requeue(Duration::from_millis(200)))
+            Action::requeue(drift),
+        ),
+        Step::Drifted { was } => (
+            Verdict::stalled(
+                "Drifted",
+                format!(
+                    "observed, not managed: bandwidth {id} has {was} Mbps, the spec {}",
+                    spec.bandwidth
+                ),
+            ),
+            Action::requeue(drift),
+        ),
+    };
+    ctx.pacing.settled(&key);
+    progress.verdict = verdict;
+    Ok(action)
 }
 
 /// Buy the bandwidth. `earlier` is the id of one this object had, now gone.
@@ -610,41 +531,8 @@ async fn allocate(
     Ok(Action::requeue(Duration::from_millis(200)))
 }
 
-async fn cleanup(
-    object: &Ipv6InternetBandwidth,
-    api: &Api<Ipv6InternetBandwidth>,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let key = key(object);
-    let mut progress = Progress::new(object);
-    match cleanup_step(object, ctx, &mut progress).await {
-        Ok(None) => {
-            ctx.pacing.settled(&key);
-            reconcile::remove_finalizer(api, object).await?;
-            Ok(Action::await_change())
-        }
-        Ok(Some(action)) => {
-            write_status(api, object, &progress).await?;
-            Ok(action)
-        }
-        Err(e) => {
-            if e.is_cancelled() {
-                return Ok(Action::await_change());
-            }
-            progress.verdict =
-                Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
-            write_status(api, object, &progress).await?;
-            if e.is_retryable() {
-                Err(e)
-            } else {
-                Ok(Action::requeue(ctx.pacing.backoff(&key)))
-            }
-        }
-    }
-}
-
 /// `None` when the object may go; otherwise when to look again.
-async fn cleanup_step(
+async fn cleanup(
     object: &Ipv6InternetBandwidth,
     ctx: &Context,
     progress: &mut Progress,
@@ -656,22 +544,6 @@ async fn cleanup_step(
         .id
         .clone()
         .or_else(|| adoptable(object, ctx, None).ok().flatten());
-    if spec.deletion_policy == DeletionPolicy::Orphan
-        || spec.management_policy == ManagementPolicy::Observe
-    {
-        if let Some(id) = id {
-            event(
-                ctx,
-                object,
-                EventType::Normal,
-                "Orphaned",
-                "Delete",
-                format!("left IPv6 internet bandwidth {id} in the cloud"),
-            )
-            .await;
-        }
-        return Ok(None);
-    }
     let recorded_at = progress.status.location.clone();
     let (client, here) = match alibaba(object, ctx).await? {
         Ok(found) => found,

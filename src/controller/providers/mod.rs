@@ -6,274 +6,36 @@
 //! (whose `Debug` redacts the signing keys); no error message, log line or
 //! `Debug` output here formats Secret data.
 
-use std::collections::{BTreeMap, HashMap};
+//!
+//! - [`credentials`]: the Secret's keys and the credentials read from them;
+//! - [`error`]: why a ProviderConfig cannot be used, as bounded reasons;
+//! - this module: the cache of clients and the checks of a ProviderConfig's
+//!   status.
+
+pub mod credentials;
+pub mod error;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, instrument};
 
+pub use credentials::{
+    ACCESS_KEY_ID, ACCESS_KEY_SECRET, PRIVATE_KEY, PUBLIC_KEY, SECURITY_TOKEN,
+    secret_namespace_allowed,
+};
+pub use error::{ProviderError, reason};
+
 use crate::api::provider_config::{CloudProvider, ProviderConfig, ProviderConfigSpec};
 use crate::api::{CloudLocation, condition};
-use crate::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
-use crate::cloud::ucloud::{UcloudClient, UcloudCredentials};
+use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::ucloud::UcloudClient;
 use crate::cloud::{ClientConfig, CloudError, RateLimit, RateLimits};
 use crate::metrics::CloudMetrics;
-
-/// Secret key holding the Alibaba access key id.
-pub const ACCESS_KEY_ID: &str = "accessKeyId";
-/// Secret key holding the Alibaba access key secret.
-pub const ACCESS_KEY_SECRET: &str = "accessKeySecret";
-/// Optional Secret key holding an Alibaba STS security token.
-pub const SECURITY_TOKEN: &str = "securityToken";
-/// Secret key holding the UCloud public key.
-pub const PUBLIC_KEY: &str = "publicKey";
-/// Secret key holding the UCloud private key.
-pub const PRIVATE_KEY: &str = "privateKey";
-
-/// Condition reasons of the problems [`ProviderError`] names (all bounded, CamelCase).
-pub mod reason {
-    /// The ProviderConfig does not exist.
-    pub const PROVIDER_CONFIG_NOT_FOUND: &str = "ProviderConfigNotFound";
-    /// The ProviderConfig reports a problem not listed here.
-    pub const PROVIDER_CONFIG_NOT_READY: &str = "ProviderConfigNotReady";
-    /// The Secret is in a namespace natop may not read.
-    pub const SECRET_NOT_ALLOWED: &str = "SecretNotAllowed";
-    /// The Secret does not exist.
-    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
-    /// A required key of the Secret is absent or empty.
-    pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
-    /// A key of the Secret is not UTF-8 text.
-    pub const SECRET_KEY_INVALID: &str = "SecretKeyInvalid";
-    /// The client cannot be built (the endpoint is not an http(s) URL).
-    pub const INVALID_ENDPOINT: &str = "InvalidEndpoint";
-    /// Reading from the Kubernetes API failed.
-    pub const KUBERNETES_API_ERROR: &str = "KubernetesApiError";
-    /// The cloud rejected the credentials (set by the ProviderConfig controller).
-    pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
-    /// The cloud endpoint did not answer (set by the ProviderConfig controller).
-    pub const ENDPOINT_UNREACHABLE: &str = "EndpointUnreachable";
-    /// The credentials work (set by the ProviderConfig controller).
-    pub const CREDENTIALS_VALID: &str = "CredentialsValid";
-    /// The endpoint answers, but not as the cloud's API does: a wrong path, or
-    /// a proxy answering in its place (set by the ProviderConfig controller).
-    pub const ENDPOINT_ERROR: &str = "EndpointError";
-    /// The cloud did not say which account the credentials belong to (set by
-    /// the ProviderConfig controller).
-    pub const ACCOUNT_UNKNOWN: &str = "AccountUnknown";
-    /// The ProviderConfig or its Secret changed since natop last checked the
-    /// credentials: objects wait for the check.
-    pub const PROVIDER_CONFIG_NOT_CHECKED: &str = "ProviderConfigNotChecked";
-
-    /// Every problem reason a ProviderConfig's status may carry that natop
-    /// itself defines (cloud error codes aside).
-    pub const KNOWN_PROBLEMS: &[&str] = &[
-        SECRET_NOT_ALLOWED,
-        SECRET_NOT_FOUND,
-        SECRET_KEY_MISSING,
-        SECRET_KEY_INVALID,
-        INVALID_ENDPOINT,
-        KUBERNETES_API_ERROR,
-        CREDENTIALS_REJECTED,
-        ENDPOINT_UNREACHABLE,
-        ENDPOINT_ERROR,
-        ACCOUNT_UNKNOWN,
-    ];
-}
-
-/// Why cloud clients for a ProviderConfig could not be had. Messages name the
-/// ProviderConfig, the Secret and the key involved, never a Secret value.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// The ProviderConfig does not exist.
-    #[error(
-        "ProviderConfig {name} does not exist; create it or name another one in providerConfigRef"
-    )]
-    ProviderConfigNotFound {
-        /// ProviderConfig name.
-        name: String,
-    },
-    /// The ProviderConfig's status reports a problem (Ready=False).
-    #[error("ProviderConfig {name} is not ready: {reason}: {message}")]
-    ProviderConfigNotReady {
-        /// ProviderConfig name.
-        name: String,
-        /// The reason of its Ready condition (`CredentialsRejected`, a cloud code, ...).
-        reason: String,
-        /// The message of its Ready condition.
-        message: String,
-        /// Whether the ProviderConfig controller is retrying (Reconciling=True)
-        /// rather than stalled.
-        retryable: bool,
-    },
-    /// The ProviderConfig's spec or Secret changed since its last check, or it
-    /// was never checked: natop uses it once the check says which account
-    /// the credentials belong to.
-    #[error(
-        "ProviderConfig {name} has not been checked since it or its Secret changed; natop \
-         uses it once it is Ready again"
-    )]
-    ProviderConfigNotChecked {
-        /// ProviderConfig name.
-        name: String,
-    },
-    /// The Secret is outside the namespaces natop may read Secrets in.
-    #[error(
-        "ProviderConfig {provider_config} names Secret {namespace}/{name}, but natop may read \
-         Secrets only in namespaces [{}]; move the Secret or allow its namespace",
-        .allowed.join(", ")
-    )]
-    SecretNotAllowed {
-        /// ProviderConfig name.
-        provider_config: String,
-        /// Secret namespace.
-        namespace: String,
-        /// Secret name.
-        name: String,
-        /// The namespaces natop may read Secrets in.
-        allowed: Vec<String>,
-    },
-    /// The Secret does not exist.
-    #[error("Secret {namespace}/{name} named by ProviderConfig {provider_config} does not exist")]
-    SecretNotFound {
-        /// ProviderConfig name.
-        provider_config: String,
-        /// Secret namespace.
-        namespace: String,
-        /// Secret name.
-        name: String,
-    },
-    /// A required key is absent or empty.
-    #[error(
-        "Secret {namespace}/{name} named by ProviderConfig {provider_config} has no key {key} \
-         (or it is empty); {} credentials need {}",
-        provider_name(*.provider),
-        expected_keys(*.provider)
-    )]
-    SecretKeyMissing {
-        /// ProviderConfig name.
-        provider_config: String,
-        /// Secret namespace.
-        namespace: String,
-        /// Secret name.
-        name: String,
-        /// The missing key.
-        key: &'static str,
-        /// The ProviderConfig's cloud.
-        provider: CloudProvider,
-    },
-    /// A key's value is not UTF-8 text.
-    #[error(
-        "key {key} of Secret {namespace}/{name} named by ProviderConfig {provider_config} is not \
-         UTF-8 text"
-    )]
-    SecretKeyInvalid {
-        /// ProviderConfig name.
-        provider_config: String,
-        /// Secret namespace.
-        namespace: String,
-        /// Secret name.
-        name: String,
-        /// The key whose value is not text.
-        key: &'static str,
-    },
-    /// The client cannot be built from the ProviderConfig (bad endpoint).
-    #[error("ProviderConfig {name}: cannot build the cloud client: {detail}")]
-    InvalidEndpoint {
-        /// ProviderConfig name.
-        name: String,
-        /// What is wrong (from the client; never carries credentials).
-        detail: String,
-    },
-    /// A Kubernetes API call failed; retrying may help.
-    #[error("cannot {action}: {detail}")]
-    Kubernetes {
-        /// What natop tried (`read ProviderConfig x`, `read Secret ns/y`).
-        action: String,
-        /// The API's answer, without any response body.
-        detail: String,
-    },
-}
-
-fn provider_name(provider: CloudProvider) -> &'static str {
-    match provider {
-        CloudProvider::Alibaba => "Alibaba",
-        CloudProvider::UCloud => "UCloud",
-    }
-}
-
-fn expected_keys(provider: CloudProvider) -> &'static str {
-    match provider {
-        CloudProvider::Alibaba => "accessKeyId, accessKeySecret and optionally securityToken",
-        CloudProvider::UCloud => "publicKey and privateKey",
-    }
-}
-
-impl ProviderError {
-    /// A bounded CamelCase reason, usable as a condition or event reason and a
-    /// metric label. For [`ProviderError::ProviderConfigNotReady`] it is the
-    /// ProviderConfig's own reason when natop defines it, so that objects report
-    /// the same problem, and `ProviderConfigNotReady` otherwise (cloud codes).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            ProviderError::ProviderConfigNotFound { .. } => reason::PROVIDER_CONFIG_NOT_FOUND,
-            ProviderError::ProviderConfigNotReady { reason: r, .. } => reason::KNOWN_PROBLEMS
-                .iter()
-                .find(|known| **known == r.as_str())
-                .copied()
-                .unwrap_or(reason::PROVIDER_CONFIG_NOT_READY),
-            ProviderError::ProviderConfigNotChecked { .. } => reason::PROVIDER_CONFIG_NOT_CHECKED,
-            ProviderError::SecretNotAllowed { .. } => reason::SECRET_NOT_ALLOWED,
-            ProviderError::SecretNotFound { .. } => reason::SECRET_NOT_FOUND,
-            ProviderError::SecretKeyMissing { .. } => reason::SECRET_KEY_MISSING,
-            ProviderError::SecretKeyInvalid { .. } => reason::SECRET_KEY_INVALID,
-            ProviderError::InvalidEndpoint { .. } => reason::INVALID_ENDPOINT,
-            ProviderError::Kubernetes { .. } => reason::KUBERNETES_API_ERROR,
-        }
-    }
-
-    /// Whether trying again later, with nothing changed, can succeed. The
-    /// others need a change of the ProviderConfig or its Secret.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ProviderError::Kubernetes { .. } | ProviderError::ProviderConfigNotChecked { .. } => {
-                true
-            }
-            ProviderError::ProviderConfigNotReady { retryable, .. } => *retryable,
-            _ => false,
-        }
-    }
-
-    fn kubernetes(action: String, error: &kube::Error) -> ProviderError {
-        ProviderError::Kubernetes {
-            action,
-            detail: describe_kube_error(error),
-        }
-    }
-}
-
-/// A Kubernetes client error, without anything a response body could carry
-/// (a Secret that fails to decode must not end up in a message).
-fn describe_kube_error(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => {
-            let mut text = format!("HTTP {}", status.code);
-            if !status.reason.is_empty() {
-                text.push(' ');
-                text.push_str(&status.reason);
-            }
-            if !status.message.is_empty() {
-                text.push_str(": ");
-                text.push_str(&status.message);
-            }
-            text
-        }
-        kube::Error::SerdeError(_) => "the answer could not be decoded".to_string(),
-        other => other.to_string(),
-    }
-}
+use credentials::{Credentials, credentials_from_data};
 
 /// A cloud client of either kind.
 #[derive(Clone, Debug)]
@@ -574,11 +336,6 @@ fn describe_build_error(error: &CloudError) -> String {
     }
 }
 
-/// Whether a Secret in `namespace` may be read. An empty list allows none.
-pub fn secret_namespace_allowed(allowed: &[String], namespace: &str) -> bool {
-    allowed.iter().any(|a| a == namespace)
-}
-
 /// The problem the ProviderConfig's status reports, if its Ready condition is
 /// False with a reason and describes the current generation. No status yet, or
 /// a status of an older generation, is no reason to refuse.
@@ -623,95 +380,13 @@ pub fn checked_account<'a>(pc: &'a ProviderConfig, secret_version: &str) -> Opti
         .filter(|id| current && ready && !id.is_empty())
 }
 
-/// Credentials read from a Secret.
-#[derive(Debug)]
-enum Credentials {
-    Alibaba(AlibabaCredentials),
-    UCloud(UcloudCredentials),
-}
-
-/// What is wrong with a Secret's keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyProblem {
-    /// Absent, empty or only white space.
-    Missing(&'static str),
-    /// Not UTF-8.
-    NotText(&'static str),
-}
-
-impl KeyProblem {
-    fn into_error(
-        self,
-        provider_config: &str,
-        namespace: &str,
-        name: &str,
-        provider: CloudProvider,
-    ) -> ProviderError {
-        match self {
-            KeyProblem::Missing(key) => ProviderError::SecretKeyMissing {
-                provider_config: provider_config.to_string(),
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-                key,
-                provider,
-            },
-            KeyProblem::NotText(key) => ProviderError::SecretKeyInvalid {
-                provider_config: provider_config.to_string(),
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-                key,
-            },
-        }
-    }
-}
-
-/// The value of `key`, trimmed of surrounding white space (a trailing newline
-/// from `kubectl create secret --from-file` is common); `None` when absent or empty.
-fn text(
-    data: Option<&BTreeMap<String, ByteString>>,
-    key: &'static str,
-) -> Result<Option<String>, KeyProblem> {
-    let Some(value) = data.and_then(|d| d.get(key)) else {
-        return Ok(None);
-    };
-    let text = std::str::from_utf8(&value.0).map_err(|_| KeyProblem::NotText(key))?;
-    let text = text.trim();
-    Ok((!text.is_empty()).then(|| text.to_string()))
-}
-
-fn required(
-    data: Option<&BTreeMap<String, ByteString>>,
-    key: &'static str,
-) -> Result<String, KeyProblem> {
-    text(data, key)?.ok_or(KeyProblem::Missing(key))
-}
-
-/// The credentials of `provider` from a Secret's `data`.
-fn credentials_from_data(
-    provider: CloudProvider,
-    data: Option<&BTreeMap<String, ByteString>>,
-) -> Result<Credentials, KeyProblem> {
-    match provider {
-        CloudProvider::Alibaba => {
-            let id = required(data, ACCESS_KEY_ID)?;
-            let secret = required(data, ACCESS_KEY_SECRET)?;
-            let token = text(data, SECURITY_TOKEN)?;
-            let mut credentials = AlibabaCredentials::new(id, secret);
-            if let Some(token) = token {
-                credentials = credentials.with_security_token(token);
-            }
-            Ok(Credentials::Alibaba(credentials))
-        }
-        CloudProvider::UCloud => {
-            let public = required(data, PUBLIC_KEY)?;
-            let private = required(data, PRIVATE_KEY)?;
-            Ok(Credentials::UCloud(UcloudCredentials::new(public, private)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+
+    use super::credentials::KeyProblem;
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
     use secrecy::ExposeSecret;

@@ -1,0 +1,428 @@
+//! The engine against a mocked API server (`tower_test`): every request the
+//! shell sends is recorded and answered, and the test kind records every
+//! "cloud" step it is asked for, so the order of the two is visible.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use http::{Request, Response};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::client::Body;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
+use kube::{Client, CustomResource};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::cloud::CloudError;
+use crate::cloud::error::{ErrorCategory, Provider};
+use crate::controller::OperatorConfig;
+use crate::metrics::Metrics;
+
+/// A kind that only exists here: its "cloud" is the log below.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[kube(
+    group = "test.natop.dev",
+    version = "v1",
+    kind = "Widget",
+    namespaced,
+    status = "WidgetStatus"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct WidgetSpec {
+    /// Deletion policy.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Management policy.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// Cleanup is done (the object may go) once this is set.
+    #[serde(default)]
+    pub gone: bool,
+    /// Apply fails with a throttling error.
+    #[serde(default)]
+    pub throttled: bool,
+}
+
+/// The test kind's status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WidgetStatus {
+    /// The id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The conditions.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+common_status!(WidgetStatus);
+
+/// The steps the test kind was asked for, as `uid:step`.
+static CLOUD: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static STORE: OnceLock<Store<DeserializeGuard<Widget>>> = OnceLock::new();
+
+fn cloud_steps(uid: &str) -> Vec<String> {
+    CLOUD
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.strip_prefix(&format!("{uid}:")).map(String::from))
+        .collect()
+}
+
+fn log(widget: &Widget, step: &str) {
+    let uid = widget.metadata.uid.clone().unwrap_or_default();
+    CLOUD.lock().unwrap().push(format!("{uid}:{step}"));
+}
+
+impl ManagedKind for Widget {
+    const KIND: &'static str = "Widget";
+    type Status = WidgetStatus;
+
+    fn status(&self) -> Option<&WidgetStatus> {
+        self.status.as_ref()
+    }
+    fn provider_config(&self) -> &str {
+        "default"
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn management_policy(&self) -> ManagementPolicy {
+        self.spec.management_policy
+    }
+    fn store(_ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>> {
+        &STORE
+    }
+    fn orphaned_note(&self, _ctx: &Context, draft: &Draft<WidgetStatus>) -> Option<String> {
+        Some(format!("left {} in the cloud", draft.status.id.clone()?))
+    }
+    async fn apply(
+        &self,
+        _ctx: &Context,
+        draft: &mut Draft<WidgetStatus>,
+    ) -> Result<Action, ReconcileError> {
+        log(self, "apply");
+        if self.spec.throttled {
+            return Err(ReconcileError::Cloud(throttled()));
+        }
+        draft.status.id = Some("w-1".into());
+        draft.verdict = Verdict::ready("Available", "widget w-1 is available");
+        Ok(Action::requeue(Duration::from_secs(600)))
+    }
+    async fn cleanup(
+        &self,
+        _ctx: &Context,
+        draft: &mut Draft<WidgetStatus>,
+    ) -> Result<Option<Action>, ReconcileError> {
+        log(self, "cleanup");
+        if self.spec.gone {
+            return Ok(None);
+        }
+        draft.verdict = Verdict::progressing("Deleting", "widget w-1 is being deleted");
+        Ok(Some(Action::requeue(Duration::from_secs(1))))
+    }
+}
+
+fn throttled() -> CloudError {
+    CloudError::Service {
+        provider: Provider::Alibaba,
+        action: "CreateWidget".into(),
+        status: 400,
+        code: "Throttling".into(),
+        message: "slow down".into(),
+        request_id: "r-1".into(),
+        category: ErrorCategory::Throttled,
+    }
+}
+
+/// A request the shell sent: method, path and JSON body.
+#[derive(Debug, Clone)]
+struct Sent {
+    method: String,
+    path: String,
+    body: Value,
+}
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+/// Answer every request until the client is dropped: objects with `object`,
+/// events with themselves. Returns what was sent.
+async fn api_server(mut handle: Handle, object: Value) -> Vec<Sent> {
+    let mut sent = Vec::new();
+    while let Some((request, respond)) = handle.next_request().await {
+        let method = request.method().to_string();
+        let path = request.uri().path().to_string();
+        let bytes = request.into_body().collect_bytes().await.unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let answer = if path.contains("/events") {
+            body.clone()
+        } else {
+            object.clone()
+        };
+        sent.push(Sent { method, path, body });
+        respond.send_response(
+            Response::builder()
+                .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                .unwrap(),
+        );
+    }
+    sent
+}
+
+fn context(client: Client) -> Arc<Context> {
+    Context::new(
+        client,
+        OperatorConfig::default(),
+        Arc::new(Metrics::default()),
+        CancellationToken::new(),
+    )
+}
+
+/// Run one reconcile of `widget` against the mocked API server: what it
+/// returned and the requests it sent.
+async fn reconcile_once(widget: Value) -> (Result<Action, ReconcileError>, Vec<Sent>) {
+    reconcile_answered(widget.clone(), widget).await
+}
+
+/// [`reconcile_once`], the API server answering with `answer`.
+async fn reconcile_answered(
+    widget: Value,
+    answer: Value,
+) -> (Result<Action, ReconcileError>, Vec<Sent>) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(api_server(handle, answer));
+    let ctx = context(Client::new(service, "default"));
+    let guard: DeserializeGuard<Widget> = serde_json::from_value(widget).unwrap();
+    let result = reconcile::<Widget>(Arc::new(guard), ctx.clone()).await;
+    // The client lives in the context: dropping it ends the requests.
+    drop(ctx);
+    let sent = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the mocked API server saw the end of the requests")
+        .unwrap();
+    (result, sent)
+}
+
+fn widget(uid: &str, finalizers: &[&str], spec: Value, status: Value) -> Value {
+    json!({
+        "apiVersion": "test.natop.dev/v1",
+        "kind": "Widget",
+        "metadata": {
+            "name": format!("w-{uid}"), "namespace": "team", "uid": uid,
+            "generation": 2, "resourceVersion": "7", "finalizers": finalizers,
+        },
+        "spec": spec,
+        "status": status,
+    })
+}
+
+fn deleting(mut widget: Value) -> Value {
+    widget["metadata"]["deletionTimestamp"] = json!("2026-12-01T00:00:00Z");
+    widget
+}
+
+fn paths(sent: &[Sent]) -> Vec<(String, String)> {
+    sent.iter()
+        .map(|s| (s.method.clone(), s.path.clone()))
+        .collect()
+}
+
+const OBJECT: &str = "/apis/test.natop.dev/v1/namespaces/team/widgets/w-";
+
+#[tokio::test]
+async fn the_finalizer_is_added_before_any_cloud_step() {
+    let (result, sent) = reconcile_once(widget("u1", &[], json!({}), Value::Null)).await;
+    assert!(result.is_ok());
+    assert_eq!(paths(&sent), [("PATCH".into(), format!("{OBJECT}u1"))]);
+    assert_eq!(
+        sent[0].body,
+        json!({"metadata": {"finalizers": [FINALIZER], "resourceVersion": "7"}}),
+        "added with the resourceVersion it was read at"
+    );
+    assert!(
+        cloud_steps("u1").is_empty(),
+        "no cloud step before the finalizer"
+    );
+}
+
+#[tokio::test]
+async fn status_is_written_once_and_only_when_it_changes() {
+    let (_, sent) = reconcile_once(widget("u2", &[FINALIZER], json!({}), Value::Null)).await;
+    assert_eq!(cloud_steps("u2"), ["apply"]);
+    assert_eq!(
+        paths(&sent),
+        [("PATCH".into(), format!("{OBJECT}u2/status"))]
+    );
+    let status = sent[0].body["status"].clone();
+    assert_eq!(status["id"], "w-1");
+    assert_eq!(status["observedGeneration"], 2);
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready["status"].clone(), ready["reason"].clone()),
+        (json!("True"), json!("Available"))
+    );
+
+    // The same object with that status: nothing to write.
+    let (_, sent) = reconcile_once(widget("u2", &[FINALIZER], json!({}), status)).await;
+    assert_eq!(cloud_steps("u2"), ["apply", "apply"]);
+    assert!(sent.is_empty(), "{:?}", paths(&sent));
+}
+
+#[tokio::test]
+async fn the_finalizer_goes_only_when_cleanup_says_so() {
+    let (result, sent) =
+        reconcile_once(deleting(widget("u3", &[FINALIZER], json!({}), Value::Null))).await;
+    assert_eq!(cloud_steps("u3"), ["cleanup"]);
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(1)));
+    assert_eq!(
+        paths(&sent),
+        [("PATCH".into(), format!("{OBJECT}u3/status"))]
+    );
+
+    let (_, sent) = reconcile_once(deleting(widget(
+        "u3",
+        &[FINALIZER, "other.dev/keep"],
+        json!({"gone": true}),
+        Value::Null,
+    )))
+    .await;
+    assert_eq!(cloud_steps("u3"), ["cleanup", "cleanup"]);
+    assert_eq!(paths(&sent), [("PATCH".into(), format!("{OBJECT}u3"))]);
+    assert_eq!(
+        sent[0].body["metadata"]["finalizers"],
+        json!(["other.dev/keep"]),
+        "only natop's finalizer is removed"
+    );
+
+    // Without natop's finalizer, a deleting object is left alone.
+    let (_, sent) = reconcile_once(deleting(widget(
+        "u3",
+        &["other.dev/keep"],
+        json!({}),
+        Value::Null,
+    )))
+    .await;
+    assert!(sent.is_empty());
+    assert_eq!(cloud_steps("u3"), ["cleanup", "cleanup"]);
+}
+
+#[tokio::test]
+async fn orphan_and_observe_leave_the_cloud_alone_and_say_so() {
+    for (uid, spec) in [
+        ("u4", json!({"deletionPolicy": "Orphan"})),
+        ("u5", json!({"managementPolicy": "Observe"})),
+    ] {
+        let (_, sent) = reconcile_once(deleting(widget(
+            uid,
+            &[FINALIZER],
+            spec,
+            json!({"id": "w-9"}),
+        )))
+        .await;
+        assert!(cloud_steps(uid).is_empty(), "{uid}: no cleanup step");
+        let event = sent
+            .iter()
+            .find(|s| s.method == "POST" && s.path.ends_with("/events"))
+            .expect("an event");
+        assert_eq!(event.body["reason"], "Orphaned");
+        assert_eq!(event.body["note"], "left w-9 in the cloud");
+        assert_eq!(
+            paths(&sent).last().unwrap(),
+            &("PATCH".to_string(), format!("{OBJECT}{uid}"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_undecodable_object_is_reported_in_its_status_and_not_acted_on() {
+    let good = widget("u6", &[FINALIZER], json!({}), Value::Null);
+    let mut bad = good.clone();
+    bad["spec"]["gone"] = json!("not a boolean");
+    let (result, sent) = reconcile_answered(bad, good).await;
+    assert!(result.is_ok());
+    assert!(cloud_steps("u6").is_empty());
+    assert_eq!(
+        paths(&sent),
+        [("PATCH".into(), format!("{OBJECT}u6/status"))]
+    );
+    let stalled = sent[0].body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .cloned()
+        .unwrap();
+    assert_eq!(stalled["reason"], "InvalidSpec");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("Widget schema")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_apply_is_a_verdict_and_backs_off_per_kind_and_uid() {
+    let (result, sent) = reconcile_once(widget(
+        "u7",
+        &[FINALIZER],
+        json!({"throttled": true}),
+        Value::Null,
+    ))
+    .await;
+    let error = result.expect_err("a retryable error goes to the error policy");
+    assert!(error.is_retryable());
+    let reconciling = sent[0].body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Reconciling")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (reconciling["status"].clone(), reconciling["reason"].clone()),
+        (json!("True"), json!("Throttling"))
+    );
+
+    // The error policy backs off per kind and UID.
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(Client::new(service, "default"));
+    let guard = |uid: &str| -> Arc<DeserializeGuard<Widget>> {
+        Arc::new(serde_json::from_value(widget(uid, &[FINALIZER], json!({}), Value::Null)).unwrap())
+    };
+    let error = ReconcileError::Cloud(throttled());
+    for _ in 0..3 {
+        error_policy::<Widget>(guard("u8"), &error, ctx.clone());
+    }
+    assert_eq!(ctx.pacing.retrying("Widget/"), 1, "one object retrying");
+    assert_eq!(ctx.pacing.retrying("Widget/u8"), 1);
+    error_policy::<Widget>(guard("u9"), &error, ctx.clone());
+    assert_eq!(
+        ctx.pacing.retrying("Widget/"),
+        2,
+        "another UID has its own backoff"
+    );
+    assert_eq!(
+        ctx.pacing.retrying("NatGateway/"),
+        0,
+        "another kind is not counted"
+    );
+    // A reconcile that succeeds settles its own backoff only.
+    ctx.pacing
+        .settled(&key(&guard("u8").0.as_ref().unwrap().clone()));
+    assert_eq!(ctx.pacing.retrying("Widget/"), 1);
+}
