@@ -142,26 +142,42 @@ where
     .await
 }
 
+/// The test's own reads of the cloud go on through injected faults (the
+/// faults are the operator's to survive): a retryable answer is read again.
+async fn read_through_faults<T, F, Fut>(read: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, natop::cloud::CloudError>>,
+{
+    let mut last = None;
+    for _ in 0..20 {
+        match read().await {
+            Ok(found) => return found,
+            Err(e) if e.is_retryable() => last = Some(e),
+            Err(e) => panic!("reading the cloud: {e}"),
+        }
+    }
+    panic!("reading the cloud kept failing: {last:?}")
+}
+
 async fn dnat(world: &World, table: &str) -> Vec<ForwardTableEntry> {
-    cloud(world)
-        .describe_all(&DescribeForwardTableEntries {
-            region_id: "cn-hangzhou".into(),
-            forward_table_id: table.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
+    let client = cloud(world);
+    let request = DescribeForwardTableEntries {
+        region_id: "cn-hangzhou".into(),
+        forward_table_id: table.into(),
+        ..Default::default()
+    };
+    read_through_faults(|| client.describe_all(&request)).await
 }
 
 async fn snat(world: &World, table: &str) -> Vec<SnatTableEntry> {
-    cloud(world)
-        .describe_all(&DescribeSnatTableEntries {
-            region_id: "cn-hangzhou".into(),
-            snat_table_id: table.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
+    let client = cloud(world);
+    let request = DescribeSnatTableEntries {
+        region_id: "cn-hangzhou".into(),
+        snat_table_id: table.into(),
+        ..Default::default()
+    };
+    read_through_faults(|| client.describe_all(&request)).await
 }
 
 /// Calls the emulator answered, by action then outcome.

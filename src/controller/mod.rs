@@ -48,7 +48,7 @@ pub async fn run(ctx: Arc<Context>) {
     let controllers = async {
         tokio::join!(
             provider_config::run(ctx.clone()),
-            nat_gateway::run(ctx.clone()),
+            engine::run::<crate::api::NatGateway>(ctx.clone()),
             engine::run::<crate::api::BandwidthPackage>(ctx.clone()),
             engine::run::<crate::api::Ipv6InternetBandwidth>(ctx.clone()),
             entries_run::<crate::api::ForwardEntry>(ctx.clone(), &ctx.dnat_wakes),

@@ -60,6 +60,7 @@ macro_rules! common_status {
 }
 
 common_status!(
+    crate::api::NatGatewayStatus,
     crate::api::BandwidthPackageStatus,
     crate::api::ipv6_internet_bandwidth::Ipv6InternetBandwidthStatus,
 );

@@ -3,25 +3,25 @@
 
 pub mod decide;
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::reflector::Store;
+use kube::{Api, ResourceExt};
 use tracing::info;
 
 use self::decide::{Observed, Step, Subject};
 use super::Context;
+use super::engine::{Draft, ManagedKind};
 use super::providers::CloudClient;
 use super::reconcile::{self, ReconcileError, event, key};
-use super::status::{Verdict, apply_status, conditions};
+use super::status::Verdict;
+use crate::api::DeletionPolicy;
 use crate::api::nat_gateway::{InstanceChargeType, NatGateway, NatGatewayStatus};
-use crate::api::{CloudLocation, ManagementPolicy, ProviderConfig};
-use crate::api::{DeletionPolicy, FINALIZER};
+use crate::api::{CloudLocation, ManagementPolicy};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::eip::{
     DescribeEipAddresses, EipAddress, UnassociateEipAddress,
@@ -48,136 +48,45 @@ fn describe_gateway(progress: &Progress) -> String {
         .map_or_else(|| "the gateway".to_string(), |id| format!("gateway {id}"))
 }
 
-/// Run the NatGateway controller until `ctx.cancel` is cancelled.
-pub async fn run(ctx: Arc<Context>) {
-    let api: Api<DeserializeGuard<NatGateway>> = match ctx.config.watch_namespaces.as_slice() {
-        [one] => Api::namespaced(ctx.client.clone(), one),
-        _ => Api::all(ctx.client.clone()),
-    };
-    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let controller = Controller::new(api, ctx.config.watcher());
-    let store = controller.store();
-    // Only the first run on a context registers its cache.
-    let _ = ctx.stores.nat_gateways.set(store.clone());
-    let cancel = ctx.cancel.clone();
-    controller
-        .with_config(
-            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
-        )
-        // A ProviderConfig that changes (fixed credentials, new endpoint)
-        // re-checks every gateway using it at once.
-        .watches(configs, ctx.config.watcher(), move |config| {
-            let name = config.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|g| {
-                    g.0.as_ref()
-                        .is_ok_and(|g| g.spec.provider_config_ref.name == name)
-                })
-                .map(|g| ObjectRef::from_obj(&*g))
-                .collect::<Vec<_>>()
-        })
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
-}
-
-fn error_policy(
-    guard: Arc<DeserializeGuard<NatGateway>>,
-    error: &ReconcileError,
-    ctx: Arc<Context>,
-) -> Action {
-    reconcile::on_error(KIND, &guard, error, &ctx)
-}
-
-async fn reconcile(
-    guard: Arc<DeserializeGuard<NatGateway>>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let result =
-        reconcile::measured(KIND, &guard, &ctx, |gateway| reconcile_valid(gateway, &ctx)).await;
-    reconcile::count_retrying(KIND, &ctx);
-    result
-}
-
-async fn reconcile_valid(gateway: &NatGateway, ctx: &Context) -> Result<Action, ReconcileError> {
-    let namespace = gateway.namespace().unwrap_or_default();
-    let watched = &ctx.config.watch_namespaces;
-    if !watched.is_empty() && !watched.contains(&namespace) {
-        return Ok(Action::await_change());
-    }
-    let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
-    if gateway.meta().deletion_timestamp.is_some() {
-        if !gateway.finalizers().iter().any(|f| f == FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        return cleanup(gateway, &api, ctx).await;
-    }
-    if reconcile::ensure_finalizer(&api, gateway).await? {
-        // The patch triggers the next reconcile with the finalizer in place.
-        return Ok(Action::await_change());
-    }
-    let mut progress = Progress::new(gateway);
-    let outcome = apply(gateway, ctx, &mut progress).await;
-    let action = match &outcome {
-        Ok(action) => action.clone(),
-        // Shutdown cut the call off: nothing to report.
-        Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
-        Err(e) => {
-            progress.verdict = if e.is_retryable() {
-                Verdict::progressing(&e.reason(), e.stable_message())
-            } else {
-                Verdict::stalled(&e.reason(), e.stable_message())
-            };
-            // Retryable errors get their backoff from the error policy (once).
-            if e.is_retryable() {
-                Action::await_change()
-            } else {
-                reconcile::after_error(ctx, &key(gateway), e)
-            }
-        }
-    };
-    reconcile::note_drift(&mut progress.verdict, gateway, &ctx.config);
-    write_status(&api, gateway, &progress).await?;
-    match outcome {
-        Err(e) if e.is_retryable() => Err(e),
-        _ => Ok(action),
-    }
-}
-
 /// What this reconcile found, for the status write.
-struct Progress {
-    status: NatGatewayStatus,
-    verdict: Verdict,
-}
+type Progress = Draft<NatGatewayStatus>;
 
-impl Progress {
-    fn new(gateway: &NatGateway) -> Progress {
-        let status = gateway.status.clone().unwrap_or_default();
-        Progress {
-            status,
-            verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
-        }
+impl ManagedKind for NatGateway {
+    const KIND: &'static str = KIND;
+    type Status = NatGatewayStatus;
+
+    fn status(&self) -> Option<&NatGatewayStatus> {
+        self.status.as_ref()
     }
-}
+    fn provider_config(&self) -> &str {
+        &self.spec.provider_config_ref.name
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn management_policy(&self) -> ManagementPolicy {
+        self.spec.management_policy
+    }
+    fn store(ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>> {
+        &ctx.stores.nat_gateways
+    }
 
-async fn write_status(
-    api: &Api<NatGateway>,
-    gateway: &NatGateway,
-    progress: &Progress,
-) -> Result<(), ReconcileError> {
-    let mut status = progress.status.clone();
-    let previous = gateway
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    status.observed_generation = gateway.metadata.generation;
-    status.conditions = conditions(&previous, gateway.metadata.generation, &progress.verdict);
-    apply_status(api, gateway, &status).await?;
-    Ok(())
+    fn orphaned_note(&self, _ctx: &Context, draft: &Progress) -> Option<String> {
+        let id = draft.status.id.as_deref().unwrap_or("(none)");
+        Some(format!("left gateway {id} in the cloud"))
+    }
+
+    async fn apply(&self, ctx: &Context, draft: &mut Progress) -> Result<Action, ReconcileError> {
+        apply(self, ctx, draft).await
+    }
+
+    async fn cleanup(
+        &self,
+        ctx: &Context,
+        draft: &mut Progress,
+    ) -> Result<Option<Action>, ReconcileError> {
+        cleanup(self, ctx, draft).await
+    }
 }
 
 /// The Alibaba client for ProviderConfig `reference` and `region` (the
@@ -652,67 +561,14 @@ fn record_conversion(
     });
 }
 
-/// Deletion: orphan, or unbind natop's EIPs, delete, and wait until gone.
+/// Deletion: unbind natop's EIPs, delete, and wait until gone. `None` when
+/// the object may go; otherwise when to look again.
 async fn cleanup(
-    gateway: &NatGateway,
-    api: &Api<NatGateway>,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let key = key(gateway);
-    let mut progress = Progress::new(gateway);
-    let result = cleanup_step(gateway, ctx, &mut progress).await;
-    match result {
-        Ok(None) => {
-            ctx.pacing.settled(&key);
-            reconcile::remove_finalizer(api, gateway).await?;
-            Ok(Action::await_change())
-        }
-        Ok(Some(action)) => {
-            write_status(api, gateway, &progress).await?;
-            Ok(action)
-        }
-        Err(e) => {
-            if e.is_cancelled() {
-                return Ok(Action::await_change());
-            }
-            progress.verdict =
-                Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
-            write_status(api, gateway, &progress).await?;
-            if e.is_retryable() {
-                Err(e)
-            } else {
-                Ok(Action::requeue(ctx.pacing.backoff(&key)))
-            }
-        }
-    }
-}
-
-/// `None` when the object may go; otherwise when to look again.
-async fn cleanup_step(
     gateway: &NatGateway,
     ctx: &Context,
     progress: &mut Progress,
 ) -> Result<Option<Action>, ReconcileError> {
     let spec = &gateway.spec;
-    if spec.deletion_policy == DeletionPolicy::Orphan
-        || spec.management_policy == ManagementPolicy::Observe
-    {
-        let id = progress
-            .status
-            .id
-            .clone()
-            .unwrap_or_else(|| "(none)".into());
-        event(
-            ctx,
-            gateway,
-            EventType::Normal,
-            "Orphaned",
-            "Delete",
-            format!("left gateway {id} in the cloud"),
-        )
-        .await;
-        return Ok(None);
-    }
     if spec.instance_charge_type == InstanceChargeType::PrePaid {
         let id = progress
             .status
