@@ -9,7 +9,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
-use super::entries::tables::{Tables, Writer};
+use super::entries::tables::{ObjectName, Tables};
 use super::ownership::Stores;
 use super::providers::Providers;
 use super::timing::Pacing;
@@ -74,9 +74,9 @@ pub struct Context {
     /// SNAT tables: snapshots and write queues.
     pub snat: Tables<SnatTableEntry>,
     /// Wake-ups of ForwardEntry writers, taken by its controller.
-    pub dnat_wakes: std::sync::Mutex<Option<UnboundedReceiver<Writer>>>,
+    pub dnat_wakes: std::sync::Mutex<Option<UnboundedReceiver<ObjectName>>>,
     /// Wake-ups of SnatEntry writers, taken by its controller.
-    pub snat_wakes: std::sync::Mutex<Option<UnboundedReceiver<Writer>>>,
+    pub snat_wakes: std::sync::Mutex<Option<UnboundedReceiver<ObjectName>>>,
     /// The controllers' caches, for judging who owns a cloud resource.
     pub stores: Stores,
 }

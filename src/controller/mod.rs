@@ -26,21 +26,6 @@ pub use context::{Context, OperatorConfig};
 /// After shutdown begins, how long in-flight reconciles get to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Run an entry controller with its wake-ups (once per context).
-async fn entries_run<K: entries::EntryKind>(
-    ctx: Arc<Context>,
-    wakes: &std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<entries::tables::Writer>>>,
-) {
-    let taken = wakes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    match taken {
-        Some(wakes) => entries::run::<K>(ctx, wakes).await,
-        None => warn!(kind = K::KIND, "the controller already ran on this context"),
-    }
-}
-
 /// Run every controller until `ctx.cancel` is cancelled; then give in-flight
 /// reconciles [`SHUTDOWN_GRACE`] to finish, so that a stuck call or watch never
 /// holds the process up.
@@ -51,8 +36,8 @@ pub async fn run(ctx: Arc<Context>) {
             engine::run::<crate::api::NatGateway>(ctx.clone()),
             engine::run::<crate::api::BandwidthPackage>(ctx.clone()),
             engine::run::<crate::api::Ipv6InternetBandwidth>(ctx.clone()),
-            entries_run::<crate::api::ForwardEntry>(ctx.clone(), &ctx.dnat_wakes),
-            entries_run::<crate::api::SnatEntry>(ctx.clone(), &ctx.snat_wakes),
+            engine::run::<crate::api::ForwardEntry>(ctx.clone()),
+            engine::run::<crate::api::SnatEntry>(ctx.clone()),
         );
     };
     let deadline = async {

@@ -6,17 +6,15 @@
 //! an empty value (an unset template variable) must never widen a describe
 //! into "every resource of the account".
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 
-use crate::api::{
-    BandwidthPackage, EXTERNAL_ID_ANNOTATION, ForwardEntry, Ipv6InternetBandwidth, NatGateway,
-    SnatEntry,
-};
+use crate::api::EXTERNAL_ID_ANNOTATION;
 
 /// Condition reason: the annotation does not name a resource of the kind.
 pub const INVALID_EXTERNAL_ID: &str = "InvalidExternalId";
@@ -157,8 +155,8 @@ pub fn other_owner(
 /// The claims of every object in `store`, `me` included; `recorded` reads
 /// an object's status id.
 pub fn claims<K>(
-    store: Option<&Store<DeserializeGuard<K>>>,
-    recorded: fn(&K) -> Option<String>,
+    store: Option<Store<DeserializeGuard<K>>>,
+    recorded: impl Fn(&K) -> Option<String>,
 ) -> Vec<Claim>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
@@ -174,20 +172,37 @@ where
         .collect()
 }
 
-/// The controllers' caches of the managed kinds, set by each controller when
-/// it starts, so that ownership is judged against every object it knows.
+/// The controllers' caches of the managed kinds, one per kind, registered by
+/// each controller when it starts, so that ownership is judged against every
+/// object it knows.
 #[derive(Default)]
-pub struct Stores {
-    /// NatGateway objects.
-    pub nat_gateways: OnceLock<Store<DeserializeGuard<NatGateway>>>,
-    /// ForwardEntry objects.
-    pub forward_entries: OnceLock<Store<DeserializeGuard<ForwardEntry>>>,
-    /// SnatEntry objects.
-    pub snat_entries: OnceLock<Store<DeserializeGuard<SnatEntry>>>,
-    /// BandwidthPackage objects.
-    pub bandwidth_packages: OnceLock<Store<DeserializeGuard<BandwidthPackage>>>,
-    /// Ipv6InternetBandwidth objects.
-    pub ipv6_bandwidths: OnceLock<Store<DeserializeGuard<Ipv6InternetBandwidth>>>,
+pub struct Stores(RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>);
+
+impl Stores {
+    /// Register the cache of kind `K` (the first registration stays).
+    pub fn set<K>(&self, store: Store<DeserializeGuard<K>>)
+    where
+        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| Box::new(store));
+    }
+
+    /// The cache of kind `K`, once its controller runs.
+    pub fn get<K>(&self) -> Option<Store<DeserializeGuard<K>>>
+    where
+        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&TypeId::of::<K>())
+            .and_then(|store| store.downcast_ref::<Store<DeserializeGuard<K>>>())
+            .cloned()
+    }
 }
 
 #[cfg(test)]

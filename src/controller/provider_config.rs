@@ -4,7 +4,6 @@
 //! re-checked every drift interval.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
@@ -17,7 +16,7 @@ use tracing::{debug, info, instrument, warn};
 
 use super::context::Context;
 use super::providers::{CloudClient, ProviderError, Resolved, reason};
-use super::reconcile::sanitize_reason;
+use super::reconcile::{self, ReconcileError, sanitize_reason};
 use super::status::{self, Verdict};
 use super::timing;
 use crate::api::provider_config::CloudProvider;
@@ -26,25 +25,10 @@ use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
 use crate::cloud::alibaba::actions::sts::GetCallerIdentity;
 use crate::cloud::ucloud::actions::{DescribeBandwidthPackage, GetUserInfo};
 use crate::cloud::{CloudError, ErrorCategory};
-use crate::metrics::{ErrorLabels, KindLabels};
+use crate::metrics::ErrorLabels;
 
 /// The kind, as metrics and logs name it.
 pub const KIND: &str = "ProviderConfig";
-
-/// A reconcile that could not finish: only a failed status write (every
-/// problem with the credentials or the cloud ends up in the status instead).
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    /// Writing the status failed.
-    #[error("cannot write the status of ProviderConfig {name}: {source}")]
-    Status {
-        /// ProviderConfig name.
-        name: String,
-        /// The API's answer.
-        #[source]
-        source: kube::Error,
-    },
-}
 
 /// Run the ProviderConfig controller until `ctx.cancel` is cancelled.
 pub async fn run(ctx: Arc<Context>) {
@@ -123,6 +107,9 @@ fn refs_naming<'a>(
         .collect()
 }
 
+/// The key of a ProviderConfig's backoff. By name, not uid: the clients it
+/// builds are cached by name, and a deleted one (whose uid the watch no
+/// longer knows) is forgotten by name.
 fn pacing_key(name: &str) -> String {
     format!("{KIND}/{name}")
 }
@@ -416,42 +403,21 @@ fn sts_endpoint_hint(pc: &ProviderConfig, error: &CloudError) -> Option<&'static
     )
 }
 
-/// Decrements the in-flight gauge when the reconcile ends, however it ends.
-struct InFlight<'a>(&'a Context);
-
-impl<'a> InFlight<'a> {
-    fn start(ctx: &'a Context) -> Self {
-        ctx.metrics
-            .in_flight
-            .get_or_create(&KindLabels { kind: KIND })
-            .inc();
-        InFlight(ctx)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0
-            .metrics
-            .in_flight
-            .get_or_create(&KindLabels { kind: KIND })
-            .dec();
-    }
-}
-
 #[instrument(skip_all, fields(provider_config = %pc.name_any()))]
 async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let _in_flight = InFlight::start(&ctx);
-    ctx.metrics
-        .reconciles
-        .get_or_create(&KindLabels { kind: KIND })
-        .inc();
+    let result = reconcile::counted(KIND, &ctx, check_and_report(&pc, &ctx)).await;
+    reconcile::count_retrying(KIND, &ctx);
+    result
+}
+
+/// Check the credentials and write what the check says.
+async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, ReconcileError> {
     let name = pc.name_any();
     let key = pacing_key(&name);
 
     // The spec or the Secret may have changed: build the clients afresh.
     ctx.providers.invalidate(&name);
-    let checked = check(&pc, &ctx).await;
+    let checked = check(pc, ctx).await;
     if checked.next == Next::Cancelled {
         debug!("check cancelled by shutdown");
         return Ok(Action::await_change());
@@ -470,12 +436,7 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
         checked_secret_version: checked.secret_version.clone(),
     };
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let written = status::apply_status(&api, pc.as_ref(), &new_status)
-        .await
-        .map_err(|source| ReconcileError::Status {
-            name: name.clone(),
-            source,
-        })?;
+    let written = status::apply_status(&api, pc, &new_status).await?;
 
     if let Some(category) = checked.category {
         ctx.metrics
@@ -486,11 +447,7 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
             })
             .inc();
     }
-    let (reason, message) = match &checked.verdict {
-        Verdict::Ready { reason, message }
-        | Verdict::Progressing { reason, message }
-        | Verdict::Stalled { reason, message } => (reason.as_str(), message.as_str()),
-    };
+    let (reason, message) = (checked.verdict.reason(), checked.verdict.message());
     if written {
         if checked.verdict.is_ready() {
             info!(reason, "credentials work");
@@ -518,16 +475,8 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
 
 fn error_policy(pc: Arc<ProviderConfig>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     let name = pc.name_any();
-    ctx.metrics
-        .reconcile_errors
-        .get_or_create(&ErrorLabels {
-            kind: KIND,
-            category: reason::KUBERNETES_API_ERROR,
-        })
-        .inc();
-    let delay: Duration = ctx.pacing.backoff(&pacing_key(&name));
-    warn!(provider_config = %name, error = %error, ?delay, "reconcile failed; retrying");
-    Action::requeue(delay)
+    warn!(provider_config = %name, category = error.category(), %error, "reconcile failed");
+    reconcile::after_error(&ctx, &pacing_key(&name), error)
 }
 
 #[cfg(test)]

@@ -223,6 +223,15 @@ pub async fn event<K>(
     }
 }
 
+/// Publish a Normal event about `object`: what natop did (`reason`, in the
+/// course of `action`) and `note`.
+pub async fn tell<K>(ctx: &Context, object: &K, reason: &str, action: &str, note: impl Into<String>)
+where
+    K: Resource<DynamicType = ()> + Serialize,
+{
+    event(ctx, object, EventType::Normal, reason, action, note.into()).await;
+}
+
 /// What to do after an error: retry with per-object backoff, or wait for a
 /// change when retrying cannot help.
 pub fn after_error(ctx: &Context, key: &str, error: &ReconcileError) -> Action {
@@ -328,17 +337,42 @@ where
 {
     use tracing::Instrument;
 
+    counted(kind, ctx, async move {
+        match &guard.0 {
+            Ok(object) => {
+                let span = tracing::info_span!("reconcile", kind, object = %key(object));
+                valid(object).instrument(span).await
+            }
+            Err(invalid) => report_undecodable::<K>(invalid, ctx).await,
+        }
+    })
+    .await
+}
+
+/// Run one reconcile of a `kind` object, counted in the metrics: runs, in
+/// flight (also when the reconcile is dropped at shutdown), failures by
+/// category.
+pub async fn counted<Fut>(
+    kind: &'static str,
+    ctx: &Context,
+    reconcile: Fut,
+) -> Result<Action, ReconcileError>
+where
+    Fut: std::future::Future<Output = Result<Action, ReconcileError>>,
+{
+    /// Decrements the in-flight gauge when the reconcile ends, however it ends.
+    struct InFlight<'a>(&'a Context, KindLabels);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.metrics.in_flight.get_or_create(&self.1).dec();
+        }
+    }
+
     let labels = KindLabels { kind };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     ctx.metrics.in_flight.get_or_create(&labels).inc();
-    let result = match &guard.0 {
-        Ok(object) => {
-            let span = tracing::info_span!("reconcile", kind, object = %key(object));
-            valid(object).instrument(span).await
-        }
-        Err(invalid) => report_undecodable::<K>(invalid, ctx).await,
-    };
-    ctx.metrics.in_flight.get_or_create(&labels).dec();
+    let _in_flight = InFlight(ctx, labels);
+    let result = reconcile.await;
     if let Err(e) = &result {
         ctx.metrics
             .reconcile_errors

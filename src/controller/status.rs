@@ -61,9 +61,43 @@ impl Verdict {
         }
     }
 
+    /// Ready: `what` (`gateway ngw-…`) matches the spec; `Observed` when
+    /// natop only observes it.
+    pub fn in_sync(what: &str, observe: bool) -> Verdict {
+        if observe {
+            Verdict::ready(
+                "Observed",
+                format!("{what} matches the spec (observed, not managed)"),
+            )
+        } else {
+            Verdict::ready(
+                "Available",
+                format!("{what} is available and matches the spec"),
+            )
+        }
+    }
+
     /// Whether the object is Ready.
     pub fn is_ready(&self) -> bool {
         matches!(self, Verdict::Ready { .. })
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &str {
+        match self {
+            Verdict::Ready { reason, .. }
+            | Verdict::Progressing { reason, .. }
+            | Verdict::Stalled { reason, .. } => reason,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            Verdict::Ready { message, .. }
+            | Verdict::Progressing { message, .. }
+            | Verdict::Stalled { message, .. } => message,
+        }
     }
 }
 

@@ -13,32 +13,54 @@
 //!   code as the reason) and a requeue with per-kind, per-UID backoff;
 //! - the status draft and its server-side-apply write, skipped when nothing
 //!   changed;
-//! - metrics, spans and the report of an object that does not decode.
+//! - metrics, spans and the report of an object that does not decode;
+//! - adoption: the `natop.dev/external-id` annotation checked and refused
+//!   when another object claims the id ([`Known`]), and the ProviderConfig
+//!   resolved to a client ([`provider`], [`alibaba`]).
+//!
+//! ## Adding a kind
+//! 1. Its API type in `src/api/` (spec with `providerConfigRef`,
+//!    `deletionPolicy`, `managementPolicy`; status with `id`,
+//!    `observedGeneration`, `conditions`), listed in `api::crds()`, and its
+//!    status added to the `common_status!` list below.
+//! 2. A folder under `src/controller/` with `impl ManagedKind` (the KIND,
+//!    `managed_fields!()`, its id prefixes, `apply` and `cleanup`): dereference
+//!    (the engine's [`alibaba`] or [`provider`]), observe, a pure `decide` and
+//!    `decide_cleanup` with table tests, and act.
+//! 3. One line in `controller::run`: `engine::run::<NewKind>(ctx.clone())`.
+
+mod references;
+
+pub use references::{alibaba, provider};
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Context;
-use super::reconcile::{self, ReconcileError, event, key};
+use super::reconcile::{self, ReconcileError, key, tell};
 use super::status::{Verdict, apply_status, apply_status_unchanged_since, conditions};
+use super::{Context, ownership};
 use crate::api::{DeletionPolicy, FINALIZER, ManagementPolicy, ProviderConfig};
 
 /// The fields every kind's status has, which the engine fills in.
 pub trait CommonStatus {
     /// The conditions as last written.
     fn conditions(&self) -> &[Condition];
+    /// The `metadata.generation` the status describes.
+    fn observed_generation(&self) -> Option<i64>;
+    /// The cloud resource's id, as recorded.
+    fn id(&self) -> Option<&str>;
     /// Set `observedGeneration` and the conditions.
     fn set_common(&mut self, generation: Option<i64>, conditions: Vec<Condition>);
 }
@@ -50,6 +72,12 @@ macro_rules! common_status {
         impl CommonStatus for $status {
             fn conditions(&self) -> &[Condition] {
                 &self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn id(&self) -> Option<&str> {
+                self.id.as_deref()
             }
             fn set_common(&mut self, generation: Option<i64>, conditions: Vec<Condition>) {
                 self.observed_generation = generation;
@@ -63,12 +91,73 @@ common_status!(
     crate::api::NatGatewayStatus,
     crate::api::BandwidthPackageStatus,
     crate::api::ipv6_internet_bandwidth::Ipv6InternetBandwidthStatus,
+    crate::api::ForwardEntryStatus,
+    crate::api::SnatEntryStatus,
 );
 
-/// What a reconcile found so far: the status to write and the verdict its
-/// conditions say.
+/// [`ManagedKind::status`] and [`ManagedKind::managed`] for a kind whose
+/// object has the usual `status` and whose spec has the usual
+/// `providerConfigRef`, `deletionPolicy` and `managementPolicy`; used inside
+/// the kind's `impl ManagedKind` block.
+macro_rules! managed_fields {
+    () => {
+        fn status(&self) -> Option<&Self::Status> {
+            self.status.as_ref()
+        }
+        fn managed(&self) -> $crate::controller::engine::Managed<'_> {
+            $crate::controller::engine::Managed {
+                provider_config: &self.spec.provider_config_ref.name,
+                deletion: self.spec.deletion_policy,
+                management: self.spec.management_policy,
+            }
+        }
+    };
+}
+pub(crate) use managed_fields;
+
+/// What the engine needs of every kind's spec.
+#[derive(Debug, Clone, Copy)]
+pub struct Managed<'a> {
+    /// The ProviderConfig the spec names.
+    pub provider_config: &'a str,
+    /// What becomes of the cloud resource when the object is deleted.
+    pub deletion: DeletionPolicy,
+    /// Whether natop manages or only observes the cloud resource.
+    pub management: ManagementPolicy,
+}
+
+/// What natop knows of an object's own cloud resource before it looks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The id the status records.
+    pub recorded: Option<String>,
+    /// The id the `natop.dev/external-id` annotation names (checked to be
+    /// an id of the kind, and claimed by no other object while this one
+    /// records none or the same).
+    pub annotated: Option<String>,
+}
+
+impl Known {
+    /// The id to look for: the recorded one, else the annotation's.
+    pub fn id(&self) -> Option<&str> {
+        self.recorded.as_deref().or(self.annotated.as_deref())
+    }
+
+    /// The annotation's id, when the object adopts it: it records none, or
+    /// the same. (One that records another id adopts nothing any more.)
+    pub fn adopting(&self) -> Option<&str> {
+        self.annotated
+            .as_deref()
+            .filter(|id| self.recorded.as_deref().is_none_or(|r| r == *id))
+    }
+}
+
+/// What a reconcile found so far: what natop knows of the resource, the
+/// status to write and the verdict its conditions say.
 #[derive(Debug, Clone)]
 pub struct Draft<S> {
+    /// The recorded and the annotated id.
+    pub known: Known,
     /// The status to write (`observedGeneration` and the conditions are
     /// filled in from `verdict` when it is written).
     pub status: S,
@@ -76,11 +165,16 @@ pub struct Draft<S> {
     pub verdict: Verdict,
 }
 
-impl<S: Clone + Default> Draft<S> {
+impl<S: CommonStatus + Clone + Default> Draft<S> {
     /// A draft starting from the object's current status.
     pub fn of(current: Option<&S>) -> Draft<S> {
+        let status = current.cloned().unwrap_or_default();
         Draft {
-            status: current.cloned().unwrap_or_default(),
+            known: Known {
+                recorded: status.id().map(String::from),
+                annotated: None,
+            },
+            status,
             verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
         }
     }
@@ -104,14 +198,22 @@ pub trait ManagedKind:
 
     /// The object's status, if it has one.
     fn status(&self) -> Option<&Self::Status>;
-    /// The ProviderConfig the spec names.
-    fn provider_config(&self) -> &str;
-    /// What becomes of the cloud resource when the object is deleted.
-    fn deletion_policy(&self) -> DeletionPolicy;
-    /// Whether natop manages or only observes the cloud resource.
-    fn management_policy(&self) -> ManagementPolicy;
-    /// Where the controller registers its cache of objects of this kind.
-    fn store(ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>>;
+    /// The ProviderConfig and the policies the spec names.
+    fn managed(&self) -> Managed<'_>;
+    /// What an id of the kind starts with, for this object (the
+    /// `natop.dev/external-id` annotation must name one).
+    fn id_prefixes(&self) -> &'static [&'static str];
+    /// The spec's problems that the CRD's schema and CEL rules cannot
+    /// express (the API server enforces those): the object is Stalled with
+    /// reason `InvalidSpec` and the cloud is not called.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Whether a change to ProviderConfig `name` may change what this object
+    /// reaches (its own reference, by default).
+    fn uses_provider_config(&self, name: &str) -> bool {
+        self.managed().provider_config == name
+    }
     /// Watches of other kinds that re-check objects of this one (the
     /// engine already watches ProviderConfigs).
     fn watches(
@@ -124,6 +226,14 @@ pub trait ManagedKind:
     /// The event note when the object goes and leaves its resource in the
     /// cloud (`Orphan`, `Observe`); `None` when there is nothing to name.
     fn orphaned_note(&self, ctx: &Context, draft: &Draft<Self::Status>) -> Option<String>;
+    /// Forget what the controller holds for the object (it is stalled,
+    /// waiting for something else, or gone).
+    fn released(&self, _ctx: &Context) {}
+    /// For a refusal that another object may lift (by deleting what holds a
+    /// key), how soon to look again; `None` backs off as for any error.
+    fn recheck_refused(&self, _error: &ReconcileError) -> Option<Duration> {
+        None
+    }
     /// Bring the cloud resource to the spec; the draft says what was found.
     fn apply(
         &self,
@@ -141,15 +251,12 @@ pub trait ManagedKind:
 
 /// Run the controller of kind `K` until `ctx.cancel` is cancelled.
 pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
-    let api: Api<DeserializeGuard<K>> = match ctx.config.watch_namespaces.as_slice() {
-        [one] => Api::namespaced(ctx.client.clone(), one),
-        _ => Api::all(ctx.client.clone()),
-    };
+    let api = watched::<K>(&ctx);
     let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let controller = Controller::new(api, ctx.config.watcher());
     let store = controller.store();
     // Only the first run on a context registers its cache.
-    let _ = K::store(&ctx).set(store.clone());
+    ctx.stores.set::<K>(store.clone());
     let users = store.clone();
     let cancel = ctx.cancel.clone();
     let controller = controller
@@ -159,12 +266,7 @@ pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
         // A ProviderConfig that changes re-checks every object using it.
         .watches(configs, ctx.config.watcher(), move |config| {
             let name = config.name_any();
-            users
-                .state()
-                .into_iter()
-                .filter(|o| o.0.as_ref().is_ok_and(|o| o.provider_config() == name))
-                .map(|o| ObjectRef::from_obj(&*o))
-                .collect::<Vec<_>>()
+            referrers(&users, |o: &K| o.uses_provider_config(&name))
         });
     K::watches(controller, &ctx, store)
         .graceful_shutdown_on(async move { cancel.cancelled().await })
@@ -205,6 +307,7 @@ async fn reconcile_valid<K: ManagedKind>(
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     if object.meta().deletion_timestamp.is_some() {
         if !object.finalizers().iter().any(|f| f == FINALIZER) {
+            object.released(ctx);
             return Ok(Action::await_change());
         }
         return cleanup(object, &api, ctx).await;
@@ -213,7 +316,23 @@ async fn reconcile_valid<K: ManagedKind>(
         return Ok(Action::await_change());
     }
     let mut draft = Draft::of(object.status());
-    let outcome = object.apply(ctx, &mut draft).await;
+    let refused = object
+        .validate()
+        .map_err(|message| Verdict::stalled("InvalidSpec", message))
+        .and_then(|()| known(object, ctx));
+    let outcome = match refused {
+        Err(verdict) => {
+            // Nothing changes until the object does.
+            draft.verdict = verdict;
+            object.released(ctx);
+            ctx.pacing.settled(&key(object));
+            Ok(Action::await_change())
+        }
+        Ok(known) => {
+            draft.known = known;
+            object.apply(ctx, &mut draft).await
+        }
+    };
     let action = match &outcome {
         Ok(action) => action.clone(),
         Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
@@ -221,6 +340,10 @@ async fn reconcile_valid<K: ManagedKind>(
             draft.verdict = error_verdict(e);
             if e.is_retryable() {
                 Action::await_change()
+            } else if let Some(after) = object.recheck_refused(e) {
+                // Stalled, but looked at again: what holds the key may go.
+                ctx.pacing.settled(&key(object));
+                Action::requeue(after)
             } else {
                 reconcile::after_error(ctx, &key(object), e)
             }
@@ -251,11 +374,16 @@ async fn cleanup<K: ManagedKind>(
 ) -> Result<Action, ReconcileError> {
     let key = key(object);
     let mut draft = Draft::of(object.status());
-    let step = if object.deletion_policy() == DeletionPolicy::Orphan
-        || object.management_policy() == ManagementPolicy::Observe
+    // An annotation that does not hold (any more) adopts nothing to delete.
+    if let Ok(known) = known(object, ctx) {
+        draft.known = known;
+    }
+    let managed = object.managed();
+    let step = if managed.deletion == DeletionPolicy::Orphan
+        || managed.management == ManagementPolicy::Observe
     {
         if let Some(note) = object.orphaned_note(ctx, &draft) {
-            event(ctx, object, EventType::Normal, "Orphaned", "Delete", note).await;
+            tell(ctx, object, "Orphaned", "Delete", note).await;
         }
         Ok(None)
     } else {
@@ -264,6 +392,7 @@ async fn cleanup<K: ManagedKind>(
     match step {
         Ok(None) => {
             ctx.pacing.settled(&key);
+            object.released(ctx);
             reconcile::remove_finalizer(api, object).await?;
             Ok(Action::await_change())
         }
@@ -285,6 +414,75 @@ async fn cleanup<K: ManagedKind>(
             }
         }
     }
+}
+
+/// What natop knows of `object`'s resource: the recorded id and the
+/// annotation's; `Err` is the Stalled verdict when the annotation names no id
+/// of the kind, or one another object claims.
+pub fn known<K: ManagedKind>(object: &K, ctx: &Context) -> Result<Known, Verdict> {
+    let annotated = ownership::external_id(object.annotations(), object.id_prefixes())
+        .map_err(|message| Verdict::stalled(ownership::INVALID_EXTERNAL_ID, message))?;
+    let known = Known {
+        recorded: object.status().and_then(|s| s.id()).map(String::from),
+        annotated,
+    };
+    if let Some(id) = known.adopting() {
+        let me = ownership::Claim::of(object, known.recorded.clone());
+        if let Some(message) = ownership::other_owner(&me, id, &claims::<K>(ctx), None) {
+            return Err(Verdict::stalled(
+                ownership::OWNED_BY_ANOTHER_OBJECT,
+                message,
+            ));
+        }
+    }
+    Ok(known)
+}
+
+/// The claims of every object of kind `K` the controller knows.
+pub fn claims<K: ManagedKind>(ctx: &Context) -> Vec<ownership::Claim> {
+    ownership::claims(ctx.stores.get::<K>(), |o: &K| {
+        o.status().and_then(|s| s.id()).map(String::from)
+    })
+}
+
+/// Whether the object was Ready for its current generation: a write now is
+/// a drift correction.
+pub fn was_ready<K: ManagedKind>(object: &K) -> bool {
+    object.status().is_some_and(|s| {
+        s.observed_generation() == object.meta().generation
+            && s.conditions()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// The API for objects of kind `T` the operator watches: one namespace's, or
+/// all of them.
+pub fn watched<T>(ctx: &Context) -> Api<DeserializeGuard<T>>
+where
+    T: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    match ctx.config.watch_namespaces.as_slice() {
+        [one] => Api::namespaced(ctx.client.clone(), one),
+        _ => Api::all(ctx.client.clone()),
+    }
+}
+
+/// The objects in `store` that decode and `refer` (a watch's mapper: which
+/// objects of kind `K` a change to another object concerns).
+pub fn referrers<K: ManagedKind>(
+    store: &Store<DeserializeGuard<K>>,
+    refer: impl Fn(&K) -> bool,
+) -> Vec<ObjectRef<DeserializeGuard<K>>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|o| o.0.as_ref().is_ok_and(&refer))
+        .map(|o| ObjectRef::from_obj(&*o))
+        .collect()
 }
 
 /// The draft's status with `observedGeneration` and the verdict's

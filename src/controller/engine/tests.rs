@@ -2,7 +2,7 @@
 //! shell sends is recorded and answered, and the test kind records every
 //! "cloud" step it is asked for, so the order of the two is visible.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -10,7 +10,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::client::Body;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
 use kube::{Client, CustomResource};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -46,6 +45,9 @@ pub struct WidgetSpec {
     /// Apply fails with a throttling error.
     #[serde(default)]
     pub throttled: bool,
+    /// Invalid when 0 (a rule the schema does not hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
 }
 
 /// The test kind's status.
@@ -67,8 +69,6 @@ common_status!(WidgetStatus);
 
 /// The steps the test kind was asked for, as `uid:step`.
 static CLOUD: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static STORE: OnceLock<Store<DeserializeGuard<Widget>>> = OnceLock::new();
-
 fn cloud_steps(uid: &str) -> Vec<String> {
     CLOUD
         .lock()
@@ -90,17 +90,21 @@ impl ManagedKind for Widget {
     fn status(&self) -> Option<&WidgetStatus> {
         self.status.as_ref()
     }
-    fn provider_config(&self) -> &str {
-        "default"
+    fn managed(&self) -> Managed<'_> {
+        Managed {
+            provider_config: "default",
+            deletion: self.spec.deletion_policy,
+            management: self.spec.management_policy,
+        }
     }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
+    fn id_prefixes(&self) -> &'static [&'static str] {
+        &["w-"]
     }
-    fn management_policy(&self) -> ManagementPolicy {
-        self.spec.management_policy
-    }
-    fn store(_ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>> {
-        &STORE
+    fn validate(&self) -> Result<(), String> {
+        match self.spec.size {
+            Some(0) => Err("spec.size must not be 0".into()),
+            _ => Ok(()),
+        }
     }
     fn orphaned_note(&self, _ctx: &Context, draft: &Draft<WidgetStatus>) -> Option<String> {
         Some(format!("left {} in the cloud", draft.status.id.clone()?))
@@ -111,6 +115,9 @@ impl ManagedKind for Widget {
         draft: &mut Draft<WidgetStatus>,
     ) -> Result<Action, ReconcileError> {
         log(self, "apply");
+        if let Some(id) = draft.known.adopting() {
+            log(self, &format!("adopt {id}"));
+        }
         if self.spec.throttled {
             return Err(ReconcileError::Cloud(throttled()));
         }
@@ -425,4 +432,89 @@ async fn a_failed_apply_is_a_verdict_and_backs_off_per_kind_and_uid() {
     ctx.pacing
         .settled(&key(&guard("u8").0.as_ref().unwrap().clone()));
     assert_eq!(ctx.pacing.retrying("Widget/"), 1);
+}
+
+/// The first Stalled condition of the status a reconcile wrote.
+fn stalled(sent: &[Sent]) -> (String, String) {
+    let write = sent
+        .iter()
+        .find(|s| s.path.ends_with("/status"))
+        .expect("a status write");
+    let condition = write.body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled" && c["status"] == "True")
+        .cloned()
+        .expect("Stalled");
+    (
+        condition["reason"].as_str().unwrap().to_string(),
+        condition["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn an_invalid_spec_or_annotation_stalls_before_any_cloud_step() {
+    let annotated = |uid: &str, id: &str| {
+        let mut w = widget(uid, &[FINALIZER], json!({}), Value::Null);
+        w["metadata"]["annotations"] = json!({ crate::api::EXTERNAL_ID_ANNOTATION: id });
+        w
+    };
+    for (uid, object, reason) in [
+        (
+            "v1",
+            widget("v1", &[FINALIZER], json!({"size": 0}), Value::Null),
+            "InvalidSpec",
+        ),
+        (
+            "v2",
+            annotated("v2", "x-1"),
+            crate::controller::ownership::INVALID_EXTERNAL_ID,
+        ),
+        (
+            "v3",
+            annotated("v3", ""),
+            crate::controller::ownership::INVALID_EXTERNAL_ID,
+        ),
+    ] {
+        let (result, sent) = reconcile_once(object).await;
+        assert!(result.is_ok(), "{uid}");
+        assert!(cloud_steps(uid).is_empty(), "{uid}: no cloud step");
+        assert_eq!(stalled(&sent).0, reason, "{uid}");
+    }
+    // A valid annotation reaches the kind as what natop knows.
+    let (result, _) = reconcile_once(annotated("v4", "w-42")).await;
+    assert!(result.is_ok());
+    assert_eq!(cloud_steps("v4"), ["apply", "adopt w-42"]);
+}
+
+#[tokio::test]
+async fn an_id_another_object_claims_is_never_adopted() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let mut object = widget("v5", &[FINALIZER], json!({}), Value::Null);
+    object["metadata"]["annotations"] = json!({ crate::api::EXTERNAL_ID_ANNOTATION: "w-7" });
+    let server = tokio::spawn(api_server(handle, object.clone()));
+    let ctx = context(Client::new(service, "default"));
+    // Another object of the kind, known to the controller, records w-7.
+    let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<Widget>>();
+    let owner: DeserializeGuard<Widget> =
+        serde_json::from_value(widget("v6", &[FINALIZER], json!({}), json!({"id": "w-7"})))
+            .unwrap();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(owner));
+    ctx.stores.set::<Widget>(store);
+    let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
+    let result = reconcile::<Widget>(Arc::new(guard), ctx.clone()).await;
+    drop(ctx);
+    let sent = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok());
+    assert!(cloud_steps("v5").is_empty(), "no cloud step");
+    let (reason, message) = stalled(&sent);
+    assert_eq!(
+        reason,
+        crate::controller::ownership::OWNED_BY_ANOTHER_OBJECT
+    );
+    assert!(message.contains("w-7"), "{message}");
 }

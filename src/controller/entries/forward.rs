@@ -1,9 +1,13 @@
 //! ForwardEntry: DNAT entries, keyed by external IP, external port and protocol.
 
-use super::tables::{Row, Tables};
+use std::sync::Mutex;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::tables::{ObjectName, Row, Tables};
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
-use crate::api::forward_entry::{ForwardEntry, RequestedForwardEntry};
+use crate::api::forward_entry::{ForwardEntry, ForwardEntryStatus, RequestedForwardEntry};
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::forward_entry::{
@@ -35,11 +39,10 @@ impl EntryKind for ForwardEntry {
         "Forbidden.PortOccupied",
         "OperationUnsupported.ForwardEntry",
     ];
-    const TABLE_FIELD: &'static str = "forwardTableId";
-    const ID_PREFIX: &'static str = "fwd-";
-    const IPS_FIELD: &'static str = "externalIp";
+    const ID_PREFIXES: &'static [&'static str] = &["fwd-"];
     type Row = ForwardTableEntry;
     type Desired = DesiredForward;
+    type Status = ForwardEntryStatus;
 
     fn common(&self) -> Common<'_> {
         let spec = &self.spec;
@@ -251,11 +254,12 @@ impl EntryKind for ForwardEntry {
         &ctx.dnat
     }
 
-    fn store(
-        ctx: &Context,
-    ) -> &std::sync::OnceLock<kube::runtime::reflector::Store<kube::core::DeserializeGuard<Self>>>
-    {
-        &ctx.stores.forward_entries
+    fn wakes(ctx: &Context) -> &Mutex<Option<UnboundedReceiver<ObjectName>>> {
+        &ctx.dnat_wakes
+    }
+
+    fn status(&self) -> Option<&ForwardEntryStatus> {
+        self.status.as_ref()
     }
 }
 
@@ -326,7 +330,7 @@ mod tests {
             (vec![other, leaving.clone()], Some("fwd-1")),
         ] {
             assert_eq!(
-                super::super::deleting_holder::<ForwardEntry>(&desired, &rows)
+                super::super::decide::deleting_holder::<ForwardEntry>(&desired, &rows)
                     .map(|r| r.forward_entry_id.as_str()),
                 expected,
                 "{rows:?}"

@@ -1,9 +1,13 @@
 //! SnatEntry: SNAT entries, keyed by their source (vSwitch or CIDR block).
 
-use super::tables::{Row, Tables};
+use std::sync::Mutex;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::tables::{ObjectName, Row, Tables};
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
-use crate::api::snat_entry::{RequestedSnatEntry, SnatEntry};
+use crate::api::snat_entry::{RequestedSnatEntry, SnatEntry, SnatEntryStatus};
 use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::snat_entry::{
@@ -57,11 +61,10 @@ impl EntryKind for SnatEntry {
     const KIND: &'static str = "SnatEntry";
     const TABLE: &'static str = "SNAT table";
     const KEY_TAKEN: &'static [&'static str] = &["Forbidden.SourceVSwitchId.Duplicated"];
-    const TABLE_FIELD: &'static str = "snatTableId";
-    const ID_PREFIX: &'static str = "snat-";
-    const IPS_FIELD: &'static str = "snatIps";
+    const ID_PREFIXES: &'static [&'static str] = &["snat-"];
     type Row = SnatTableEntry;
     type Desired = DesiredSnat;
+    type Status = SnatEntryStatus;
 
     fn common(&self) -> Common<'_> {
         let spec = &self.spec;
@@ -284,11 +287,12 @@ impl EntryKind for SnatEntry {
         &ctx.snat
     }
 
-    fn store(
-        ctx: &Context,
-    ) -> &std::sync::OnceLock<kube::runtime::reflector::Store<kube::core::DeserializeGuard<Self>>>
-    {
-        &ctx.stores.snat_entries
+    fn wakes(ctx: &Context) -> &Mutex<Option<UnboundedReceiver<ObjectName>>> {
+        &ctx.snat_wakes
+    }
+
+    fn status(&self) -> Option<&SnatEntryStatus> {
+        self.status.as_ref()
     }
 }
 

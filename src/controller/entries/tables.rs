@@ -48,8 +48,8 @@ pub struct TableKey {
     pub table: String,
 }
 
-/// An object waiting to write: `(namespace, name)`.
-pub type Writer = (String, String);
+/// An object, as `(namespace, name)`: who waits for a turn on a table.
+pub type ObjectName = (String, String);
 
 /// What a table held at one moment.
 #[derive(Debug)]
@@ -105,7 +105,7 @@ pub const IDLE_TABLE: Duration = Duration::from_secs(600);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 struct Waiter {
-    who: Writer,
+    who: ObjectName,
     touched: Instant,
 }
 
@@ -173,14 +173,14 @@ pub struct TableStats {
 /// Every table of one kind (DNAT or SNAT).
 pub struct Tables<R: Row> {
     tables: Mutex<HashMap<TableKey, Arc<Table<R>>>>,
-    wake: UnboundedSender<Writer>,
+    wake: UnboundedSender<ObjectName>,
     stats: Mutex<TableStats>,
     last_sweep: Mutex<Option<Instant>>,
 }
 
 impl<R: Row> Tables<R> {
     /// Tables whose writers are woken through `wake` when their turn comes.
-    pub fn new(wake: UnboundedSender<Writer>) -> Tables<R> {
+    pub fn new(wake: UnboundedSender<ObjectName>) -> Tables<R> {
         Tables {
             tables: Mutex::new(HashMap::new()),
             wake,
@@ -329,11 +329,11 @@ impl<R: Row> Tables<R> {
     /// Ask to write on `key` as `who`: granted when `who` is at the head of
     /// the table's queue and no other write is in flight; otherwise `who`
     /// keeps (or takes) its place in the queue.
-    pub fn turn(&self, key: &TableKey, who: &Writer) -> Turn<'_, R> {
+    pub fn turn(&self, key: &TableKey, who: &ObjectName) -> Turn<'_, R> {
         self.turn_at(key, who, Instant::now())
     }
 
-    fn turn_at(&self, key: &TableKey, who: &Writer, now: Instant) -> Turn<'_, R> {
+    fn turn_at(&self, key: &TableKey, who: &ObjectName, now: Instant) -> Turn<'_, R> {
         let table = self.table_at(key, now);
         let mut state = table.lock();
         // Waiters that stopped coming back are gone: never woken, never
@@ -392,7 +392,7 @@ impl<R: Row> Tables<R> {
 
     /// `who` no longer needs to write on `key` (in sync, deleted, gone
     /// elsewhere): leave the queue, and wake the next writer if it was first.
-    pub fn leave(&self, key: &TableKey, who: &Writer) {
+    pub fn leave(&self, key: &TableKey, who: &ObjectName) {
         let Some(table) = self.existing(key) else {
             return;
         };
@@ -410,7 +410,7 @@ impl<R: Row> Tables<R> {
     }
 
     /// Leave every table's queue (the object is gone).
-    pub fn forget(&self, who: &Writer) {
+    pub fn forget(&self, who: &ObjectName) {
         let keys: Vec<TableKey> = self
             .tables
             .lock()
@@ -432,7 +432,7 @@ impl<R: Row> Tables<R> {
     }
 
     /// Writers queued on `key`, first to last.
-    pub fn queued(&self, key: &TableKey) -> Vec<Writer> {
+    pub fn queued(&self, key: &TableKey) -> Vec<ObjectName> {
         self.existing(key)
             .map(|t| t.lock().queue.iter().map(|w| w.who.clone()).collect())
             .unwrap_or_default()
@@ -494,7 +494,7 @@ fn learn<R: Row>(state: &mut State<R>, snapshot: &Snapshot<R>) {
 pub struct WriteTurn<'a, R: Row> {
     tables: &'a Tables<R>,
     table: Arc<Table<R>>,
-    who: Writer,
+    who: ObjectName,
     finished: bool,
 }
 
@@ -568,7 +568,7 @@ mod tests {
         }
     }
 
-    fn who(name: &str) -> Writer {
+    fn who(name: &str) -> ObjectName {
         ("ns".into(), name.into())
     }
 

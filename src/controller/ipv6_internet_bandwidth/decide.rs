@@ -149,6 +149,73 @@ pub fn decide(
     }
 }
 
+/// What replaying this object's allocate (its ClientToken, with no earlier
+/// bandwidth) answered, during deletion of an object with no recorded id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replayed {
+    /// The bandwidth it names (the address's, when the object bought it).
+    Bandwidth(String),
+    /// The token was used with other parameters: probably this object's
+    /// bandwidth, but not certainly.
+    OtherParameters,
+    /// Refused for good: the token never bought anything.
+    Refused,
+}
+
+/// What deletion does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanupStep {
+    /// No address, or no bandwidth on it: nothing to delete.
+    Gone,
+    /// The bandwidth on the address is not this object's: left alone.
+    NotOurs,
+    /// No id is recorded: replay the allocate to learn whether the
+    /// address's bandwidth (the id) is this object's.
+    Replay(String),
+    /// Cannot tell whether the bandwidth (the id) is this object's.
+    Unrecorded(String),
+    /// The address is between states.
+    Wait {
+        /// Its state.
+        status: String,
+    },
+    /// Delete this bandwidth.
+    Delete(String),
+}
+
+/// The deletion step, given the id natop knows (recorded or adopted), the
+/// address as the cloud shows it and, once made, what a replay answered.
+pub fn decide_cleanup(
+    known: Option<&str>,
+    address: Option<&Ipv6Address>,
+    replayed: Option<&Replayed>,
+) -> CleanupStep {
+    let Some(address) = address else {
+        return CleanupStep::Gone;
+    };
+    let Some(current) = bandwidth_id(address) else {
+        return CleanupStep::Gone;
+    };
+    let ours = match (known, replayed) {
+        (Some(id), _) => id == current,
+        (None, None) => return CleanupStep::Replay(current.to_string()),
+        (None, Some(Replayed::Bandwidth(id))) => id == current,
+        (None, Some(Replayed::OtherParameters)) => {
+            return CleanupStep::Unrecorded(current.to_string());
+        }
+        (None, Some(Replayed::Refused)) => false,
+    };
+    if !ours {
+        return CleanupStep::NotOurs;
+    }
+    if address.status != "Available" {
+        return CleanupStep::Wait {
+            status: address.status.clone(),
+        };
+    }
+    CleanupStep::Delete(current.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -336,5 +403,85 @@ mod tests {
         assert!(is_ours(&known(None, Some("bw-1"), false), &with("bw-1")));
         assert!(!is_ours(&known(None, None, false), &with("bw-1")));
         assert!(!is_ours(&known(Some("bw-1"), None, false), &with("bw-2")));
+    }
+
+    #[test]
+    fn decide_cleanup_covers_every_deletion_path() {
+        let bought = Some(("bw-1", 20, "PayByBandwidth"));
+        let available = address("Available", bought);
+        let busy = address("Modifying", bought);
+        let bare = address("Available", None);
+        let mine = Replayed::Bandwidth("bw-1".into());
+        let other = Replayed::Bandwidth("bw-9".into());
+        for (name, known, address, replayed, expected) in [
+            ("no address", Some("bw-1"), None, None, CleanupStep::Gone),
+            (
+                "no bandwidth on it",
+                Some("bw-1"),
+                Some(&bare),
+                None,
+                CleanupStep::Gone,
+            ),
+            (
+                "recorded and there: delete",
+                Some("bw-1"),
+                Some(&available),
+                None,
+                CleanupStep::Delete("bw-1".into()),
+            ),
+            (
+                "another bandwidth: left alone",
+                Some("bw-2"),
+                Some(&available),
+                None,
+                CleanupStep::NotOurs,
+            ),
+            (
+                "recorded, address busy: wait",
+                Some("bw-1"),
+                Some(&busy),
+                None,
+                CleanupStep::Wait {
+                    status: "Modifying".into(),
+                },
+            ),
+            (
+                "nothing recorded: replay first",
+                None,
+                Some(&available),
+                None,
+                CleanupStep::Replay("bw-1".into()),
+            ),
+            (
+                "the replay names it: delete",
+                None,
+                Some(&available),
+                Some(&mine),
+                CleanupStep::Delete("bw-1".into()),
+            ),
+            (
+                "the replay names another: left alone",
+                None,
+                Some(&available),
+                Some(&other),
+                CleanupStep::NotOurs,
+            ),
+            (
+                "the replay is refused: never bought",
+                None,
+                Some(&available),
+                Some(&Replayed::Refused),
+                CleanupStep::NotOurs,
+            ),
+            (
+                "the token was used otherwise: cannot tell",
+                None,
+                Some(&available),
+                Some(&Replayed::OtherParameters),
+                CleanupStep::Unrecorded("bw-1".into()),
+            ),
+        ] {
+            assert_eq!(decide_cleanup(known, address, replayed), expected, "{name}");
+        }
     }
 }

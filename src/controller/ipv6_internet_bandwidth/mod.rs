@@ -18,32 +18,27 @@
 
 mod decide;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
-use kube::runtime::reflector::Store;
 use kube::{Api, ResourceExt};
 
 use super::Context;
-use super::engine::{Draft, ManagedKind};
+use super::engine::{self, Draft, ManagedKind};
 use super::identity::client_token;
-use super::providers::CloudClient;
-use super::reconcile::{self, ReconcileError, event, key};
+use super::location;
+use super::reconcile::{self, ReconcileError, key, tell};
 use super::status::Verdict;
-use super::{location, ownership};
 use crate::api::ipv6_internet_bandwidth::{
     Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus,
 };
-use crate::api::{CloudLocation, DeletionPolicy, ManagementPolicy};
+use crate::api::{CloudLocation, ManagementPolicy};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::ipv6::{
     AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
     ModifyIpv6InternetBandwidth,
 };
-use decide::{Known, Step, bandwidth_id, decide, is_ours};
+use decide::{CleanupStep, Known, Replayed, Step, bandwidth_id, decide, decide_cleanup, is_ours};
 
 /// The kind, for logs, metrics and events.
 pub const KIND: &str = "Ipv6InternetBandwidth";
@@ -53,130 +48,239 @@ const ID_PREFIX: &str = "ipv6bw-";
 /// How long to wait before looking again at something outside natop's hands.
 const WAITING: Duration = Duration::from_secs(30);
 
-/// What a reconcile found, for the status write.
-type Progress = Draft<Ipv6InternetBandwidthStatus>;
-
-impl ManagedKind for Ipv6InternetBandwidth {
-    const KIND: &'static str = KIND;
-    type Status = Ipv6InternetBandwidthStatus;
-
-    fn status(&self) -> Option<&Ipv6InternetBandwidthStatus> {
-        self.status.as_ref()
-    }
-    fn provider_config(&self) -> &str {
-        &self.spec.provider_config_ref.name
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
-    fn management_policy(&self) -> ManagementPolicy {
-        self.spec.management_policy
-    }
-    fn store(ctx: &Context) -> &OnceLock<Store<DeserializeGuard<Self>>> {
-        &ctx.stores.ipv6_bandwidths
-    }
-
-    fn orphaned_note(&self, ctx: &Context, draft: &Progress) -> Option<String> {
-        // The recorded id, or one the annotation may adopt (never another object's).
-        let id = draft
-            .status
-            .id
-            .clone()
-            .or_else(|| adoptable(self, ctx, None).ok().flatten())?;
-        Some(format!("left IPv6 internet bandwidth {id} in the cloud"))
-    }
-
-    async fn apply(&self, ctx: &Context, draft: &mut Progress) -> Result<Action, ReconcileError> {
-        apply(self, ctx, draft).await
-    }
-
-    async fn cleanup(
-        &self,
-        ctx: &Context,
-        draft: &mut Progress,
-    ) -> Result<Option<Action>, ReconcileError> {
-        cleanup(self, ctx, draft).await
-    }
-}
-
 /// The Alibaba client for `object` (at its recorded place, when it has one)
 /// and where it acts, or a Stalled verdict saying why there is none.
 async fn alibaba(
     object: &Ipv6InternetBandwidth,
     ctx: &Context,
 ) -> Result<Result<(AlibabaClient, CloudLocation), Verdict>, ReconcileError> {
-    let reference = &object.spec.provider_config_ref.name;
     let recorded = object.status.as_ref().and_then(|s| s.location.as_ref());
-    let resolved = match ctx
-        .providers
-        .resolve_at(recorded, reference, object.spec.region.as_deref())
-        .await
-    {
-        Ok(r) => r,
-        Err(e) if !e.is_retryable() => {
-            return Ok(Err(Verdict::stalled(
-                e.reason(),
-                format!("ProviderConfig {reference}: {e}"),
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let location = resolved.location();
-    match resolved.cloud {
-        CloudClient::Alibaba(client) => Ok(Ok((client, location))),
-        CloudClient::UCloud(_) => Ok(Err(Verdict::stalled(
-            "WrongProvider",
-            format!(
-                "ProviderConfig {} is not an Alibaba one; an Ipv6InternetBandwidth needs \
-                 spec.provider Alibaba",
-                resolved.name
-            ),
-        ))),
-    }
+    let spec = &object.spec;
+    engine::alibaba(
+        ctx,
+        KIND,
+        recorded,
+        &spec.provider_config_ref.name,
+        spec.region.as_deref(),
+    )
+    .await
 }
 
-/// The bandwidth id the annotation names, when this object may use it:
-/// `Err` is the verdict refusing it.
-fn adoptable(
-    object: &Ipv6InternetBandwidth,
-    ctx: &Context,
-    recorded: Option<&String>,
-) -> Result<Option<String>, Verdict> {
-    let annotated = ownership::external_id(object.annotations(), &[ID_PREFIX])
-        .map_err(|m| Verdict::stalled(ownership::INVALID_EXTERNAL_ID, m))?;
-    let Some(id) = annotated else {
-        return Ok(None);
-    };
-    if recorded.is_some_and(|r| *r != id) {
-        // Recorded another one: the annotation adopts nothing any more.
-        return Ok(None);
+impl ManagedKind for Ipv6InternetBandwidth {
+    const KIND: &'static str = KIND;
+    type Status = Ipv6InternetBandwidthStatus;
+
+    engine::managed_fields!();
+    fn id_prefixes(&self) -> &'static [&'static str] {
+        &[ID_PREFIX]
     }
-    let claims = ownership::claims(
-        ctx.stores.ipv6_bandwidths.get(),
-        |b: &Ipv6InternetBandwidth| b.status.as_ref().and_then(|s| s.id.clone()),
-    );
-    match ownership::other_owner(
-        &ownership::Claim::of(object, recorded.cloned()),
-        &id,
-        &claims,
-        None,
-    ) {
-        Some(message) => Err(Verdict::stalled(
-            ownership::OWNED_BY_ANOTHER_OBJECT,
-            message,
-        )),
-        None => Ok(Some(id)),
+
+    fn orphaned_note(
+        &self,
+        _ctx: &Context,
+        draft: &Draft<Ipv6InternetBandwidthStatus>,
+    ) -> Option<String> {
+        // The recorded id, or one the annotation may adopt (never another object's).
+        let id = draft.known.id()?;
+        Some(format!("left IPv6 internet bandwidth {id} in the cloud"))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        draft: &mut Draft<Ipv6InternetBandwidthStatus>,
+    ) -> Result<Action, ReconcileError> {
+        let object = self;
+        let key = key(object);
+        let spec = &object.spec;
+        let annotated = draft.known.adopting().map(String::from);
+        let (client, here) = match alibaba(object, ctx).await? {
+            Ok(found) => found,
+            Err(verdict) => {
+                draft.verdict = verdict;
+                ctx.pacing.settled(&key);
+                return Ok(Action::await_change());
+            }
+        };
+        let recorded_at = object.status.as_ref().and_then(|s| s.location.as_ref());
+        // The spec's place too: a recorded place is used while the spec points elsewhere.
+        let effective = CloudLocation {
+            provider_config: spec.provider_config_ref.name.clone(),
+            region: spec.region.clone().unwrap_or_else(|| here.region.clone()),
+            ..here.clone()
+        };
+        let what = format!("the bandwidth of IPv6 address {}", spec.ipv6_address_id);
+        if let Err(message) = location::check(recorded_at, &effective, &what)
+            .and_then(|()| location::check(recorded_at, &here, &what))
+        {
+            draft.verdict = Verdict::stalled(location::LOCATION_CHANGED, message);
+            ctx.pacing.settled(&key);
+            return Ok(Action::await_change());
+        }
+        draft.status.location = Some(here.clone());
+        let region = here.region.clone();
+        let observe = observing(object);
+        let address = describe(&client, &region, &spec.ipv6_address_id).await?;
+        let mut known = Known {
+            recorded: draft.status.id.clone(),
+            annotated,
+            observe,
+        };
+        let current = address
+            .as_ref()
+            .and_then(|a| bandwidth_id(a))
+            .map(str::to_string);
+        if address
+            .as_ref()
+            .is_some_and(|a| a.ipv6_gateway_id == spec.ipv6_gateway_id)
+            && !observe
+            && known.annotated.is_none()
+            && (current.is_none() || current != known.recorded)
+        {
+            // About to buy: the cache may lag behind an id an earlier pass
+            // recorded, so take the recorded id from a fresh read.
+            let api: Api<Ipv6InternetBandwidth> =
+                Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+            let fresh = api.get_status(&object.name_any()).await?;
+            known.recorded = fresh.status.and_then(|s| s.id);
+            draft.status.id.clone_from(&known.recorded);
+        }
+        let step = decide(spec, &known, address.as_ref());
+        if let Some(address) = &address
+            && is_ours(&known, address)
+        {
+            record(draft, address);
+        }
+        act(object, ctx, &client, &region, step, draft).await
+    }
+
+    /// `None` when the object may go; otherwise when to look again.
+    async fn cleanup(
+        &self,
+        ctx: &Context,
+        draft: &mut Draft<Ipv6InternetBandwidthStatus>,
+    ) -> Result<Option<Action>, ReconcileError> {
+        let object = self;
+        let spec: &Ipv6InternetBandwidthSpec = &object.spec;
+        // The recorded id, or one the annotation may adopt (never another object's).
+        let id = draft.known.id().map(String::from);
+        let recorded_at = draft.status.location.clone();
+        let (client, here) = match alibaba(object, ctx).await? {
+            Ok(found) => found,
+            Err(verdict) => {
+                if id.is_none() && recorded_at.is_none() {
+                    // natop records the place before buying: nothing was bought.
+                    return Ok(None);
+                }
+                draft.verdict = verdict;
+                return Ok(Some(Action::requeue(WAITING)));
+            }
+        };
+        let what = format!("the bandwidth of IPv6 address {}", spec.ipv6_address_id);
+        if let Err(message) = location::check(recorded_at.as_ref(), &here, &what) {
+            draft.verdict = Verdict::stalled(
+                location::LOCATION_CHANGED,
+                format!("not deleted: {message}"),
+            );
+            return Ok(Some(Action::requeue(WAITING)));
+        }
+        let region = here.region.clone();
+        let address = describe(&client, &region, &spec.ipv6_address_id).await?;
+        let mut replayed = None;
+        let id = loop {
+            match decide_cleanup(id.as_deref(), address.as_ref(), replayed.as_ref()) {
+                CleanupStep::Gone | CleanupStep::NotOurs => return Ok(None),
+                // No id recorded, but an allocate may have been answered and
+                // the answer lost: its ClientToken replays to the same id when
+                // it was ours.
+                CleanupStep::Replay(_) => {
+                    let answer = client
+                        .call(&AllocateIpv6InternetBandwidth {
+                            region_id: region.clone(),
+                            ipv6_gateway_id: spec.ipv6_gateway_id.clone(),
+                            ipv6_address_id: spec.ipv6_address_id.clone(),
+                            bandwidth: Some(spec.bandwidth),
+                            internet_charge_type: Some(
+                                spec.internet_charge_type.as_str().to_string(),
+                            ),
+                            client_token: Some(allocate_token(object, None)),
+                        })
+                        .await;
+                    replayed = Some(match answer {
+                        Ok(r) => Replayed::Bandwidth(r.internet_bandwidth_id),
+                        Err(e) if e.code() == Some("IdempotentParameterMismatch") => {
+                            Replayed::OtherParameters
+                        }
+                        Err(e) if e.is_retryable() => return Err(e.into()),
+                        Err(_) => Replayed::Refused,
+                    });
+                }
+                CleanupStep::Unrecorded(current) => {
+                    // This object allocated once, with other parameters: the
+                    // bandwidth is probably its own, but not certainly.
+                    draft.verdict = Verdict::progressing(
+                        "Unrecorded",
+                        format!(
+                            "cannot tell whether bandwidth {current} was bought by this object: \
+                             set the annotation natop.dev/external-id to {current} to delete it, \
+                             or deletionPolicy Orphan to leave it"
+                        ),
+                    );
+                    return Ok(Some(Action::requeue(WAITING)));
+                }
+                CleanupStep::Wait { status } => {
+                    draft.verdict = Verdict::progressing(
+                        "Deleting",
+                        format!(
+                            "waiting for IPv6 address {} ({status})",
+                            spec.ipv6_address_id
+                        ),
+                    );
+                    return Ok(Some(Action::requeue(ctx.pacing.transitional(&key(object)))));
+                }
+                CleanupStep::Delete(id) => break id,
+            }
+        };
+        match client
+            .call(&DeleteIpv6InternetBandwidth {
+                region_id: region.clone(),
+                ipv6_internet_bandwidth_id: Some(id.clone()),
+                ipv6_address_id: Some(spec.ipv6_address_id.clone()),
+                client_token: Some(client_token(
+                    &object.uid().unwrap_or_default(),
+                    &(KIND, "delete", &id),
+                )),
+                dry_run: None,
+            })
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        tell(
+            ctx,
+            object,
+            "Deleted",
+            "Delete",
+            format!(
+                "deleted bandwidth {id}; IPv6 address {} is private again",
+                spec.ipv6_address_id
+            ),
+        )
+        .await;
+        Ok(None)
     }
 }
 
 /// Before the first purchase: record where it goes (the status write that
 /// follows), and buy on the next pass.
-fn record_place_first(progress: &mut Progress) -> Action {
-    progress.verdict = Verdict::progressing(
+fn record_place_first(draft: &mut Draft<Ipv6InternetBandwidthStatus>) -> Action {
+    draft.verdict = Verdict::progressing(
         "Allocating",
         format!(
             "buying the bandwidth in {}",
-            progress.status.location.clone().unwrap_or_default()
+            draft.status.location.clone().unwrap_or_default()
         ),
     );
     Action::requeue(Duration::from_millis(200))
@@ -198,8 +302,8 @@ async fn describe(
     Ok(found.into_iter().find(|a| a.ipv6_address_id == address))
 }
 
-fn record(progress: &mut Progress, address: &Ipv6Address) {
-    let status = &mut progress.status;
+fn record(draft: &mut Draft<Ipv6InternetBandwidthStatus>, address: &Ipv6Address) {
+    let status = &mut draft.status;
     status.status = Some(address.status.clone()).filter(|s| !s.is_empty());
     match &address.ipv6_internet_bandwidth {
         Some(b) if !b.ipv6_internet_bandwidth_id.is_empty() => {
@@ -236,81 +340,6 @@ fn observing(object: &Ipv6InternetBandwidth) -> bool {
     object.spec.management_policy == ManagementPolicy::Observe
 }
 
-async fn apply(
-    object: &Ipv6InternetBandwidth,
-    ctx: &Context,
-    progress: &mut Progress,
-) -> Result<Action, ReconcileError> {
-    let key = key(object);
-    let spec = &object.spec;
-    let annotated = match adoptable(object, ctx, progress.status.id.as_ref()) {
-        Ok(id) => id,
-        Err(verdict) => {
-            progress.verdict = verdict;
-            ctx.pacing.settled(&key);
-            return Ok(Action::await_change());
-        }
-    };
-    let (client, here) = match alibaba(object, ctx).await? {
-        Ok(found) => found,
-        Err(verdict) => {
-            progress.verdict = verdict;
-            ctx.pacing.settled(&key);
-            return Ok(Action::await_change());
-        }
-    };
-    let recorded_at = object.status.as_ref().and_then(|s| s.location.as_ref());
-    // The spec's place too: a recorded place is used while the spec points elsewhere.
-    let effective = CloudLocation {
-        provider_config: spec.provider_config_ref.name.clone(),
-        region: spec.region.clone().unwrap_or_else(|| here.region.clone()),
-        ..here.clone()
-    };
-    let what = format!("the bandwidth of IPv6 address {}", spec.ipv6_address_id);
-    if let Err(message) = location::check(recorded_at, &effective, &what)
-        .and_then(|()| location::check(recorded_at, &here, &what))
-    {
-        progress.verdict = Verdict::stalled(location::LOCATION_CHANGED, message);
-        ctx.pacing.settled(&key);
-        return Ok(Action::await_change());
-    }
-    progress.status.location = Some(here.clone());
-    let region = here.region.clone();
-    let observe = observing(object);
-    let address = describe(&client, &region, &spec.ipv6_address_id).await?;
-    let mut known = Known {
-        recorded: progress.status.id.clone(),
-        annotated,
-        observe,
-    };
-    let current = address
-        .as_ref()
-        .and_then(|a| bandwidth_id(a))
-        .map(str::to_string);
-    if address
-        .as_ref()
-        .is_some_and(|a| a.ipv6_gateway_id == spec.ipv6_gateway_id)
-        && !observe
-        && known.annotated.is_none()
-        && (current.is_none() || current != known.recorded)
-    {
-        // About to buy: the cache may lag behind an id an earlier pass
-        // recorded, so take the recorded id from a fresh read.
-        let api: Api<Ipv6InternetBandwidth> =
-            Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
-        let fresh = api.get_status(&object.name_any()).await?;
-        known.recorded = fresh.status.and_then(|s| s.id);
-        progress.status.id.clone_from(&known.recorded);
-    }
-    let step = decide(spec, &known, address.as_ref());
-    if let Some(address) = &address
-        && is_ours(&known, address)
-    {
-        record(progress, address);
-    }
-    act(object, ctx, &client, &region, step, progress).await
-}
-
 /// Carry out `step`.
 async fn act(
     object: &Ipv6InternetBandwidth,
@@ -318,16 +347,16 @@ async fn act(
     client: &AlibabaClient,
     region: &str,
     step: Step,
-    progress: &mut Progress,
+    draft: &mut Draft<Ipv6InternetBandwidthStatus>,
 ) -> Result<Action, ReconcileError> {
     let key = key(object);
     let spec = &object.spec;
     let drift = reconcile::drift_interval(object, &ctx.config);
     let observe = observing(object);
-    let id = progress.status.id.clone().unwrap_or_default();
+    let id = draft.status.id.clone().unwrap_or_default();
     let (verdict, action) = match step {
         Step::Allocate { earlier } => {
-            return allocate(object, ctx, client, region, earlier, progress).await;
+            return allocate(object, ctx, client, region, earlier, draft).await;
         }
         Step::Resize { was } => {
             client
@@ -343,21 +372,13 @@ async fn act(
                 })
                 .await?;
             let note = format!("set bandwidth {id} from {was} to {} Mbps", spec.bandwidth);
-            event(
-                ctx,
-                object,
-                EventType::Normal,
-                "Updated",
-                "Update",
-                note.clone(),
-            )
-            .await;
-            progress.status.bandwidth = Some(spec.bandwidth);
-            progress.verdict = Verdict::progressing("Updating", note);
+            tell(ctx, object, "Updated", "Update", note.clone()).await;
+            draft.status.bandwidth = Some(spec.bandwidth);
+            draft.verdict = Verdict::progressing("Updating", note);
             return Ok(Action::requeue(Duration::from_millis(200)));
         }
         Step::Wait { state } => {
-            progress.verdict = Verdict::progressing(
+            draft.verdict = Verdict::progressing(
                 "Configuring",
                 format!("IPv6 address {} is {state}", spec.ipv6_address_id),
             );
@@ -444,7 +465,7 @@ async fn act(
         ),
     };
     ctx.pacing.settled(&key);
-    progress.verdict = verdict;
+    draft.verdict = verdict;
     Ok(action)
 }
 
@@ -455,7 +476,7 @@ async fn allocate(
     client: &AlibabaClient,
     region: &str,
     earlier: Option<String>,
-    progress: &mut Progress,
+    draft: &mut Draft<Ipv6InternetBandwidthStatus>,
 ) -> Result<Action, ReconcileError> {
     if object
         .status
@@ -463,7 +484,7 @@ async fn allocate(
         .and_then(|s| s.location.as_ref())
         .is_none()
     {
-        return Ok(record_place_first(progress));
+        return Ok(record_place_first(draft));
     }
     let spec = &object.spec;
     let response = client
@@ -480,7 +501,7 @@ async fn allocate(
         Ok(r) => r.internet_bandwidth_id,
         Err(e) if e.code() == Some("OperationFailed.Ipv6InternetBandwidthAlreadyExist") => {
             ctx.pacing.settled(&key(object));
-            progress.verdict = Verdict::stalled(
+            draft.verdict = Verdict::stalled(
                 "AlreadyExists",
                 format!(
                     "IPv6 address {} already has internet bandwidth that natop did not buy; \
@@ -492,7 +513,7 @@ async fn allocate(
         }
         Err(e) if e.code() == Some("IdempotentParameterMismatch") => {
             ctx.pacing.settled(&key(object));
-            progress.verdict = Verdict::stalled(
+            draft.verdict = Verdict::stalled(
                 "IdempotentParameterMismatch",
                 "bandwidth was already bought for this object with other parameters; \
                  set the annotation natop.dev/external-id to its id to adopt it",
@@ -501,7 +522,7 @@ async fn allocate(
         }
         Err(e) => return Err(e.into()),
     };
-    progress.status.id = Some(id.clone());
+    draft.status.id = Some(id.clone());
     let (reason, note) = match &earlier {
         Some(old) if *old != id => (
             "Recreated",
@@ -518,135 +539,7 @@ async fn allocate(
             ),
         ),
     };
-    event(
-        ctx,
-        object,
-        EventType::Normal,
-        reason,
-        "Create",
-        note.clone(),
-    )
-    .await;
-    progress.verdict = Verdict::progressing("Creating", note);
+    tell(ctx, object, reason, "Create", note.clone()).await;
+    draft.verdict = Verdict::progressing("Creating", note);
     Ok(Action::requeue(Duration::from_millis(200)))
-}
-
-/// `None` when the object may go; otherwise when to look again.
-async fn cleanup(
-    object: &Ipv6InternetBandwidth,
-    ctx: &Context,
-    progress: &mut Progress,
-) -> Result<Option<Action>, ReconcileError> {
-    let spec: &Ipv6InternetBandwidthSpec = &object.spec;
-    // The recorded id, or one the annotation may adopt (never another object's).
-    let id = progress
-        .status
-        .id
-        .clone()
-        .or_else(|| adoptable(object, ctx, None).ok().flatten());
-    let recorded_at = progress.status.location.clone();
-    let (client, here) = match alibaba(object, ctx).await? {
-        Ok(found) => found,
-        Err(verdict) => {
-            if id.is_none() && recorded_at.is_none() {
-                // natop records the place before buying: nothing was bought.
-                return Ok(None);
-            }
-            progress.verdict = verdict;
-            return Ok(Some(Action::requeue(WAITING)));
-        }
-    };
-    let what = format!("the bandwidth of IPv6 address {}", spec.ipv6_address_id);
-    if let Err(message) = location::check(recorded_at.as_ref(), &here, &what) {
-        progress.verdict = Verdict::stalled(
-            location::LOCATION_CHANGED,
-            format!("not deleted: {message}"),
-        );
-        return Ok(Some(Action::requeue(WAITING)));
-    }
-    let region = here.region.clone();
-    let Some(address) = describe(&client, &region, &spec.ipv6_address_id).await? else {
-        return Ok(None);
-    };
-    let Some(current) = bandwidth_id(&address).map(str::to_string) else {
-        return Ok(None);
-    };
-    let id = match id {
-        Some(id) if id == current => id,
-        // Another bandwidth: not this object's to delete.
-        Some(_) => return Ok(None),
-        // No id recorded, but an allocate may have been answered and the
-        // answer lost: its ClientToken replays to the same id when it was ours.
-        None => {
-            match client
-                .call(&AllocateIpv6InternetBandwidth {
-                    region_id: region.clone(),
-                    ipv6_gateway_id: spec.ipv6_gateway_id.clone(),
-                    ipv6_address_id: spec.ipv6_address_id.clone(),
-                    bandwidth: Some(spec.bandwidth),
-                    internet_charge_type: Some(spec.internet_charge_type.as_str().to_string()),
-                    client_token: Some(allocate_token(object, None)),
-                })
-                .await
-            {
-                Ok(r) if r.internet_bandwidth_id == current => current,
-                Ok(_) => return Ok(None),
-                Err(e) if e.code() == Some("IdempotentParameterMismatch") => {
-                    // This object allocated once, with other parameters:
-                    // the bandwidth is probably its own, but not certainly.
-                    progress.verdict = Verdict::progressing(
-                        "Unrecorded",
-                        format!(
-                            "cannot tell whether bandwidth {current} was bought by this object: \
-                             set the annotation natop.dev/external-id to {current} to delete it, \
-                             or deletionPolicy Orphan to leave it"
-                        ),
-                    );
-                    return Ok(Some(Action::requeue(WAITING)));
-                }
-                Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(_) => return Ok(None),
-            }
-        }
-    };
-    if address.status != "Available" {
-        progress.verdict = Verdict::progressing(
-            "Deleting",
-            format!(
-                "waiting for IPv6 address {} ({})",
-                spec.ipv6_address_id, address.status
-            ),
-        );
-        return Ok(Some(Action::requeue(ctx.pacing.transitional(&key(object)))));
-    }
-    match client
-        .call(&DeleteIpv6InternetBandwidth {
-            region_id: region.clone(),
-            ipv6_internet_bandwidth_id: Some(id.clone()),
-            ipv6_address_id: Some(spec.ipv6_address_id.clone()),
-            client_token: Some(client_token(
-                &object.uid().unwrap_or_default(),
-                &(KIND, "delete", &id),
-            )),
-            dry_run: None,
-        })
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    event(
-        ctx,
-        object,
-        EventType::Normal,
-        "Deleted",
-        "Delete",
-        format!(
-            "deleted bandwidth {id}; IPv6 address {} is private again",
-            spec.ipv6_address_id
-        ),
-    )
-    .await;
-    Ok(None)
 }

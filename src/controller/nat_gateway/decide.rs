@@ -1,5 +1,9 @@
 //! The NatGateway decisions: pure functions from the spec and what the cloud
 //! shows to the next cloud action. No client, no I/O: unit-tested alone.
+//!
+//! Longer than most files (about 630 lines before its tests) on purpose: the
+//! order of the checks in [`decide`] is the gateway's whole lifecycle, and
+//! each check is a few lines that read best next to the others.
 
 use serde::Serialize;
 

@@ -1,6 +1,10 @@
 //! The Alibaba side of the emulator: authentication as the RPC gateway does it,
 //! faults, the product by `Version` (VPC or STS), ClientToken idempotency per
-//! account, then the action handlers.
+//! account, then the action handlers (`served` maps action names to them).
+
+// First: the modules below use the `serve!` macro it defines.
+#[macro_use]
+mod served;
 
 pub mod bandwidth_package;
 pub mod eip;
@@ -8,6 +12,8 @@ pub mod entries;
 pub mod ipv6;
 pub mod nat_gateway;
 pub mod sts;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod validate;
 
 use std::time::{Duration, Instant};
@@ -24,6 +30,7 @@ use super::{Answer, ApiError, Durations, Emulator, Inner, Logged, Outcome, new_i
 use crate::cloud::alibaba::signer;
 use crate::cloud::alibaba::{Action, Service};
 use crate::cloud::wire::{self, Params};
+pub use served::{ACTIONS, Raw, STS_ACTIONS, Served, actions_of, route};
 
 /// How far a request's Timestamp may be from the server's clock, and how long
 /// a nonce is remembered.
@@ -494,62 +501,6 @@ fn dispatch(
     route(&mut ctx, action, params)
 }
 
-/// Run the handler of `action`.
-pub fn route(ctx: &mut Ctx<'_>, action: &str, params: &Params) -> Result<Value, ApiError> {
-    nat_gateway::dispatch(ctx, action, params)
-        .or_else(|| entries::dispatch(ctx, action, params))
-        .or_else(|| bandwidth_package::dispatch(ctx, action, params))
-        .or_else(|| ipv6::dispatch(ctx, action, params))
-        .or_else(|| eip::dispatch(ctx, action, params))
-        .unwrap_or_else(|| Err(unknown_action(action)))
-}
-
-/// The actions the emulator serves for `service`.
-pub fn actions_of(service: Service) -> &'static [&'static str] {
-    match service {
-        Service::Vpc => ACTIONS,
-        Service::Sts => STS_ACTIONS,
-    }
-}
-
-/// The STS actions the emulator serves (Version 2015-04-01).
-pub const STS_ACTIONS: &[&str] = &["GetCallerIdentity"];
-
-/// Every VPC action the emulator serves (Version 2016-04-28).
-pub const ACTIONS: &[&str] = &[
-    "CreateNatGateway",
-    "ModifyNatGatewayAttribute",
-    "ModifyNatGatewaySpec",
-    "DescribeNatGateways",
-    "DeleteNatGateway",
-    "ListEnhanhcedNatGatewayAvailableZones",
-    "UpdateNatGatewayNatType",
-    "GetNatGatewayConvertStatus",
-    "CreateForwardEntry",
-    "ModifyForwardEntry",
-    "DescribeForwardTableEntries",
-    "DeleteForwardEntry",
-    "CreateSnatEntry",
-    "ModifySnatEntry",
-    "DescribeSnatTableEntries",
-    "DeleteSnatEntry",
-    "CreateBandwidthPackage",
-    "DescribeBandwidthPackages",
-    "ModifyBandwidthPackageAttribute",
-    "ModifyBandwidthPackageSpec",
-    "AddBandwidthPackageIps",
-    "RemoveBandwidthPackageIps",
-    "DeleteBandwidthPackage",
-    "ConvertBandwidthPackage",
-    "AllocateIpv6InternetBandwidth",
-    "ModifyIpv6InternetBandwidth",
-    "DeleteIpv6InternetBandwidth",
-    "DescribeIpv6Addresses",
-    "AssociateEipAddress",
-    "UnassociateEipAddress",
-    "DescribeEipAddresses",
-];
-
 /// A page of `items` for `page_number`/`page_size` (defaults 1 and 10, at
 /// most 50), and the total count.
 pub fn paginate<T: Clone>(
@@ -582,100 +533,4 @@ pub fn paginate<T: Clone>(
         .collect();
     let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
     Ok((page, total, number, size))
-}
-
-/// A handler test bench: one account's resources in one region of the default
-/// fixture, called without HTTP or signatures.
-#[cfg(test)]
-pub(crate) mod testing {
-    use serde_json::Value;
-
-    use super::{Ctx, route};
-    use crate::cloud::wire::Params;
-    use crate::emulator::fixture::Fixture;
-    use crate::emulator::state::{AlibabaRegionState, World};
-    use crate::emulator::{ApiError, Durations};
-
-    /// The bench.
-    pub struct Bench {
-        /// The default fixture.
-        pub fixture: Fixture,
-        /// Resources of the first (legacy) account in `cn-hangzhou`.
-        pub state: AlibabaRegionState,
-        /// Id generator.
-        pub rng: fastrand::Rng,
-        /// Virtual now.
-        pub now_ms: i64,
-        /// Durations (the defaults).
-        pub durations: Durations,
-        /// Which fixture account calls (0: legacy bandwidth packages allowed).
-        pub account: usize,
-        /// Time passes before every page after the first (`pageShift` 1).
-        pub page_shift: bool,
-        /// The `listLagMs` fault.
-        pub list_lag_ms: i64,
-    }
-
-    impl Bench {
-        /// A fresh bench at virtual time 1 000 000 000 000 ms.
-        pub fn new() -> Bench {
-            let fixture = Fixture::default_fixture();
-            let now_ms = 1_000_000_000_000;
-            let mut world = World::from_fixture(&fixture, now_ms);
-            let key = fixture.alibaba.accounts[0].account_id.clone();
-            let state = world
-                .alibaba
-                .remove(&key)
-                .and_then(|mut a| a.regions.remove("cn-hangzhou"))
-                .unwrap_or_default();
-            Bench {
-                fixture,
-                state,
-                rng: fastrand::Rng::with_seed(1),
-                now_ms,
-                durations: Durations::default(),
-                account: 0,
-                page_shift: false,
-                list_lag_ms: 0,
-            }
-        }
-
-        /// Call `action` with `params` (RegionId defaults to `cn-hangzhou`).
-        pub fn call(&mut self, action: &str, params: &[(&str, &str)]) -> Result<Value, ApiError> {
-            let mut p: Params = params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            p.entry("RegionId".into())
-                .or_insert_with(|| "cn-hangzhou".into());
-            p.insert("Action".into(), action.into());
-            let region = self
-                .fixture
-                .alibaba
-                .regions
-                .iter()
-                .find(|r| r.region_id == "cn-hangzhou")
-                .cloned()
-                .unwrap_or_default();
-            let account = self.fixture.alibaba.accounts[self.account].clone();
-            let mut ctx = Ctx {
-                now_ms: self.now_ms,
-                account: &account,
-                region: &region,
-                state: &mut self.state,
-                durations: self.durations,
-                rng: &mut self.rng,
-                client_token: p.get("ClientToken").cloned(),
-                page_shift: self.page_shift,
-                list_lag_ms: self.list_lag_ms,
-            };
-            route(&mut ctx, action, &p)
-        }
-
-        /// Move virtual time forward and complete what fell due.
-        pub fn advance(&mut self, seconds: u64) {
-            self.now_ms += i64::try_from(seconds).unwrap_or(0) * 1000;
-            self.state.settle(self.now_ms);
-        }
-    }
 }
