@@ -1,10 +1,12 @@
 //! Alibaba NAT bandwidth packages (BandwidthPackage with `spec.alibaba`)
 //! against the real API server and the emulator.
 
-mod support;
-
-use std::time::Duration;
-
+use crate::support::cloud::{calls_of, cloud, fixture};
+use crate::support::cluster::{TIMEOUT, assert_refused, emulator_put, wait_for};
+use crate::support::objects::{
+    condition, create, manifest, ready, wait_gone, wait_ready, wait_reason,
+};
+use crate::support::operator::{World, quick_durations};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use natop::api::{BandwidthPackage, ForwardEntry, NatGateway};
@@ -15,34 +17,9 @@ use natop::cloud::alibaba::actions::eip::{DescribeEipAddresses, EipAddress};
 use natop::cloud::alibaba::actions::forward_entry::{
     DescribeForwardTableEntries, ForwardTableEntry,
 };
-use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
-use natop::cloud::{ClientConfig, RateLimit};
 use natop::emulator::EmulatorConfig;
 use natop::emulator::faults::{FaultConfig, FaultRule};
-use natop::emulator::fixture::Fixture;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::cluster::{assert_refused, emulator_admin, emulator_put, wait_for};
-use support::operator::{World, quick_durations};
-
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn fixture() -> Fixture {
-    Fixture::default_fixture()
-}
-
-fn cloud(world: &World, account: usize) -> AlibabaClient {
-    let a = &fixture().alibaba.accounts[account];
-    AlibabaClient::new(
-        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
-        ClientConfig {
-            endpoint: Some(world.emulator.endpoint()),
-            rate_limit: RateLimit::new(1000, 1000),
-            ..ClientConfig::default()
-        },
-    )
-    .unwrap()
-}
 
 async fn packages(world: &World, gateway: &str) -> Vec<CloudPackage> {
     cloud(world, 0)
@@ -53,95 +30,6 @@ async fn packages(world: &World, gateway: &str) -> Vec<CloudPackage> {
         })
         .await
         .unwrap()
-}
-
-async fn create<K>(world: &World, kind: &str, name: &str, spec: Value) -> Api<K>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(world.client.clone(), &world.ns.name);
-    api.create(&PostParams::default(), &manifest(world, kind, name, spec))
-        .await
-        .unwrap();
-    api
-}
-
-fn manifest<K: DeserializeOwned>(world: &World, kind: &str, name: &str, spec: Value) -> K {
-    let mut full = json!({"providerConfigRef": {"name": world.provider}});
-    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        base.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name, "labels": world.labels()},
-        "spec": full,
-    }))
-    .unwrap()
-}
-
-fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String, String)> {
-    let value = serde_json::to_value(object).ok()?;
-    let c = value["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)?
-        .clone();
-    Some((
-        c["status"].as_str()?.to_string(),
-        c["reason"].as_str()?.to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    ))
-}
-
-fn ready<K: serde::Serialize>(object: &K) -> bool {
-    let Ok(value) = serde_json::to_value(object) else {
-        return false;
-    };
-    value["status"]["observedGeneration"] == value["metadata"]["generation"]
-        && condition(object, "Ready").is_some_and(|(s, _, _)| s == "True")
-}
-
-async fn wait_ready<K>(api: &Api<K>, name: &str) -> K
-where
-    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    wait_for(&format!("{name} Ready"), TIMEOUT, || async {
-        let object = api.get(name).await.ok()?;
-        ready(&object).then_some(object)
-    })
-    .await
-}
-
-/// Wait until `name`'s condition `type_` has `reason`; returns (status, message).
-async fn wait_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> (String, String)
-where
-    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    wait_for(&format!("{name} {type_} {reason}"), TIMEOUT, || async {
-        let object = api.get(name).await.ok()?;
-        let value = serde_json::to_value(&object).ok()?;
-        if value["status"]["observedGeneration"] != value["metadata"]["generation"] {
-            return None;
-        }
-        let (status, found, message) = condition(&object, type_)?;
-        (found == reason).then_some((status, message))
-    })
-    .await
-}
-
-async fn wait_gone<K>(api: &Api<K>, name: &str)
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    wait_for(&format!("{name} gone"), TIMEOUT, || async {
-        api.get_opt(name).await.ok()?.is_none().then_some(())
-    })
-    .await;
 }
 
 /// A Ready gateway named `name` with fixture EIP `eip`; returns its id.
@@ -155,15 +43,6 @@ async fn gateway(world: &World, name: &str, eip: usize) -> String {
     )
     .await;
     wait_ready(&api, name).await.status.unwrap().id.unwrap()
-}
-
-/// Answers by action, summed over outcomes.
-async fn calls_of(world: &World, action: &str) -> u64 {
-    let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;
-    calls[action]
-        .as_object()
-        .map(|o| o.values().map(|n| n.as_u64().unwrap_or(0)).sum())
-        .unwrap_or(0)
 }
 
 fn package_spec(gateway: &str, bandwidth: u32, ip_count: u32) -> Value {
@@ -258,7 +137,8 @@ async fn a_package_is_created_resized_shared_with_dnat_shrunk_only_when_idle_and
     )
     .await
     .unwrap();
-    let (status, message) = wait_reason(&api, "pkg", "Reconciling", "IpsInUse").await;
+    let blocking = wait_reason(&api, "pkg", "Reconciling", "IpsInUse").await;
+    let (status, _, message) = condition(&blocking, "Reconciling").unwrap();
     assert_eq!(status, "True");
     assert!(
         message.contains("ForwardEntry web") && message.contains(&third),
@@ -333,13 +213,14 @@ async fn the_fifth_package_and_an_account_without_packages_are_stalled_with_the_
         wait_ready(&api, &format!("p{n}")).await;
     }
     create::<BandwidthPackage>(&world, "BandwidthPackage", "p5", package_spec("gw", 5, 1)).await;
-    let (status, message) = wait_reason(
+    let p5 = wait_reason(
         &api,
         "p5",
         "Stalled",
         "QuotaExceededBandwidthPackageCountOnNatGateway",
     )
     .await;
+    let (status, _, message) = condition(&p5, "Stalled").unwrap();
     assert_eq!(status, "True");
     assert!(!message.is_empty());
     assert_eq!(packages(&world, &gw).await.len(), 4);
@@ -371,7 +252,8 @@ async fn the_fifth_package_and_an_account_without_packages_are_stalled_with_the_
         json!({"alibaba": {"natGatewayId": "ngw-doesnotmatter", "bandwidth": 5, "ipCount": 1}}),
     )
     .await;
-    let (status, _) = wait_reason(&api, "pkg", "Stalled", "ForbiddenNatBandwidthPackage").await;
+    let pkg = wait_reason(&api, "pkg", "Stalled", "ForbiddenNatBandwidthPackage").await;
+    let (status, _, _) = condition(&pkg, "Stalled").unwrap();
     assert_eq!(status, "True");
     // Nothing was made, so deleting needs no cloud call to succeed.
     api.delete("pkg", &DeleteParams::default()).await.unwrap();
@@ -394,7 +276,8 @@ async fn convert_is_one_way_and_leaves_a_coherent_object() {
     )
     .await
     .unwrap();
-    let (status, message) = wait_reason(&api, "pkg", "Ready", "Converted").await;
+    let converted = wait_reason(&api, "pkg", "Ready", "Converted").await;
+    let (status, _, message) = condition(&converted, "Ready").unwrap();
     assert_eq!(status, "True");
     let pkg = api.get("pkg").await.unwrap();
     let st = pkg.status.clone().unwrap();
@@ -508,7 +391,7 @@ async fn invalid_packages_are_refused_or_stalled_with_zero_cloud_writes() {
         let err = api
             .create(
                 &PostParams::default(),
-                &manifest(&world, "BandwidthPackage", name, spec),
+                &manifest(&world, "BandwidthPackage", name, json!({}), spec),
             )
             .await
             .expect_err(name);
@@ -525,6 +408,7 @@ async fn invalid_packages_are_refused_or_stalled_with_zero_cloud_writes() {
                 &world,
                 "BandwidthPackage",
                 "both",
+                json!({}),
                 json!({
                     "ucloud": {"eipId": "eip-bj2-01", "bandwidth": 10, "timeRange": 2},
                     "alibaba": {"natGatewayId": "ngw-x", "bandwidth": 5, "ipCount": 1},
@@ -541,12 +425,14 @@ async fn invalid_packages_are_refused_or_stalled_with_zero_cloud_writes() {
             &world,
             "BandwidthPackage",
             "wrong-cloud",
+            json!({}),
             json!({"ucloud": {"eipId": "eip-bj2-01", "bandwidth": 10, "timeRange": 2}}),
         ),
     )
     .await
     .unwrap();
-    let (status, _) = wait_reason(&api, "wrong-cloud", "Stalled", "InvalidSpec").await;
+    let wrong = wait_reason(&api, "wrong-cloud", "Stalled", "InvalidSpec").await;
+    let (status, _, _) = condition(&wrong, "Stalled").unwrap();
     assert_eq!(status, "True");
     let wrong = api.get("wrong-cloud").await.unwrap();
     let (_, _, message) = condition(&wrong, "Stalled").unwrap();

@@ -2,14 +2,15 @@
 //! against the real API server and the emulator; the emulator's clock is
 //! moved forward to make packages expire.
 
-mod support;
-
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
+use crate::support::cloud::calls_of;
+use crate::support::cluster::{TIMEOUT, emulator_admin, emulator_put, wait_for};
+use crate::support::objects::{condition, merged, wait_gone, wait_reason};
+use crate::support::operator::{World, delete_provider, ucloud_provider};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use natop::api::{BandwidthPackage, ProviderConfig};
+use natop::api::BandwidthPackage;
 use natop::cloud::ucloud::actions::{
     BandwidthPackage as CloudPackage, DeleteBandwidthPackage, DescribeBandwidthPackage,
 };
@@ -19,10 +20,7 @@ use natop::controller::status::apply_status_unchanged_since;
 use natop::emulator::faults::{FaultConfig, FaultRule};
 use natop::emulator::fixture::Fixture;
 use serde_json::{Value, json};
-use support::cluster::{emulator_admin, emulator_put, wait_for};
-use support::operator::{TEST_LABEL, World};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
 const REGION: &str = "cn-bj2";
 
 /// The UCloud client of fixture account 0, talking to the test's emulator.
@@ -49,62 +47,16 @@ async fn packages(world: &World) -> Vec<CloudPackage> {
         .unwrap()
 }
 
-/// A UCloud ProviderConfig (and its Secret) for the world; returns its name.
-async fn ucloud_provider(world: &World) -> String {
-    let a = &Fixture::default_fixture().ucloud.accounts[0];
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "ucloud-credentials", "namespace": world.ns.name},
-        "stringData": {"publicKey": a.public_key, "privateKey": a.private_key},
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(world.client.clone(), &world.ns.name)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
-    let name = format!("uc-{}", world.ns.name);
-    let config: ProviderConfig = serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": "ProviderConfig",
-        "metadata": {"name": name, "labels": {TEST_LABEL: world.ns.name}},
-        "spec": {
-            "provider": "UCloud",
-            "region": REGION,
-            "endpoint": world.emulator.endpoint(),
-            "credentials": {"secretRef": {"namespace": world.ns.name, "name": "ucloud-credentials"}},
-            "rateLimit": {"qps": 200, "burst": 200}
-        }
-    }))
-    .unwrap();
-    Api::<ProviderConfig>::all(world.client.clone())
-        .create(&PostParams::default(), &config)
-        .await
-        .unwrap();
-    name
-}
-
-async fn drop_provider(world: &World, name: &str) {
-    let _ = Api::<ProviderConfig>::all(world.client.clone())
-        .delete(name, &DeleteParams::default())
-        .await;
-}
-
+/// A BandwidthPackage using ProviderConfig `provider`.
 fn manifest(world: &World, provider: &str, name: &str, spec: Value) -> BandwidthPackage {
-    let mut full = json!({"providerConfigRef": {"name": provider}});
-    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        base.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": "BandwidthPackage",
-        "metadata": {
-            "name": name,
-            "labels": world.labels(),
-            // Look at the cloud often, so that the moved clock is noticed.
-            "annotations": {"natop.dev/drift-interval": "1s"},
-        },
-        "spec": full,
-    }))
-    .unwrap()
+    crate::support::objects::manifest(
+        world,
+        "BandwidthPackage",
+        name,
+        // Look at the cloud often, so that the moved clock is noticed.
+        json!({"annotations": {"natop.dev/drift-interval": "1s"}}),
+        merged(json!({"providerConfigRef": {"name": provider}}), &spec),
+    )
 }
 
 async fn create(world: &World, provider: &str, name: &str, spec: Value) -> Api<BandwidthPackage> {
@@ -120,51 +72,6 @@ async fn create(world: &World, provider: &str, name: &str, spec: Value) -> Api<B
 
 fn ucloud(eip: &str, bandwidth: u32, hours: u32) -> Value {
     json!({"ucloud": {"eipId": eip, "bandwidth": bandwidth, "timeRange": hours}})
-}
-
-fn condition(object: &BandwidthPackage, type_: &str) -> Option<(String, String, String)> {
-    let c = object
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-fn current(object: &BandwidthPackage) -> bool {
-    object.status.as_ref().and_then(|s| s.observed_generation) == object.metadata.generation
-}
-
-/// Wait until `name`'s condition `type_` has `reason`; returns the object.
-async fn wait_reason(
-    api: &Api<BandwidthPackage>,
-    name: &str,
-    type_: &str,
-    reason: &str,
-) -> BandwidthPackage {
-    wait_for(&format!("{name} {type_} {reason}"), TIMEOUT, || async {
-        let object = api.get(name).await.ok()?;
-        let (_, found, _) = condition(&object, type_)?;
-        (current(&object) && found == reason).then_some(object)
-    })
-    .await
-}
-
-async fn wait_gone(api: &Api<BandwidthPackage>, name: &str) {
-    wait_for(&format!("{name} gone"), TIMEOUT, || async {
-        api.get_opt(name).await.ok()?.is_none().then_some(())
-    })
-    .await
-}
-
-/// Answers by action, summed over outcomes.
-async fn calls_of(world: &World, action: &str) -> u64 {
-    let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;
-    calls[action]
-        .as_object()
-        .map(|o| o.values().map(|n| n.as_u64().unwrap_or(0)).sum())
-        .unwrap_or(0)
 }
 
 async fn advance_clock(world: &World, seconds: u64) {
@@ -247,7 +154,7 @@ async fn a_package_is_bought_once_reported_until_it_expires_and_never_bought_aga
         describes,
         "an expired package is not even listed again"
     );
-    drop_provider(&world, &provider).await;
+    delete_provider(&world, &provider).await;
     world.stop().await;
 }
 
@@ -330,7 +237,7 @@ async fn a_scheduled_package_is_deleted_before_it_expires_and_one_deleted_outsid
     assert_eq!(calls_of(&world, "CreateBandwidthPackage").await, 2);
     api.delete("now", &DeleteParams::default()).await.unwrap();
     wait_gone(&api, "now").await;
-    drop_provider(&world, &provider).await;
+    delete_provider(&world, &provider).await;
     world.stop().await;
 }
 
@@ -388,7 +295,7 @@ async fn a_lost_answer_to_the_purchase_still_buys_exactly_one_package() {
         wait_gone(&api, name).await;
     }
     assert!(packages(&world).await.is_empty());
-    drop_provider(&world, &provider).await;
+    delete_provider(&world, &provider).await;
     world.stop().await;
 }
 
@@ -474,7 +381,7 @@ async fn invalid_ucloud_packages_are_refused_or_stalled_with_zero_cloud_writes()
         wait_gone(&api, name).await;
     }
     assert_eq!(calls_of(&world, "DeleteBandwidthPackage").await, 0);
-    drop_provider(&world, &provider).await;
+    delete_provider(&world, &provider).await;
     world.stop().await;
 }
 
@@ -523,7 +430,7 @@ async fn a_package_missing_from_a_lagging_listing_is_neither_bought_again_nor_re
         .map(|p| p.bandwidth_package_id)
         .collect();
     assert_eq!(left, [id], "only the first package is left");
-    drop_provider(&world, &provider).await;
+    delete_provider(&world, &provider).await;
     world.stop().await;
 }
 

@@ -6,8 +6,6 @@
 //! disappear. A rule of a CRD without a case here fails the test, and so does
 //! a case whose rule is gone from its CRD (the refusal no longer comes).
 
-mod support;
-
 use std::collections::BTreeSet;
 
 use kube::api::{Api, DynamicObject, PostParams};
@@ -15,8 +13,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, CustomResourceExt};
 use serde_json::{Value, json};
 
+use crate::support::cluster::{TestNamespace, client, install_crd};
 use natop::api::{BandwidthPackage, ForwardEntry, Ipv6InternetBandwidth, NatGateway, SnatEntry};
-use support::cluster::{TestNamespace, client, install_crd};
 
 /// One rule: the CRD's plural, the field the rule sits on, its message, and
 /// spec patches (JSON merge patches; `null` removes). Without `before`, the

@@ -35,6 +35,7 @@ use natop::emulator::fixture::Fixture;
 use natop::emulator::state::World as CloudWorld;
 use serde_json::{Value, json};
 use support::cluster::{emulator_admin, wait_for};
+use support::objects::ready;
 use support::operator::{World, quick_durations};
 use support::process::{Calls, OperatorProcess, calls, print_calls_per};
 
@@ -102,14 +103,6 @@ fn faults() -> FaultConfig {
         },
         ..FaultConfig::default()
     }
-}
-
-fn ready(object: &Value) -> bool {
-    object["status"]["observedGeneration"] == object["metadata"]["generation"]
-        && object["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
 }
 
 fn has_reason(object: &Value, reason: &str) -> bool {
@@ -398,7 +391,7 @@ async fn main() {
             ]
             .iter()
             .flatten()
-            .filter(|o| ready(o))
+            .filter(ready)
             .count();
             (n == objects).then_some(started.elapsed())
         })

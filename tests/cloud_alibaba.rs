@@ -1,12 +1,11 @@
 //! HTTP-level tests of the Alibaba client against a scripted server on
 //! 127.0.0.1, and its STS identity call against the emulator.
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::scripted::{Reply, ScriptedServer, start_dropping_server};
 use natop::cloud::alibaba::actions::forward_entry::DescribeForwardTableEntries;
 use natop::cloud::alibaba::actions::nat_gateway::{
     CreateNatGateway, DeleteNatGateway, DescribeNatGateways, ListEnhanhcedNatGatewayAvailableZones,
@@ -19,7 +18,6 @@ use natop::cloud::{ClientConfig, CloudError, ErrorCategory, RateLimit, RetryPoli
 use natop::emulator::fixture::Fixture;
 use natop::emulator::{EmulatorConfig, RunningEmulator};
 use natop::metrics::CloudMetrics;
-use support::scripted::{Reply, ScriptedServer, start_dropping_server};
 
 const SECRET: &str = "test-secret-do-not-log";
 

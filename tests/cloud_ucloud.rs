@@ -1,10 +1,9 @@
 //! HTTP-level tests of the UCloud client against a scripted server on
 //! 127.0.0.1, and its user identity call against the emulator.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::scripted::{Reply, ScriptedServer, start_dropping_server};
 use natop::cloud::ucloud::actions::{
     CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage, GetUserInfo,
 };
@@ -12,7 +11,6 @@ use natop::cloud::ucloud::{UcloudClient, UcloudCredentials, signer};
 use natop::cloud::{ClientConfig, CloudError, ErrorCategory, RetryPolicy};
 use natop::emulator::fixture::Fixture;
 use natop::emulator::{EmulatorConfig, RunningEmulator};
-use support::scripted::{Reply, ScriptedServer, start_dropping_server};
 
 const PRIVATE_KEY: &str = "private-key-do-not-log";
 

@@ -3,16 +3,14 @@
 //! subresource (and only there), and a finalizer holds a deleted object until
 //! it is removed.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::cluster::{TestNamespace, client, install_crd, wait_for};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, CustomResource, CustomResourceExt, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use support::cluster::{TestNamespace, client, install_crd, wait_for};
 
 /// A throwaway kind for harness tests.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]

@@ -2,9 +2,7 @@
 //! (regenerate with `make crds` after changing a type), and they install on
 //! the real API server.
 
-mod support;
-
-use support::cluster::{client, install_crd};
+use crate::support::cluster::{client, install_crds};
 
 /// Every committed copy of the CRDs: `crds/`, the Helm chart's and the plain
 /// manifests'.
@@ -85,8 +83,5 @@ fn crd_reference_matches_the_schemas() {
 
 #[tokio::test]
 async fn every_crd_installs_and_is_established_on_the_real_api_server() {
-    let client = client().await;
-    for crd in natop::api::crds() {
-        install_crd(&client, &crd).await;
-    }
+    install_crds(&client().await).await;
 }

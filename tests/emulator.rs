@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::support::cloud::fixture;
 use natop::cloud::alibaba::actions::nat_gateway::{CreateNatGateway, DescribeNatGateways};
 use natop::cloud::alibaba::signer;
 use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
@@ -13,13 +14,8 @@ use natop::cloud::ucloud::actions::{CreateBandwidthPackage, DescribeBandwidthPac
 use natop::cloud::ucloud::{UcloudClient, UcloudCredentials, codes};
 use natop::cloud::wire::Params;
 use natop::cloud::{ClientConfig, ErrorCategory, RateLimit, RetryPolicy};
-use natop::emulator::fixture::Fixture;
 use natop::emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::{Value, json};
-
-fn fixture() -> Fixture {
-    Fixture::default_fixture()
-}
 
 fn quick_retry(attempts: u32) -> RetryPolicy {
     RetryPolicy {

@@ -2,57 +2,39 @@
 //! allocate, modify, drift, delete, adoption through the annotation, a lost
 //! answer, and invalid specs.
 
-mod support;
-
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1::Secret;
+use crate::support::cloud::{calls_of, cloud, fixture};
+use crate::support::cluster::{TIMEOUT, emulator_admin, emulator_put, wait_for};
+use crate::support::objects::{
+    condition, create_in, current, merged, wait_gone, wait_reason, wait_until,
+};
+use crate::support::operator::{World, delete_provider, ucloud_provider};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use natop::api::{Ipv6InternetBandwidth, ProviderConfig};
+use natop::api::Ipv6InternetBandwidth;
 use natop::cloud::alibaba::actions::ipv6::{
     AllocateIpv6InternetBandwidth, DeleteIpv6InternetBandwidth, DescribeIpv6Addresses, Ipv6Address,
     ModifyIpv6InternetBandwidth,
 };
-use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
-use natop::cloud::{ClientConfig, RateLimit};
 use natop::emulator::faults::{FaultConfig, FaultRule};
-use natop::emulator::fixture::Fixture;
 use serde_json::{Value, json};
-use support::cluster::{emulator_admin, emulator_put, wait_for};
-use support::operator::{TEST_LABEL, World};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
 const REGION: &str = "cn-hangzhou";
 
 fn gateway() -> String {
-    Fixture::default_fixture().alibaba.regions[0].ipv6_gateways[0]
+    fixture().alibaba.regions[0].ipv6_gateways[0]
         .ipv6_gateway_id
         .clone()
 }
 
 /// The `i`-th IPv6 address of the fixture's gateway.
 fn address(i: usize) -> String {
-    Fixture::default_fixture().alibaba.regions[0].ipv6_gateways[0].addresses[i]
+    fixture().alibaba.regions[0].ipv6_gateways[0].addresses[i]
         .ipv6_address_id
         .clone()
 }
 
-fn cloud(world: &World) -> AlibabaClient {
-    let a = &Fixture::default_fixture().alibaba.accounts[0];
-    AlibabaClient::new(
-        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
-        ClientConfig {
-            endpoint: Some(world.emulator.endpoint()),
-            rate_limit: RateLimit::new(1000, 1000),
-            ..ClientConfig::default()
-        },
-    )
-    .unwrap()
-}
-
 async fn address_in_cloud(world: &World, id: &str) -> Ipv6Address {
-    cloud(world)
+    cloud(world, 0)
         .describe_all(&DescribeIpv6Addresses {
             region_id: REGION.into(),
             ipv6_address_id: Some(id.into()),
@@ -72,6 +54,7 @@ fn bandwidth_in_cloud(a: &Ipv6Address) -> Option<(String, Option<u32>)> {
         .map(|b| (b.ipv6_internet_bandwidth_id.clone(), b.bandwidth))
 }
 
+/// An Ipv6InternetBandwidth using ProviderConfig `provider`.
 fn manifest(
     world: &World,
     provider: &str,
@@ -79,102 +62,40 @@ fn manifest(
     spec: Value,
     annotations: Value,
 ) -> Ipv6InternetBandwidth {
-    let mut full = json!({"providerConfigRef": {"name": provider}});
-    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        base.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": "Ipv6InternetBandwidth",
-        "metadata": {"name": name, "labels": world.labels(), "annotations": annotations},
-        "spec": full,
-    }))
-    .unwrap()
+    crate::support::objects::manifest(
+        world,
+        "Ipv6InternetBandwidth",
+        name,
+        json!({"annotations": annotations}),
+        merged(json!({"providerConfigRef": {"name": provider}}), &spec),
+    )
 }
 
 fn spec(address: &str, bandwidth: u32) -> Value {
     json!({"ipv6AddressId": address, "ipv6GatewayId": gateway(), "bandwidth": bandwidth})
 }
 
+/// Create an Ipv6InternetBandwidth using the world's ProviderConfig.
 async fn create(
     world: &World,
     name: &str,
     spec: Value,
     annotations: Value,
 ) -> Api<Ipv6InternetBandwidth> {
-    let api: Api<Ipv6InternetBandwidth> = Api::namespaced(world.client.clone(), &world.ns.name);
-    api.create(
-        &PostParams::default(),
-        &manifest(world, &world.provider, name, spec, annotations),
+    create_in(
+        world,
+        &world.ns.name,
+        "Ipv6InternetBandwidth",
+        name,
+        json!({"annotations": annotations}),
+        spec,
     )
-    .await
-    .unwrap();
-    api
-}
-
-fn condition(object: &Ipv6InternetBandwidth, type_: &str) -> Option<(String, String, String)> {
-    let c = object
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-/// Wait until `name` is current and `check` holds.
-async fn wait_until<F>(
-    api: &Api<Ipv6InternetBandwidth>,
-    what: &str,
-    check: F,
-) -> Ipv6InternetBandwidth
-where
-    F: Fn(&Ipv6InternetBandwidth) -> bool,
-{
-    let name = what
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    wait_for(what, TIMEOUT, || async {
-        let object = api.get(&name).await.ok()?;
-        let current = object.status.as_ref().and_then(|s| s.observed_generation)
-            == object.metadata.generation;
-        (current && check(&object)).then_some(object)
-    })
-    .await
-}
-
-async fn wait_reason(
-    api: &Api<Ipv6InternetBandwidth>,
-    name: &str,
-    type_: &str,
-    reason: &str,
-) -> Ipv6InternetBandwidth {
-    wait_until(api, &format!("{name} {type_} {reason}"), |o| {
-        condition(o, type_).is_some_and(|(_, r, _)| r == reason)
-    })
-    .await
-}
-
-async fn wait_gone(api: &Api<Ipv6InternetBandwidth>, name: &str) {
-    wait_for(&format!("{name} gone"), TIMEOUT, || async {
-        api.get_opt(name).await.ok()?.is_none().then_some(())
-    })
     .await
 }
 
 /// Answers by action and outcome.
 async fn calls(world: &World, action: &str) -> Value {
     emulator_admin(&world.emulator.endpoint(), "calls").await[action].clone()
-}
-
-async fn calls_of(world: &World, action: &str) -> u64 {
-    calls(world, action)
-        .await
-        .as_object()
-        .map(|o| o.values().map(|n| n.as_u64().unwrap_or(0)).sum())
-        .unwrap_or(0)
 }
 
 fn status_of(object: &Ipv6InternetBandwidth) -> (Option<String>, Option<u32>) {
@@ -216,15 +137,17 @@ async fn bandwidth_is_allocated_resized_kept_in_line_recreated_and_deleted() {
     )
     .await
     .unwrap();
-    wait_until(&api, "v6 resized to 200", |o| {
-        status_of(o).1 == Some(200) && condition(o, "Ready").is_some_and(|c| c.0 == "True")
+    wait_until(&api, "v6", "resized to 200", |o| {
+        current(o)
+            && status_of(o).1 == Some(200)
+            && condition(o, "Ready").is_some_and(|c| c.0 == "True")
     })
     .await;
     let in_cloud = address_in_cloud(&world, &a).await;
     assert_eq!(bandwidth_in_cloud(&in_cloud), Some((id.clone(), Some(200))));
 
     // A change made outside natop is put back.
-    cloud(&world)
+    cloud(&world, 0)
         .call(&ModifyIpv6InternetBandwidth {
             region_id: REGION.into(),
             ipv6_internet_bandwidth_id: Some(id.clone()),
@@ -241,7 +164,7 @@ async fn bandwidth_is_allocated_resized_kept_in_line_recreated_and_deleted() {
     .await;
 
     // A bandwidth deleted outside natop is bought again.
-    cloud(&world)
+    cloud(&world, 0)
         .call(&DeleteIpv6InternetBandwidth {
             region_id: REGION.into(),
             ipv6_internet_bandwidth_id: Some(id.clone()),
@@ -249,8 +172,9 @@ async fn bandwidth_is_allocated_resized_kept_in_line_recreated_and_deleted() {
         })
         .await
         .unwrap();
-    let object = wait_until(&api, "v6 recreated", |o| {
-        status_of(o).0.is_some_and(|new| new != id)
+    let object = wait_until(&api, "v6", "recreated", |o| {
+        current(o)
+            && status_of(o).0.is_some_and(|new| new != id)
             && condition(o, "Ready").is_some_and(|c| c.0 == "True")
     })
     .await;
@@ -274,7 +198,7 @@ async fn existing_bandwidth_is_adopted_only_through_the_annotation() {
     let (a1, a2) = (address(1), address(2));
     let mut bought = Vec::new();
     for a in [&a1, &a2] {
-        let r = cloud(&world)
+        let r = cloud(&world, 0)
             .call(&AllocateIpv6InternetBandwidth {
                 region_id: REGION.into(),
                 ipv6_gateway_id: gateway(),
@@ -308,8 +232,9 @@ async fn existing_bandwidth_is_adopted_only_through_the_annotation() {
         json!({"natop.dev/external-id": bought[0]}),
     )
     .await;
-    let object = wait_until(&api, "adopted at 15 Mbps", |o| {
-        status_of(o) == (Some(bought[0].clone()), Some(15))
+    let object = wait_until(&api, "adopted", "at 15 Mbps", |o| {
+        current(o)
+            && status_of(o) == (Some(bought[0].clone()), Some(15))
             && condition(o, "Ready").is_some_and(|c| c.0 == "True")
     })
     .await;
@@ -380,7 +305,7 @@ async fn a_lost_allocate_answer_buys_exactly_one_bandwidth() {
     let in_cloud = address_in_cloud(&world, &a).await;
     assert_eq!(bandwidth_in_cloud(&in_cloud), Some((id.unwrap(), Some(20))));
     // Every address but this one is still private.
-    let public: Vec<Ipv6Address> = cloud(&world)
+    let public: Vec<Ipv6Address> = cloud(&world, 0)
         .describe_all(&DescribeIpv6Addresses {
             region_id: REGION.into(),
             network_type: Some("Public".into()),
@@ -428,15 +353,13 @@ async fn invalid_ipv6_bandwidths_are_refused_or_stalled_with_zero_cloud_writes()
                    "internetChargeType": "Free"}),
         ),
     ] {
-        let mut full = spec.clone();
-        full["providerConfigRef"] = json!({"name": world.provider});
-        let object: kube::api::DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "natop.dev/v1alpha1",
-            "kind": "Ipv6InternetBandwidth",
-            "metadata": {"name": name, "labels": world.labels()},
-            "spec": full,
-        }))
-        .unwrap();
+        let object: kube::api::DynamicObject = crate::support::objects::manifest(
+            &world,
+            "Ipv6InternetBandwidth",
+            name,
+            json!({}),
+            spec,
+        );
         let err = raw
             .create(&PostParams::default(), &object)
             .await
@@ -448,33 +371,7 @@ async fn invalid_ipv6_bandwidths_are_refused_or_stalled_with_zero_cloud_writes()
     }
 
     // A UCloud ProviderConfig cannot serve an IPv6 bandwidth.
-    let u = &Fixture::default_fixture().ucloud.accounts[0];
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "ucloud-credentials", "namespace": world.ns.name},
-        "stringData": {"publicKey": u.public_key, "privateKey": u.private_key},
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(world.client.clone(), &world.ns.name)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
-    let ucloud = format!("uc-{}", world.ns.name);
-    let config: ProviderConfig = serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": "ProviderConfig",
-        "metadata": {"name": ucloud, "labels": {TEST_LABEL: world.ns.name}},
-        "spec": {
-            "provider": "UCloud",
-            "region": "cn-bj2",
-            "endpoint": world.emulator.endpoint(),
-            "credentials": {"secretRef": {"namespace": world.ns.name, "name": "ucloud-credentials"}},
-        }
-    }))
-    .unwrap();
-    Api::<ProviderConfig>::all(world.client.clone())
-        .create(&PostParams::default(), &config)
-        .await
-        .unwrap();
+    let ucloud = ucloud_provider(&world).await;
     api.create(
         &PostParams::default(),
         &manifest(&world, &ucloud, "wrong-cloud", spec(&a, 5), json!({})),
@@ -536,9 +433,7 @@ async fn invalid_ipv6_bandwidths_are_refused_or_stalled_with_zero_cloud_writes()
         assert_eq!(calls_of(&world, action).await, 0, "{action}");
     }
     assert_eq!(address_in_cloud(&world, &a).await.network_type, "Private");
-    let _ = Api::<ProviderConfig>::all(world.client.clone())
-        .delete(&ucloud, &DeleteParams::default())
-        .await;
+    delete_provider(&world, &ucloud).await;
     world.stop().await;
 }
 
@@ -567,7 +462,7 @@ async fn bandwidth_missing_from_lagging_listings_is_neither_bought_again_nor_rel
     let object = wait_reason(&api, "lagging", "Ready", "Available").await;
     let (id, _) = status_of(&object);
     let id = id.unwrap();
-    let public: Vec<Ipv6Address> = cloud(&world)
+    let public: Vec<Ipv6Address> = cloud(&world, 0)
         .describe_all(&DescribeIpv6Addresses {
             region_id: REGION.into(),
             network_type: Some("Public".into()),

@@ -5,38 +5,25 @@
 
 mod support;
 
-use std::time::Duration;
-
 use kube::api::PostParams;
 use kube::core::{ApiResource, DynamicObject};
 use kube::{Api, CustomResourceExt};
 use natop::api::NatGateway;
-use natop::emulator::fixture::Fixture;
 use serde_json::{Value, json};
-use support::cluster::{emulator_admin, install_crd, wait_for};
+use support::cloud::vpc;
+use support::cluster::{TIMEOUT, emulator_admin, install_crd, wait_for};
+use support::objects::{condition, manifest};
 use support::operator::World;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-
+/// A NatGateway for `world`'s operator, untyped (as kubectl would send it).
 fn object(world: &World, name: &str, spec: Value) -> DynamicObject {
-    let mut full = json!({"providerConfigRef": {"name": world.provider}});
-    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        base.extend(extra.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
-        "metadata": {"name": name, "labels": world.labels()},
-        "spec": full,
-    }))
-    .unwrap()
+    manifest(world, "NatGateway", name, json!({}), spec)
 }
 
 #[tokio::test]
 async fn invalid_objects_are_rejected_or_stalled_and_never_stop_the_others() {
     let world = World::start("malformed").await;
-    let vpc = Fixture::default_fixture().alibaba.regions[0].vpcs[0]
-        .vpc_id
-        .clone();
+    let vpc = vpc();
     let dynamic: Api<DynamicObject> = Api::namespaced_with(
         world.client.clone(),
         &world.ns.name,
@@ -94,34 +81,13 @@ async fn invalid_objects_are_rejected_or_stalled_and_never_stop_the_others() {
         .await
         .unwrap();
 
-    let conditions = |o: &DynamicObject, type_: &str| -> Option<(String, String)> {
-        o.data["status"]["conditions"]
-            .as_array()?
-            .iter()
-            .find(|c| c["type"] == type_)
-            .map(|c| {
-                (
-                    c["status"].as_str().unwrap_or_default().to_string(),
-                    c["reason"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-    };
     // The API server still lets its status be written (validation
     // ratcheting: an invalid value that the write does not change is kept),
     // so natop says it there: Stalled, InvalidSpec, naming what is wrong.
     let message = wait_for("stored: Stalled InvalidSpec", TIMEOUT, || async {
         let o = dynamic.get("stored").await.ok()?;
-        let (status, reason) = conditions(&o, "Stalled")?;
-        (status == "True" && reason == "InvalidSpec").then(|| {
-            o.data["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["type"] == "Stalled")
-                .and_then(|c| c["message"].as_str())
-                .unwrap_or_default()
-                .to_string()
-        })
+        let (status, reason, message) = condition(&o, "Stalled")?;
+        (status == "True" && reason == "InvalidSpec").then_some(message)
     })
     .await;
     assert!(
@@ -135,7 +101,7 @@ async fn invalid_objects_are_rejected_or_stalled_and_never_stop_the_others() {
     );
     wait_for("good: Ready", TIMEOUT, || async {
         let o = dynamic.get("good").await.ok()?;
-        (conditions(&o, "Ready")?.0 == "True").then_some(())
+        (condition(&o, "Ready")?.0 == "True").then_some(())
     })
     .await;
     let calls = emulator_admin(&world.emulator.endpoint(), "calls").await;

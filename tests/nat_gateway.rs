@@ -1,109 +1,36 @@
 //! The NatGateway controller against the real API server and the emulator.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::cloud::{cloud, eip, fixture, vpc};
+use crate::support::cluster::{TIMEOUT, assert_refused, emulator_admin, emulator_put, wait_for};
+use crate::support::objects::{condition, create_in, merged, message_of, wait_ready, wait_until};
+use crate::support::operator::{World, quick_durations};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use natop::api::NatGateway;
 use natop::cloud::alibaba::actions::nat_gateway::{
     CreateNatGateway, DescribeNatGateways, ModifyNatGatewayAttribute,
 };
-use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
-use natop::cloud::{ClientConfig, RateLimit};
-use natop::emulator::fixture::Fixture;
 use natop::emulator::{EmulatorConfig, faults::FaultConfig, faults::FaultRule};
 use serde_json::{Value, json};
-use support::cluster::{assert_refused, emulator_admin, emulator_put, wait_for};
-use support::operator::{World, quick_durations};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn fixture() -> Fixture {
-    Fixture::default_fixture()
-}
-
-fn vpc() -> String {
-    fixture().alibaba.regions[0].vpcs[0].vpc_id.clone()
-}
-
-fn eip(i: usize) -> (String, String) {
-    let e = &fixture().alibaba.regions[0].eips[i];
-    (e.allocation_id.clone(), e.ip_address.clone())
-}
-
-fn cloud(world: &World) -> AlibabaClient {
-    let a = &fixture().alibaba.accounts[0];
-    AlibabaClient::new(
-        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
-        ClientConfig {
-            endpoint: Some(world.emulator.endpoint()),
-            rate_limit: RateLimit::new(1000, 1000),
-            ..ClientConfig::default()
-        },
-    )
-    .unwrap()
-}
-
+/// Create a NatGateway in the fixture's first VPC (unless `spec` names
+/// another) with `annotations`.
 async fn create(world: &World, name: &str, spec: Value, annotations: Value) -> Api<NatGateway> {
-    let api: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
-    let mut full = json!({"providerConfigRef": {"name": world.provider}, "vpcId": vpc()});
-    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        base.extend(extra.clone());
-    }
-    let object: NatGateway = serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": "NatGateway",
-        "metadata": {"name": name, "labels": world.labels(), "annotations": annotations},
-        "spec": full,
-    }))
-    .unwrap();
-    api.create(&PostParams::default(), &object).await.unwrap();
-    api
-}
-
-fn condition(gw: &NatGateway, type_: &str) -> Option<(String, String)> {
-    gw.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()))
-}
-
-/// The message of condition `type_` (which must be there).
-fn message_of(gw: &NatGateway, type_: &str) -> String {
-    gw.status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
-        .map(|c| c.message.clone())
-        .unwrap_or_else(|| panic!("no {type_} condition"))
-}
-
-async fn wait_until(
-    api: &Api<NatGateway>,
-    name: &str,
-    what: &str,
-    pred: impl Fn(&NatGateway) -> bool,
-) -> NatGateway {
-    wait_for(&format!("{name}: {what}"), TIMEOUT, || async {
-        let gw = api.get(name).await.ok()?;
-        pred(&gw).then_some(gw)
-    })
-    .await
-}
-
-async fn wait_ready(api: &Api<NatGateway>, name: &str) -> NatGateway {
-    wait_until(api, name, "Ready=True for the current generation", |g| {
-        condition(g, "Ready").is_some_and(|(s, _)| s == "True")
-            && g.status.as_ref().and_then(|s| s.observed_generation) == g.metadata.generation
-    })
+    create_in(
+        world,
+        &world.ns.name,
+        "NatGateway",
+        name,
+        json!({"annotations": annotations}),
+        merged(json!({"vpcId": vpc()}), &spec),
+    )
     .await
 }
 
 async fn gateways(world: &World) -> Vec<natop::cloud::alibaba::actions::nat_gateway::NatGateway> {
-    cloud(world)
+    cloud(world, 0)
         .describe_all(&DescribeNatGateways {
             region_id: "cn-hangzhou".into(),
             ..Default::default()
@@ -205,7 +132,7 @@ async fn spec_changes_rename_resize_and_rebind() {
             s.specification.as_deref() == Some("Middle")
                 && s.ip_addresses.len() == 1
                 && s.ip_addresses[0].ip == ip1
-        }) && condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+        }) && condition(g, "Ready").is_some_and(|(s, _, _)| s == "True")
     })
     .await;
     let cloud_gw = &gateways(&world).await[0];
@@ -219,7 +146,7 @@ async fn spec_changes_rename_resize_and_rebind() {
 #[tokio::test]
 async fn adoption_creates_nothing_and_observe_writes_nothing() {
     let world = World::start("ngw-adopt").await;
-    let made = cloud(&world)
+    let made = cloud(&world, 0)
         .call(&CreateNatGateway {
             region_id: "cn-hangzhou".into(),
             vpc_id: vpc(),
@@ -248,7 +175,7 @@ async fn adoption_creates_nothing_and_observe_writes_nothing() {
     .await
     .unwrap();
     wait_until(&api, "observed", "drift reported", |g| {
-        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "Drifted")
+        condition(g, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == "Drifted")
     })
     .await;
     api.delete("observed", &DeleteParams::default())
@@ -310,7 +237,7 @@ async fn drift_is_corrected_and_an_out_of_band_delete_is_recreated() {
     .await;
     let gw = wait_ready(&api, "gw").await;
     let id = gw.status.unwrap().id.unwrap();
-    cloud(&world)
+    cloud(&world, 0)
         .call(&ModifyNatGatewayAttribute {
             region_id: "cn-hangzhou".into(),
             nat_gateway_id: id.clone(),
@@ -327,7 +254,7 @@ async fn drift_is_corrected_and_an_out_of_band_delete_is_recreated() {
     // The event follows the correcting write: wait for it.
     wait_event(&world, "gw", "DriftCorrected").await;
 
-    cloud(&world)
+    cloud(&world, 0)
         .call(
             &natop::cloud::alibaba::actions::nat_gateway::DeleteNatGateway {
                 region_id: "cn-hangzhou".into(),
@@ -342,7 +269,7 @@ async fn drift_is_corrected_and_an_out_of_band_delete_is_recreated() {
             .as_ref()
             .and_then(|s| s.id.clone())
             .is_some_and(|new| new != id)
-            && condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+            && condition(g, "Ready").is_some_and(|(s, _, _)| s == "True")
     })
     .await;
     let new_id = gw.status.unwrap().id.unwrap();
@@ -505,7 +432,7 @@ async fn an_immutable_change_stalls_with_zero_writes() {
     assert_refused(patched, "vpcId is immutable");
     // What only the cloud can tell: adopting a gateway whose VPC is not the
     // spec's stalls, and nothing is written.
-    let made = cloud(&world)
+    let made = cloud(&world, 0)
         .call(&CreateNatGateway {
             region_id: "cn-hangzhou".into(),
             vpc_id: vpc(),
@@ -523,10 +450,10 @@ async fn an_immutable_change_stalls_with_zero_writes() {
     )
     .await;
     let gw = wait_until(&adopted, "adopted", "Stalled InvalidSpec", |g| {
-        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "InvalidSpec")
+        condition(g, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == "InvalidSpec")
     })
     .await;
-    assert!(condition(&gw, "Ready").is_some_and(|(s, _)| s == "False"));
+    assert!(condition(&gw, "Ready").is_some_and(|(s, _, _)| s == "False"));
     let message = message_of(&gw, "Stalled");
     assert!(message.contains("spec.vpcId is immutable"), "{message}");
     assert_eq!(writes(&world).await, before, "no cloud write by natop");
@@ -559,13 +486,13 @@ async fn normal_converts_to_enhanced_with_progress_in_status() {
     .await;
     assert!(
         condition(&converting, "Reconciling")
-            .is_some_and(|(s, r)| s == "True" && r == "Converting")
+            .is_some_and(|(s, r, _)| s == "True" && r == "Converting")
     );
     let gw = wait_until(&api, "gw", "Enhanced and Ready", |g| {
         g.status
             .as_ref()
             .is_some_and(|s| s.nat_type.as_deref() == Some("Enhanced"))
-            && condition(g, "Ready").is_some_and(|(s, _)| s == "True")
+            && condition(g, "Ready").is_some_and(|(s, _, _)| s == "True")
     })
     .await;
     assert_eq!(gateways(&world).await[0].nat_type, "Enhanced");
@@ -637,7 +564,7 @@ async fn delete_waits_for_the_objects_that_use_the_gateway() {
         .unwrap();
     api.delete("gw", &DeleteParams::default()).await.unwrap();
     let gw = wait_until(&api, "gw", "waiting for its dependents", |g| {
-        condition(g, "Reconciling").is_some_and(|(s, r)| s == "True" && r == "DependentsExist")
+        condition(g, "Reconciling").is_some_and(|(s, r, _)| s == "True" && r == "DependentsExist")
     })
     .await;
     let message = message_of(&gw, "Ready");
@@ -665,7 +592,7 @@ async fn a_delete_blocked_by_an_unmanaged_entry_stalls_naming_it_then_finishes()
     let gw = wait_ready(&api, "gw").await;
     let table = gw.status.unwrap().forward_table_id.unwrap();
     // A DNAT entry made outside natop uses the gateway's EIP.
-    let made = cloud(&world)
+    let made = cloud(&world, 0)
         .call(&CreateForwardEntry {
             region_id: "cn-hangzhou".into(),
             forward_table_id: table.clone(),
@@ -681,7 +608,7 @@ async fn a_delete_blocked_by_an_unmanaged_entry_stalls_naming_it_then_finishes()
     let entry = made.forward_entry_id;
     api.delete("gw", &DeleteParams::default()).await.unwrap();
     let blocked = wait_until(&api, "gw", "Stalled DeleteBlocked", |g| {
-        condition(g, "Stalled").is_some_and(|(s, r)| s == "True" && r == "DeleteBlocked")
+        condition(g, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == "DeleteBlocked")
     })
     .await;
     let message = message_of(&blocked, "Stalled");
@@ -700,7 +627,7 @@ async fn a_delete_blocked_by_an_unmanaged_entry_stalls_naming_it_then_finishes()
     let first = refused(&emulator_admin(&world.emulator.endpoint(), "calls").await);
     assert!(first >= 1, "the refusal was seen");
     // Once the blocker is removed, the delete finishes by itself.
-    cloud(&world)
+    cloud(&world, 0)
         .call(&DeleteForwardEntry {
             region_id: "cn-hangzhou".into(),
             forward_table_id: table,
@@ -719,7 +646,7 @@ async fn a_delete_blocked_by_an_unmanaged_entry_stalls_naming_it_then_finishes()
         "refused calls kept coming: {calls}"
     );
     assert!(gateways(&world).await.is_empty(), "the gateway is deleted");
-    let eips = cloud(&world)
+    let eips = cloud(&world, 0)
         .describe_all(&DescribeEipAddresses {
             region_id: "cn-hangzhou".into(),
             allocation_id: Some(eip0.clone()),

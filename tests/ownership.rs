@@ -4,12 +4,14 @@
 //! gateway, and a proxy answering 404 during deletion. Against the real API
 //! server and the emulator; the emulator's call log proves what was written.
 
-mod support;
-
-use std::time::Duration;
-
+use crate::support::cloud::{cloud, eip, fixture, vpc};
+use crate::support::cluster::{TIMEOUT, TestNamespace, emulator_admin, emulator_put, wait_for};
+use crate::support::objects::{
+    condition, create_in, message_of, ready, wait_gone, wait_ready, wait_reason_any_generation,
+};
+use crate::support::operator::World;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use natop::api::{ForwardEntry, NatGateway, ProviderConfig, SnatEntry};
 use natop::cloud::alibaba::actions::forward_entry::DescribeForwardTableEntries;
@@ -17,42 +19,8 @@ use natop::cloud::alibaba::actions::nat_gateway::{
     DescribeNatGateways, NatGateway as CloudGateway,
 };
 use natop::cloud::alibaba::actions::snat_entry::DescribeSnatTableEntries;
-use natop::cloud::alibaba::{AlibabaClient, AlibabaCredentials};
-use natop::cloud::{ClientConfig, RateLimit};
-use natop::emulator::fixture::Fixture;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::cluster::{TestNamespace, emulator_admin, emulator_put, wait_for};
-use support::operator::World;
-
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn fixture() -> Fixture {
-    Fixture::default_fixture()
-}
-
-fn vpc() -> String {
-    fixture().alibaba.regions[0].vpcs[0].vpc_id.clone()
-}
-
-fn eip(i: usize) -> (String, String) {
-    let e = &fixture().alibaba.regions[0].eips[i];
-    (e.allocation_id.clone(), e.ip_address.clone())
-}
-
-/// A client of fixture account `account` (index) for reading the cloud.
-fn cloud(world: &World, account: usize) -> AlibabaClient {
-    let a = &fixture().alibaba.accounts[account];
-    AlibabaClient::new(
-        AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
-        ClientConfig {
-            endpoint: Some(world.emulator.endpoint()),
-            rate_limit: RateLimit::new(1000, 1000),
-            ..ClientConfig::default()
-        },
-    )
-    .unwrap()
-}
 
 async fn gateways_in(world: &World, account: usize, region: &str) -> Vec<CloudGateway> {
     cloud(world, account)
@@ -62,98 +30,6 @@ async fn gateways_in(world: &World, account: usize, region: &str) -> Vec<CloudGa
         })
         .await
         .unwrap()
-}
-
-async fn create<K>(
-    world: &World,
-    ns: &str,
-    kind: &str,
-    name: &str,
-    meta: Value,
-    spec: Value,
-) -> Api<K>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(world.client.clone(), ns);
-    let mut metadata = json!({"name": name, "labels": world.labels()});
-    if let (Some(base), Some(extra)) = (metadata.as_object_mut(), meta.as_object()) {
-        base.extend(extra.clone());
-    }
-    let mut full = json!({"providerConfigRef": {"name": world.provider}});
-    if let (Some(base), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
-        base.extend(extra.clone());
-    }
-    let object: K = serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": kind,
-        "metadata": metadata,
-        "spec": full,
-    }))
-    .unwrap();
-    api.create(&PostParams::default(), &object).await.unwrap();
-    api
-}
-
-/// `(status, reason, message)` of condition `type_`.
-fn condition<K: serde::Serialize>(object: &K, type_: &str) -> Option<(String, String, String)> {
-    let value = serde_json::to_value(object).ok()?;
-    let c = value["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)?
-        .clone();
-    Some((
-        c["status"].as_str()?.to_string(),
-        c["reason"].as_str()?.to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    ))
-}
-
-fn ready<K: serde::Serialize>(object: &K) -> bool {
-    let Ok(value) = serde_json::to_value(object) else {
-        return false;
-    };
-    value["status"]["observedGeneration"] == value["metadata"]["generation"]
-        && condition(object, "Ready").is_some_and(|(s, _, _)| s == "True")
-}
-
-async fn wait_ready<K>(api: &Api<K>, name: &str) -> K
-where
-    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    wait_for(&format!("{name} Ready"), TIMEOUT, || async {
-        let object = api.get(name).await.ok()?;
-        ready(&object).then_some(object)
-    })
-    .await
-}
-
-/// Wait until `name`'s condition `type_` has `reason`; returns its message.
-async fn wait_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> String
-where
-    K: kube::Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    wait_for(&format!("{name} {type_} {reason}"), TIMEOUT, || async {
-        let object = api.get(name).await.ok()?;
-        let (_, got, message) = condition(&object, type_)?;
-        (got == reason).then_some(message)
-    })
-    .await
-}
-
-async fn wait_gone<K>(api: &Api<K>, name: &str)
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    wait_for(&format!("{name} gone"), TIMEOUT, || async {
-        matches!(api.get_opt(name).await, Ok(None)).then_some(())
-    })
-    .await;
 }
 
 /// The emulator's call log since `since` (exclusive).
@@ -214,7 +90,7 @@ async fn another_namespace_cannot_take_over_a_gateway() {
     world.start_operator_watching(vec![world.ns.name.clone(), team_b.name.clone()]);
     let team_a = world.ns.name.clone();
     let (eip0, ip0) = eip(0);
-    let prod: Api<NatGateway> = create(
+    let prod: Api<NatGateway> = create_in(
         &world,
         &team_a,
         "NatGateway",
@@ -233,7 +109,7 @@ async fn another_namespace_cannot_take_over_a_gateway() {
 
     // An unset template variable, and team A's id.
     let hijack = json!({"vpcId": vpc(), "specification": "Large"});
-    let b: Api<NatGateway> = create(
+    let b: Api<NatGateway> = create_in(
         &world,
         &team_b.name,
         "NatGateway",
@@ -242,7 +118,7 @@ async fn another_namespace_cannot_take_over_a_gateway() {
         hijack.clone(),
     )
     .await;
-    create::<NatGateway>(
+    create_in::<NatGateway>(
         &world,
         &team_b.name,
         "NatGateway",
@@ -251,9 +127,11 @@ async fn another_namespace_cannot_take_over_a_gateway() {
         hijack,
     )
     .await;
-    let message = wait_reason(&b, "empty", "Stalled", "InvalidExternalId").await;
+    let found = wait_reason_any_generation(&b, "empty", "Stalled", "InvalidExternalId").await;
+    let message = message_of(&found, "Stalled");
     assert!(message.contains("natop.dev/external-id"), "{message}");
-    let message = wait_reason(&b, "named", "Stalled", "OwnedByAnotherObject").await;
+    let found = wait_reason_any_generation(&b, "named", "Stalled", "OwnedByAnotherObject").await;
+    let message = message_of(&found, "Stalled");
     assert!(message.contains(&format!("{team_a}/prod")), "{message}");
     for name in ["empty", "named"] {
         let gw = b.get(name).await.unwrap();
@@ -298,7 +176,7 @@ async fn another_namespace_cannot_take_over_a_gateway() {
 async fn a_region_change_is_refused_and_deletion_goes_where_the_gateway_is() {
     let world = World::start("own-region").await;
     let ns = world.ns.name.clone();
-    let api: Api<NatGateway> = create(
+    let api: Api<NatGateway> = create_in(
         &world,
         &ns,
         "NatGateway",
@@ -326,7 +204,8 @@ async fn a_region_change_is_refused_and_deletion_goes_where_the_gateway_is() {
     )
     .await
     .unwrap();
-    let message = wait_reason(&api, "gw", "Stalled", "LocationChanged").await;
+    let found = wait_reason_any_generation(&api, "gw", "Stalled", "LocationChanged").await;
+    let message = message_of(&found, "Stalled");
     assert!(message.contains("region is now cn-beijing"), "{message}");
     assert!(gateways_in(&world, 0, "cn-beijing").await.is_empty());
     assert!(writes(&calls_since(&world, since).await).is_empty());
@@ -385,7 +264,7 @@ async fn wait_account(world: &World, account: &str) {
 async fn a_provider_config_switched_to_another_account_is_refused() {
     let world = World::start("own-account").await;
     let ns = world.ns.name.clone();
-    let api: Api<NatGateway> = create(
+    let api: Api<NatGateway> = create_in(
         &world,
         &ns,
         "NatGateway",
@@ -417,7 +296,8 @@ async fn a_provider_config_switched_to_another_account_is_refused() {
     let since = last_seq(&world).await;
     use_keys(&world, 1).await;
     wait_account(&world, "1380000000000002").await;
-    let message = wait_reason(&api, "gw", "Stalled", "LocationChanged").await;
+    let found = wait_reason_any_generation(&api, "gw", "Stalled", "LocationChanged").await;
+    let message = message_of(&found, "Stalled");
     assert!(message.contains("account 1380000000000002"), "{message}");
     delete(&api, "gw").await;
     wait_for("deletion refused in the other account", TIMEOUT, || async {
@@ -457,7 +337,7 @@ async fn entries_of_an_orphaned_gateway_delete_their_own_rules() {
     let world = World::start("own-orphan").await;
     let ns = world.ns.name.clone();
     let (eip0, ip0) = eip(0);
-    let gateways: Api<NatGateway> = create(
+    let gateways: Api<NatGateway> = create_in(
         &world,
         &ns,
         "NatGateway",
@@ -477,7 +357,7 @@ async fn entries_of_an_orphaned_gateway_delete_their_own_rules() {
         status.forward_table_id.unwrap(),
         status.snat_table_id.unwrap(),
     );
-    let dnat: Api<ForwardEntry> = create(
+    let dnat: Api<ForwardEntry> = create_in(
         &world,
         &ns,
         "ForwardEntry",
@@ -487,7 +367,7 @@ async fn entries_of_an_orphaned_gateway_delete_their_own_rules() {
                "internalIp": "172.16.0.10", "internalPort": "8080", "ipProtocol": "TCP"}),
     )
     .await;
-    let snat: Api<SnatEntry> = create(
+    let snat: Api<SnatEntry> = create_in(
         &world,
         &ns,
         "SnatEntry",
@@ -544,7 +424,7 @@ async fn a_404_proxy_during_deletion_is_never_taken_for_gone() {
     let world = World::start("own-404").await;
     let ns = world.ns.name.clone();
     let (eip0, ip0) = eip(0);
-    let gateways: Api<NatGateway> = create(
+    let gateways: Api<NatGateway> = create_in(
         &world,
         &ns,
         "NatGateway",
@@ -559,7 +439,7 @@ async fn a_404_proxy_during_deletion_is_never_taken_for_gone() {
     })
     .await;
     let ftb = gw.status.unwrap().forward_table_id.unwrap();
-    let dnat: Api<ForwardEntry> = create(
+    let dnat: Api<ForwardEntry> = create_in(
         &world,
         &ns,
         "ForwardEntry",
@@ -600,7 +480,9 @@ async fn a_404_proxy_during_deletion_is_never_taken_for_gone() {
         )
         .await
         .unwrap();
-    let message = wait_reason(&configs, &world.provider, "Ready", "EndpointError").await;
+    let found =
+        wait_reason_any_generation(&configs, &world.provider, "Ready", "EndpointError").await;
+    let message = message_of(&found, "Ready");
     assert!(message.contains("spec.endpoint"), "{message}");
     let entry = dnat.get("web").await.unwrap();
     assert!(entry.finalizers().iter().any(|f| f == "natop.dev/cleanup"));

@@ -1,33 +1,24 @@
 //! ProviderConfig: credentials from an allowed namespace only, a clear reason
 //! for each problem, and a fixed Secret picked up without a restart.
 
-mod support;
-
-use std::time::Duration;
-
+use crate::support::cloud::{fixture, vpc};
+use crate::support::cluster::{TIMEOUT, TestNamespace, wait_for};
+use crate::support::objects::{create, message_of, wait_reason_any_generation};
+use crate::support::operator::{TEST_LABEL, World, quick_durations};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use natop::api::{NatGateway, ProviderConfig};
 use natop::emulator::EmulatorConfig;
-use natop::emulator::fixture::Fixture;
 use serde_json::json;
-use support::cluster::{TestNamespace, wait_for};
-use support::operator::{TEST_LABEL, World, quick_durations};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-
+/// Wait until ProviderConfig `name` is Ready with reason `want`; returns the
+/// message.
 async fn ready_reason(api: &Api<ProviderConfig>, name: &str, want: &str) -> String {
-    wait_for(&format!("{name}: Ready reason {want}"), TIMEOUT, || async {
-        let pc = api.get(name).await.ok()?;
-        let ready = pc
-            .status?
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == "Ready")?;
-        (ready.reason == want).then_some(ready.message)
-    })
-    .await
+    message_of(
+        &wait_reason_any_generation(api, name, "Ready", want).await,
+        "Ready",
+    )
 }
 
 #[tokio::test]
@@ -45,24 +36,10 @@ async fn a_fixed_secret_is_picked_up_without_a_restart() {
     .await;
     let configs: Api<ProviderConfig> = Api::all(world.client.clone());
     ready_reason(&configs, &world.provider, "CredentialsRejected").await;
-    let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
-    let vpc = Fixture::default_fixture().alibaba.regions[0].vpcs[0]
-        .vpc_id
-        .clone();
-    let object: NatGateway = serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
-        "metadata": {"name": "gw", "labels": world.labels()},
-        "spec": {"providerConfigRef": {"name": world.provider}, "vpcId": vpc},
-    }))
-    .unwrap();
-    gateways
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap();
+    let gateways: Api<NatGateway> =
+        create(&world, "NatGateway", "gw", json!({"vpcId": vpc()})).await;
 
-    let right = Fixture::default_fixture().alibaba.accounts[0]
-        .access_key_secret
-        .clone();
+    let right = fixture().alibaba.accounts[0].access_key_secret.clone();
     Api::<Secret>::namespaced(world.client.clone(), &world.ns.name)
         .patch(
             "alibaba-credentials",

@@ -73,6 +73,6 @@ bash tests/deploy/run.sh
 start_cluster "$KUBE_OLDEST"
 step "compatibility pass on Kubernetes $KUBE_OLDEST: Helm install with CRDs, kubectl apply --server-side -k deploy/crds, the samples, the CEL rules"
 NATOP_FRESH_CLUSTER=1 bash tests/deploy/run.sh -m compat
-cargo test --test cel_rules
+cargo test --test integration cel_rules::
 
 step "all tests passed"

@@ -8,12 +8,11 @@
 //! on a label only its test's objects carry, so it leaves the other tests'
 //! (cluster-scoped) ProviderConfigs alone.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::cluster::{TestNamespace, client, install_crds, kubeconfig_path, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -22,7 +21,6 @@ use natop::api::ProviderConfig;
 use natop::emulator::fixture::Fixture;
 use natop::emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::json;
-use support::cluster::{TestNamespace, client, install_crd, kubeconfig_path, wait_for};
 
 const LABEL: &str = "natop.dev/run-command-test";
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -205,12 +203,6 @@ async fn get(url: &str) -> Option<(u16, Option<String>, String)> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     Some((status, content_type, response.text().await.ok()?))
-}
-
-async fn install_crds(client: &Client) {
-    for crd in natop::api::crds() {
-        install_crd(client, &crd).await;
-    }
 }
 
 /// The holder of the Lease `natop-leader` in `ns`, if any.

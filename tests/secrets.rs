@@ -2,30 +2,18 @@
 //! gateways using it, and the secret appears in no log line (trace level), no
 //! event and no status.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::cloud::{fixture, vpc};
+use crate::support::cluster::{TIMEOUT, kubeconfig_path, wait_for};
+use crate::support::objects::{condition, create, manifest};
+use crate::support::operator::{TEST_LABEL, World, quick_durations};
 use kube::Api;
 use kube::api::PostParams;
 use natop::api::{NatGateway, ProviderConfig};
 use natop::emulator::EmulatorConfig;
 use serde_json::json;
-use support::cluster::{kubeconfig_path, wait_for};
-use support::operator::{TEST_LABEL, World, quick_durations};
-
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn reason_of(
-    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    type_: &str,
-) -> Option<(String, String, String)> {
-    conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-}
 
 #[tokio::test]
 async fn a_wrong_secret_is_reported_and_never_leaks() {
@@ -41,24 +29,8 @@ async fn a_wrong_secret_is_reported_and_never_leaks() {
         false,
     )
     .await;
-    let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
-    let vpc = natop::emulator::fixture::Fixture::default_fixture()
-        .alibaba
-        .regions[0]
-        .vpcs[0]
-        .vpc_id
-        .clone();
-    let object: NatGateway = serde_json::from_value(json!({
-        "apiVersion": "natop.dev/v1alpha1",
-        "kind": "NatGateway",
-        "metadata": {"name": "gw", "labels": world.labels()},
-        "spec": {"providerConfigRef": {"name": world.provider}, "vpcId": vpc},
-    }))
-    .unwrap();
-    gateways
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap();
+    let gateways: Api<NatGateway> =
+        create(&world, "NatGateway", "gw", json!({"vpcId": vpc()})).await;
 
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natop"))
         .args(["run", "--kubeconfig"])
@@ -111,7 +83,7 @@ async fn a_wrong_secret_is_reported_and_never_leaks() {
         TIMEOUT,
         || async {
             let pc = configs.get(&name).await.ok()?;
-            let ready = reason_of(&pc.status?.conditions, "Ready")?;
+            let ready = condition(&pc, "Ready")?;
             (ready.0 == "False" && ready.1 == "CredentialsRejected").then_some(ready)
         },
     )
@@ -119,7 +91,7 @@ async fn a_wrong_secret_is_reported_and_never_leaks() {
     assert!(message.contains("SignatureDoesNotMatch"), "{message}");
     let (_, _, gw_message) = wait_for("the gateway to report it too", TIMEOUT, || async {
         let gw = gateways.get("gw").await.ok()?;
-        let stalled = reason_of(&gw.status?.conditions, "Stalled")?;
+        let stalled = condition(&gw, "Stalled")?;
         // The cloud's own code may show first; the ProviderConfig's verdict follows.
         (stalled.0 == "True" && stalled.1 == "CredentialsRejected").then_some(stalled)
     })
@@ -241,21 +213,14 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
     )
     .await;
     let (child, drains) = run_collecting(&world);
-    let fixture = natop::emulator::fixture::Fixture::default_fixture();
-    let vpc = fixture.alibaba.regions[0].vpcs[0].vpc_id.clone();
+    let fixture = fixture();
     let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
-    let make = |name: &str, annotation: Option<&str>| {
-        let mut metadata = json!({"name": name, "labels": world.labels()});
-        if let Some(id) = annotation {
-            metadata["annotations"] = json!({"natop.dev/external-id": id});
-        }
-        serde_json::from_value::<NatGateway>(json!({
-            "apiVersion": "natop.dev/v1alpha1",
-            "kind": "NatGateway",
-            "metadata": metadata,
-            "spec": {"providerConfigRef": {"name": world.provider}, "vpcId": vpc},
-        }))
-        .unwrap()
+    let make = |name: &str, annotation: Option<&str>| -> NatGateway {
+        let meta = match annotation {
+            Some(id) => json!({"annotations": {"natop.dev/external-id": id}}),
+            None => json!({}),
+        };
+        manifest(&world, "NatGateway", name, meta, json!({"vpcId": vpc()}))
     };
     gateways
         .create(&PostParams::default(), &make("gw", None))
@@ -268,7 +233,7 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
         async move {
             wait_for(&format!("{name} {type_} {want}"), TIMEOUT, || async {
                 let gw = gateways.get(name).await.ok()?;
-                let (status, got, _) = reason_of(&gw.status.clone()?.conditions, type_)?;
+                let (status, got, _) = condition(&gw, type_)?;
                 (status == "True" && got == want).then_some(serde_json::to_string(&gw).ok()?)
             })
             .await
@@ -311,7 +276,7 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
     seen.push(reason("gw", "Stalled", "LocationChanged").await);
 
     // A proxy answering 404 in place of the cloud.
-    support::cluster::emulator_put(
+    crate::support::cluster::emulator_put(
         &world.emulator.endpoint(),
         "faults",
         json!({"default": {"notFoundProxy": 1.0}}),
@@ -328,7 +293,7 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
         .unwrap();
     wait_for("the ProviderConfig's EndpointError", TIMEOUT, || async {
         let pc = configs.get(&world.provider).await.ok()?;
-        let (_, reason, _) = reason_of(&pc.status?.conditions, "Ready")?;
+        let (_, reason, _) = condition(&pc, "Ready")?;
         (reason == "EndpointError").then_some(())
     })
     .await;

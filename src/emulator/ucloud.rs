@@ -9,9 +9,10 @@ use super::faults::Fault;
 use super::fixture::UcloudAccount;
 use super::state::UcloudRegionState;
 use super::{Answer, Emulator, Inner, Logged, Outcome, new_id};
+use crate::cloud::ucloud::Action;
 use crate::cloud::ucloud::actions::{
     BandwidthPackage, CreateBandwidthPackage, DeleteBandwidthPackage, DescribeBandwidthPackage,
-    EipAddr, GetUserInfoResponse, UserInfo,
+    EipAddr, GetUserInfo, GetUserInfoResponse, UserInfo,
 };
 use crate::cloud::ucloud::codes;
 use crate::cloud::ucloud::signer;
@@ -92,13 +93,12 @@ pub(crate) fn handle(emulator: &Emulator, params: &Params) -> Outcome {
 
 type CallResult = Result<(Value, Option<Fault>, u64), (Failure, u64)>;
 
-/// The actions served (UNet and UAccount).
-const ACTIONS: &[&str] = &[
-    "CreateBandwidthPackage",
-    "DescribeBandwidthPackage",
-    "DeleteBandwidthPackage",
-    "GetUserInfo",
-];
+/// The actions served (UNet and UAccount), each named by its wire type.
+const CREATE: &str = <CreateBandwidthPackage as Action>::NAME;
+const DESCRIBE: &str = <DescribeBandwidthPackage as Action>::NAME;
+const DELETE: &str = <DeleteBandwidthPackage as Action>::NAME;
+const USER_INFO: &str = <GetUserInfo as Action>::NAME;
+const ACTIONS: &[&str] = &[CREATE, DESCRIBE, DELETE, USER_INFO];
 
 /// Authenticate, draw the fault, then answer. `caller` learns the user id
 /// once the call is authenticated. A [`Fault::NotFoundProxy`] comes back as
@@ -146,7 +146,7 @@ fn call(
             latency,
         ));
     }
-    if action == "GetUserInfo" {
+    if action == USER_INFO {
         return Ok((user_info(&account), fault, latency));
     }
     let now_ms = emulator.clock.now_ms();
@@ -186,16 +186,16 @@ fn call(
         .entry(region_name.clone())
         .or_default();
     let result = match action {
-        "CreateBandwidthPackage" => create(state, region, rng, params, now_ms),
-        "DescribeBandwidthPackage" => describe(state, params, now_ms, list_lag_ms),
-        "DeleteBandwidthPackage" => delete(state, params),
+        CREATE => create(state, region, rng, params, now_ms),
+        DESCRIBE => describe(state, params, now_ms, list_lag_ms),
+        DELETE => delete(state, params),
         _ => Err(fail(
             codes::UNKNOWN_ACTION,
             format!("Action [{action}] not exist"),
         )),
     }
     .map_err(|f| (f, latency))?;
-    if action != "DescribeBandwidthPackage" {
+    if action != DESCRIBE {
         emulator.save(inner);
     }
     Ok((result, fault, latency))

@@ -43,7 +43,6 @@ from natop_support import (
     FixtureData,
     Raw,
     natop_bin_path,
-    parse_yaml,
     read_listen_line,
 )
 
@@ -67,7 +66,7 @@ def fx(natop_bin) -> FixtureData:
         text=True,
         timeout=30,
     ).stdout
-    return FixtureData(parse_yaml(out))
+    return FixtureData.from_yaml(out)
 
 
 @pytest.fixture(scope="session")

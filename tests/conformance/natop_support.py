@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
@@ -75,87 +76,16 @@ def assert_id(value: str, prefix: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def _scalar(text: str) -> Any:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    if text in ("true", "false"):
-        return text == "true"
-    if text in ("[]",):
-        return []
-    if text in ("{}",):
-        return {}
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    return text
-
-
-def parse_yaml(text: str) -> Any:
-    """Parse the block-style YAML subset the emulator prints (mappings,
-    sequences of mappings or scalars, plain or quoted scalars)."""
-    lines = []
-    for raw in text.splitlines():
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        lines.append([len(raw) - len(raw.lstrip(" ")), raw.strip()])
-    pos = 0
-
-    def is_item(content: str) -> bool:
-        return content == "-" or content.startswith("- ")
-
-    def split_key(content: str):
-        if content.endswith(":") and not content.startswith(("\"", "'")):
-            return content[:-1], None
-        if ": " in content and not content.startswith(("\"", "'")):
-            key, _, rest = content.partition(": ")
-            return key, rest
-        return None, None
-
-    def block(indent: int) -> Any:
-        return seq(indent) if is_item(lines[pos][1]) else mapping(indent)
-
-    def nested(indent: int) -> Any:
-        # A value on the following lines: deeper, or a sequence at the same indent.
-        if pos < len(lines) and (
-            lines[pos][0] > indent or (lines[pos][0] == indent and is_item(lines[pos][1]))
-        ):
-            return block(lines[pos][0])
-        return None
-
-    def mapping(indent: int) -> dict:
-        nonlocal pos
-        out: dict = {}
-        while pos < len(lines) and lines[pos][0] == indent and not is_item(lines[pos][1]):
-            key, rest = split_key(lines[pos][1])
-            if key is None:
-                raise ValueError(f"unexpected YAML line: {lines[pos][1]!r}")
-            pos += 1
-            out[key] = _scalar(rest) if rest is not None else nested(indent)
-        return out
-
-    def seq(indent: int) -> list:
-        nonlocal pos
-        out: list = []
-        while pos < len(lines) and lines[pos][0] == indent and is_item(lines[pos][1]):
-            item = lines[pos][1][1:].strip()
-            key, _ = split_key(item)
-            if key is None:
-                out.append(_scalar(item))
-                pos += 1
-            else:
-                # "- key: value": the item is a mapping starting on this line.
-                lines[pos] = [indent + 2, item]
-                out.append(mapping(indent + 2))
-        return out
-
-    return block(lines[0][0]) if lines else None
-
-
 @dataclass
 class FixtureData:
     """The default fixture, with accessors for the common lookups."""
 
     raw: dict
+
+    @classmethod
+    def from_yaml(cls, text: str) -> FixtureData:
+        """The fixture from the YAML `--print-default-fixture` prints."""
+        return cls(yaml.safe_load(text))
 
     @property
     def alibaba_accounts(self) -> list[dict]:

@@ -13,6 +13,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::Value;
 
+/// How long a test waits for natop (or the API server) to bring an object
+/// where it should be.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The kubeconfig of the shared control plane. Integration tests never skip:
 /// without a control plane they fail and say how to get one.
 pub fn kubeconfig_path() -> PathBuf {
@@ -134,6 +138,13 @@ pub async fn install_crd(client: &Client, crd: &CustomResourceDefinition) {
         },
     )
     .await;
+}
+
+/// Install every CRD of natop ([`install_crd`] each).
+pub async fn install_crds(client: &Client) {
+    for crd in natop::api::crds() {
+        install_crd(client, &crd).await;
+    }
 }
 
 /// GET an emulator admin endpoint (`state`, `calls`, `faults`, `clock`).

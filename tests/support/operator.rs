@@ -16,7 +16,7 @@ use natop::metrics::Metrics;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::cluster::{TestNamespace, client, install_crd};
+use super::cluster::{TestNamespace, client, install_crds};
 
 /// The label every object of one test carries; its operator selects on it.
 pub const TEST_LABEL: &str = "natop.dev/test-run";
@@ -79,9 +79,7 @@ impl World {
     ) -> World {
         natop::telemetry::init("natop=info", natop::telemetry::LogFormat::Text);
         let client = client().await;
-        for crd in natop::api::crds() {
-            install_crd(&client, &crd).await;
-        }
+        install_crds(&client).await;
         let ns = TestNamespace::create(&client, prefix).await;
         let emulator = RunningEmulator::start(emulator)
             .await
@@ -185,4 +183,47 @@ impl World {
         self.emulator.stop().await;
         self.ns.delete().await;
     }
+}
+
+/// A UCloud ProviderConfig (region `cn-bj2`) for `world`'s operator, with the
+/// keys of the fixture's first UCloud account in a Secret of the world's
+/// namespace; returns its name.
+pub async fn ucloud_provider(world: &World) -> String {
+    let a = &Fixture::default_fixture().ucloud.accounts[0];
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "ucloud-credentials", "namespace": world.ns.name},
+        "stringData": {"publicKey": a.public_key, "privateKey": a.private_key},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(world.client.clone(), &world.ns.name)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let name = format!("uc-{}", world.ns.name);
+    let config: ProviderConfig = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1",
+        "kind": "ProviderConfig",
+        "metadata": {"name": name, "labels": {TEST_LABEL: world.ns.name}},
+        "spec": {
+            "provider": "UCloud",
+            "region": "cn-bj2",
+            "endpoint": world.emulator.endpoint(),
+            "credentials": {"secretRef": {"namespace": world.ns.name, "name": "ucloud-credentials"}},
+            "rateLimit": {"qps": 200, "burst": 200}
+        }
+    }))
+    .unwrap();
+    Api::<ProviderConfig>::all(world.client.clone())
+        .create(&PostParams::default(), &config)
+        .await
+        .unwrap();
+    name
+}
+
+/// Delete ProviderConfig `name` (one a test made besides the world's own),
+/// whether or not it is there.
+pub async fn delete_provider(world: &World, name: &str) {
+    let _ = Api::<ProviderConfig>::all(world.client.clone())
+        .delete(name, &Default::default())
+        .await;
 }

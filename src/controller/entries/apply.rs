@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
 use tracing::warn;
 
 use super::decide::{Step, decide, describe_entry, expected_create, known_id};
@@ -258,6 +258,18 @@ pub(super) async fn apply<K: EntryKind>(
             );
             return Ok(Action::requeue(Duration::from_millis(200)));
         }
+        if matches!(
+            step,
+            Step::Create { .. } | Step::Claim { .. } | Step::Replay
+        ) && let Some(recorded) = recorded_since(entry, ctx, draft).await?
+        {
+            // The cache is behind an id an earlier pass recorded: a create
+            // now would only replay that one. Read it first.
+            turn.done();
+            draft.status = recorded;
+            draft.verdict = Verdict::progressing("Creating", "reading the entry recorded");
+            return Ok(Action::requeue(Duration::from_millis(100)));
+        }
         if step.writes() {
             let result = write(entry, ctx, &target, &desired, &fresh, step, draft).await;
             turn.wrote();
@@ -268,6 +280,20 @@ pub(super) async fn apply<K: EntryKind>(
         tables.leave(&target.key, &who);
     }
     settle(entry, ctx, &target, step, draft)
+}
+
+/// The object's status as the API server has it now, when it records
+/// another entry id than the (cached) object this reconcile started from.
+async fn recorded_since<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    draft: &Draft<K::Status>,
+) -> Result<Option<K::Status>, ReconcileError> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &entry.namespace().unwrap_or_default());
+    let fresh = api.get_status(&entry.name_any()).await?;
+    let status = EntryKind::status(&fresh).cloned();
+    let id = |s: Option<&K::Status>| s.and_then(|s| s.fields().id.clone());
+    Ok(status.filter(|s| id(Some(s)).is_some() && id(Some(s)) != id(Some(&draft.status))))
 }
 
 /// A step that writes nothing.
