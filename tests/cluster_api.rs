@@ -121,3 +121,146 @@ async fn the_schema_rejects_invalid_objects() {
     assert!(err.to_string().contains("spec.size"), "{err}");
     ns.delete().await;
 }
+
+/// Every natop kind as `kubectl get` shows it: the columns the API server
+/// serves for a list, as a Table.
+async fn table(client: &kube::Client, path: &str) -> serde_json::Value {
+    let request = http::Request::get(path)
+        .header(
+            "Accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())
+        .unwrap();
+    client.request::<serde_json::Value>(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn kubectl_shows_ready_reason_and_message_and_conditions_are_a_map_by_type() {
+    use crate::support::cluster::install_crds;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+    let client = client().await;
+    install_crds(&client).await;
+    // As the API server serves them: every kind shows Ready, its reason and
+    // Age, the message with -o wide, and no short name another kind uses.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for generated in natop::api::crds() {
+        let name = generated.metadata.name.clone().unwrap();
+        let served = crds.get(&name).await.unwrap();
+        let taken = [
+            "pc", "po", "svc", "ns", "no", "ing", "sc", "pv", "pvc", "ep", "cm",
+        ];
+        for short in served.spec.names.short_names.clone().unwrap_or_default() {
+            assert!(
+                !taken.contains(&short.as_str()),
+                "{name}: short name {short}"
+            );
+        }
+        let version = &served.spec.versions[0];
+        let columns: Vec<(String, i32)> = version
+            .additional_printer_columns
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.name, c.priority.unwrap_or(0)))
+            .collect();
+        for (wanted, priority) in [("Ready", 0), ("Reason", 0), ("Age", 0), ("Message", 1)] {
+            assert!(
+                columns.contains(&(wanted.to_string(), priority)),
+                "{name}: {wanted} (priority {priority}) in {columns:?}"
+            );
+        }
+        let conditions = &version
+            .schema
+            .as_ref()
+            .unwrap()
+            .open_api_v3_schema
+            .as_ref()
+            .unwrap()
+            .properties
+            .as_ref()
+            .unwrap()["status"]
+            .properties
+            .as_ref()
+            .unwrap()["conditions"];
+        let extra = serde_json::to_value(conditions).unwrap();
+        assert_eq!(extra["x-kubernetes-list-type"], "map", "{name}");
+        assert_eq!(
+            extra["x-kubernetes-list-map-keys"],
+            json!(["type"]),
+            "{name}"
+        );
+    }
+
+    // A NatGateway listed as kubectl lists it.
+    let ns = TestNamespace::create(&client, "columns").await;
+    let api: Api<natop::api::NatGateway> = Api::namespaced(client.clone(), &ns.name);
+    let gateway: natop::api::NatGateway = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+        "metadata": {"name": "edge"},
+        "spec": {"providerConfigRef": {"name": "pc"}, "vpcId": "vpc-1"},
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &gateway).await.unwrap();
+    let condition = |type_: &str, status: &str, reason: &str, message: &str| {
+        json!({"type": type_, "status": status, "reason": reason, "message": message,
+               "lastTransitionTime": "2026-12-01T00:00:00Z"})
+    };
+    let status = |conditions: serde_json::Value| {
+        Patch::Apply(json!({
+            "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+            "status": {"id": "ngw-1", "status": "Available", "conditions": conditions},
+        }))
+    };
+    api.patch_status(
+        "edge",
+        &PatchParams::apply("columns").force(),
+        &status(json!([
+            condition("Ready", "False", "Paused", "natop.dev/paused is true"),
+            condition("Stalled", "False", "Paused", "not stalled"),
+        ])),
+    )
+    .await
+    .unwrap();
+    let listed = table(
+        &client,
+        &format!(
+            "/apis/natop.dev/v1alpha1/namespaces/{}/natgateways",
+            ns.name
+        ),
+    )
+    .await;
+    let names: Vec<&str> = listed["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let cell = |column: &str| {
+        let index = names.iter().position(|n| *n == column).unwrap();
+        listed["rows"][0]["cells"][index].clone()
+    };
+    assert_eq!(cell("Ready"), "False", "{listed}");
+    assert_eq!(cell("Reason"), "Paused", "{listed}");
+    assert_eq!(cell("ID"), "ngw-1", "{listed}");
+    assert_eq!(cell("Message"), "natop.dev/paused is true", "{listed}");
+
+    // A map keyed by type: two conditions of one type are refused (server-side
+    // apply answers with the key it found twice).
+    let twice = api
+        .patch_status(
+            "edge",
+            &PatchParams::apply("columns").force(),
+            &status(json!([
+                condition("Ready", "True", "Available", "a"),
+                condition("Ready", "False", "Paused", "b"),
+            ])),
+        )
+        .await;
+    assert!(
+        matches!(&twice, Err(kube::Error::Api(e)) if e.message.contains("duplicate entries for key [type=\"Ready\"]")),
+        "{twice:?}"
+    );
+    ns.delete().await;
+}

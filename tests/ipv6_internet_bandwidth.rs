@@ -249,9 +249,14 @@ async fn existing_bandwidth_is_adopted_only_through_the_annotation() {
         json!({"natop.dev/external-id": bought[1]}),
     )
     .await;
-    let object = wait_reason(&observed, "watched", "Stalled", "Drifted").await;
-    let (_, _, message) = condition(&object, "Stalled").unwrap();
+    // A difference is never an error: Ready, and the Drifted condition says how.
+    let object = wait_reason(&observed, "watched", "Drifted", "Drifted").await;
+    let (status, _, message) = condition(&object, "Drifted").unwrap();
+    assert_eq!(status, "True");
     assert!(message.contains("5 Mbps, the spec 9"), "{message}");
+    let (ready, reason, _) = condition(&object, "Ready").unwrap();
+    assert_eq!((ready.as_str(), reason.as_str()), ("True", "Observed"));
+    assert_eq!(condition(&object, "Stalled").unwrap().0, "False");
     observed
         .patch(
             "watched",
@@ -260,7 +265,7 @@ async fn existing_bandwidth_is_adopted_only_through_the_annotation() {
         )
         .await
         .unwrap();
-    wait_reason(&observed, "watched", "Ready", "Observed").await;
+    wait_reason(&observed, "watched", "Drifted", "InSync").await;
     observed
         .delete("watched", &DeleteParams::default())
         .await

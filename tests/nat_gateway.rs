@@ -174,10 +174,19 @@ async fn adoption_creates_nothing_and_observe_writes_nothing() {
     )
     .await
     .unwrap();
-    wait_until(&api, "observed", "drift reported", |g| {
-        condition(g, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == "Drifted")
+    // Reported as the Drifted condition; the object stays Ready (an
+    // observe-only GitOps application stays Healthy).
+    let drifted = wait_until(&api, "observed", "drift reported", |g| {
+        condition(g, "Drifted").is_some_and(|(s, r, _)| s == "True" && r == "Drifted")
     })
     .await;
+    assert!(
+        condition(&drifted, "Drifted").is_some_and(|(_, _, m)| m.contains("renamed")),
+        "{:?}",
+        condition(&drifted, "Drifted")
+    );
+    assert!(condition(&drifted, "Ready").is_some_and(|(s, r, _)| s == "True" && r == "Observed"));
+    assert!(condition(&drifted, "Stalled").is_some_and(|(s, _, _)| s == "False"));
     api.delete("observed", &DeleteParams::default())
         .await
         .unwrap();
@@ -206,6 +215,67 @@ async fn adoption_creates_nothing_and_observe_writes_nothing() {
     let gw = wait_ready(&adopted, "adopted").await;
     assert_eq!(gw.status.unwrap().id.as_deref(), Some(id.as_str()));
     assert_eq!(gateways(&world).await.len(), 1, "adoption created nothing");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_paused_gateway_calls_nothing_even_when_deleted_until_resumed() {
+    let world = World::start("ngw-paused").await;
+    let api = create(&world, "gw", json!({"name": "edge"}), json!({})).await;
+    wait_ready(&api, "gw").await;
+    let calls = || async { emulator_admin(&world.emulator.endpoint(), "calls").await };
+    let pause = |value: &'static str| {
+        let api = api.clone();
+        async move {
+            api.patch(
+                "gw",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/paused": value}}})),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    pause("true").await;
+    let paused = wait_until(&api, "gw", "paused", |g| {
+        condition(g, "Ready").is_some_and(|(s, r, _)| s == "False" && r == "Paused")
+    })
+    .await;
+    assert!(message_of(&paused, "Ready").contains("natop.dev/paused"));
+    // A spec change and a delete while paused: no cloud call at all.
+    let before = calls().await;
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"name": "renamed"}})),
+    )
+    .await
+    .unwrap();
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    let waiting = wait_until(&api, "gw", "deletion paused", |g| {
+        g.metadata.deletion_timestamp.is_some()
+            && condition(g, "Ready")
+                .is_some_and(|(_, r, m)| r == "Paused" && m.contains("deletion waits"))
+    })
+    .await;
+    assert!(
+        waiting
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"natop.dev/cleanup".to_string()),
+        "the finalizer stays"
+    );
+    assert_eq!(calls().await, before, "no cloud call while paused");
+    let left = gateways(&world).await;
+    assert_eq!((left.len(), left[0].name.as_str()), (1, "edge"));
+    // Resumed: the delete goes through.
+    pause("false").await;
+    wait_for("gw to be gone", TIMEOUT, || async {
+        api.get_opt("gw").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(gateways(&world).await.is_empty(), "deleted once resumed");
     world.stop().await;
 }
 

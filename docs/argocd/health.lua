@@ -1,5 +1,7 @@
 -- Argo CD health of natop's kinds (natop.dev/*), from their kstatus
--- conditions: Stalled is Degraded, Ready is Healthy, anything else Progressing.
+-- conditions: Stalled is Degraded, Ready is Healthy, anything else Progressing;
+-- a paused object (natop.dev/paused) is Suspended, and an observed one that
+-- differs from its spec (condition Drifted) stays Healthy and says so.
 local hs = {}
 
 local function condition(status, kind)
@@ -23,13 +25,21 @@ local function describe(c)
 end
 
 local metadata = obj.metadata or {}
+local status = obj.status
+
+local ready = condition(status, "Ready")
+if ready ~= nil and ready.reason == "Paused" then
+  hs.status = "Suspended"
+  hs.message = describe(ready)
+  return hs
+end
+
 if metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
   hs.message = "being deleted: natop is removing what it made in the cloud"
   return hs
 end
 
-local status = obj.status
 local generation = metadata.generation
 if status == nil or status.observedGeneration == nil
     or (generation ~= nil and status.observedGeneration < generation) then
@@ -45,10 +55,13 @@ if stalled ~= nil and stalled.status == "True" then
   return hs
 end
 
-local ready = condition(status, "Ready")
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
   hs.message = describe(ready)
+  local drifted = condition(status, "Drifted")
+  if drifted ~= nil and drifted.status == "True" then
+    hs.message = hs.message .. " (drifted: " .. (drifted.message or "") .. ")"
+  end
   return hs
 end
 

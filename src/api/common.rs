@@ -14,6 +14,9 @@ pub const GROUP: &str = "natop.dev";
 pub const FINALIZER: &str = "natop.dev/cleanup";
 /// Annotation naming an existing cloud resource to adopt instead of creating one.
 pub const EXTERNAL_ID_ANNOTATION: &str = "natop.dev/external-id";
+/// Annotation that stops every cloud call for an object while it is `"true"`
+/// (deletion too: the finalizer stays until it is removed or `"false"`).
+pub const PAUSED_ANNOTATION: &str = "natop.dev/paused";
 /// Annotation overriding the drift-check interval of one object (e.g. `30m`, `90s`).
 pub const DRIFT_INTERVAL_ANNOTATION: &str = "natop.dev/drift-interval";
 /// The field manager natop writes status with.
@@ -27,6 +30,9 @@ pub mod condition {
     pub const RECONCILING: &str = "Reconciling";
     /// natop cannot make progress until the object or what it references changes.
     pub const STALLED: &str = "Stalled";
+    /// Observed only (`managementPolicy: Observe`): whether the cloud resource
+    /// differs from the spec. Never an error: the object stays Ready.
+    pub const DRIFTED: &str = "Drifted";
 }
 
 /// A create natop sends, recorded in the status before it goes out and cleared once
@@ -159,5 +165,6 @@ pub struct ManagedStatus {
     pub observed_generation: Option<i64>,
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 }

@@ -21,14 +21,15 @@ pub enum CloudProvider {
     version = "v1alpha1",
     kind = "ProviderConfig",
     status = "ProviderConfigStatus",
-    shortname = "pc",
+    shortname = "natoppc",
     category = "natop",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".spec.provider"}"#,
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
     printcolumn = r#"{"name":"Account","type":"string","jsonPath":".status.accountId"}"#,
-    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
@@ -101,6 +102,7 @@ pub struct ProviderConfigStatus {
     /// names the problem otherwise (`SecretNotFound`, `SecretKeyMissing`,
     /// `SecretNotAllowed`, `CredentialsRejected`, `EndpointUnreachable`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The account the credentials belong to (Alibaba `AccountId`, UCloud
     /// `UserId`), as the cloud said at the last check. Objects record it with

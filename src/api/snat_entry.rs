@@ -26,12 +26,14 @@ pub const MAX_SNAT_IPS: usize = 64;
     shortname = "snat",
     category = "natop",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
     printcolumn = r#"{"name":"ID","type":"string","jsonPath":".status.id"}"#,
     printcolumn = r#"{"name":"SNAT IPs","type":"string","jsonPath":".status.snatIps"}"#,
     printcolumn = r#"{"name":"VSwitch","type":"string","jsonPath":".spec.sourceVSwitchId"}"#,
     printcolumn = r#"{"name":"CIDR","type":"string","jsonPath":".spec.sourceCIDR"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
@@ -157,6 +159,7 @@ pub struct SnatEntryStatus {
     pub observed_generation: Option<i64>,
     /// Ready, Reconciling and Stalled, following the kstatus conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Where the resource lives (ProviderConfig, region, account), recorded before
     /// natop creates or adopts anything; natop never acts anywhere else for this object.

@@ -153,6 +153,32 @@ pub fn conditions(
     .collect()
 }
 
+/// The `Drifted` condition of an observed object: `difference` says how the
+/// cloud resource differs from the spec, `None` that it matches. It keeps its
+/// `lastTransitionTime` while its status does not change.
+pub fn drifted(
+    previous: &[Condition],
+    generation: Option<i64>,
+    difference: Option<&str>,
+) -> Condition {
+    let (status, reason, message) = match difference {
+        Some(difference) => ("True", "Drifted", difference),
+        None => ("False", "InSync", "matches the spec"),
+    };
+    let last = previous
+        .iter()
+        .find(|c| c.type_ == condition::DRIFTED && c.status == status)
+        .map(|c| c.last_transition_time.clone());
+    Condition {
+        type_: condition::DRIFTED.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        observed_generation: generation,
+        last_transition_time: last.unwrap_or_else(|| Time(jiff::Timestamp::now())),
+    }
+}
+
 /// Write `status` with server-side apply on `/status` unless it equals the
 /// object's current status. Returns whether a write happened.
 pub async fn apply_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<bool, kube::Error>

@@ -64,6 +64,19 @@ NOT_STALLED = cond("Stalled", "False", "Available", "nothing blocks")
     (gateway(conditions=[NOT_READY]), "Progressing", "Creating"),
     (gateway(conditions=[]), "Progressing", "waiting for natop to report Ready"),
     (gateway(conditions=[READY], deleting=True), "Progressing", "being deleted"),
+    (gateway(conditions=[cond("Ready", "False", "Paused", "natop.dev/paused is true"),
+                         cond("Reconciling", "True", "Paused", "natop.dev/paused is true"),
+                         NOT_STALLED]),
+     "Suspended", "Paused: natop.dev/paused is true"),
+    (gateway(conditions=[cond("Ready", "False", "Paused", "deletion waits")], deleting=True),
+     "Suspended", "deletion waits"),
+    (gateway(conditions=[cond("Ready", "True", "Observed", "gateway ngw-1 exists (observed)"),
+                         cond("Drifted", "True", "Drifted", "name is \"a\", the spec says \"b\""),
+                         NOT_STALLED]),
+     "Healthy", "(drifted: name is"),
+    (gateway(conditions=[cond("Ready", "True", "Observed", "gateway ngw-1 matches"),
+                         cond("Drifted", "False", "InSync", "matches the spec")]),
+     "Healthy", "Observed: gateway ngw-1 matches"),
 ])
 def test_argocd_health_check(obj, status, says):
     result = health(obj)

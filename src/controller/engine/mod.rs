@@ -9,6 +9,8 @@
 //!   says the object may go;
 //! - the deletion and management policies: `Orphan` and `Observe` leave the
 //!   cloud alone on delete (event `Orphaned`);
+//! - pause: `natop.dev/paused: "true"` stops every cloud call for the object,
+//!   deletion included (condition reason `Paused`);
 //! - an error turned into a verdict (Reconciling or Stalled, with the cloud's
 //!   code as the reason) and a requeue with per-kind, per-UID backoff;
 //! - the status draft and its server-side-apply write, skipped when nothing
@@ -49,9 +51,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::reconcile::{self, ReconcileError, key, tell};
-use super::status::{Verdict, apply_status, apply_status_unchanged_since, conditions};
+use super::status::{Verdict, apply_status, apply_status_unchanged_since, conditions, drifted};
 use super::{Context, ownership};
-use crate::api::{DeletionPolicy, FINALIZER, ManagementPolicy, ProviderConfig};
+use crate::api::{DeletionPolicy, FINALIZER, ManagementPolicy, PAUSED_ANNOTATION, ProviderConfig};
 
 /// The fields every kind's status has, which the engine fills in.
 pub trait CommonStatus {
@@ -163,6 +165,10 @@ pub struct Draft<S> {
     pub status: S,
     /// The verdict.
     pub verdict: Verdict,
+    /// Observed only: `Some(None)` when the cloud resource matches the spec,
+    /// `Some(Some(how))` when it differs (the `Drifted` condition); `None`
+    /// writes no `Drifted` condition.
+    pub drift: Option<Option<String>>,
 }
 
 impl<S: CommonStatus + Clone + Default> Draft<S> {
@@ -176,7 +182,22 @@ impl<S: CommonStatus + Clone + Default> Draft<S> {
             },
             status,
             verdict: Verdict::progressing("Reconciling", "looking at the cloud"),
+            drift: None,
         }
+    }
+
+    /// Observed only: `what` (`gateway ngw-…`) exists, and `difference`
+    /// says how it differs from the spec, if it does. Ready either way: a
+    /// difference is the `Drifted` condition, never an error.
+    pub fn observed(&mut self, what: &str, difference: Option<String>) {
+        self.verdict = match &difference {
+            None => Verdict::in_sync(what, true),
+            Some(_) => Verdict::ready(
+                "Observed",
+                format!("{what} exists (observed, not managed); it differs from the spec"),
+            ),
+        };
+        self.drift = Some(difference);
     }
 }
 
@@ -305,11 +326,21 @@ async fn reconcile_valid<K: ManagedKind>(
         return Ok(Action::await_change());
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    if object.meta().deletion_timestamp.is_some() {
-        if !object.finalizers().iter().any(|f| f == FINALIZER) {
-            object.released(ctx);
-            return Ok(Action::await_change());
-        }
+    let deleting = object.meta().deletion_timestamp.is_some();
+    if deleting && !object.finalizers().iter().any(|f| f == FINALIZER) {
+        object.released(ctx);
+        return Ok(Action::await_change());
+    }
+    if let Some(verdict) = paused(object, deleting) {
+        // Nothing is called until the annotation goes; the finalizer stays.
+        object.released(ctx);
+        ctx.pacing.settled(&key(object));
+        let mut draft = Draft::of(object.status());
+        draft.verdict = verdict;
+        write_status(&api, object, &draft).await?;
+        return Ok(Action::await_change());
+    }
+    if deleting {
         return cleanup(object, &api, ctx).await;
     }
     if reconcile::ensure_finalizer(&api, object).await? {
@@ -416,6 +447,32 @@ async fn cleanup<K: ManagedKind>(
     }
 }
 
+/// The verdict of a paused object (`natop.dev/paused: "true"`), or of one
+/// whose annotation is neither `true` nor `false` (taken as paused: a typo
+/// must not resume cloud calls during an incident); `None` otherwise.
+pub fn paused<K: Resource>(object: &K, deleting: bool) -> Option<Verdict> {
+    let value = object.meta().annotations.as_ref()?.get(PAUSED_ANNOTATION)?;
+    let what = if deleting {
+        "deletion waits (the finalizer stays)"
+    } else {
+        "natop makes no cloud call for this object"
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "false" => None,
+        "true" => Some(Verdict::progressing(
+            "Paused",
+            format!("{PAUSED_ANNOTATION} is true: {what}; remove the annotation to resume"),
+        )),
+        _ => Some(Verdict::stalled(
+            "Paused",
+            format!(
+                "{PAUSED_ANNOTATION} is {value:?}, neither true nor false: taken as paused, \
+                 {what}; set it to false or remove it to resume"
+            ),
+        )),
+    }
+}
+
 /// What natop knows of `object`'s resource: the recorded id and the
 /// annotation's; `Err` is the Stalled verdict when the annotation names no id
 /// of the kind, or one another object claims.
@@ -494,7 +551,20 @@ fn finished<K: ManagedKind>(object: &K, draft: &Draft<K::Status>) -> K::Status {
         .map(CommonStatus::conditions)
         .unwrap_or_default();
     let generation = object.meta().generation;
-    status.set_common(generation, conditions(previous, generation, &draft.verdict));
+    let mut written = conditions(previous, generation, &draft.verdict);
+    match &draft.drift {
+        Some(difference) => written.push(drifted(previous, generation, difference.as_deref())),
+        // Not looked at this time (a wait, an error): an observed object
+        // keeps what it last said.
+        None if object.managed().management == ManagementPolicy::Observe => written.extend(
+            previous
+                .iter()
+                .find(|c| c.type_ == crate::api::condition::DRIFTED)
+                .cloned(),
+        ),
+        None => {}
+    }
+    status.set_common(generation, written);
     status
 }
 

@@ -48,6 +48,9 @@ pub struct WidgetSpec {
     /// Invalid when 0 (a rule the schema does not hold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u32>,
+    /// Observed only: how the cloud differs from the spec, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub differs: Option<String>,
 }
 
 /// The test kind's status.
@@ -123,6 +126,9 @@ impl ManagedKind for Widget {
         }
         draft.status.id = Some("w-1".into());
         draft.verdict = Verdict::ready("Available", "widget w-1 is available");
+        if self.spec.management_policy == ManagementPolicy::Observe {
+            draft.observed("widget w-1", self.spec.differs.clone());
+        }
         Ok(Action::requeue(Duration::from_secs(600)))
     }
     async fn cleanup(
@@ -517,4 +523,102 @@ async fn an_id_another_object_claims_is_never_adopted() {
         crate::controller::ownership::OWNED_BY_ANOTHER_OBJECT
     );
     assert!(message.contains("w-7"), "{message}");
+}
+
+#[tokio::test]
+async fn a_paused_object_makes_no_cloud_call_even_when_deleted() {
+    let paused = |value: &str, mut object: Value| {
+        object["metadata"]["annotations"] = json!({ crate::api::PAUSED_ANNOTATION: value });
+        object
+    };
+    for (uid, object, reason, stalled_too) in [
+        (
+            "p1",
+            paused("true", widget("p1", &[FINALIZER], json!({}), Value::Null)),
+            "Paused",
+            false,
+        ),
+        (
+            "p2",
+            paused(
+                "true",
+                deleting(widget(
+                    "p2",
+                    &[FINALIZER],
+                    json!({"gone": true}),
+                    Value::Null,
+                )),
+            ),
+            "Paused",
+            false,
+        ),
+        (
+            "p3",
+            paused("yes", widget("p3", &[FINALIZER], json!({}), Value::Null)),
+            "Paused",
+            true,
+        ),
+    ] {
+        let (result, sent) = reconcile_once(object).await;
+        assert!(result.is_ok(), "{uid}");
+        assert!(cloud_steps(uid).is_empty(), "{uid}: no cloud step");
+        assert_eq!(
+            paths(&sent),
+            [("PATCH".to_string(), format!("{OBJECT}{uid}/status"))],
+            "{uid}: only the status is written (the finalizer stays)"
+        );
+        let conditions = sent[0].body["status"]["conditions"].as_array().unwrap();
+        let of = |t: &str| conditions.iter().find(|c| c["type"] == t).unwrap().clone();
+        assert_eq!(of("Ready")["status"], "False", "{uid}");
+        assert_eq!(of("Ready")["reason"], reason, "{uid}");
+        assert_eq!(of("Stalled")["status"] == "True", stalled_too, "{uid}");
+    }
+    // "false" resumes.
+    let (_, _) = reconcile_once(paused(
+        "false",
+        widget("p4", &[FINALIZER], json!({}), Value::Null),
+    ))
+    .await;
+    assert_eq!(cloud_steps("p4"), ["apply"]);
+}
+
+#[tokio::test]
+async fn an_observed_difference_is_the_drifted_condition_and_never_an_error() {
+    let observe =
+        |differs: Option<&str>| json!({"managementPolicy": "Observe", "differs": differs});
+    for (uid, spec, ready_reason, drifted) in [
+        (
+            "d1",
+            observe(Some("size is 2, the spec says 3")),
+            "Observed",
+            ("True", "Drifted"),
+        ),
+        ("d2", observe(None), "Observed", ("False", "InSync")),
+    ] {
+        let (result, sent) = reconcile_once(widget(uid, &[FINALIZER], spec, Value::Null)).await;
+        assert!(result.is_ok(), "{uid}");
+        let conditions = sent[0].body["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let of = |t: &str| conditions.iter().find(|c| c["type"] == t).cloned().unwrap();
+        assert_eq!(
+            (of("Ready")["status"].clone(), of("Ready")["reason"].clone()),
+            (json!("True"), json!(ready_reason)),
+            "{uid}"
+        );
+        assert_eq!(of("Stalled")["status"], "False", "{uid}: never Stalled");
+        assert_eq!(
+            (
+                of("Drifted")["status"].clone(),
+                of("Drifted")["reason"].clone()
+            ),
+            (json!(drifted.0), json!(drifted.1)),
+            "{uid}"
+        );
+    }
+    // Managed objects have no Drifted condition.
+    let (_, sent) = reconcile_once(widget("d3", &[FINALIZER], json!({}), Value::Null)).await;
+    let conditions = sent[0].body["status"]["conditions"].as_array().unwrap();
+    assert!(conditions.iter().all(|c| c["type"] != "Drifted"));
 }

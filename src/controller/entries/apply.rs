@@ -310,10 +310,11 @@ pub(super) fn settle<K: EntryKind>(
     match step {
         Step::InSync => {
             ctx.pacing.settled(&object);
-            draft.verdict = Verdict::in_sync(
-                &format!("entry {id}"),
-                entry.common().management == ManagementPolicy::Observe,
-            );
+            if entry.common().management == ManagementPolicy::Observe {
+                draft.observed(&format!("entry {id}"), None);
+            } else {
+                draft.verdict = Verdict::in_sync(&format!("entry {id}"), false);
+            }
             Ok(Action::requeue(drift_interval))
         }
         Step::Busy(message) => {
@@ -326,8 +327,8 @@ pub(super) fn settle<K: EntryKind>(
             Ok(Action::requeue(drift_interval))
         }
         Step::Drifted(message) => {
-            draft.verdict =
-                Verdict::stalled("Drifted", format!("observed, not managed: {message}"));
+            ctx.pacing.settled(&object);
+            draft.observed(&format!("entry {id}"), Some(message));
             Ok(Action::requeue(drift_interval))
         }
         // Writes are handled by `write`.

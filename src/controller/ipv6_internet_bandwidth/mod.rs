@@ -354,6 +354,19 @@ async fn act(
     let drift = reconcile::drift_interval(object, &ctx.config);
     let observe = observing(object);
     let id = draft.status.id.clone().unwrap_or_default();
+    // Observed only: a difference is the Drifted condition, never an error.
+    let observed = match &step {
+        Step::InSync if observe => Some(None),
+        Step::Drifted { was } => Some(Some(format!(
+            "it has {was} Mbps, the spec {}",
+            spec.bandwidth
+        ))),
+        Step::ChargeDiffers { charge } if observe => Some(Some(format!(
+            "it is billed {charge}, the spec {}",
+            spec.internet_charge_type.as_str()
+        ))),
+        _ => None,
+    };
     let (verdict, action) = match step {
         Step::Allocate { earlier } => {
             return allocate(object, ctx, client, region, earlier, draft).await;
@@ -465,7 +478,10 @@ async fn act(
         ),
     };
     ctx.pacing.settled(&key);
-    draft.verdict = verdict;
+    match observed {
+        Some(difference) => draft.observed(&format!("bandwidth {id}"), difference),
+        None => draft.verdict = verdict,
+    }
     Ok(action)
 }
 

@@ -173,7 +173,11 @@ async fn act(
         Step::InSync => {
             ctx.pacing.settled(&key);
             let id = draft.status.id.clone().unwrap_or_default();
-            draft.verdict = Verdict::in_sync(&format!("gateway {id}"), subject.observe_only);
+            if subject.observe_only {
+                draft.observed(&format!("gateway {id}"), None);
+            } else {
+                draft.verdict = Verdict::in_sync(&format!("gateway {id}"), false);
+            }
             Ok(Action::requeue(reconcile::drift_interval(
                 gateway,
                 &ctx.config,
@@ -185,8 +189,8 @@ async fn act(
         }
         Step::Drifted { message } => {
             ctx.pacing.settled(&key);
-            draft.verdict =
-                Verdict::stalled("Drifted", format!("observed, not managed: {message}"));
+            let id = draft.status.id.clone().unwrap_or_default();
+            draft.observed(&format!("gateway {id}"), Some(message));
             Ok(Action::requeue(reconcile::drift_interval(
                 gateway,
                 &ctx.config,

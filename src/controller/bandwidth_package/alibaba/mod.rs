@@ -298,12 +298,16 @@ pub async fn apply(
         }
         Step::Drifted(what) => {
             ctx.pacing.settled(&object);
-            draft.verdict = Verdict::stalled("Drifted", format!("observed, not managed: {what}"));
+            draft.observed(&format!("package {id}"), Some(what));
             Ok(Action::requeue(drift))
         }
         Step::InSync => {
             ctx.pacing.settled(&object);
-            draft.verdict = Verdict::in_sync(&format!("package {id}"), observe);
+            if observe {
+                draft.observed(&format!("package {id}"), None);
+            } else {
+                draft.verdict = Verdict::in_sync(&format!("package {id}"), false);
+            }
             Ok(Action::requeue(drift))
         }
         Step::Wait(message) => {

@@ -207,18 +207,18 @@ pub async fn apply(
                 record(draft, &cloud, phase_of(&cloud, input.now));
             }
             ctx.pacing.settled(&object);
-            draft.verdict = if observe {
-                Verdict::stalled("Drifted", format!("observed, not managed: {difference}"))
+            if observe {
+                draft.observed(&format!("package {id}"), Some(difference));
             } else {
-                Verdict::stalled(
+                draft.verdict = Verdict::stalled(
                     "Immutable",
                     format!(
                         "package {id} does not match the spec ({difference}) and UCloud \
                          packages cannot be changed: restore the spec, or delete this object \
                          and create a new one"
                     ),
-                )
-            };
+                );
+            }
             Ok(Action::requeue(drift))
         }
         Step::InSync {
@@ -244,6 +244,9 @@ pub async fn apply(
                 _ => ("Active", format!("package {id} is active {window}")),
             };
             draft.verdict = Verdict::ready(reason, message);
+            if observe {
+                draft.drift = Some(None);
+            }
             // Look again when the window next changes (by the service's
             // clock), or after the drift interval, whichever comes first.
             let edge = if phase == Phase::Scheduled {
