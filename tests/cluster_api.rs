@@ -122,6 +122,54 @@ async fn the_schema_rejects_invalid_objects() {
     ns.delete().await;
 }
 
+/// The fields of `node` (at `path`) an `oldSelf` rule keeps immutable whose
+/// description does not say so.
+fn immutability_unmarked(node: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    let says = |d: Option<&str>| {
+        let d = d
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        ["mmutable", "cannot change", "cannot become"]
+            .iter()
+            .any(|w| d.contains(w))
+    };
+    for rule in node["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let rule = rule["rule"].as_str().unwrap_or_default();
+        let Some((_, _)) = rule.split_once("oldSelf") else {
+            continue;
+        };
+        let fields: Vec<&str> = rule
+            .split("oldSelf.")
+            .skip(1)
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .unwrap_or_default()
+            })
+            .collect();
+        if fields.is_empty() && !says(node["description"].as_str()) {
+            out.push(path.to_string());
+        }
+        for field in fields {
+            if !says(node["properties"][field]["description"].as_str()) {
+                out.push(format!("{path}.{field}"));
+            }
+        }
+    }
+    for (key, child) in node["properties"].as_object().into_iter().flatten() {
+        immutability_unmarked(child, &format!("{path}.{key}"), out);
+    }
+    if node["items"].is_object() {
+        immutability_unmarked(&node["items"], &format!("{path}[]"), out);
+    }
+}
+
 /// Every natop kind as `kubectl get` shows it: the columns the API server
 /// serves for a list, as a Table.
 async fn table(client: &kube::Client, path: &str) -> serde_json::Value {
@@ -190,6 +238,29 @@ async fn kubectl_shows_ready_reason_and_message_and_conditions_are_a_map_by_type
             extra["x-kubernetes-list-map-keys"],
             json!(["type"]),
             "{name}"
+        );
+        // `kubectl explain` shows the kind's own words, and every field a
+        // rule keeps immutable says so.
+        let schema = serde_json::to_value(
+            version
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+        let root = schema["description"].as_str().unwrap_or_default();
+        assert!(
+            !root.is_empty() && !root.contains("Auto-generated"),
+            "{name}: {root}"
+        );
+        let mut unmarked = Vec::new();
+        immutability_unmarked(&schema, "", &mut unmarked);
+        assert!(
+            unmarked.is_empty(),
+            "{name}: no immutability note on {unmarked:?}"
         );
     }
 

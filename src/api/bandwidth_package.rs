@@ -58,6 +58,7 @@ impl PackageInternetChargeType {
 /// The desired bandwidth package, on Alibaba Cloud or on UCloud.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A bandwidth package natop manages: an Alibaba Cloud NAT bandwidth package (legacy accounts) or a UCloud temporary bandwidth package for an EIP.",
     group = "natop.dev",
     version = "v1alpha1",
     kind = "BandwidthPackage",
@@ -85,9 +86,11 @@ impl PackageInternetChargeType {
 pub struct BandwidthPackageSpec {
     /// The ProviderConfig to use (default `default`); its `provider` must match the
     /// sub-object set: `Alibaba` for `alibaba`, `UCloud` for `ucloud`.
+    /// Immutable: the cloud resource stays in the account it was made in.
     #[serde(default)]
     pub provider_config_ref: ProviderConfigReference,
-    /// Region, when not the ProviderConfig's.
+    /// Region, when not the ProviderConfig's. Immutable once set: the cloud
+    /// resource stays in the region it was made in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
@@ -98,7 +101,8 @@ pub struct BandwidthPackageSpec {
     #[serde(default)]
     pub management_policy: ManagementPolicy,
     /// An Alibaba Cloud NAT bandwidth package (accounts that had one before
-    /// November 2017 only). Exclusive with `ucloud`.
+    /// November 2017 only). Exclusive with `ucloud`; immutable: a package's
+    /// cloud cannot change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alibaba: Option<AlibabaBandwidthPackage>,
     /// A UCloud temporary bandwidth package for an EIP. Exclusive with `alibaba`.

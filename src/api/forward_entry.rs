@@ -43,6 +43,7 @@ impl IpProtocol {
 /// The desired DNAT entry.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A DNAT entry natop manages in the forward table of a NAT gateway: a public IP and port forwarded to a private IP and port.",
     group = "natop.dev",
     version = "v1alpha1",
     kind = "ForwardEntry",
@@ -81,9 +82,11 @@ pub struct ForwardEntrySpec {
     /// The ProviderConfig to use with a table id (default `default`); it must
     /// be an Alibaba one. With `natGatewayRef` the entry uses the gateway's
     /// ProviderConfig and region, whatever this says.
+    /// Immutable: the cloud resource stays in the account it was made in.
     #[serde(default)]
     pub provider_config_ref: ProviderConfigReference,
-    /// Region, when not the ProviderConfig's.
+    /// Region, when not the ProviderConfig's. Immutable once set: the cloud
+    /// resource stays in the region it was made in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,

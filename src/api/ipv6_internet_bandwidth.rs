@@ -36,6 +36,7 @@ impl Ipv6InternetChargeType {
 /// The desired public bandwidth of an IPv6 address.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "The public bandwidth natop buys and manages for one IPv6 address of an IPv6 gateway.",
     group = "natop.dev",
     version = "v1alpha1",
     kind = "Ipv6InternetBandwidth",
@@ -60,9 +61,11 @@ impl Ipv6InternetChargeType {
 )]
 pub struct Ipv6InternetBandwidthSpec {
     /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    /// Immutable: the cloud resource stays in the account it was made in.
     #[serde(default)]
     pub provider_config_ref: ProviderConfigReference,
-    /// Region, when not the ProviderConfig's.
+    /// Region, when not the ProviderConfig's. Immutable once set: the cloud
+    /// resource stays in the region it was made in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,

@@ -60,7 +60,7 @@ pub enum InstanceChargeType {
     PrePaid,
 }
 
-/// Billing cycle of a subscription.
+/// Billing cycle of a subscription. Immutable.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum PricingCycle {
     /// Monthly (duration 1–9).
@@ -69,7 +69,7 @@ pub enum PricingCycle {
     Year,
 }
 
-/// How internet traffic is billed.
+/// How internet traffic is billed. Immutable.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum InternetChargeType {
     /// By specification.
@@ -81,6 +81,7 @@ pub enum InternetChargeType {
 /// The desired NAT gateway.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "A NAT gateway natop manages in a VPC, with its EIPs; its DNAT and SNAT tables hold the ForwardEntry and SnatEntry objects that name it.",
     group = "natop.dev",
     version = "v1alpha1",
     kind = "NatGateway",
@@ -116,9 +117,11 @@ pub enum InternetChargeType {
 )]
 pub struct NatGatewaySpec {
     /// The ProviderConfig to use (default `default`); it must be an Alibaba one.
+    /// Immutable: the cloud resource stays in the account it was made in.
     #[serde(default)]
     pub provider_config_ref: ProviderConfigReference,
-    /// Region, when not the ProviderConfig's.
+    /// Region, when not the ProviderConfig's. Immutable once set: the cloud
+    /// resource stays in the region it was made in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
@@ -138,7 +141,7 @@ pub struct NatGatewaySpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("vSwitchId is immutable"))]
     pub v_switch_id: Option<String>,
     /// `Normal` (default) or `Enhanced`. Normal → Enhanced converts the gateway in place;
-    /// Enhanced → Normal is refused.
+    /// an Enhanced gateway cannot become Normal (refused).
     #[serde(default)]
     #[x_kube(validation = Rule::new("self == oldSelf || oldSelf == 'Normal'").message("an Enhanced gateway cannot become Normal"))]
     pub nat_type: NatType,

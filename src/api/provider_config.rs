@@ -17,6 +17,7 @@ pub enum CloudProvider {
 /// Access to one cloud account in one region.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "Access to one cloud account in one region: the credentials Secret natop signs calls with, checked and reported in its status.",
     group = "natop.dev",
     version = "v1alpha1",
     kind = "ProviderConfig",

@@ -18,6 +18,7 @@ pub const MAX_SNAT_IPS: usize = 64;
 /// The desired SNAT entry.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    doc = "An SNAT entry natop manages in the SNAT table of a NAT gateway: a source (vSwitch or CIDR block) sent out through public IPs.",
     group = "natop.dev",
     version = "v1alpha1",
     kind = "SnatEntry",
@@ -54,9 +55,11 @@ pub struct SnatEntrySpec {
     /// The ProviderConfig to use with a table id (default `default`); it must
     /// be an Alibaba one. With `natGatewayRef` the entry uses the gateway's
     /// ProviderConfig and region, whatever this says.
+    /// Immutable: the cloud resource stays in the account it was made in.
     #[serde(default)]
     pub provider_config_ref: ProviderConfigReference,
-    /// Region, when not the ProviderConfig's.
+    /// Region, when not the ProviderConfig's. Immutable once set: the cloud
+    /// resource stays in the region it was made in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN))]
     pub region: Option<String>,
