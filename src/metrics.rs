@@ -97,6 +97,15 @@ pub struct ErrorLabels {
     pub category: &'static str,
 }
 
+/// Labels naming a ProviderConfig and a kind.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnclaimedLabels {
+    /// The ProviderConfig whose account was looked at.
+    pub provider_config: String,
+    /// The kind of the resources.
+    pub kind: &'static str,
+}
+
 /// Every metric natop exports.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -110,6 +119,8 @@ pub struct Metrics {
     pub in_flight: Family<KindLabels, prometheus_client::metrics::gauge::Gauge>,
     /// Objects waiting for a retry after an error, by kind.
     pub retrying: Family<KindLabels, prometheus_client::metrics::gauge::Gauge>,
+    /// Cloud resources carrying this natop's owner id that no object claims.
+    pub unclaimed: Family<UnclaimedLabels, prometheus_client::metrics::gauge::Gauge>,
 }
 
 impl Metrics {
@@ -136,6 +147,12 @@ impl Metrics {
             "natop_objects_retrying",
             "Objects waiting for a retry after a retryable error, by kind",
             self.retrying.clone(),
+        );
+        registry.register(
+            "natop_unclaimed_resources",
+            "Cloud resources carrying this natop's owner id that no object claims (never \
+             deleted by natop), by ProviderConfig and kind",
+            self.unclaimed.clone(),
         );
         registry
     }

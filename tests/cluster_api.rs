@@ -213,7 +213,15 @@ async fn kubectl_shows_ready_reason_and_message_and_conditions_are_a_map_by_type
             .into_iter()
             .map(|c| (c.name, c.priority.unwrap_or(0)))
             .collect();
-        for (wanted, priority) in [("Ready", 0), ("Reason", 0), ("Age", 0), ("Message", 1)] {
+        // Status and ID on every kind that manages a cloud resource (a
+        // ProviderConfig has none: it shows its account instead).
+        let cloud_columns: &[(&str, i32)] = if name.starts_with("providerconfigs.") {
+            &[("Account", 0)]
+        } else {
+            &[("Status", 0), ("ID", 0)]
+        };
+        let shared = [("Ready", 0), ("Reason", 0), ("Age", 0), ("Message", 1)];
+        for &(wanted, priority) in shared.iter().chain(cloud_columns) {
             assert!(
                 columns.contains(&(wanted.to_string(), priority)),
                 "{name}: {wanted} (priority {priority}) in {columns:?}"

@@ -12,7 +12,7 @@ use crate::support::objects::{
 use crate::support::operator::{World, quick_durations};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use natop::api::{ForwardEntry, NatGateway, SnatEntry};
+use natop::api::{DnatPort, ForwardEntry, NatGateway, SnatEntry};
 use natop::cloud::alibaba::actions::forward_entry::{
     DeleteForwardEntry, DescribeForwardTableEntries, ForwardTableEntry,
 };
@@ -189,15 +189,14 @@ async fn a_hundred_dnat_and_twenty_snat_entries_converge_without_a_table_conflic
     let (_, snat_ip) = eip(1);
     let mut forwards: Option<Api<ForwardEntry>> = None;
     for port in 1..=100 {
-        forwards = Some(
-            create(
-                &world,
-                "ForwardEntry",
-                &format!("web-{port}"),
-                forward_spec("gw", &dnat_ip, port),
-            )
-            .await,
-        );
+        // Every other entry gives its ports as YAML integers: the same
+        // entries for natop, and no write once converged (below).
+        let mut spec = forward_spec("gw", &dnat_ip, port);
+        if port % 2 == 0 {
+            spec["externalPort"] = json!(port);
+            spec["internalPort"] = json!(8080);
+        }
+        forwards = Some(create(&world, "ForwardEntry", &format!("web-{port}"), spec).await);
     }
     let mut snats: Option<Api<SnatEntry>> = None;
     for n in 1..=20 {
@@ -228,7 +227,7 @@ async fn a_hundred_dnat_and_twenty_snat_entries_converge_without_a_table_conflic
     assert_eq!(snat(&world, &stb).await.len(), 20);
     for object in forwards.list(&ListParams::default()).await.unwrap() {
         let id = object.status.as_ref().and_then(|s| s.id.clone()).unwrap();
-        let port = object.spec.external_port.clone();
+        let port = object.spec.external_port.canonical();
         assert!(
             cloud_dnat
                 .iter()
@@ -308,7 +307,10 @@ async fn entries_are_modified_and_deleted() {
         .patch(
             "web",
             &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"internalPort": "9090", "externalPort": "8000", "name": "web-8000"}})),
+            // YAML integers, as users write ports.
+            &Patch::Merge(
+                json!({"spec": {"internalPort": 9090, "externalPort": 8000, "name": "web-8000"}}),
+            ),
         )
         .await
         .unwrap();
@@ -340,6 +342,24 @@ async fn entries_are_modified_and_deleted() {
     let before = calls(&world).await;
     assert_eq!(count(&before, "ModifyForwardEntry", "success"), 1);
     assert_eq!(count(&before, "ModifySnatEntry", "success"), 1);
+
+    // The same ports written as strings: the same entry, nothing to write.
+    forwards
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"internalPort": "9090", "externalPort": "8000"}})),
+        )
+        .await
+        .unwrap();
+    let fe = wait_ready(&forwards, "web").await;
+    assert_eq!(fe.spec.external_port, DnatPort::from("8000"));
+    assert_eq!(fe.status.unwrap().id.unwrap(), fe_id);
+    assert_eq!(
+        entry_writes(&calls(&world).await),
+        entry_writes(&before),
+        "8000 and \"8000\" are one port: no write"
+    );
 
     // An out-of-band change is put back.
     cloud(&world, 0)

@@ -42,6 +42,8 @@ mod nat_gateway;
 mod ownership;
 #[path = "provider_config.rs"]
 mod provider_config;
+#[path = "rebuild.rs"]
+mod rebuild;
 #[path = "run_command.rs"]
 mod run_command;
 #[path = "secrets.rs"]

@@ -790,3 +790,131 @@ async fn a_gateway_missing_from_lagging_listings_is_neither_bought_twice_nor_rel
     );
     world.stop().await;
 }
+
+/// The gateway's tags in the cloud, natop's own left out.
+async fn user_tags(world: &World, id: &str) -> std::collections::BTreeMap<String, String> {
+    gateways(world)
+        .await
+        .into_iter()
+        .find(|g| g.nat_gateway_id == id)
+        .expect("the gateway exists")
+        .tags
+        .into_iter()
+        .filter(|t| !t.tag_key.starts_with("natop.dev/"))
+        .map(|t| (t.tag_key, t.tag_value))
+        .collect()
+}
+
+#[tokio::test]
+async fn user_tags_are_applied_kept_in_sync_and_natop_s_own_keys_refused() {
+    use natop::cloud::alibaba::actions::nat_gateway::Tag;
+    use natop::cloud::alibaba::actions::tag::{NAT_GATEWAY, TagResources};
+    let world = World::start("ngw-tags").await;
+    let api = create(
+        &world,
+        "gw",
+        json!({"tags": {"team": "payments", "cost": "42"}}),
+        json!({}),
+    )
+    .await;
+    let id = wait_ready(&api, "gw").await.status.unwrap().id.unwrap();
+    let expected: std::collections::BTreeMap<String, String> =
+        [("cost", "42"), ("team", "payments")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    assert_eq!(user_tags(&world, &id).await, expected);
+
+    // Someone changes a value and adds a tag in the console: the value is
+    // set back at the next look (a drift interval of 2 s), theirs stays.
+    cloud(&world, 0)
+        .call(&TagResources {
+            region_id: "cn-hangzhou".into(),
+            resource_type: NAT_GATEWAY.into(),
+            resource_id: vec![id.clone()],
+            tags: vec![
+                Tag {
+                    key: "team".into(),
+                    value: Some("someone-else".into()),
+                },
+                Tag {
+                    key: "console".into(),
+                    value: Some("kept".into()),
+                },
+            ],
+        })
+        .await
+        .unwrap();
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"natop.dev/drift-interval": "2s"}}})),
+    )
+    .await
+    .unwrap();
+    wait_for("the tag set back", TIMEOUT, || async {
+        let tags = user_tags(&world, &id).await;
+        (tags.get("team").map(String::as_str) == Some("payments")).then_some(tags)
+    })
+    .await;
+    wait_event(&world, "gw", "DriftCorrected").await;
+
+    // A key removed from the spec goes from the gateway; the console's stays.
+    api.patch(
+        "gw",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"tags": {"cost": null}}})),
+    )
+    .await
+    .unwrap();
+    let tags = wait_for("the removed key gone", TIMEOUT, || async {
+        let tags = user_tags(&world, &id).await;
+        (!tags.contains_key("cost")).then_some(tags)
+    })
+    .await;
+    assert_eq!(
+        tags.get("console").map(String::as_str),
+        Some("kept"),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("team").map(String::as_str),
+        Some("payments"),
+        "{tags:?}"
+    );
+    let status = wait_ready(&api, "gw").await.status.unwrap();
+    assert_eq!(status.owner_id.as_deref(), Some(world.owner_id.as_str()));
+    assert_eq!(
+        status.tags.keys().collect::<Vec<_>>(),
+        vec!["team"],
+        "natop records only the keys it applies"
+    );
+
+    // natop's own keys, and the cloud's reserved ones, are refused by the API server.
+    for (key, rule) in [
+        ("natop.dev/owner", "natop's own"),
+        ("acs:x", "reserved by the cloud"),
+    ] {
+        let refused = api
+            .patch(
+                "gw",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"tags": {key: "v"}}})),
+            )
+            .await;
+        assert_refused(refused, rule);
+    }
+    let too_many: serde_json::Map<String, Value> =
+        (0..17).map(|n| (format!("k{n}"), json!("v"))).collect();
+    let refused = api
+        .patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"tags": too_many}})),
+        )
+        .await;
+    assert_refused(refused, "must have at most 16 items");
+    api.delete("gw", &DeleteParams::default()).await.unwrap();
+    crate::support::objects::wait_gone(&api, "gw").await;
+    world.stop().await;
+}

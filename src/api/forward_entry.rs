@@ -1,8 +1,11 @@
 //! ForwardEntry: a DNAT entry of an Alibaba Cloud NAT gateway's forward table.
 
+use std::borrow::Cow;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 pub use super::common::NatGatewayReference;
@@ -13,8 +16,84 @@ use super::common::{
 };
 use super::validation::{IPV4_PATTERN, NAME_PATTERN, REGION_PATTERN};
 
-/// Schema pattern of a DNAT port: `1`–`65535`, `first/last`, or `Any`.
+/// Schema pattern of a DNAT port written as a string: `1`–`65535`, `first/last`,
+/// or `Any` (the integer form has `minimum` and `maximum` instead).
 const PORT_PATTERN: &str = r"^(Any|([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])(/([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?)$";
+
+/// A DNAT port as the spec gives it: a YAML integer (`80`) or a string (`"80"`, a
+/// range `"8000/8010"`, or `"Any"`). Its schema is `x-kubernetes-int-or-string`,
+/// with `minimum`/`maximum` for the integer form and `pattern`/`maxLength` for
+/// the string form (each applies to its own type only). natop uses it through
+/// [`DnatPort::canonical`], the string the cloud shows, so `80` and `"80"` are the
+/// same entry.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DnatPort(pub IntOrString);
+
+impl DnatPort {
+    /// The port as the cloud writes it: `80`, `8000/8010` or `Any`, whichever form
+    /// the spec used. A string the schema would refuse is kept as it is.
+    pub fn canonical(&self) -> String {
+        match &self.0 {
+            IntOrString::Int(port) => port.to_string(),
+            IntOrString::String(text) => canonical_port(text),
+        }
+    }
+}
+
+impl From<i32> for DnatPort {
+    fn from(port: i32) -> Self {
+        DnatPort(IntOrString::Int(port))
+    }
+}
+
+impl From<&str> for DnatPort {
+    fn from(port: &str) -> Self {
+        DnatPort(IntOrString::String(port.to_string()))
+    }
+}
+
+impl JsonSchema for DnatPort {
+    fn schema_name() -> Cow<'static, str> {
+        "DnatPort".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "x-kubernetes-int-or-string": true,
+            "minimum": 1,
+            "maximum": 65535,
+            "maxLength": 11,
+            "pattern": PORT_PATTERN,
+        })
+    }
+}
+
+/// The canonical text of a string port: `Any` in that case, numbers without
+/// leading zeros or blanks.
+fn canonical_port(text: &str) -> String {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("any") {
+        return "Any".to_string();
+    }
+    let number = |part: &str| part.trim().parse::<u16>().ok();
+    let canonical = match text.split_once('/') {
+        Some((first, last)) => number(first)
+            .zip(number(last))
+            .map(|(first, last)| format!("{first}/{last}")),
+        None => number(text).map(|port| port.to_string()),
+    };
+    canonical.unwrap_or_else(|| text.to_string())
+}
+
+/// CEL rule of a port (integer or string): a range `first/last` has first <= last.
+const PORT_RANGE_ORDERED: &str = "!string(self).contains('/') || int(string(self).split('/')[0]) <= int(string(self).split('/')[1])";
+/// The message of [`PORT_RANGE_ORDERED`].
+const PORT_RANGE_ORDERED_MESSAGE: &str = "a port range first/last needs first <= last";
 
 /// The protocol a DNAT entry forwards.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -71,9 +150,9 @@ impl IpProtocol {
         .message("set exactly one of natGatewayRef and forwardTableId"),
     validation = Rule::new("has(self.externalIp) != has(self.externalIpFrom)")
         .message("set exactly one of externalIp and externalIpFrom"),
-    validation = Rule::new("(self.externalPort == 'Any') == (self.ipProtocol == 'Any') && (self.internalPort == 'Any') == (self.ipProtocol == 'Any')")
+    validation = Rule::new("(string(self.externalPort) == 'Any') == (self.ipProtocol == 'Any') && (string(self.internalPort) == 'Any') == (self.ipProtocol == 'Any')")
         .message("ipProtocol Any needs externalPort and internalPort Any, and port Any needs ipProtocol Any"),
-    validation = Rule::new("(self.externalPort.contains('/') ? int(self.externalPort.split('/')[1]) - int(self.externalPort.split('/')[0]) : 0) == (self.internalPort.contains('/') ? int(self.internalPort.split('/')[1]) - int(self.internalPort.split('/')[0]) : 0)")
+    validation = Rule::new("(string(self.externalPort).contains('/') ? int(string(self.externalPort).split('/')[1]) - int(string(self.externalPort).split('/')[0]) : 0) == (string(self.internalPort).contains('/') ? int(string(self.internalPort).split('/')[1]) - int(string(self.internalPort).split('/')[0]) : 0)")
         .message("externalPort and internalPort must cover the same number of ports"),
     validation = Rule::new("has(self.natGatewayRef) == has(oldSelf.natGatewayRef) && has(self.forwardTableId) == has(oldSelf.forwardTableId)")
         .message("the gateway of an entry is immutable")
@@ -116,19 +195,18 @@ pub struct ForwardEntrySpec {
     /// `externalIp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ip_from: Option<ExternalIpSource>,
-    /// External port: `1`–`65535`, a range `first/last` (e.g. `8000/8010`), or `Any`
-    /// with `ipProtocol` `Any`.
-    #[schemars(length(max = 11), regex(pattern = PORT_PATTERN))]
-    #[x_kube(validation = Rule::new("!self.contains('/') || int(self.split('/')[0]) <= int(self.split('/')[1])").message("a port range first/last needs first <= last"))]
-    pub external_port: String,
+    /// External port: an integer `1`–`65535` (`80`), or a string: a port (`"80"`), a
+    /// range `"first/last"` (e.g. `"8000/8010"`), or `"Any"` with `ipProtocol` `Any`.
+    #[x_kube(validation = Rule::new(PORT_RANGE_ORDERED).message(PORT_RANGE_ORDERED_MESSAGE))]
+    pub external_port: DnatPort,
     /// Private IPv4 address in the VPC packets are forwarded to.
     #[schemars(length(max = 15), regex(pattern = IPV4_PATTERN))]
     pub internal_ip: String,
-    /// Internal port: `1`–`65535`, a range covering as many ports as `externalPort`,
-    /// or `Any` with `ipProtocol` `Any`.
-    #[schemars(length(max = 11), regex(pattern = PORT_PATTERN))]
-    #[x_kube(validation = Rule::new("!self.contains('/') || int(self.split('/')[0]) <= int(self.split('/')[1])").message("a port range first/last needs first <= last"))]
-    pub internal_port: String,
+    /// Internal port: an integer `1`–`65535` (`8080`), or a string: a port, a range
+    /// `"first/last"` covering as many ports as `externalPort`, or `"Any"` with
+    /// `ipProtocol` `Any`.
+    #[x_kube(validation = Rule::new(PORT_RANGE_ORDERED).message(PORT_RANGE_ORDERED_MESSAGE))]
+    pub internal_port: DnatPort,
     /// Protocol: `TCP`, `UDP`, or `Any` (IP mapping: every protocol and port, with both
     /// ports `Any`).
     pub ip_protocol: IpProtocol,
@@ -200,11 +278,12 @@ pub struct ForwardEntryStatus {
 pub struct RequestedForwardEntry {
     /// Public IP (resolved from `externalIpFrom` when the spec takes it from a package).
     pub external_ip: String,
-    /// External port, range or `Any`.
+    /// External port, range or `Any`, as the cloud writes it (`80`, `8000/8010`, `Any`)
+    /// whether the spec gave an integer or a string.
     pub external_port: String,
     /// Private IP.
     pub internal_ip: String,
-    /// Internal port, range or `Any`.
+    /// Internal port, range or `Any`, as the cloud writes it.
     pub internal_port: String,
     /// Protocol: `TCP`, `UDP` or `Any`.
     #[serde(rename = "ipProtocol")]
@@ -219,6 +298,7 @@ pub struct RequestedForwardEntry {
 
 #[cfg(test)]
 mod tests {
+    use kube::CustomResourceExt;
     use kube::core::cel::{validate_cel, validate_cel_update};
     use serde_json::json;
 
@@ -262,6 +342,11 @@ mod tests {
             json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "Any"}),
             json!({"externalPort": "80/80", "internalPort": "80"}),
             json!({"natGatewayRef": null, "forwardTableId": "ftb-abc1"}),
+            // Integers, as YAML users write them, alone or beside strings.
+            json!({"externalPort": 80, "internalPort": 8080}),
+            json!({"externalPort": 65535, "internalPort": "1"}),
+            json!({"externalPort": "8000", "internalPort": 9000, "ipProtocol": "UDP"}),
+            json!({"externalPort": "80/80", "internalPort": 80}),
             from_package(),
             json!({"name": "web-80", "portBreak": true, "region": "cn-hangzhou"}),
         ]
@@ -294,6 +379,89 @@ mod tests {
         ] {
             assert!(!pattern(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_port_reads_and_writes_back_in_the_form_it_was_given() {
+        for (given, expected) in [
+            (json!(80), DnatPort::from(80)),
+            (json!("80"), DnatPort::from("80")),
+            (json!("8000/8010"), DnatPort::from("8000/8010")),
+            (json!("Any"), DnatPort::from("Any")),
+        ] {
+            let port: DnatPort = serde_json::from_value(given.clone()).unwrap();
+            assert_eq!(port, expected, "{given}");
+            assert_eq!(serde_json::to_value(&port).unwrap(), given);
+        }
+        for refused in [json!(true), json!(1.5), json!(["80"]), json!(null)] {
+            assert!(
+                serde_json::from_value::<DnatPort>(refused.clone()).is_err(),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_port_is_canonical_whichever_form_the_spec_used() {
+        for (port, canonical) in [
+            (DnatPort::from(80), "80"),
+            (DnatPort::from("80"), "80"),
+            (DnatPort::from(1), "1"),
+            (DnatPort::from(65535), "65535"),
+            (DnatPort::from("65535"), "65535"),
+            (DnatPort::from("8000/8010"), "8000/8010"),
+            (DnatPort::from("80/80"), "80/80"),
+            (DnatPort::from("Any"), "Any"),
+            // What the schema refuses, should it ever get through: tidied
+            // where the meaning is plain, kept as it is otherwise.
+            (DnatPort::from("any"), "Any"),
+            (DnatPort::from("080"), "80"),
+            (DnatPort::from(" 80 "), "80"),
+            (DnatPort::from("08000/08010"), "8000/8010"),
+            (DnatPort::from("http"), "http"),
+            (DnatPort::from("10/"), "10/"),
+        ] {
+            assert_eq!(port.canonical(), canonical, "{port:?}");
+        }
+        // The two forms of one port are one spec for natop.
+        let int = spec(json!({"externalPort": 80, "internalPort": 8080}));
+        let text = spec(json!({}));
+        assert_ne!(int.external_port, text.external_port);
+        assert_eq!(
+            int.external_port.canonical(),
+            text.external_port.canonical()
+        );
+        assert_eq!(
+            int.internal_port.canonical(),
+            text.internal_port.canonical()
+        );
+    }
+
+    #[test]
+    fn port_schema_is_int_or_string_with_each_form_bounded() {
+        let crd = serde_json::to_value(ForwardEntry::crd()).unwrap();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        for field in ["externalPort", "internalPort"] {
+            let schema = &spec["properties"][field];
+            assert_eq!(schema["x-kubernetes-int-or-string"], json!(true), "{field}");
+            // No `type`: the API server reads int-or-string as integer or string.
+            assert!(schema.get("type").is_none(), "{field}: {schema}");
+            assert!(schema.get("anyOf").is_none(), "{field}: {schema}");
+            // The integer form's bounds, the string form's shape.
+            assert_eq!(schema["minimum"], json!(1.0), "{field}");
+            assert_eq!(schema["maximum"], json!(65535.0), "{field}");
+            assert_eq!(schema["maxLength"], json!(11), "{field}");
+            assert_eq!(schema["pattern"], json!(PORT_PATTERN), "{field}");
+            assert!(
+                schema["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("integer")),
+                "{field}: {schema}"
+            );
+        }
+        let required = spec["required"].as_array().unwrap();
+        assert!(required.contains(&json!("externalPort")));
+        assert!(required.contains(&json!("internalPort")));
     }
 
     // --- CEL -----------------------------------------------------------------
@@ -341,6 +509,20 @@ mod tests {
                 json!({"externalPort": "8010/8000", "internalPort": "9010/9000"}),
                 "first <= last",
             ),
+            // Integer ports meet the same rules.
+            (json!({"externalPort": 80, "ipProtocol": "Any"}), any),
+            (
+                json!({"externalPort": 80, "internalPort": "Any", "ipProtocol": "Any"}),
+                any,
+            ),
+            (
+                json!({"externalPort": "8000/8010", "internalPort": 80}),
+                size,
+            ),
+            (
+                json!({"externalPort": 8000, "internalPort": "9000/9010"}),
+                size,
+            ),
         ] {
             assert_refused(
                 validate_cel(&entry(extra.clone())),
@@ -356,6 +538,7 @@ mod tests {
         for changed in [
             json!({"externalIp": "47.1.2.4", "internalIp": "192.168.0.11"}),
             json!({"externalPort": "81", "internalPort": "81", "ipProtocol": "UDP"}),
+            json!({"externalPort": 81, "internalPort": 8081}),
             json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "Any"}),
             json!({"name": "renamed", "portBreak": true}),
             from_package(),

@@ -12,7 +12,7 @@ pub(crate) mod validation;
 
 pub use bandwidth_package::{BandwidthPackage, BandwidthPackageSpec, BandwidthPackageStatus};
 pub use common::*;
-pub use forward_entry::{ForwardEntry, ForwardEntrySpec, ForwardEntryStatus};
+pub use forward_entry::{DnatPort, ForwardEntry, ForwardEntrySpec, ForwardEntryStatus};
 pub use ipv6_internet_bandwidth::{
     Ipv6InternetBandwidth, Ipv6InternetBandwidthSpec, Ipv6InternetBandwidthStatus,
 };

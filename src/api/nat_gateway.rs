@@ -1,5 +1,7 @@
 //! NatGateway: an Alibaba Cloud VPC NAT gateway, with the EIPs bound to it.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -195,6 +197,20 @@ pub struct NatGatewaySpec {
     /// objects still use it, and let the cloud remove its entries and packages.
     #[serde(default)]
     pub force_delete: bool,
+    /// Tags (key: value) natop puts on the gateway and keeps there: a changed
+    /// value is corrected, a key removed from here is removed from the gateway
+    /// (tags others added in the console are left alone). At most 16 (the
+    /// cloud takes 20 and natop uses 4 of them); keys 1–128 characters, not
+    /// starting with `natop.dev/` (natop's own), `aliyun` or `acs:`; values at
+    /// most 128 characters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 16))]
+    #[x_kube(
+        validation = Rule::new("self.all(k, !k.startsWith('natop.dev/'))").message("tag keys starting with natop.dev/ are natop's own (owner id, kind, object): choose another key"),
+        validation = Rule::new("self.all(k, !k.startsWith('aliyun') && !k.startsWith('acs:'))").message("tag keys starting with aliyun or acs: are reserved by the cloud"),
+        validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 128)").message("tag keys are 1-128 characters and values at most 128"),
+    )]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What the cloud says about the gateway.
@@ -242,6 +258,14 @@ pub struct NatGatewayStatus {
     /// When the cloud created the gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_time: Option<String>,
+    /// The owner id the gateway's `natop.dev/owner` tag names: the natop
+    /// that manages it. Entries in its tables are adopted by their key only
+    /// when it is this natop's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// The `spec.tags` keys natop applied, with the gateway's values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A public IP of the gateway.

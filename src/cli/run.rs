@@ -70,6 +70,21 @@ pub struct RunArgs {
     )]
     pub label_selector: Option<String>,
 
+    /// The owner id natop tags the cloud resources it creates with: a natop
+    /// with the same owner id (the same cluster rebuilt from Git, or its
+    /// blue/green successor) takes over what this one made instead of buying
+    /// it again, and never adopts or changes what another owner id made.
+    /// Default: `cluster-` and the UID of the `kube-system` namespace, which
+    /// a rebuilt cluster does not keep: set it explicitly for disaster
+    /// recovery. 1–63 letters, digits, '-', '_' and '.'.
+    #[arg(
+        long,
+        env = "NATOP_OWNER_ID",
+        value_name = "ID",
+        value_parser = parse_owner_id
+    )]
+    pub owner_id: Option<String>,
+
     /// Drift check of an object at rest, unless its annotation says
     /// otherwise (e.g. 30s, 10m, 1h30m).
     #[arg(
@@ -204,6 +219,10 @@ fn parse_namespace(text: &str) -> Result<String, String> {
     }
 }
 
+fn parse_owner_id(text: &str) -> Result<String, String> {
+    crate::controller::identity::check_owner_id(text.trim()).map(|()| text.trim().to_string())
+}
+
 fn parse_lease_name(text: &str) -> Result<String, String> {
     let name = text.trim();
     if name.len() <= 253 && name.split('.').all(is_dns_label) {
@@ -279,6 +298,7 @@ impl RunArgs {
                 listing_grace: self.listing_grace,
                 concurrency: self.concurrency,
                 label_selector: self.label_selector.clone(),
+                owner_id: self.owner_id.clone().unwrap_or_default(),
             },
             metrics_address: self.metrics_address,
             election,
@@ -350,6 +370,29 @@ async fn connect(kubeconfig: Option<&Path>) -> Result<Client, String> {
             "the Kubernetes API server at {url} did not answer within {CONNECT_TIMEOUT:?}"
         )),
     }
+}
+
+/// The default owner id: `cluster-` and the UID of the `kube-system`
+/// namespace, which lives as long as the cluster.
+async fn derive_owner_id(client: &Client) -> Result<String, String> {
+    let namespaces = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone());
+    let namespace = namespaces.get_metadata("kube-system").await.map_err(|e| {
+        format!(
+            "cannot read the kube-system namespace to derive an owner id ({}): set --owner-id",
+            chain(&e)
+        )
+    })?;
+    let uid = namespace.metadata.uid.unwrap_or_default();
+    let id = format!("cluster-{uid}");
+    crate::controller::identity::check_owner_id(&id).map_err(|e| {
+        format!("cannot derive an owner id from the kube-system namespace ({e}): set --owner-id")
+    })?;
+    warn!(
+        owner_id = %id,
+        "no --owner-id: using one derived from this cluster; a cluster rebuilt from Git gets \
+         another, so set --owner-id for disaster recovery"
+    );
+    Ok(id)
 }
 
 /// Refuse a label selector the API server does not accept (the watchers
@@ -449,8 +492,21 @@ async fn operate(settings: Settings) -> i32 {
         eprintln!("error: {e}");
         return 1;
     }
-    let config = settings.operator.clone();
+    let mut config = settings.operator.clone();
+    if config.owner_id.is_empty() {
+        config.owner_id = tokio::select! {
+            derived = derive_owner_id(&client) => match derived {
+                Ok(id) => id,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
+            },
+            _ = cancel.cancelled() => return 0,
+        };
+    }
     info!(
+        owner_id = %config.owner_id,
         watch_namespaces = ?config.watch_namespaces,
         secret_namespaces = ?config.secret_namespaces,
         drift_interval = ?config.drift_interval,

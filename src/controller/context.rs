@@ -37,6 +37,10 @@ pub struct OperatorConfig {
     /// Only objects (and ProviderConfigs) with these labels, e.g.
     /// `shard=blue`: lets several operators share a cluster.
     pub label_selector: Option<String>,
+    /// The owner id natop tags what it creates with (`natop.dev/owner`): an
+    /// operator with the same owner id takes over what an earlier one made
+    /// (a cluster rebuilt from Git), and never touches another owner's.
+    pub owner_id: String,
 }
 
 impl Default for OperatorConfig {
@@ -49,6 +53,7 @@ impl Default for OperatorConfig {
             listing_grace: Duration::from_secs(60),
             concurrency: 8,
             label_selector: None,
+            owner_id: "natop-test".to_string(),
         }
     }
 }

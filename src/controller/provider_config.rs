@@ -15,17 +15,20 @@ use kube::{Api, ResourceExt};
 use tracing::{debug, info, instrument, warn};
 
 use super::context::Context;
+use super::identity::{Found, OWNER_ID_TAG, object_tag_value, unclaimed};
+use super::ownership;
 use super::providers::{CloudClient, ProviderError, Resolved, reason};
 use super::reconcile::{self, ReconcileError, sanitize_reason};
 use super::status::{self, Verdict};
 use super::timing;
+use crate::api::NatGateway;
 use crate::api::provider_config::CloudProvider;
 use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus};
-use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
+use crate::cloud::alibaba::actions::nat_gateway::{DescribeNatGateways, Tag};
 use crate::cloud::alibaba::actions::sts::GetCallerIdentity;
 use crate::cloud::ucloud::actions::{DescribeBandwidthPackage, GetUserInfo};
 use crate::cloud::{CloudError, ErrorCategory};
-use crate::metrics::ErrorLabels;
+use crate::metrics::{ErrorLabels, UnclaimedLabels};
 
 /// The kind, as metrics and logs name it.
 pub const KIND: &str = "ProviderConfig";
@@ -403,6 +406,127 @@ fn sts_endpoint_hint(pc: &ProviderConfig, error: &CloudError) -> Option<&'static
     )
 }
 
+/// Report the gateways in `pc`'s account that carry this natop's owner id
+/// and that no NatGateway object claims (a metric, and a Warning event on
+/// `pc` naming them). natop never deletes them by itself. Skipped until the
+/// NatGateway cache is complete: an empty cache would make every gateway
+/// look unclaimed.
+async fn report_unclaimed(pc: &ProviderConfig, ctx: &Context) {
+    let name = pc.name_any();
+    let Some(store) = ctx.stores.get::<NatGateway>() else {
+        return;
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), store.wait_until_ready())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let gateways: Vec<NatGateway> = store
+        .state()
+        .iter()
+        .filter_map(|guard| guard.0.as_ref().ok().cloned())
+        .collect();
+    let mut regions = vec![pc.spec.region.clone()];
+    for g in &gateways {
+        if let Some(at) = g.status.as_ref().and_then(|s| s.location.as_ref())
+            && at.provider_config == name
+            && !regions.contains(&at.region)
+        {
+            regions.push(at.region.clone());
+        }
+    }
+    let objects: Vec<String> = gateways
+        .iter()
+        .map(|g| object_tag_value(&g.namespace().unwrap_or_default(), &g.name_any()))
+        .collect();
+    let claimed: Vec<String> = ownership::claims(Some(store), |g: &NatGateway| {
+        g.status.as_ref().and_then(|s| s.id.clone())
+    })
+    .into_iter()
+    .flat_map(|c| [c.recorded, c.annotated])
+    .flatten()
+    .collect();
+    let mut found_unclaimed = Vec::new();
+    for region in regions {
+        let resolved = match ctx.providers.resolve_config(pc, Some(&region)).await {
+            Ok(resolved) => resolved,
+            Err(_) => return,
+        };
+        let CloudClient::Alibaba(client) = &resolved.cloud else {
+            return;
+        };
+        let listed = client
+            .describe_all(&DescribeNatGateways {
+                region_id: region.clone(),
+                tags: vec![Tag {
+                    key: OWNER_ID_TAG.to_string(),
+                    value: Some(ctx.config.owner_id.clone()),
+                }],
+                ..Default::default()
+            })
+            .await;
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(e) => {
+                // Absence is never concluded from a listing that failed.
+                debug!(error = %e.stable_message(), "cannot list the gateways natop owns");
+                return;
+            }
+        };
+        let found: Vec<Found> = listed
+            .iter()
+            .map(|g| Found {
+                id: g.nat_gateway_id.clone(),
+                tags: g
+                    .tags
+                    .iter()
+                    .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+                    .collect(),
+                leaving: g.status == "Deleting",
+            })
+            .collect();
+        found_unclaimed.extend(
+            unclaimed(
+                &found,
+                &ctx.config.owner_id,
+                "NatGateway",
+                &objects,
+                &claimed,
+            )
+            .into_iter()
+            .map(|id| format!("{id} ({region})")),
+        );
+    }
+    ctx.metrics
+        .unclaimed
+        .get_or_create(&UnclaimedLabels {
+            provider_config: name.clone(),
+            kind: "NatGateway",
+        })
+        .set(i64::try_from(found_unclaimed.len()).unwrap_or(i64::MAX));
+    if !found_unclaimed.is_empty() {
+        let note = format!(
+            "gateways {} carry this natop's owner id ({}) but no NatGateway object claims them: \
+             apply their objects again (natop adopts them), adopt them with \
+             natop.dev/external-id, or delete them in the console; natop never deletes them by \
+             itself",
+            found_unclaimed.join(", "),
+            ctx.config.owner_id
+        );
+        warn!(count = found_unclaimed.len(), "unclaimed gateways");
+        reconcile::event(
+            ctx,
+            pc,
+            kube::runtime::events::EventType::Warning,
+            "UnclaimedResources",
+            "Report",
+            note,
+        )
+        .await;
+    }
+}
+
 #[instrument(skip_all, fields(provider_config = %pc.name_any()))]
 async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let result = reconcile::counted(KIND, &ctx, check_and_report(&pc, &ctx)).await;
@@ -456,6 +580,10 @@ async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, 
         }
     } else {
         debug!(reason, "status unchanged");
+    }
+
+    if checked.verdict.is_ready() && pc.spec.provider == CloudProvider::Alibaba {
+        report_unclaimed(pc, ctx).await;
     }
 
     let at_rest = || timing::jitter(ctx.config.drift_interval, 0.1);

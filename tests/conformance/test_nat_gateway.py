@@ -539,3 +539,33 @@ def test_force_sent_as_python_true_is_accepted(ali, fx, advance):
     ali.client.do_action_with_exception(request)
     advance(DURATIONS["deleting"] + 1)
     assert ali.nat_gateway(gid) is None
+
+
+def test_tags_are_added_replaced_removed_and_filtered_on(ali):
+    """TagResources / UnTagResources (ResourceType NATGATEWAY) as the official
+    SDK sends them, and the Tag.N filter of DescribeNatGateways."""
+    gid = ali.gateway(**{"Tag.1.Key": "team", "Tag.1.Value": "a"})["NatGatewayId"]
+
+    def tags():
+        shown = items_of(ali.nat_gateway(gid), "Tags", "Tag")
+        return {t["TagKey"]: t["TagValue"] for t in shown}
+
+    assert tags() == {"team": "a"}
+    ali.call("TagResources", ResourceType="NATGATEWAY", **{
+        "ResourceId.1": gid, "Tag.1.Key": "team", "Tag.1.Value": "b",
+        "Tag.2.Key": "natop.dev/owner", "Tag.2.Value": "blue"})
+    assert tags() == {"team": "b", "natop.dev/owner": "blue"}
+    found = items_of(ali.call("DescribeNatGateways", **{
+        "Tag.1.Key": "natop.dev/owner", "Tag.1.Value": "blue", "Tag.2.Key": "team"}),
+        "NatGateways", "NatGateway")
+    assert [g["NatGatewayId"] for g in found] == [gid]
+    none = items_of(ali.call("DescribeNatGateways", **{
+        "Tag.1.Key": "natop.dev/owner", "Tag.1.Value": "green"}), "NatGateways", "NatGateway")
+    assert none == []
+    ali.call("UnTagResources", ResourceType="NATGATEWAY", **{
+        "ResourceId.1": gid, "TagKey.1": "team"})
+    assert tags() == {"natop.dev/owner": "blue"}
+    ali.expect("InvalidTagKey.Malformed", "TagResources", status=400, ResourceType="NATGATEWAY",
+               **{"ResourceId.1": gid, "Tag.1.Key": "aliyun-x", "Tag.1.Value": "v"})
+    ali.expect("InvalidResourceType.NotSupported", "TagResources", status=400,
+               ResourceType="VSWITCH", **{"ResourceId.1": gid, "Tag.1.Key": "k"})

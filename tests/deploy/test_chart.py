@@ -82,7 +82,11 @@ def test_default_values_render_a_hardened_least_privilege_operator():
     for rule in rules:
         assert "secrets" not in rule["resources"]
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
-        assert set(rule["apiGroups"]) <= {"natop.dev", "events.k8s.io"}
+        assert set(rule["apiGroups"]) <= {"natop.dev", "events.k8s.io", ""}
+    # Without ownerId: one namespace read once, to derive the owner id.
+    [namespaces] = [r for r in rules if r["apiGroups"] == [""]]
+    assert namespaces == {"apiGroups": [""], "resources": ["namespaces"],
+                          "resourceNames": ["kube-system"], "verbs": ["get"]}
     granted = {(r, v) for rule in rules for r in rule["resources"] for v in rule["verbs"]}
     for kind in KINDS:
         assert {(kind, "list"), (kind, "watch"), (kind, "patch"),
@@ -117,6 +121,7 @@ OTHER_VALUES = {
     "concurrency": 4,
     "watchNamespaces": ["team-a", "team-b"],
     "labelSelector": "shard=blue",
+    "ownerId": "prod-eu",
     "secretNamespaces": ["creds-a", "creds-b"],
     "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}],
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
@@ -137,11 +142,13 @@ def test_other_values_render_what_they_ask_for():
         "run", "--metrics-address=0.0.0.0:8080", "--log-level=info,natop=debug",
         "--log-format=text", "--drift-interval=2m", "--concurrency=4",
         "--secret-namespace=creds-a,creds-b", "--watch-namespace=team-a,team-b",
-        "--label-selector=shard=blue", "--leader-elect", "--leader-election-namespace=ops",
+        "--owner-id=prod-eu", "--label-selector=shard=blue", "--leader-elect", "--leader-election-namespace=ops",
         "--leader-election-lease=natop-blue",
     ]
     assert {"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"} in container["env"]
     # A Role reading Secrets in each allowed namespace, and none elsewhere.
+    # With an owner id, no namespace is read.
+    assert not [r for r in one(docs, "ClusterRole")["rules"] if r["apiGroups"] == [""]]
     roles = find(docs, "Role", "blue-natop-secrets")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["creds-a", "creds-b"]
     assert one(docs, "Role", "blue-natop-leader-election", "ops")["rules"][1]["resourceNames"] == ["natop-blue"]
@@ -169,6 +176,7 @@ def test_other_values_render_what_they_ask_for():
     ({"watchNamespaces": ["Team_A"]}, "watchNamespaces"),
     ({"secretNamespaces": "natop-system"}, "secretNamespaces"),
     ({"replicas": 2}, "replicas"),
+    ({"ownerId": "has space"}, "ownerId"),
     ({"providerConfig": {"provider": "AWS"}}, "provider"),
     ({"providerConfig": {"rateLimit": {"qps": 5}}}, "burst"),
     ({"serviceAccount": {"tokenExpirationSeconds": 60}}, "tokenExpirationSeconds"),

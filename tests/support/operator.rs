@@ -33,6 +33,9 @@ pub struct World {
     pub provider: String,
     /// The operator's metrics.
     pub metrics: Arc<Metrics>,
+    /// The owner id the operator runs with (`--owner-id`); a test may change
+    /// it before (re)starting the operator.
+    pub owner_id: String,
     operator: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
@@ -77,6 +80,13 @@ impl World {
         secret: Option<String>,
         operator: bool,
     ) -> World {
+        // NATOP_TEST_LOG=<filter> (e.g. `natop=debug`) shows the operator's log.
+        if let Ok(filter) = std::env::var("NATOP_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         natop::telemetry::init("natop=info", natop::telemetry::LogFormat::Text);
         let client = client().await;
         install_crds(&client).await;
@@ -116,6 +126,7 @@ impl World {
             .create(&PostParams::default(), &config)
             .await
             .expect("provider config created");
+        let owner_id = format!("owner-{}", ns.name);
         let mut world = World {
             client,
             ns,
@@ -123,6 +134,7 @@ impl World {
             provider,
             metrics: Arc::new(Metrics::default()),
             operator: None,
+            owner_id,
         };
         if operator {
             world.start_operator();
@@ -147,6 +159,7 @@ impl World {
             listing_grace: Duration::from_secs(10),
             concurrency: 8,
             label_selector: Some(format!("{TEST_LABEL}={}", self.ns.name)),
+            owner_id: self.owner_id.clone(),
         };
         let ctx = Context::new(
             self.client.clone(),

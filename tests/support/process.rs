@@ -39,6 +39,7 @@ impl OperatorProcess {
                 "--label-selector",
                 &format!("{TEST_LABEL}={}", world.ns.name),
             ])
+            .args(["--owner-id", &world.owner_id])
             .args(["--metrics-address", "127.0.0.1:0"])
             .args(["--log-level", level])
             .stdin(Stdio::null())

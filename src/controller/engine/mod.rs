@@ -247,6 +247,16 @@ pub trait ManagedKind:
     /// The event note when the object goes and leaves its resource in the
     /// cloud (`Orphan`, `Observe`); `None` when there is nothing to name.
     fn orphaned_note(&self, ctx: &Context, draft: &Draft<Self::Status>) -> Option<String>;
+    /// Before a managed object goes with `deletionPolicy: Orphan`: let go of
+    /// the resource (natop's ownership tags come off, so that nothing takes
+    /// it for natop's any more). Retried until it succeeds.
+    fn orphan(
+        &self,
+        _ctx: &Context,
+        _draft: &mut Draft<Self::Status>,
+    ) -> impl Future<Output = Result<(), ReconcileError>> + Send {
+        async { Ok(()) }
+    }
     /// Forget what the controller holds for the object (it is stalled,
     /// waiting for something else, or gone).
     fn released(&self, _ctx: &Context) {}
@@ -413,10 +423,22 @@ async fn cleanup<K: ManagedKind>(
     let step = if managed.deletion == DeletionPolicy::Orphan
         || managed.management == ManagementPolicy::Observe
     {
-        if let Some(note) = object.orphaned_note(ctx, &draft) {
-            tell(ctx, object, "Orphaned", "Delete", note).await;
+        let let_go = if managed.deletion == DeletionPolicy::Orphan
+            && managed.management == ManagementPolicy::Manage
+        {
+            object.orphan(ctx, &mut draft).await
+        } else {
+            Ok(())
+        };
+        match let_go {
+            Ok(()) => {
+                if let Some(note) = object.orphaned_note(ctx, &draft) {
+                    tell(ctx, object, "Orphaned", "Delete", note).await;
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
-        Ok(None)
     } else {
         object.cleanup(ctx, &mut draft).await
     };

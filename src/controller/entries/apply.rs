@@ -10,14 +10,14 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use tracing::warn;
 
-use super::decide::{Step, decide, describe_entry, expected_create, known_id};
+use super::decide::{Adoption, Step, decide, describe_entry, expected_create, known_id};
 use super::tables::{Row, Snapshot, Turn};
 use super::target::{NoTarget, Target, gateway_gone, target};
 use super::{EntryKind, EntryStatus, WAITING, WRITE_MAX_AGE, record, writer};
 use crate::api::{ManagementPolicy, PendingCreate};
 use crate::cloud::CloudError;
 use crate::controller::Context;
-use crate::controller::engine::{Draft, was_ready};
+use crate::controller::engine::{self, Draft, was_ready};
 use crate::controller::identity::client_token;
 use crate::controller::location;
 use crate::controller::reconcile::{self, ReconcileError, key, tell};
@@ -175,7 +175,21 @@ pub(super) async fn apply<K: EntryKind>(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut step = decide(entry, &draft.status, &target.key.table, &desired, &snap);
+    let adoption = Adoption {
+        owned_table: target.owned_table,
+        claimed: claimed_by_others(entry, ctx),
+    };
+    let mut step = decide(
+        entry,
+        &draft.status,
+        &target.key.table,
+        &desired,
+        &snap,
+        &adoption,
+    );
+    if let Step::Adopt { candidate } = &step {
+        return Ok(adopt(entry, ctx, &target, &snap, candidate, draft).await);
+    }
     if let Some(row) = known_id(entry, &draft.status, &target.key.table)
         .as_deref()
         .and_then(|id| snap.get(id))
@@ -231,7 +245,14 @@ pub(super) async fn apply<K: EntryKind>(
             tracing::debug!(busy = busy.id(), "table busy");
             return Ok(Action::requeue(tables.poll_delay(&target.key)));
         }
-        step = decide(entry, &draft.status, &target.key.table, &desired, &fresh);
+        step = decide(
+            entry,
+            &draft.status,
+            &target.key.table,
+            &desired,
+            &fresh,
+            &adoption,
+        );
         if let (Step::Create { .. } | Step::Replay, Some(id)) =
             (&step, known_id(entry, &draft.status, &target.key.table))
             && confirm_missing::<K>(ctx, &target, &id).await?.is_some()
@@ -280,6 +301,43 @@ pub(super) async fn apply<K: EntryKind>(
         tables.leave(&target.key, &who);
     }
     settle(entry, ctx, &target, step, draft)
+}
+
+/// The entry ids other objects of the kind recorded or name by annotation.
+fn claimed_by_others<K: EntryKind>(entry: &K, ctx: &Context) -> Vec<String> {
+    let uid = entry.uid().unwrap_or_default();
+    engine::claims::<K>(ctx)
+        .into_iter()
+        .filter(|c| c.uid != uid)
+        .flat_map(|c| [c.recorded, c.annotated])
+        .flatten()
+        .collect()
+}
+
+/// Take `candidate`, which holds the spec's key in a table of a gateway
+/// this natop owns, matches the spec and is no other object's: record it.
+async fn adopt<K: EntryKind>(
+    entry: &K,
+    ctx: &Context,
+    target: &Target<K>,
+    snap: &Snapshot<K::Row>,
+    candidate: &str,
+    draft: &mut Draft<K::Status>,
+) -> Action {
+    let table = &target.key.table;
+    match snap.get(candidate) {
+        Some(row) => record::<K>(&mut draft.status, table, row),
+        None => draft.status.identified(table, candidate),
+    }
+    let gateway = target.gateway_id.as_deref().unwrap_or("(unknown)");
+    let note = format!(
+        "entry {candidate} in {} {table} of gateway {gateway} (which carries this natop's owner \
+         id) matches the spec and no other object claims it: adopted it",
+        K::TABLE
+    );
+    tell(ctx, entry, "Adopted", "Adopt", note.clone()).await;
+    draft.verdict = Verdict::progressing("Adopted", note);
+    Action::requeue(Duration::from_millis(200))
 }
 
 /// The object's status as the API server has it now, when it records
@@ -331,10 +389,12 @@ pub(super) fn settle<K: EntryKind>(
             draft.observed(&format!("entry {id}"), Some(message));
             Ok(Action::requeue(drift_interval))
         }
-        // Writes are handled by `write`.
-        Step::Create { .. } | Step::Claim { .. } | Step::Replay | Step::Modify { .. } => {
-            Ok(Action::requeue(Duration::from_secs(1)))
-        }
+        // Writes are handled by `write`, adoption by `adopt`.
+        Step::Create { .. }
+        | Step::Claim { .. }
+        | Step::Adopt { .. }
+        | Step::Replay
+        | Step::Modify { .. } => Ok(Action::requeue(Duration::from_secs(1))),
     }
 }
 

@@ -27,6 +27,10 @@ pub(super) enum Step {
     Create { earlier: Option<String> },
     /// Find out whether the entry holding our natural key is ours.
     Claim { candidate: String },
+    /// The entry holding our natural key, in a table of a gateway this
+    /// natop owns, matches the spec and no other object claims it: take it
+    /// as this object's (no write).
+    Adopt { candidate: String },
     /// Replay the create `status.creating` records, which differs from the
     /// one the spec now asks for, to learn which entry it made (if any).
     Replay,
@@ -101,6 +105,17 @@ pub(super) fn deleting_holder<'r, K: EntryKind>(
         .find(|r| K::has_key(desired, r) && r.status().eq_ignore_ascii_case("Deleting"))
 }
 
+/// Whether an entry found by its natural key may be adopted without a
+/// claim: the table is one of a gateway this natop's owner id marks, and
+/// `claimed` are the ids other objects claim.
+#[derive(Debug, Default)]
+pub(super) struct Adoption {
+    /// The table's gateway carries this natop's owner id.
+    pub(super) owned_table: bool,
+    /// Entry ids other objects recorded or name by annotation.
+    pub(super) claimed: Vec<String>,
+}
+
 /// What to do about `entry`, whose status is `status`, given the table
 /// `table` as `snapshot` shows it and the entry the spec asks for.
 pub(super) fn decide<K: EntryKind>(
@@ -109,6 +124,7 @@ pub(super) fn decide<K: EntryKind>(
     table: &str,
     desired: &K::Desired,
     snapshot: &Snapshot<K::Row>,
+    adoption: &Adoption,
 ) -> Step {
     let id = known_id(entry, status, table);
     let observe = entry.common().management == ManagementPolicy::Observe;
@@ -146,8 +162,16 @@ pub(super) fn decide<K: EntryKind>(
             return Step::Replay;
         }
         if let Some(candidate) = by_key() {
-            return Step::Claim {
-                candidate: candidate.id().to_string(),
+            let id = candidate.id().to_string();
+            let adoptable = adoption.owned_table
+                && status.fields().creating.is_none()
+                && !adoption.claimed.contains(&id)
+                && !locks_table(candidate.status())
+                && K::drift(desired, candidate).is_empty();
+            return if adoptable {
+                Step::Adopt { candidate: id }
+            } else {
+                Step::Claim { candidate: id }
             };
         }
         if let Some(leaving) = deleting_holder::<K>(desired, &snapshot.rows) {
@@ -363,7 +387,14 @@ mod tests {
         let desired = object.desired(&[]).unwrap();
         format!(
             "{:?}",
-            decide(object, status, TABLE, &desired, &snapshot(rows))
+            decide(
+                object,
+                status,
+                TABLE,
+                &desired,
+                &snapshot(rows),
+                &Adoption::default(),
+            )
         )
     }
 
@@ -375,6 +406,39 @@ mod tests {
         let mut row = row(id, "80", "Available");
         change(&mut row);
         row
+    }
+
+    #[test]
+    fn an_integer_port_decides_as_its_string() {
+        let int = object(
+            "80",
+            json!({"externalPort": 80, "internalPort": 8080}),
+            json!({}),
+        );
+        for (name, status, rows, expected) in [
+            (
+                "recorded and listed: in sync, not drifted",
+                status(Some("fwd-1"), None),
+                vec![row("fwd-1", "80", "Available")],
+                "InSync",
+            ),
+            (
+                "the key held by a string-port entry: claim, not create",
+                status(None, None),
+                vec![row("fwd-7", "80", "Available")],
+                "Claim { candidate: \"fwd-7\" }",
+            ),
+            (
+                "a create recorded from the string form is this spec's: no replay",
+                status(None, Some(("80", None))),
+                vec![],
+                "Create { earlier: None }",
+            ),
+        ] {
+            let step = step_of(&int, &status, rows.clone());
+            assert!(step.starts_with(expected), "{name}: {step}");
+            assert_eq!(step, step_of(&entry("80"), &status, rows), "{name}");
+        }
     }
 
     #[test]
@@ -544,6 +608,70 @@ mod tests {
         ] {
             let got = step_of(&object, &status, rows);
             assert!(got.starts_with(expected), "{name}: {got}");
+        }
+    }
+
+    #[test]
+    fn an_unclaimed_matching_entry_in_an_owned_table_is_adopted_without_a_write() {
+        let object = entry("80");
+        let desired = object.desired(&[]).unwrap();
+        let owned = Adoption {
+            owned_table: true,
+            claimed: vec![],
+        };
+        let claimed = Adoption {
+            owned_table: true,
+            claimed: vec!["fwd-7".into()],
+        };
+        let foreign_table = Adoption::default();
+        let other_ip = drifted("fwd-7", |r| r.internal_ip = "192.168.0.99".into());
+        for (name, status, adoption, rows, expected) in [
+            (
+                "owned table, unclaimed, matching: adopt",
+                status(None, None),
+                &owned,
+                vec![row("fwd-7", "80", "Available")],
+                "Adopt { candidate: \"fwd-7\" }",
+            ),
+            (
+                "another object claims it: claim (the cloud says whose)",
+                status(None, None),
+                &claimed,
+                vec![row("fwd-7", "80", "Available")],
+                "Claim { candidate: \"fwd-7\" }",
+            ),
+            (
+                "a table natop does not own: claim",
+                status(None, None),
+                &foreign_table,
+                vec![row("fwd-7", "80", "Available")],
+                "Claim { candidate: \"fwd-7\" }",
+            ),
+            (
+                "the holder differs from the spec: claim",
+                status(None, None),
+                &owned,
+                vec![other_ip],
+                "Claim { candidate: \"fwd-7\" }",
+            ),
+            (
+                "the holder is Pending: claim",
+                status(None, None),
+                &owned,
+                vec![row("fwd-7", "80", "Pending")],
+                "Claim { candidate: \"fwd-7\" }",
+            ),
+            (
+                "a create of this spec is in flight: claim proves it",
+                status(None, Some(("80", None))),
+                &owned,
+                vec![row("fwd-7", "80", "Available")],
+                "Claim { candidate: \"fwd-7\" }",
+            ),
+        ] {
+            let step = decide(&object, &status, TABLE, &desired, &snapshot(rows), adoption);
+            assert_eq!(format!("{step:?}"), expected, "{name}");
+            assert!(!step.writes() || expected.starts_with("Claim"), "{name}");
         }
     }
 

@@ -83,9 +83,11 @@ impl EntryKind for ForwardEntry {
         };
         Ok(DesiredForward {
             external_ip,
-            external_port: spec.external_port.clone(),
+            // The cloud's text, whichever form the spec used: `80` and `"80"`
+            // are the same entry, key and request.
+            external_port: spec.external_port.canonical(),
             internal_ip: spec.internal_ip.clone(),
-            internal_port: spec.internal_port.clone(),
+            internal_port: spec.internal_port.canonical(),
             protocol: spec.ip_protocol,
             name: spec.name.clone(),
             port_break: spec.port_break,
@@ -314,6 +316,83 @@ mod tests {
         assert!(ForwardEntry::has_key(&desired, &other_inside));
         assert!(!ForwardEntry::has_key(&desired, &row("81", "tcp")));
         assert!(!ForwardEntry::has_key(&desired, &row("80", "udp")));
+    }
+
+    #[test]
+    fn integer_and_string_ports_are_one_entry_in_the_clouds_text() {
+        // (spec ports, the external and internal port natop asks the cloud for)
+        for (ports, external, internal) in [
+            (
+                json!({"externalPort": 80, "internalPort": 8080}),
+                "80",
+                "8080",
+            ),
+            (
+                json!({"externalPort": "80", "internalPort": "8080"}),
+                "80",
+                "8080",
+            ),
+            (
+                json!({"externalPort": 80, "internalPort": "8080"}),
+                "80",
+                "8080",
+            ),
+            (
+                json!({"externalPort": "8000/8010", "internalPort": "9000/9010"}),
+                "8000/8010",
+                "9000/9010",
+            ),
+            (
+                json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "Any"}),
+                "Any",
+                "Any",
+            ),
+        ] {
+            let desired = entry(ports.clone()).desired(&[]).unwrap();
+            assert_eq!(
+                (
+                    desired.external_port.as_str(),
+                    desired.internal_port.as_str()
+                ),
+                (external, internal),
+                "{ports}"
+            );
+            let protocol = desired.protocol.as_str();
+            assert_eq!(
+                ForwardEntry::natural_key(&desired),
+                format!("47.1.2.3:{external}/{protocol}"),
+                "{ports}"
+            );
+            // The cloud's row for it is the entry, in sync: no drift loop.
+            let mut cloud = row(external, protocol);
+            cloud.internal_port = Some(internal.into());
+            assert!(ForwardEntry::has_key(&desired, &cloud), "{ports}");
+            assert!(
+                ForwardEntry::drift(&desired, &cloud).is_empty(),
+                "{ports}: {:?}",
+                ForwardEntry::drift(&desired, &cloud)
+            );
+        }
+        // `80` and `"80"` ask for the very same entry.
+        let int = entry(json!({"externalPort": 80, "internalPort": 8080}));
+        assert_eq!(int.desired(&[]), entry(json!({})).desired(&[]));
+        // A port the cloud lower-cases is still the spec's `Any`.
+        let any = entry(json!({"externalPort": "Any", "internalPort": "Any", "ipProtocol": "Any"}))
+            .desired(&[])
+            .unwrap();
+        let mut cloud = row("any", "any");
+        cloud.internal_port = Some("any".into());
+        assert!(ForwardEntry::has_key(&any, &cloud));
+        assert!(ForwardEntry::drift(&any, &cloud).is_empty());
+        // An integer port edited to another is drift, named in the cloud's text.
+        let moved = entry(json!({"externalPort": 80, "internalPort": 9090}))
+            .desired(&[])
+            .unwrap();
+        let drift = ForwardEntry::drift(&moved, &row("80", "tcp"));
+        assert_eq!(
+            drift,
+            vec!["internalPort is \"8080\", the spec says \"9090\"".to_string()]
+        );
     }
 
     #[test]

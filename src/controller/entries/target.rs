@@ -25,6 +25,10 @@ pub(super) struct Target<K: EntryKind> {
     pub(super) location: CloudLocation,
     /// The gateway whose table `key` names, when known.
     pub(super) gateway_id: Option<String>,
+    /// Whether that gateway is a NatGateway object's whose gateway carries
+    /// this natop's owner id: an unclaimed entry in its table that matches
+    /// the spec is this object's to adopt (a rebuilt cluster).
+    pub(super) owned_table: bool,
     /// The desired entry; `Err` says why a reference cannot be used.
     pub(super) desired: Result<K::Desired, String>,
 }
@@ -47,6 +51,7 @@ pub(super) async fn target<K: EntryKind>(
     let mut provider = common.provider.to_string();
     let mut region = common.region.map(String::from);
     let mut gateway_id = None;
+    let mut owned_table = false;
     let table = match (common.gateway, common.table) {
         (_, Some(table)) => table.to_string(),
         (Some(name), None) => {
@@ -75,6 +80,11 @@ pub(super) async fn target<K: EntryKind>(
                 }
             }
             gateway_id = gateway.status.as_ref().and_then(|s| s.id.clone());
+            owned_table = gateway
+                .status
+                .as_ref()
+                .and_then(|s| s.owner_id.as_deref())
+                .is_some_and(|owner| owner == ctx.config.owner_id);
             let ready = gateway.status.as_ref().and_then(|s| {
                 s.conditions
                     .iter()
@@ -151,6 +161,7 @@ pub(super) async fn target<K: EntryKind>(
                 client,
                 location,
                 gateway_id,
+                owned_table,
                 desired,
             }),
     )
@@ -270,6 +281,8 @@ pub(super) async fn recorded_target<K: EntryKind>(
         client,
         location: here,
         gateway_id,
+        // Deletion never adopts.
+        owned_table: false,
         desired,
     }))
 }

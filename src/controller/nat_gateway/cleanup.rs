@@ -22,6 +22,7 @@ use crate::cloud::alibaba::actions::nat_gateway::{DeleteNatGateway, NatGateway a
 use crate::cloud::alibaba::actions::snat_entry::DescribeSnatTableEntries;
 use crate::controller::Context;
 use crate::controller::engine::{self, Draft};
+use crate::controller::identity::foreign_owner;
 use crate::controller::location;
 use crate::controller::reconcile::{ReconcileError, event, key, tell};
 use crate::controller::status::Verdict;
@@ -184,6 +185,7 @@ pub(super) async fn cleanup(
         id: recorded_id,
         observe_only: false,
         adopted: false,
+        ..Subject::default()
     };
     let mut observed = CleanupObserved {
         gateway: find_gateway(&client, &subject).await?,
@@ -211,6 +213,20 @@ pub(super) async fn cleanup(
         tell(ctx, gateway, "Deleted", "Delete", gone).await;
         return Ok(None);
     };
+    let tags: Vec<(String, String)> = cloud
+        .tags
+        .iter()
+        .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+        .collect();
+    if let Some(owner) = foreign_owner(&ctx.config.owner_id, &tags) {
+        // Another operator's gateway is never deleted from here.
+        let note = format!(
+            "gateway {} belongs to the natop whose owner id is \"{owner}\": left it in the cloud",
+            cloud.nat_gateway_id
+        );
+        event(ctx, gateway, EventType::Warning, "Orphaned", "Delete", note).await;
+        return Ok(None);
+    }
     match decide_cleanup(spec, &observed) {
         CleanupStep::KeepSubscription | CleanupStep::Gone => Ok(None),
         CleanupStep::WaitForDependents { id, dependents } => {

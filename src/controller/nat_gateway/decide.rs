@@ -5,6 +5,8 @@
 //! order of the checks in [`decide`] is the gateway's whole lifecycle, and
 //! each check is a few lines that read best next to the others.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::api::EXTERNAL_ID_ANNOTATION;
@@ -17,10 +19,13 @@ use crate::cloud::alibaba::actions::nat_gateway::{
     CreateNatGateway, GetNatGatewayConvertStatusResponse, ModifyNatGatewayAttribute,
     ModifyNatGatewaySpec, NatGateway, Tag, UpdateNatGatewayNatType,
 };
-use crate::controller::identity::{OWNER_TAG, client_token};
+use crate::cloud::alibaba::actions::tag::{NAT_GATEWAY, TagResources, UnTagResources};
+use crate::controller::identity::{
+    OWNED_BY_ANOTHER_OPERATOR, Ownership, RESERVED_TAG_PREFIX, client_token, foreign_owner,
+};
 
 /// Who is asking, beside the spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subject {
     /// The object's UID (ClientToken and owner tag).
     pub uid: String,
@@ -32,6 +37,12 @@ pub struct Subject {
     pub observe_only: bool,
     /// The gateway was adopted through the annotation rather than created.
     pub adopted: bool,
+    /// The tags naming natop's owner id and the object, which every gateway
+    /// natop creates or manages carries.
+    pub ownership: Ownership,
+    /// The user's tags natop applied before (`status.tags`): a key no
+    /// longer in `spec.tags` is removed from the gateway.
+    pub applied_tags: BTreeMap<String, String>,
 }
 
 /// What the cloud shows.
@@ -65,6 +76,10 @@ pub enum Step {
     ModifySpec(ModifyNatGatewaySpec),
     /// Convert Normal → Enhanced.
     Convert(UpdateNatGatewayNatType),
+    /// Add or correct tags (natop's own and `spec.tags`).
+    Tag(TagResources),
+    /// Remove tags `spec.tags` no longer lists.
+    Untag(UnTagResources),
     /// Bind an EIP.
     Associate(AssociateEipAddress),
     /// Unbind an EIP the spec no longer lists.
@@ -106,7 +121,8 @@ pub fn decide(spec: &NatGatewaySpec, subject: &Subject, observed: &Observed) -> 
         return missing_gateway(spec, subject);
     };
     let target = Target::new(subject, gateway);
-    immutable_change(spec, gateway)
+    another_operators(&target)
+        .or_else(|| immutable_change(spec, gateway))
         .or_else(|| downgrade(spec, &target))
         .or_else(|| busy(&target, observed.conversion.as_ref()))
         .unwrap_or_else(|| {
@@ -220,10 +236,13 @@ fn create_request(spec: &NatGatewaySpec, subject: &Subject) -> CreateNatGateway 
         internet_charge_type: spec
             .internet_charge_type
             .map(|t| internet_charge_name(t).to_string()),
-        tags: vec![Tag {
-            key: OWNER_TAG.to_string(),
-            value: Some(subject.uid.clone()),
-        }],
+        tags: wanted_tags(spec, subject)
+            .into_iter()
+            .map(|(key, value)| Tag {
+                key,
+                value: Some(value),
+            })
+            .collect(),
         ..CreateNatGateway::default()
     };
     // A re-create after an out-of-band delete must not reuse the first
@@ -382,6 +401,15 @@ fn differences(spec: &NatGatewaySpec, target: &Target<'_>, eips: &[EipAddress]) 
             gateway.description
         ));
     }
+    for (key, value) in &spec.tags {
+        match cloud_tag(gateway, key) {
+            Some(have) if have == value => {}
+            Some(have) => found.push(format!(
+                "spec.tags {key} is \"{value}\", the gateway's is \"{have}\""
+            )),
+            None => found.push(format!("spec.tags {key} is not on the gateway")),
+        }
+    }
     for id in &spec.eip_allocation_ids {
         if !eips
             .iter()
@@ -410,7 +438,8 @@ fn next_write(spec: &NatGatewaySpec, target: &Target<'_>, observed: &Observed) -
     if let Some(size) = resize(spec, target.gateway) {
         return modify_spec(spec, target, size);
     }
-    attribute_change(spec, target)
+    tag_step(spec, target)
+        .or_else(|| attribute_change(spec, target))
         .or_else(|| eip_step(spec, target, &observed.eips))
         .unwrap_or(Step::InSync)
 }
@@ -506,6 +535,100 @@ fn attribute_change(spec: &NatGatewaySpec, target: &Target<'_>) -> Option<Step> 
         description: description.map(str::to_string),
         ..ModifyNatGatewayAttribute::default()
     }))
+}
+
+// --- tags --------------------------------------------------------------------
+
+/// Another operator's gateway (its owner tag names another owner id): never
+/// changed, whatever names it. Observe may still look at it.
+fn another_operators(target: &Target<'_>) -> Option<Step> {
+    if target.subject.observe_only {
+        return None;
+    }
+    let tags: Vec<(String, String)> = target
+        .gateway
+        .tags
+        .iter()
+        .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+        .collect();
+    let owner = foreign_owner(&target.subject.ownership.owner_id, &tags)?;
+    Some(invalid(
+        OWNED_BY_ANOTHER_OPERATOR,
+        format!(
+            "{} belongs to the natop whose owner id is \"{owner}\" (this one's is \"{}\"): \
+             natop never changes another owner's gateway; run this natop with --owner-id {owner} \
+             if it replaces that one, or point this object at another gateway",
+            target.id, target.subject.ownership.owner_id
+        ),
+    ))
+}
+
+/// The tags a gateway natop manages carries: natop's own (owner id, kind,
+/// object, UID) and the user's.
+fn wanted_tags(spec: &NatGatewaySpec, subject: &Subject) -> BTreeMap<String, String> {
+    let mut wanted: BTreeMap<String, String> = spec
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !subject.ownership.owner_id.is_empty() {
+        wanted.extend(
+            subject
+                .ownership
+                .tags()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
+    }
+    wanted
+}
+
+fn cloud_tag<'g>(gateway: &'g NatGateway, key: &str) -> Option<&'g str> {
+    gateway
+        .tags
+        .iter()
+        .find(|t| t.tag_key == key)
+        .map(|t| t.tag_value.as_str())
+}
+
+/// Tag what is missing or differs (one call for all), then remove what
+/// `spec.tags` no longer lists (only keys natop applied: a tag someone else
+/// put on the gateway stays).
+fn tag_step(spec: &NatGatewaySpec, target: &Target<'_>) -> Option<Step> {
+    let missing: Vec<Tag> = wanted_tags(spec, target.subject)
+        .into_iter()
+        .filter(|(k, v)| cloud_tag(target.gateway, k) != Some(v.as_str()))
+        .map(|(key, value)| Tag {
+            key,
+            value: Some(value),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Some(Step::Tag(TagResources {
+            region_id: target.region(),
+            resource_type: NAT_GATEWAY.to_string(),
+            resource_id: vec![target.id.to_string()],
+            tags: missing,
+        }));
+    }
+    let dropped: Vec<String> = target
+        .subject
+        .applied_tags
+        .keys()
+        .filter(|k| !spec.tags.contains_key(*k) && !k.starts_with(RESERVED_TAG_PREFIX))
+        .filter(|k| cloud_tag(target.gateway, k).is_some())
+        .cloned()
+        .collect();
+    (!dropped.is_empty()).then(|| {
+        Step::Untag(UnTagResources {
+            region_id: target.region(),
+            resource_type: NAT_GATEWAY.to_string(),
+            resource_id: vec![target.id.to_string()],
+            tag_key: dropped,
+            all: None,
+        })
+    })
 }
 
 // --- EIPs --------------------------------------------------------------------
@@ -636,7 +759,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::cloud::alibaba::actions::nat_gateway::{ConvertStep, NatGatewayPrivateInfo};
+    use crate::cloud::alibaba::actions::nat_gateway::{
+        ConvertStep, NatGatewayPrivateInfo, ResourceTag,
+    };
 
     const UID: &str = "0f6f3c2e-8a3b-4c1d-9e2f-123456789abc";
     const REGION: &str = "cn-hangzhou";
@@ -658,6 +783,8 @@ mod tests {
             id: Some(GW.to_string()),
             observe_only: false,
             adopted: false,
+            ownership: Ownership::new("blue", "NatGateway", "team", "gw", UID),
+            applied_tags: BTreeMap::new(),
         }
     }
 
@@ -686,8 +813,133 @@ mod tests {
             instance_charge_type: "PostPaid".to_string(),
             name: GW.to_string(),
             region_id: REGION.to_string(),
+            tags: subject()
+                .ownership
+                .tags()
+                .into_iter()
+                .map(|(k, v)| ResourceTag {
+                    tag_key: k.to_string(),
+                    tag_value: v,
+                })
+                .collect(),
             ..NatGateway::default()
         }
+    }
+
+    fn tagged(mut gateway: NatGateway, key: &str, value: &str) -> NatGateway {
+        gateway.tags.retain(|t| t.tag_key != key);
+        gateway.tags.push(ResourceTag {
+            tag_key: key.to_string(),
+            tag_value: value.to_string(),
+        });
+        gateway
+    }
+
+    #[test]
+    fn tags_natop_s_own_and_the_user_s_and_removes_only_what_natop_applied() {
+        let step = |spec_tags: Value, applied: &[(&str, &str)], gateway: NatGateway| {
+            let subject = Subject {
+                applied_tags: applied
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..subject()
+            };
+            decide(
+                &spec(json!({"tags": spec_tags})),
+                &subject,
+                &seen(gateway, vec![]),
+            )
+        };
+        let tags_of = |step: &Step| match step {
+            Step::Tag(r) => r
+                .tags
+                .iter()
+                .map(|t| format!("{}={}", t.key, t.value.clone().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+            other => panic!("not a tag step: {other:?}"),
+        };
+        // In sync: natop's tags and the user's are there.
+        let both = tagged(gateway(), "team", "payments");
+        assert_eq!(
+            step(json!({"team": "payments"}), &[], both.clone()),
+            Step::InSync
+        );
+        // A user tag missing or changed, in one call.
+        let got = step(json!({"team": "payments", "cost": "42"}), &[], gateway());
+        assert_eq!(tags_of(&got), ["cost=42", "team=payments"]);
+        let got = step(
+            json!({"team": "payments"}),
+            &[],
+            tagged(gateway(), "team", "other"),
+        );
+        assert_eq!(tags_of(&got), ["team=payments"]);
+        // natop's own tags (an older gateway, or an adopted one whose UID tag
+        // names the object it was made for).
+        let got = step(
+            json!({}),
+            &[],
+            tagged(both.clone(), "natop.dev/owner-uid", "old"),
+        );
+        assert_eq!(tags_of(&got), [format!("natop.dev/owner-uid={UID}")]);
+        let got = step(
+            json!({}),
+            &[],
+            NatGateway {
+                tags: vec![],
+                ..gateway()
+            },
+        );
+        assert_eq!(tags_of(&got).len(), 4);
+        // A key natop applied and the spec dropped goes; one someone else
+        // put there stays.
+        let extra = tagged(both.clone(), "console", "x");
+        match step(json!({}), &[("team", "payments")], extra.clone()) {
+            Step::Untag(r) => assert_eq!(r.tag_key, vec!["team".to_string()]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            step(json!({}), &[], tagged(gateway(), "console", "x")),
+            Step::InSync
+        );
+        // Observe reports a differing user tag, and writes nothing.
+        let observed = Subject {
+            observe_only: true,
+            ..subject()
+        };
+        let got = decide(
+            &spec(json!({"tags": {"team": "payments"}})),
+            &observed,
+            &seen(gateway(), vec![]),
+        );
+        assert!(
+            matches!(&got, Step::Drifted { message } if message.contains("spec.tags team")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn never_changes_another_operator_s_gateway() {
+        let foreign = tagged(gateway(), "natop.dev/owner", "green");
+        let got = decide(
+            &spec(json!({"specification": "Large"})),
+            &subject(),
+            &seen(foreign.clone(), vec![]),
+        );
+        assert_eq!(reason(&got), "OwnedByAnotherOperator");
+        assert!(
+            message(&got).contains("green") && message(&got).contains("--owner-id green"),
+            "{got:?}"
+        );
+        // Observe may look at it.
+        let observed = Subject {
+            observe_only: true,
+            ..subject()
+        };
+        assert_eq!(
+            decide(&spec(json!({})), &observed, &seen(foreign, vec![])),
+            Step::InSync
+        );
     }
 
     fn enhanced(vswitch: &str) -> NatGateway {
@@ -796,12 +1048,18 @@ mod tests {
             ),
             (None, None, None)
         );
+        let tag = |key: &str, value: &str| Tag {
+            key: key.to_string(),
+            value: Some(value.to_string()),
+        };
         assert_eq!(
             request.tags,
-            vec![Tag {
-                key: OWNER_TAG.to_string(),
-                value: Some(UID.to_string())
-            }]
+            vec![
+                tag("natop.dev/kind", "NatGateway"),
+                tag("natop.dev/object", "team/gw"),
+                tag("natop.dev/owner", "blue"),
+                tag("natop.dev/owner-uid", UID),
+            ]
         );
         let token = request.client_token.clone().unwrap();
         let without = CreateNatGateway {

@@ -23,7 +23,11 @@ use crate::cloud::alibaba::actions::eip::{DescribeEipAddresses, EipAddress};
 use crate::cloud::alibaba::actions::nat_gateway::{
     DescribeNatGateways, GetNatGatewayConvertStatus, NatGateway as CloudGateway, Tag,
 };
-use crate::controller::identity::OWNER_TAG;
+use crate::cloud::alibaba::actions::tag::{NAT_GATEWAY, UnTagResources};
+use crate::controller::identity::{
+    AMBIGUOUS_OWNERSHIP, Found, KIND_TAG, Lookup, OBJECT_TAG, OWNED_BY_ANOTHER_OPERATOR,
+    OWNER_ID_TAG, OWNER_TAG, Ownership, decide_lookup, foreign_owner,
+};
 use crate::controller::{location, ownership};
 
 const KIND: &str = "NatGateway";
@@ -85,13 +89,77 @@ impl ManagedKind for NatGateway {
             return Ok(Action::await_change());
         }
         let region = here.region.clone();
-        let subject = Subject {
-            uid: gateway.uid().unwrap_or_default(),
+        let uid = gateway.uid().unwrap_or_default();
+        let mut subject = Subject {
+            uid: uid.clone(),
             region: region.clone(),
             id: draft.known.id().map(String::from),
             observe_only: gateway.spec.management_policy == ManagementPolicy::Observe,
             adopted: draft.known.annotated.is_some(),
+            ownership: Ownership::new(
+                &ctx.config.owner_id,
+                KIND,
+                &gateway.namespace().unwrap_or_default(),
+                &gateway.name_any(),
+                &uid,
+            ),
+            applied_tags: gateway
+                .status
+                .as_ref()
+                .map(|s| s.tags.clone())
+                .unwrap_or_default(),
         };
+        let mut adopted_from_lookup = false;
+        if subject.id.is_none() && !subject.observe_only {
+            // No id: a gateway this owner id made for this object before (a
+            // lost create answer, or a cluster rebuilt from Git) is found
+            // before anything is bought.
+            match lookup(&client, &subject).await? {
+                Lookup::Create => {}
+                Lookup::Found { id, adopted } => {
+                    subject.id = Some(id);
+                    adopted_from_lookup = adopted;
+                }
+                Lookup::Ambiguous(ids) => {
+                    draft.verdict = Verdict::stalled(
+                        AMBIGUOUS_OWNERSHIP,
+                        format!(
+                            "gateways {} in {region} all carry this natop's owner id ({}) and \
+                             this object's kind and name: natop cannot tell which is this \
+                             object's; delete the extra ones, or name one with the {} annotation",
+                            ids.join(", "),
+                            ctx.config.owner_id,
+                            crate::api::EXTERNAL_ID_ANNOTATION
+                        ),
+                    );
+                    ctx.pacing.settled(&key);
+                    return Ok(Action::requeue(reconcile::drift_interval(
+                        gateway,
+                        &ctx.config,
+                    )));
+                }
+                Lookup::Foreign { owner, ids } => {
+                    draft.verdict = Verdict::stalled(
+                        OWNED_BY_ANOTHER_OPERATOR,
+                        format!(
+                            "gateway {} in {region} was made for this object ({KIND} {}) by the \
+                             natop whose owner id is \"{owner}\"; this one's is \"{}\": natop \
+                             never adopts another owner's gateway, and buys no second one beside \
+                             it. If this cluster replaces that one, run natop with --owner-id \
+                             {owner}",
+                            ids.join(", "),
+                            subject.ownership.object,
+                            ctx.config.owner_id,
+                        ),
+                    );
+                    ctx.pacing.settled(&key);
+                    return Ok(Action::requeue(reconcile::drift_interval(
+                        gateway,
+                        &ctx.config,
+                    )));
+                }
+            }
+        }
         let wants_enhanced = gateway.spec.nat_type == crate::api::nat_gateway::NatType::Enhanced;
         let observed = observe(
             &client,
@@ -113,8 +181,42 @@ impl ManagedKind for NatGateway {
             ctx.pacing.settled(&key);
             return Ok(Action::await_change());
         }
+        if !subject.observe_only
+            && let Some(found) = &observed.gateway
+            && let Some(owner) = foreign_owner(&ctx.config.owner_id, &tag_pairs(found))
+        {
+            // Another operator's: nothing of it goes into this object's status
+            // (so that deleting this object never deletes it).
+            draft.verdict = Verdict::stalled(
+                OWNED_BY_ANOTHER_OPERATOR,
+                format!(
+                    "gateway {} belongs to the natop whose owner id is \"{owner}\" (this one's is \
+                     \"{}\"): natop never adopts or changes another owner's gateway; run this \
+                     natop with --owner-id {owner} if it replaces that one",
+                    found.nat_gateway_id, ctx.config.owner_id
+                ),
+            );
+            ctx.pacing.settled(&key);
+            return Ok(Action::await_change());
+        }
         draft.status.location = Some(here);
-        record_observed(&mut draft.status, observed.gateway.as_ref());
+        let managed_keys: Vec<String> = gateway
+            .spec
+            .tags
+            .keys()
+            .chain(subject.applied_tags.keys())
+            .cloned()
+            .collect();
+        record_observed(&mut draft.status, observed.gateway.as_ref(), &managed_keys);
+        if adopted_from_lookup && let Some(found) = &observed.gateway {
+            let note = format!(
+                "gateway {} carries this natop's owner id ({}) and was made for {KIND} {} \
+                 before (the object was re-created, e.g. in a rebuilt cluster): adopted it",
+                found.nat_gateway_id, ctx.config.owner_id, subject.ownership.object
+            );
+            info!(id = %found.nat_gateway_id, "NatGateway adopted by owner id");
+            reconcile::tell(ctx, gateway, "Adopted", "Adopt", note).await;
+        }
         record_conversion(&mut draft.status, observed.conversion.as_ref());
         let step = decide::decide(&gateway.spec, &subject, &observed);
         if matches!(step, Step::Create(_)) && recorded.is_none() {
@@ -134,6 +236,56 @@ impl ManagedKind for NatGateway {
             gateway, ctx, &client, &subject, &observed, step, was_ready, draft,
         )
         .await
+    }
+
+    /// Orphaned: natop's ownership tags come off the gateway (another
+    /// owner's, or one already gone, is left as it is), so that it is no
+    /// longer reported as natop's nor adopted by a later object.
+    async fn orphan(
+        &self,
+        ctx: &Context,
+        draft: &mut Draft<NatGatewayStatus>,
+    ) -> Result<(), ReconcileError> {
+        let (Some(id), Some(at)) = (draft.status.id.clone(), draft.status.location.clone()) else {
+            return Ok(());
+        };
+        let client =
+            match engine::alibaba(ctx, KIND, None, &at.provider_config, Some(&at.region)).await? {
+                Ok((client, _)) => client,
+                // The ProviderConfig is gone or broken: nothing can be untagged.
+                Err(_) => return Ok(()),
+            };
+        let by_id = DescribeNatGateways {
+            region_id: at.region.clone(),
+            nat_gateway_id: Some(id.clone()),
+            ..Default::default()
+        };
+        let Some(found) = describe_first(&client, &by_id)
+            .await?
+            .filter(|g| g.nat_gateway_id == id)
+        else {
+            return Ok(());
+        };
+        let tags = tag_pairs(&found);
+        let ours = tags
+            .iter()
+            .any(|(k, v)| k == OWNER_ID_TAG && *v == ctx.config.owner_id);
+        if !ours {
+            return Ok(());
+        }
+        client
+            .call(&UnTagResources {
+                region_id: at.region.clone(),
+                resource_type: NAT_GATEWAY.to_string(),
+                resource_id: vec![id],
+                tag_key: [OWNER_ID_TAG, KIND_TAG, OBJECT_TAG, OWNER_TAG]
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect(),
+                all: None,
+            })
+            .await?;
+        Ok(())
     }
 
     /// Deletion: unbind natop's EIPs, delete, and wait until gone. `None` when
@@ -285,6 +437,29 @@ async fn perform(
                 format!("converting gateway {} to {}", r.nat_gateway_id, r.nat_type),
             )
         }
+        Step::Tag(r) => {
+            client.call(&r).await?;
+            let keys: Vec<&str> = r.tags.iter().map(|t| t.key.as_str()).collect();
+            (
+                "Update",
+                format!(
+                    "tagged gateway {} ({})",
+                    r.resource_id.join(","),
+                    keys.join(", ")
+                ),
+            )
+        }
+        Step::Untag(r) => {
+            client.call(&r).await?;
+            (
+                "Update",
+                format!(
+                    "removed tags {} from gateway {}",
+                    r.tag_key.join(", "),
+                    r.resource_id.join(",")
+                ),
+            )
+        }
         Step::Associate(r) => {
             client.call(&r).await?;
             (
@@ -418,12 +593,81 @@ async fn describe_first(
     }
 }
 
-/// Copy what the cloud shows into the status.
-fn record_observed(status: &mut NatGatewayStatus, gateway: Option<&CloudGateway>) {
+/// A gateway's tags as key and value.
+fn tag_pairs(gateway: &CloudGateway) -> Vec<(String, String)> {
+    gateway
+        .tags
+        .iter()
+        .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+        .collect()
+}
+
+/// Look for gateways whose tags name this object's kind and
+/// `namespace/name` (every page), confirm each by reading it alone, and
+/// decide whose they are.
+async fn lookup(client: &AlibabaClient, subject: &Subject) -> Result<Lookup, ReconcileError> {
+    let request = DescribeNatGateways {
+        region_id: subject.region.clone(),
+        tags: subject
+            .ownership
+            .identity_tags()
+            .into_iter()
+            .map(|(key, value)| Tag {
+                key: key.to_string(),
+                value: Some(value),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let listed = match client.describe_all(&request).await {
+        Ok(found) => found,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut found = Vec::new();
+    for candidate in listed {
+        let by_id = DescribeNatGateways {
+            region_id: subject.region.clone(),
+            nat_gateway_id: Some(candidate.nat_gateway_id.clone()),
+            ..Default::default()
+        };
+        // A listing is no proof: only what a read of the one gateway shows.
+        if let Some(g) = describe_first(client, &by_id)
+            .await?
+            .filter(|g| g.nat_gateway_id == candidate.nat_gateway_id)
+        {
+            found.push(Found {
+                id: g.nat_gateway_id.clone(),
+                tags: tag_pairs(&g),
+                leaving: g.status == "Deleting",
+            });
+        }
+    }
+    Ok(decide_lookup(&subject.ownership, &found))
+}
+
+/// Copy what the cloud shows into the status; `managed_keys` are the user
+/// tag keys natop applies (or applied).
+fn record_observed(
+    status: &mut NatGatewayStatus,
+    gateway: Option<&CloudGateway>,
+    managed_keys: &[String],
+) {
     let Some(g) = gateway else {
         status.status = None;
         return;
     };
+    status.owner_id = g
+        .tags
+        .iter()
+        .find(|t| t.tag_key == OWNER_ID_TAG)
+        .map(|t| t.tag_value.clone());
+    status.tags = g
+        .tags
+        .iter()
+        .filter(|t| managed_keys.contains(&t.tag_key))
+        .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
+        .collect();
     status.id = Some(g.nat_gateway_id.clone());
     status.forward_table_id = g.forward_table_ids.first().cloned();
     status.snat_table_id = g.snat_table_ids.first().cloned();

@@ -8,3 +8,4 @@ pub mod ipv6;
 pub mod nat_gateway;
 pub mod snat_entry;
 pub mod sts;
+pub mod tag;

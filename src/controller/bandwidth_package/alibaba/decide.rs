@@ -42,6 +42,88 @@ pub fn decide(spec: &AlibabaBandwidthPackage, input: &Input) -> Step {
     }
 }
 
+/// What a look-up of the packages on a gateway this natop owns says for an
+/// object with nothing recorded (a cluster rebuilt from Git): the legacy
+/// package API takes no tags, so a package is this object's when it is on
+/// the object's gateway, no other object claims it, and it is what the spec
+/// describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adoptable {
+    /// None is left for this object: buy one.
+    None,
+    /// This one: adopt it.
+    One(String),
+    /// Another object with the same spec on the gateway has a create in
+    /// flight whose package is not recorded yet: it cannot be told from a
+    /// package to adopt, so look again soon.
+    Wait,
+}
+
+/// Where the object stands among the objects on its gateway that ask for
+/// the same package and have none recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Queue {
+    /// How many of them come first (oldest first, then by name).
+    pub rank: usize,
+    /// Whether one of them has a create in flight.
+    pub in_flight: bool,
+}
+
+/// Which of `on_gateway` (the packages of the object's gateway) this object
+/// adopts: those that fit `spec` and are not among `claimed` (the ids other
+/// objects recorded or name), oldest first, are paired in order with the
+/// objects that ask for the same package (`queue`), so that two objects
+/// never take the same one, whatever order they are reconciled in.
+pub fn adoptable(
+    spec: &AlibabaBandwidthPackage,
+    on_gateway: &[CloudPackage],
+    claimed: &[String],
+    queue: &Queue,
+) -> Adoptable {
+    if queue.in_flight {
+        return Adoptable::Wait;
+    }
+    let mut fits: Vec<&CloudPackage> = on_gateway
+        .iter()
+        .filter(|p| !claimed.contains(&p.bandwidth_package_id))
+        .filter(|p| p.isp.is_empty() || p.isp == spec.isp.as_str())
+        .filter(|p| {
+            p.internet_charge_type.is_empty()
+                || p.internet_charge_type == spec.internet_charge_type.as_str()
+        })
+        .filter(|p| spec.zone.as_ref().is_none_or(|z| *z == p.zone_id))
+        .filter(|p| p.status != "Deleting" && p.bandwidth == Some(spec.bandwidth))
+        .filter(|p| p.public_ip_addresses.len() == spec.ip_count as usize)
+        .filter(|p| spec.name.as_ref().is_none_or(|n| *n == p.name))
+        .filter(|p| {
+            spec.description
+                .as_ref()
+                .is_none_or(|d| *d == p.description)
+        })
+        .collect();
+    fits.sort_by(|a, b| {
+        (&a.creation_time, &a.bandwidth_package_id)
+            .cmp(&(&b.creation_time, &b.bandwidth_package_id))
+    });
+    fits.get(queue.rank).map_or(Adoptable::None, |p| {
+        Adoptable::One(p.bandwidth_package_id.clone())
+    })
+}
+
+/// Whether two objects ask for the same package (so that one could take
+/// the other's).
+pub fn same_package(a: &AlibabaBandwidthPackage, b: &AlibabaBandwidthPackage) -> bool {
+    a.nat_gateway_ref == b.nat_gateway_ref
+        && a.nat_gateway_id == b.nat_gateway_id
+        && a.bandwidth == b.bandwidth
+        && a.ip_count == b.ip_count
+        && a.name == b.name
+        && a.description == b.description
+        && a.zone == b.zone
+        && a.isp == b.isp
+        && a.internet_charge_type == b.internet_charge_type
+}
+
 /// What deletion knows before it decides.
 #[derive(Debug, Clone, Default)]
 pub struct CleanupInput {
@@ -199,6 +281,139 @@ pub fn changes(spec: &AlibabaBandwidthPackage, cloud: &CloudPackage) -> Step {
 /// `Idle` (or `Available`, as one reference spells it): used by no entry.
 pub fn is_idle(using_status: &str) -> bool {
     using_status.eq_ignore_ascii_case("idle") || using_status.eq_ignore_ascii_case("available")
+}
+
+#[cfg(test)]
+mod adoption_tests {
+    use super::*;
+    use crate::cloud::alibaba::actions::bandwidth_package::PublicIpAddress;
+
+    fn spec() -> AlibabaBandwidthPackage {
+        serde_json::from_value(serde_json::json!({
+            "natGatewayRef": {"name": "gw"}, "bandwidth": 10, "ipCount": 2
+        }))
+        .unwrap()
+    }
+
+    fn package(id: &str, bandwidth: u32, ips: usize) -> CloudPackage {
+        CloudPackage {
+            bandwidth_package_id: id.into(),
+            bandwidth: Some(bandwidth),
+            status: "Available".into(),
+            public_ip_addresses: (0..ips)
+                .map(|n| PublicIpAddress {
+                    allocation_id: format!("{id}-ip{n}"),
+                    ip_address: format!("47.0.0.{n}"),
+                    using_status: "Available".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn packages_on_an_owned_gateway_are_paired_with_the_objects_asking_for_them() {
+        let claimed = vec!["bwp-2".to_string()];
+        let first = Queue::default();
+        let second = Queue {
+            rank: 1,
+            in_flight: false,
+        };
+        let waiting = Queue {
+            rank: 0,
+            in_flight: true,
+        };
+        let aged = |id: &str, at: &str| CloudPackage {
+            creation_time: at.into(),
+            ..package(id, 10, 2)
+        };
+        for (name, on_gateway, queue, want) in [
+            ("nothing there", vec![], &first, Adoptable::None),
+            (
+                "one that fits",
+                vec![package("bwp-1", 10, 2)],
+                &first,
+                Adoptable::One("bwp-1".into()),
+            ),
+            (
+                "another bandwidth",
+                vec![package("bwp-1", 20, 2)],
+                &first,
+                Adoptable::None,
+            ),
+            (
+                "other IPs",
+                vec![package("bwp-1", 10, 3)],
+                &first,
+                Adoptable::None,
+            ),
+            (
+                "claimed by another object",
+                vec![package("bwp-2", 10, 2)],
+                &first,
+                Adoptable::None,
+            ),
+            (
+                "one fits, one is claimed",
+                vec![package("bwp-1", 10, 2), package("bwp-2", 10, 2)],
+                &first,
+                Adoptable::One("bwp-1".into()),
+            ),
+            (
+                "two fit: the first object takes the older",
+                vec![aged("bwp-3", "2026-01-02"), aged("bwp-1", "2026-01-01")],
+                &first,
+                Adoptable::One("bwp-1".into()),
+            ),
+            (
+                "two fit: the second object takes the younger",
+                vec![aged("bwp-3", "2026-01-02"), aged("bwp-1", "2026-01-01")],
+                &second,
+                Adoptable::One("bwp-3".into()),
+            ),
+            (
+                "one fits, and the second object finds none left",
+                vec![package("bwp-1", 10, 2)],
+                &second,
+                Adoptable::None,
+            ),
+            (
+                "another object's create is in flight",
+                vec![package("bwp-1", 10, 2)],
+                &waiting,
+                Adoptable::Wait,
+            ),
+            (
+                "one being deleted does not fit",
+                vec![CloudPackage {
+                    status: "Deleting".into(),
+                    ..package("bwp-1", 10, 2)
+                }],
+                &first,
+                Adoptable::None,
+            ),
+            (
+                "the spec sets no name: any name fits",
+                vec![CloudPackage {
+                    name: "other".into(),
+                    ..package("bwp-1", 10, 2)
+                }],
+                &first,
+                Adoptable::One("bwp-1".into()),
+            ),
+        ] {
+            assert_eq!(
+                adoptable(&spec(), &on_gateway, &claimed, queue),
+                want,
+                "{name}"
+            );
+        }
+        let mut other = spec();
+        assert!(same_package(&spec(), &other));
+        other.bandwidth = 20;
+        assert!(!same_package(&spec(), &other));
+    }
 }
 
 #[cfg(test)]

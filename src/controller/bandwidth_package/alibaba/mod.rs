@@ -29,7 +29,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
 pub use self::cleanup::cleanup;
-use self::decide::{Input, Step, decide};
+use self::decide::{Adoptable, Input, Queue, Step, adoptable, decide, same_package};
 use super::KIND;
 use crate::api::bandwidth_package::BandwidthPackageStatus;
 use crate::api::bandwidth_package::{
@@ -44,7 +44,7 @@ use crate::cloud::alibaba::actions::bandwidth_package::{
     ModifyBandwidthPackageSpec, RemoveBandwidthPackageIps,
 };
 use crate::controller::Context;
-use crate::controller::engine::Draft;
+use crate::controller::engine::{self, Draft};
 use crate::controller::identity::client_token;
 use crate::controller::reconcile::{self, ReconcileError, key, tell};
 use crate::controller::status::{Verdict, apply_status_unchanged_since};
@@ -107,6 +107,64 @@ pub(super) async fn gateway_id(
             format!("NatGateway {} does not exist (yet)", reference.name),
         )),
     })
+}
+
+/// Where `package` stands among the other objects on its gateway that ask
+/// for the same package and have none recorded (oldest first).
+fn queue(package: &BandwidthPackage, spec: &AlibabaBandwidthPackage, ctx: &Context) -> Queue {
+    let Some(store) = ctx.stores.get::<BandwidthPackage>() else {
+        return Queue::default();
+    };
+    let namespace = package.namespace();
+    let uid = package.uid();
+    let me = (package.creation_timestamp(), package.name_any());
+    let mut queue = Queue::default();
+    for guard in store.state() {
+        let Ok(other) = guard.0.as_ref() else {
+            continue;
+        };
+        let status = other.status.clone().unwrap_or_default();
+        let asks = other.uid() != uid
+            && other.namespace() == namespace
+            && other.metadata.deletion_timestamp.is_none()
+            && status.id.is_none()
+            && other
+                .spec
+                .alibaba
+                .as_ref()
+                .is_some_and(|theirs| same_package(spec, theirs));
+        if !asks {
+            continue;
+        }
+        queue.in_flight |= status.status.as_deref() == Some(ORDERING);
+        if (other.creation_timestamp(), other.name_any()) < me {
+            queue.rank += 1;
+        }
+    }
+    queue
+}
+
+/// Whether the package's gateway is a NatGateway object's whose gateway
+/// carries this natop's owner id.
+async fn gateway_owned(
+    package: &BandwidthPackage,
+    spec: &AlibabaBandwidthPackage,
+    ctx: &Context,
+) -> Result<bool, ReconcileError> {
+    let Some(reference) = &spec.nat_gateway_ref else {
+        return Ok(false);
+    };
+    let api: Api<NatGateway> =
+        Api::namespaced(ctx.client.clone(), &package.namespace().unwrap_or_default());
+    let gateway = match api.get_opt(&reference.name).await {
+        Ok(found) => found,
+        Err(kube::Error::SerdeError(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(gateway
+        .and_then(|g| g.status)
+        .and_then(|s| s.owner_id)
+        .is_some_and(|owner| owner == ctx.config.owner_id))
 }
 
 pub(super) async fn describe(
@@ -427,6 +485,50 @@ async fn create(
             return Ok(Action::requeue(WAITING));
         }
     };
+    if earlier.is_none() && gateway_owned(package, spec, ctx).await? {
+        // Nothing recorded, on a gateway this natop owns: a package made
+        // for this object before (a cluster rebuilt from Git) is adopted
+        // rather than bought again.
+        let on_gateway = client
+            .describe_all(&DescribeBandwidthPackages {
+                region_id: region.to_string(),
+                nat_gateway_id: Some(gateway.clone()),
+                ..Default::default()
+            })
+            .await?;
+        let uid = package.uid().unwrap_or_default();
+        let claimed: Vec<String> = engine::claims::<BandwidthPackage>(ctx)
+            .into_iter()
+            .filter(|c| c.uid != uid)
+            .flat_map(|c| [c.recorded, c.annotated])
+            .flatten()
+            .collect();
+        match adoptable(spec, &on_gateway, &claimed, &queue(package, spec, ctx)) {
+            Adoptable::None => {}
+            Adoptable::One(id) => {
+                if let Some(cloud) = on_gateway.iter().find(|p| p.bandwidth_package_id == id) {
+                    record(draft, cloud);
+                }
+                let note = format!(
+                    "package {id} on gateway {gateway} (which carries this natop's owner id) \
+                     is what the spec describes and no other object claims it: adopted it"
+                );
+                tell(ctx, package, "Adopted", "Adopt", note.clone()).await;
+                draft.verdict = Verdict::progressing("Adopted", note);
+                return Ok(Action::requeue(Duration::from_millis(200)));
+            }
+            Adoptable::Wait => {
+                draft.verdict = Verdict::progressing(
+                    "Queued",
+                    format!(
+                        "another object asking for the same package on gateway {gateway} is \
+                         buying one: looking again once its package is recorded"
+                    ),
+                );
+                return Ok(Action::requeue(Duration::from_secs(2)));
+            }
+        }
+    }
     // Recorded before the call: should natop stop before it records the id,
     // a delete replays this create (same token) to learn which package it
     // made, instead of concluding there is none.

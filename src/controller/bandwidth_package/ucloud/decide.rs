@@ -143,6 +143,30 @@ pub fn find_bought<'a>(
         .min_by_key(|p| (p.create_time, p.bandwidth_package_id.clone()))
 }
 
+/// A package no object claims that gives what `spec` asks for and has not
+/// ended: on the EIP, with the bandwidth, for the spec's hours, starting
+/// when the spec says (any start when it says none).
+pub fn find_running<'a>(
+    packages: &'a [CloudPackage],
+    spec: &UCloudBandwidthPackage,
+    now: i64,
+    claimed: &[String],
+) -> Option<&'a CloudPackage> {
+    let start = spec.enable_time.as_ref().map(seconds);
+    packages
+        .iter()
+        .filter(|p| {
+            p.eip_id == spec.eip_id
+                && p.bandwidth == Some(spec.bandwidth)
+                && p.enable_time.is_some()
+                && start.is_none_or(|s| p.enable_time == Some(s))
+                && p.disable_time.zip(p.enable_time).map(|(d, e)| d - e) == Some(duration_s(spec))
+                && p.disable_time.is_some_and(|d| !ended(now, d))
+                && !claimed.contains(&p.bandwidth_package_id)
+        })
+        .min_by_key(|p| (p.create_time, p.bandwidth_package_id.clone()))
+}
+
 /// What a reconcile knows before it decides.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
@@ -274,7 +298,7 @@ pub struct PurchaseInput {
     pub packages: Vec<CloudPackage>,
     /// The service's clock, seconds.
     pub now: i64,
-    /// Packages other objects recorded (read only when a window is recorded).
+    /// Packages other objects recorded.
     pub claimed: Vec<String>,
     /// Whether an earlier purchase missing from the listing is looked for
     /// again (see [`keep_looking`]).
@@ -328,6 +352,16 @@ pub fn decide_purchase(spec: &UCloudBandwidthPackage, input: &PurchaseInput) -> 
         if recorded.status.as_deref() == Some(PURCHASING) && input.within_grace {
             return Purchase::Confirming;
         }
+    }
+    if recorded.enable_time.is_none()
+        && let Some(found) = find_running(&input.packages, spec, now, &input.claimed)
+    {
+        // Nothing recorded (a cluster rebuilt from Git), and a package no
+        // object claims is what the spec asks for: the one bought for it
+        // before. UCloud's packages carry no tags; the EIP, the bandwidth
+        // and the window (the spec's start, or any start for as many hours
+        // that has not ended) are their identity.
+        return Purchase::Adopt(found.clone());
     }
     // Nothing was bought for this object: choose the window (recorded before
     // buying, so that a lost answer is found again by that window).
@@ -751,6 +785,59 @@ mod tests {
                 Purchase::Buy {
                     enable: NOW,
                     disable: NOW + 2 * HOUR,
+                },
+            ),
+            (
+                "nothing recorded, a running package on the EIP no object claims: adopt it",
+                purchase(
+                    &spec(None),
+                    status(None, None, None),
+                    vec![listed("bwp-9", NOW - HOUR, 2)],
+                    &[],
+                    false,
+                ),
+                Purchase::Adopt(listed("bwp-9", NOW - HOUR, 2)),
+            ),
+            (
+                "nothing recorded, the running package is another object's: buy",
+                purchase(
+                    &spec(None),
+                    status(None, None, None),
+                    vec![listed("bwp-9", NOW - HOUR, 2)],
+                    &["bwp-9"],
+                    false,
+                ),
+                Purchase::Buy {
+                    enable: NOW,
+                    disable: NOW + 2 * HOUR,
+                },
+            ),
+            (
+                "nothing recorded, a package for other hours: buy",
+                purchase(
+                    &spec(None),
+                    status(None, None, None),
+                    vec![listed("bwp-9", NOW - HOUR, 3)],
+                    &[],
+                    false,
+                ),
+                Purchase::Buy {
+                    enable: NOW,
+                    disable: NOW + 2 * HOUR,
+                },
+            ),
+            (
+                "nothing recorded, the spec's start differs from the package's: buy",
+                purchase(
+                    &spec(Some(NOW + HOUR)),
+                    status(None, None, None),
+                    vec![listed("bwp-9", NOW - HOUR, 2)],
+                    &[],
+                    false,
+                ),
+                Purchase::Buy {
+                    enable: NOW + HOUR,
+                    disable: NOW + 3 * HOUR,
                 },
             ),
             (

@@ -311,8 +311,8 @@ async fn create(
     if recorded.id.is_none() && recorded.expired != Some(true) {
         input.packages = list(client, region).await?;
         input.now = client.server_now().as_second();
+        input.claimed = claimed_by_others(package, ctx).await?;
         if recorded.enable_time.is_some() {
-            input.claimed = claimed_by_others(package, ctx).await?;
             input.within_grace = within_grace(package, ctx);
         }
     }
@@ -326,10 +326,19 @@ async fn create(
             let id = found.bandwidth_package_id.clone();
             draft.status = recorded;
             record(draft, &found, phase_of(&found, input.now));
-            let note = format!(
-                "found package {id}, bought by an earlier attempt whose answer was lost; \
-                 recorded it"
-            );
+            let note = if input.recorded.enable_time.is_some() {
+                format!(
+                    "found package {id}, bought by an earlier attempt whose answer was lost; \
+                     recorded it"
+                )
+            } else {
+                format!(
+                    "package {id} on EIP {} gives what the spec asks for and no other object \
+                     claims it (made for this object before, e.g. in a rebuilt cluster): \
+                     adopted it",
+                    spec.eip_id
+                )
+            };
             tell(ctx, package, "Adopted", "Create", note.clone()).await;
             draft.verdict = Verdict::progressing("Creating", note);
             return Ok(Action::requeue(Duration::from_millis(100)));

@@ -6,7 +6,7 @@ use super::{
     place_in_vswitch, start_transition, value_not_supported,
 };
 use crate::cloud::alibaba::actions::nat_gateway::{
-    CreateNatGateway, CreateNatGatewayResponse, NatGateway, ResourceTag,
+    CreateNatGateway, CreateNatGatewayResponse, NatGateway, ResourceTag, Tag,
 };
 use crate::emulator::ApiError;
 use crate::emulator::alibaba::bandwidth_package::{
@@ -54,7 +54,7 @@ pub(super) fn create_nat_gateway(
         given(&req.eip_bind_mode),
         &["MULTI_BINDED", "NAT"],
     )?;
-    let tags = tags_of(&req)?;
+    let tags = tags_of(&req.tags)?;
     check_legacy_packages(ctx, &req)?;
     let vswitch = vswitch_for_create(region, vpc, given(&req.vswitch_id), &nat_type)?;
     let private_info = match vswitch {
@@ -210,10 +210,16 @@ fn expiry(now_ms: i64, months: u32) -> String {
         .unwrap_or_default()
 }
 
-/// Tags of a new gateway (`Tag.N.Key` must not be empty or reserved).
-fn tags_of(req: &CreateNatGateway) -> Result<Vec<ResourceTag>, ApiError> {
-    req.tags
-        .iter()
+/// Tags as given (`Tag.N.Key` must not be empty or reserved; at most 20).
+pub(super) fn tags_of(tags: &[Tag]) -> Result<Vec<ResourceTag>, ApiError> {
+    if tags.len() > 20 {
+        return Err(ApiError::new(
+            400,
+            "QuotaExceed.TagNum",
+            "The number of tags on the resource exceeds the quota (20).",
+        ));
+    }
+    tags.iter()
         .map(|t| {
             let key = t.key.as_str();
             let reserved = key.starts_with("aliyun") || key.starts_with("acs:");
@@ -223,6 +229,17 @@ fn tags_of(req: &CreateNatGateway) -> Result<Vec<ResourceTag>, ApiError> {
                     400,
                     "InvalidTagKey.Malformed",
                     "The specified Tag.n.Key is not valid.",
+                ));
+            }
+            let value = t.value.clone().unwrap_or_default();
+            if value.chars().count() > 128
+                || value.contains("http://")
+                || value.contains("https://")
+            {
+                return Err(ApiError::new(
+                    400,
+                    "InvalidTagValue.Malformed",
+                    "The specified Tag.n.Value is not valid.",
                 ));
             }
             Ok(ResourceTag {

@@ -16,6 +16,7 @@ mod create;
 mod delete;
 mod describe;
 mod modify;
+mod tag;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -31,9 +32,11 @@ use crate::cloud::alibaba::actions::nat_gateway::{
     ListEnhanhcedNatGatewayAvailableZones, ModifyNatGatewayAttribute, ModifyNatGatewaySpec,
     NatGateway, NatGatewayPrivateInfo, UpdateNatGatewayNatType,
 };
+use crate::cloud::alibaba::actions::tag::{TagResources, UnTagResources};
 use crate::emulator::ApiError;
 use crate::emulator::fixture::{AlibabaRegion, VSwitch, Vpc};
 use crate::emulator::state::{AlibabaRegionState, Effect, Record, Transition};
+use create::tags_of;
 
 /// Gateway sizes, smallest first.
 const SPECS: &[&str] = &["Small", "Middle", "Large", "XLarge.1"];
@@ -60,6 +63,8 @@ pub const SERVED: &[Served] = &[
         GetNatGatewayConvertStatus,
         convert::get_nat_gateway_convert_status
     ),
+    serve!(TagResources, tag::tag_resources),
+    serve!(UnTagResources, tag::untag_resources),
 ];
 
 // ---------------------------------------------------------------------------
