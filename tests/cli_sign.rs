@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 fn natop(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_natop"))
         .args(args)
+        .env_remove("NATOP_SIGN_SECRET")
+        .env_remove("NATOP_SIGN_PRIVATE_KEY")
         .output()
         .expect("natop runs")
 }
@@ -84,6 +86,82 @@ fn ucloud_public_vector() {
     ]);
     assert!(out.status.success());
     assert_eq!(last_line(&out), "cba5cf5ec4d4233d206b1b54951e3787350a642f");
+}
+
+/// `natop sign` with `input` on standard input and `env` set (and no
+/// NATOP_SIGN_* variable inherited).
+fn natop_with(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_natop"))
+        .args(args)
+        .env_remove("NATOP_SIGN_SECRET")
+        .env_remove("NATOP_SIGN_PRIVATE_KEY")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("natop runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    child.wait_with_output().expect("natop ends")
+}
+
+#[test]
+fn keys_come_from_the_environment_or_standard_input_and_never_need_argv() {
+    let mut args = vec!["sign", "alibaba", "--method", "GET"];
+    args.extend(VECTOR);
+    let by_argument = {
+        let mut with = vec![
+            "sign",
+            "alibaba",
+            "--secret",
+            "testsecret",
+            "--method",
+            "GET",
+        ];
+        with.extend(VECTOR);
+        last_line(&natop_with(&with, &[], ""))
+    };
+    let by_env = natop_with(&args, &[("NATOP_SIGN_SECRET", "testsecret")], "");
+    assert!(by_env.status.success(), "{by_env:?}");
+    assert_eq!(last_line(&by_env), by_argument);
+    let mut stdin_args = args.clone();
+    stdin_args.insert(2, "--secret-stdin");
+    let by_stdin = natop_with(&stdin_args, &[], "testsecret\n");
+    assert!(by_stdin.status.success(), "{by_stdin:?}");
+    assert_eq!(last_line(&by_stdin), by_argument);
+    // Nothing on standard input: a clear error, no signature with an empty key.
+    let none = natop_with(&stdin_args, &[], "");
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no AccessKeySecret"));
+    // UCloud's private key too.
+    let ucloud = [
+        "sign",
+        "ucloud",
+        "--private-key-stdin",
+        "A=b",
+        "PublicKey=p",
+    ];
+    let piped = natop_with(&ucloud, &[], "k\n");
+    let env = natop_with(
+        &["sign", "ucloud", "A=b", "PublicKey=p"],
+        &[("NATOP_SIGN_PRIVATE_KEY", "k")],
+        "",
+    );
+    assert!(piped.status.success() && env.status.success());
+    assert_eq!(last_line(&piped), last_line(&env));
+    // The help never shows the variable's value.
+    let help = natop_with(
+        &["sign", "alibaba", "--help"],
+        &[("NATOP_SIGN_SECRET", "do-not-show")],
+        "",
+    );
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("do-not-show"));
 }
 
 #[test]

@@ -7,7 +7,8 @@
 use crate::support::cloud::{cloud, eip, fixture, vpc};
 use crate::support::cluster::{TIMEOUT, TestNamespace, emulator_admin, emulator_put, wait_for};
 use crate::support::objects::{
-    condition, create_in, message_of, ready, wait_gone, wait_ready, wait_reason_any_generation,
+    condition, create_in, merged, message_of, ready, wait_gone, wait_ready,
+    wait_reason_any_generation,
 };
 use crate::support::operator::World;
 use k8s_openapi::api::core::v1::Secret;
@@ -512,5 +513,141 @@ async fn a_404_proxy_during_deletion_is_never_taken_for_gone() {
     );
     delete(&gateways, "gw").await;
     wait_gone(&gateways, "gw").await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
+    let mut world = World::start("tenant-a").await;
+    let team_b = TestNamespace::create(&world.client, "tenant-b").await;
+    world.kill_operator().await;
+    world.start_operator_watching(vec![world.ns.name.clone(), team_b.name.clone()]);
+    let team_a = world.ns.name.clone();
+    let (eip0, ip0) = eip(0);
+    let gateways_a: Api<NatGateway> = create_in(
+        &world,
+        &team_a,
+        "NatGateway",
+        "prod",
+        json!({}),
+        json!({"vpcId": vpc(), "eipAllocationIds": [eip0]}),
+    )
+    .await;
+    let prod = wait_for("prod Ready with its EIP", TIMEOUT, || async {
+        let gw = gateways_a.get("prod").await.ok()?;
+        (ready(&gw) && gw.status.as_ref()?.ip_addresses.len() == 1).then_some(gw)
+    })
+    .await;
+    let status = prod.status.unwrap();
+    let (id, ftb) = (status.id.unwrap(), status.forward_table_id.unwrap());
+    // A gateway team A made in the console, which no object manages.
+    let console = cloud(&world, 0)
+        .call(
+            &natop::cloud::alibaba::actions::nat_gateway::CreateNatGateway {
+                region_id: "cn-hangzhou".into(),
+                vpc_id: vpc(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .nat_gateway_id;
+    let since = last_seq(&world).await;
+
+    // Team B names team A's ProviderConfig: by a new gateway, by adopting
+    // team A's console gateway, by its table id, and a package by the
+    // gateway id.
+    let pc = json!({"providerConfigRef": {"name": world.provider}});
+    let b_gateways: Api<NatGateway> = create_in(
+        &world,
+        &team_b.name,
+        "NatGateway",
+        "new",
+        json!({}),
+        merged(json!({"vpcId": vpc()}), &pc),
+    )
+    .await;
+    create_in::<NatGateway>(
+        &world,
+        &team_b.name,
+        "NatGateway",
+        "adopt",
+        json!({"annotations": {"natop.dev/external-id": console}}),
+        merged(json!({"vpcId": vpc()}), &pc),
+    )
+    .await;
+    let b_entries: Api<ForwardEntry> = create_in(
+        &world,
+        &team_b.name,
+        "ForwardEntry",
+        "web",
+        json!({}),
+        merged(
+            json!({"forwardTableId": ftb, "externalIp": ip0, "externalPort": 8443,
+                   "internalIp": "172.16.0.9", "internalPort": 443, "ipProtocol": "TCP"}),
+            &pc,
+        ),
+    )
+    .await;
+    let b_packages: Api<natop::api::BandwidthPackage> = create_in(
+        &world,
+        &team_b.name,
+        "BandwidthPackage",
+        "pkg",
+        json!({}),
+        merged(
+            json!({"alibaba": {"natGatewayId": id, "bandwidth": 5, "ipCount": 1}}),
+            &pc,
+        ),
+    )
+    .await;
+    let reason = "ProviderConfigNotAllowed";
+    for name in ["new", "adopt"] {
+        let stalled = wait_reason_any_generation(&b_gateways, name, "Stalled", reason).await;
+        let message = message_of(&stalled, "Stalled");
+        assert!(
+            message.contains(&team_b.name) && message.contains("allowedNamespaces"),
+            "{message}"
+        );
+        assert_eq!(stalled.status.and_then(|s| s.id), None, "{name}");
+    }
+    wait_reason_any_generation(&b_entries, "web", "Stalled", reason).await;
+    wait_reason_any_generation(&b_packages, "pkg", "Stalled", reason).await;
+    // Deleting them touches nothing either.
+    for name in ["new", "adopt"] {
+        delete(&b_gateways, name).await;
+        wait_gone(&b_gateways, name).await;
+    }
+    delete(&b_entries, "web").await;
+    wait_gone(&b_entries, "web").await;
+    delete(&b_packages, "pkg").await;
+    wait_gone(&b_packages, "pkg").await;
+    let calls = calls_since(&world, since).await;
+    assert!(calls.is_empty(), "cloud calls for team B: {calls:?}");
+
+    // Allowed, team B's gateway is made as any other.
+    Api::<ProviderConfig>::all(world.client.clone())
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"allowedNamespaces": [team_a, team_b.name]}})),
+        )
+        .await
+        .unwrap();
+    create_in::<NatGateway>(
+        &world,
+        &team_b.name,
+        "NatGateway",
+        "allowed",
+        json!({}),
+        merged(json!({"vpcId": vpc()}), &pc),
+    )
+    .await;
+    wait_ready(&b_gateways, "allowed").await;
+    delete(&b_gateways, "allowed").await;
+    wait_gone(&b_gateways, "allowed").await;
+    delete(&gateways_a, "prod").await;
+    wait_gone(&gateways_a, "prod").await;
+    team_b.delete().await;
     world.stop().await;
 }

@@ -4,13 +4,13 @@
 use crate::support::cloud::{fixture, vpc};
 use crate::support::cluster::{TIMEOUT, TestNamespace, wait_for};
 use crate::support::objects::{create, message_of, wait_reason_any_generation};
-use crate::support::operator::{TEST_LABEL, World, quick_durations};
+use crate::support::operator::{TEST_LABEL, World, delete_provider, quick_durations};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use natop::api::{NatGateway, ProviderConfig};
 use natop::emulator::EmulatorConfig;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Wait until ProviderConfig `name` is Ready with reason `want`; returns the
 /// message.
@@ -106,7 +106,8 @@ async fn secrets_outside_the_allowed_namespaces_and_missing_keys_are_named() {
             "apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig",
             "metadata": {"name": name, "labels": {TEST_LABEL: world.ns.name}},
             "spec": {"provider": "Alibaba", "region": "cn-hangzhou", "endpoint": endpoint,
-                     "credentials": {"secretRef": {"namespace": namespace, "name": secret}}}
+                     "credentials": {"secretRef": {"namespace": namespace, "name": secret}},
+                     "allowedNamespaces": [world.ns.name]}
         }))
         .unwrap();
         configs.create(&PostParams::default(), &pc).await.unwrap();
@@ -137,5 +138,65 @@ async fn secrets_outside_the_allowed_namespaces_and_missing_keys_are_named() {
             .await;
     }
     elsewhere.delete().await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_plain_http_endpoint_that_is_not_loopback_is_refused_unless_allowed() {
+    let world = World::start("pc-http").await;
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    let pc = |name: &str, extra: Value| -> ProviderConfig {
+        let mut spec = json!({
+            "provider": "Alibaba", "region": "cn-hangzhou",
+            "credentials": {"secretRef": {"namespace": world.ns.name, "name": "alibaba-credentials"}},
+        });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": name, "labels": world.labels()},
+            "spec": spec,
+        }))
+        .unwrap()
+    };
+    let refused = "a plain http:// endpoint that is not a loopback address";
+    for (n, extra) in [
+        json!({"endpoint": "http://vpc.example.internal/"}),
+        json!({"endpoint": "http://127.0.0.1.example.com/"}),
+        json!({"stsEndpoint": "http://10.0.0.5:8080/"}),
+        json!({"endpoint": "http://10.0.0.5:8080/", "allowInsecureEndpoint": false}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let result = configs
+            .create(
+                &PostParams::default(),
+                &pc(&format!("{}-bad{n}", world.ns.name), extra.clone()),
+            )
+            .await;
+        crate::support::cluster::assert_refused(result, refused);
+    }
+    let mut made = Vec::new();
+    for (n, extra) in [
+        json!({"endpoint": "https://vpc.example.internal/"}),
+        json!({"endpoint": "http://127.0.0.1:8787/", "stsEndpoint": "http://[::1]:8787/"}),
+        json!({"endpoint": "http://localhost:8787/"}),
+        json!({"endpoint": "http://10.0.0.5:8080/", "allowInsecureEndpoint": true}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("{}-good{n}", world.ns.name);
+        configs
+            .create(&PostParams::default(), &pc(&name, extra.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{extra} refused: {e}"));
+        made.push(name);
+    }
+    for name in made {
+        delete_provider(&world, &name).await;
+    }
     world.stop().await;
 }

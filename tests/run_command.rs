@@ -242,6 +242,7 @@ async fn create_provider_config(client: &Client, ns: &str, endpoint: &str) -> St
             "region": "cn-hangzhou",
             "endpoint": endpoint,
             "credentials": {"secretRef": {"namespace": ns, "name": "alibaba-credentials"}},
+            "allowedNamespaces": [ns],
         }
     }))
     .expect("provider config");

@@ -41,10 +41,16 @@ pub enum Command {
 /// Run the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Sign(cmd) => {
-            print!("{}", sign::render(&cmd));
-            0
-        }
+        Command::Sign(cmd) => match sign::render(&cmd, &mut std::io::stdin().lock()) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
         Command::Crds {
             reference: true, ..
         } => {

@@ -623,6 +623,8 @@ mod tests {
                 region: "cn-hangzhou".into(),
                 endpoint: None,
                 sts_endpoint: None,
+                allow_insecure_endpoint: false,
+                allowed_namespaces: Vec::new(),
                 credentials: Credentials {
                     secret_ref: SecretReference {
                         namespace: namespace.into(),

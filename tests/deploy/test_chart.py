@@ -127,6 +127,7 @@ OTHER_VALUES = {
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
     "networkPolicy": {"enabled": True, "apiServerCIDRs": ["10.0.0.1/32"], "apiServerPort": 6443},
     "providerConfig": {"create": True, "name": "blue", "region": "cn-beijing",
+                       "allowedNamespaces": ["team-a", "team-b"],
                        "secretRef": {"name": "alibaba-blue"},
                        "rateLimit": {"qps": 5, "burst": 10}},
 }
@@ -163,6 +164,7 @@ def test_other_values_render_what_they_ask_for():
     config = one(docs, "ProviderConfig", "blue")
     assert config["spec"] == {
         "provider": "Alibaba", "region": "cn-beijing",
+        "allowedNamespaces": ["team-a", "team-b"],
         "credentials": {"secretRef": {"namespace": "ops", "name": "alibaba-blue"}},
         "rateLimit": {"qps": 5, "burst": 10},
     }

@@ -124,6 +124,7 @@ def drive_until_exposed(natop_bin: str, kubectl: Kubectl, kubeconfig: str, wante
         {"apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig", "metadata": {"name": name},
          "spec": {"provider": "Alibaba", "region": "cn-hangzhou", "endpoint": endpoint,
                   "credentials": {"secretRef": {"namespace": "natop-system", "name": name}},
+                  "allowedNamespaces": [namespace],
                   "rateLimit": {"qps": 1, "burst": 1}}},
         {"apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
          "metadata": {"name": "gw", "namespace": namespace},

@@ -118,6 +118,7 @@ impl World {
                 "region": "cn-hangzhou",
                 "endpoint": emulator.endpoint(),
                 "credentials": {"secretRef": {"namespace": ns.name, "name": "alibaba-credentials"}},
+                "allowedNamespaces": [ns.name],
                 "rateLimit": {"qps": 200, "burst": 200}
             }
         }))
@@ -222,6 +223,7 @@ pub async fn ucloud_provider(world: &World) -> String {
             "region": "cn-bj2",
             "endpoint": world.emulator.endpoint(),
             "credentials": {"secretRef": {"namespace": world.ns.name, "name": "ucloud-credentials"}},
+            "allowedNamespaces": [world.ns.name],
             "rateLimit": {"qps": 200, "burst": 200}
         }
     }))

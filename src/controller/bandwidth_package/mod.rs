@@ -201,11 +201,18 @@ async fn resolve(
 ) -> Result<Result<Resolved, Verdict>, ReconcileError> {
     let reference = &package.spec.provider_config_ref.name;
     let recorded = package.status.as_ref().and_then(|s| s.location.as_ref());
-    let resolved =
-        match engine::provider(ctx, recorded, reference, package.spec.region.as_deref()).await? {
-            Ok(resolved) => resolved,
-            Err(verdict) => return Ok(Err(verdict)),
-        };
+    let resolved = match engine::provider(
+        ctx,
+        &package.namespace().unwrap_or_default(),
+        recorded,
+        reference,
+        package.spec.region.as_deref(),
+    )
+    .await?
+    {
+        Ok(resolved) => resolved,
+        Err(verdict) => return Ok(Err(verdict)),
+    };
     if let Err(message) = validate_provider(&package.spec, resolved.provider) {
         return Ok(Err(Verdict::stalled("InvalidSpec", message)));
     }

@@ -15,11 +15,16 @@ use crate::cloud::alibaba::AlibabaClient;
 /// server, a ProviderConfig not checked yet) is an error to retry.
 pub async fn provider(
     ctx: &Context,
+    namespace: &str,
     recorded: Option<&CloudLocation>,
     reference: &str,
     region: Option<&str>,
 ) -> Result<Result<Resolved, Verdict>, ReconcileError> {
-    match ctx.providers.resolve_at(recorded, reference, region).await {
+    match ctx
+        .providers
+        .resolve_at(recorded, reference, region, namespace)
+        .await
+    {
         Ok(resolved) => Ok(Ok(resolved)),
         Err(e) if !e.is_retryable() => Ok(Err(Verdict::stalled(
             e.reason(),
@@ -34,14 +39,17 @@ pub async fn provider(
 pub async fn alibaba(
     ctx: &Context,
     kind: &str,
+    namespace: &str,
     recorded: Option<&CloudLocation>,
     reference: &str,
     region: Option<&str>,
 ) -> Result<Result<(AlibabaClient, CloudLocation), Verdict>, ReconcileError> {
-    Ok(match provider(ctx, recorded, reference, region).await? {
-        Ok(resolved) => alibaba_only(kind, resolved),
-        Err(verdict) => Err(verdict),
-    })
+    Ok(
+        match provider(ctx, namespace, recorded, reference, region).await? {
+            Ok(resolved) => alibaba_only(kind, resolved),
+            Err(verdict) => Err(verdict),
+        },
+    )
 }
 
 /// The Alibaba client of `resolved`, or the verdict that `kind` needs one.

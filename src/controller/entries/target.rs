@@ -153,18 +153,23 @@ pub(super) async fn target<K: EntryKind>(
         }
     }
     let desired = entry.desired(&package_ips);
-    Ok(
-        reach::<K>(ctx, &provider, region.as_deref(), table, gateway_id)
-            .await?
-            .map(|(key, client, location, gateway_id)| Target {
-                key,
-                client,
-                location,
-                gateway_id,
-                owned_table,
-                desired,
-            }),
+    Ok(reach::<K>(
+        ctx,
+        &namespace,
+        &provider,
+        region.as_deref(),
+        table,
+        gateway_id,
     )
+    .await?
+    .map(|(key, client, location, gateway_id)| Target {
+        key,
+        client,
+        location,
+        gateway_id,
+        owned_table,
+        desired,
+    }))
 }
 
 /// What [`reach`] gives: the table's key, the client, where it acts, and
@@ -174,16 +179,25 @@ pub(super) type Reached = (TableKey, AlibabaClient, CloudLocation, Option<String
 /// The client for `table` through ProviderConfig `provider` in `region`.
 pub(super) async fn reach<K: EntryKind>(
     ctx: &Context,
+    namespace: &str,
     provider: &str,
     region: Option<&str>,
     table: String,
     gateway_id: Option<String>,
 ) -> Result<Result<Reached, NoTarget>, ReconcileError> {
-    let (client, location) =
-        match engine::alibaba(ctx, <K as EntryKind>::KIND, None, provider, region).await? {
-            Ok(found) => found,
-            Err(verdict) => return Ok(Err(NoTarget::Stall(verdict))),
-        };
+    let (client, location) = match engine::alibaba(
+        ctx,
+        <K as EntryKind>::KIND,
+        namespace,
+        None,
+        provider,
+        region,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(verdict) => return Ok(Err(NoTarget::Stall(verdict))),
+    };
     let key = TableKey {
         provider: location.provider_config.clone(),
         region: location.region.clone(),
@@ -245,6 +259,7 @@ pub(super) async fn recorded_target<K: EntryKind>(
     };
     let reached = match reach::<K>(
         ctx,
+        &entry.namespace().unwrap_or_default(),
         &at.provider_config,
         Some(&at.region),
         table.clone(),

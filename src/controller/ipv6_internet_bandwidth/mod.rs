@@ -59,6 +59,7 @@ async fn alibaba(
     engine::alibaba(
         ctx,
         KIND,
+        &object.namespace().unwrap_or_default(),
         recorded,
         &spec.provider_config_ref.name,
         spec.region.as_deref(),

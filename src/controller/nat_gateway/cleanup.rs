@@ -158,19 +158,27 @@ pub(super) async fn cleanup(
         Some(at) => (at.provider_config.clone(), Some(at.region.clone())),
         None => (spec.provider_config_ref.name.clone(), spec.region.clone()),
     };
-    let (client, here) =
-        match engine::alibaba(ctx, KIND, None, &reference, wanted_region.as_deref()).await? {
-            Ok(found) => found,
-            Err(_) if recorded.is_none() && recorded_id.is_none() => {
-                // natop records where a gateway goes before creating it: with
-                // nothing recorded, nothing was made.
-                return Ok(None);
-            }
-            Err(verdict) => {
-                draft.verdict = verdict;
-                return Ok(Some(Action::requeue(Duration::from_secs(30))));
-            }
-        };
+    let (client, here) = match engine::alibaba(
+        ctx,
+        KIND,
+        &gateway.namespace().unwrap_or_default(),
+        None,
+        &reference,
+        wanted_region.as_deref(),
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(_) if recorded.is_none() && recorded_id.is_none() => {
+            // natop records where a gateway goes before creating it: with
+            // nothing recorded, nothing was made.
+            return Ok(None);
+        }
+        Err(verdict) => {
+            draft.verdict = verdict;
+            return Ok(Some(Action::requeue(Duration::from_secs(30))));
+        }
+    };
     if let Err(message) = location::check(recorded.as_ref(), &here, &describe_gateway(draft)) {
         draft.verdict = Verdict::stalled(
             location::LOCATION_CHANGED,

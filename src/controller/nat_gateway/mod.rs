@@ -69,6 +69,7 @@ impl ManagedKind for NatGateway {
         let (client, here) = match engine::alibaba(
             ctx,
             KIND,
+            &gateway.namespace().unwrap_or_default(),
             None,
             &spec.provider_config_ref.name,
             spec.region.as_deref(),
@@ -249,12 +250,20 @@ impl ManagedKind for NatGateway {
         let (Some(id), Some(at)) = (draft.status.id.clone(), draft.status.location.clone()) else {
             return Ok(());
         };
-        let client =
-            match engine::alibaba(ctx, KIND, None, &at.provider_config, Some(&at.region)).await? {
-                Ok((client, _)) => client,
-                // The ProviderConfig is gone or broken: nothing can be untagged.
-                Err(_) => return Ok(()),
-            };
+        let client = match engine::alibaba(
+            ctx,
+            KIND,
+            &self.namespace().unwrap_or_default(),
+            None,
+            &at.provider_config,
+            Some(&at.region),
+        )
+        .await?
+        {
+            Ok((client, _)) => client,
+            // The ProviderConfig is gone or broken: nothing can be untagged.
+            Err(_) => return Ok(()),
+        };
         let by_id = DescribeNatGateways {
             region_id: at.region.clone(),
             nat_gateway_id: Some(id.clone()),

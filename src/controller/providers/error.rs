@@ -7,6 +7,8 @@ use crate::api::provider_config::CloudProvider;
 pub mod reason {
     /// The ProviderConfig does not exist.
     pub const PROVIDER_CONFIG_NOT_FOUND: &str = "ProviderConfigNotFound";
+    /// The ProviderConfig does not allow objects in the object's namespace.
+    pub const PROVIDER_CONFIG_NOT_ALLOWED: &str = "ProviderConfigNotAllowed";
     /// The ProviderConfig reports a problem not listed here.
     pub const PROVIDER_CONFIG_NOT_READY: &str = "ProviderConfigNotReady";
     /// The Secret is in a namespace natop may not read.
@@ -88,6 +90,22 @@ pub enum ProviderError {
     ProviderConfigNotChecked {
         /// ProviderConfig name.
         name: String,
+    },
+    /// The ProviderConfig's `spec.allowedNamespaces` does not list the
+    /// object's namespace: natop makes no cloud call for the object.
+    #[error(
+        "ProviderConfig {name} does not allow objects in namespace {namespace} \
+         (spec.allowedNamespaces: [{}]); natop makes no cloud call for this object: add the \
+         namespace to spec.allowedNamespaces, or use a ProviderConfig meant for it",
+        .allowed.join(", ")
+    )]
+    ProviderConfigNotAllowed {
+        /// ProviderConfig name.
+        name: String,
+        /// The object's namespace.
+        namespace: String,
+        /// The namespaces the ProviderConfig allows.
+        allowed: Vec<String>,
     },
     /// The Secret is outside the namespaces natop may read Secrets in.
     #[error(
@@ -189,6 +207,7 @@ impl ProviderError {
     pub fn reason(&self) -> &'static str {
         match self {
             ProviderError::ProviderConfigNotFound { .. } => reason::PROVIDER_CONFIG_NOT_FOUND,
+            ProviderError::ProviderConfigNotAllowed { .. } => reason::PROVIDER_CONFIG_NOT_ALLOWED,
             ProviderError::ProviderConfigNotReady { reason: r, .. } => reason::KNOWN_PROBLEMS
                 .iter()
                 .find(|known| **known == r.as_str())

@@ -29,7 +29,9 @@ pub use credentials::{
 };
 pub use error::{ProviderError, reason};
 
-use crate::api::provider_config::{CloudProvider, ProviderConfig, ProviderConfigSpec};
+use crate::api::provider_config::{
+    CloudProvider, ProviderConfig, ProviderConfigSpec, insecure_endpoint, namespace_allowed,
+};
 use crate::api::{CloudLocation, condition};
 use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::ucloud::UcloudClient;
@@ -161,6 +163,7 @@ impl Providers {
         &self,
         name: &str,
         region: Option<&str>,
+        namespace: &str,
     ) -> Result<Resolved, ProviderError> {
         let api: Api<ProviderConfig> = Api::all(self.client.clone());
         let pc = api
@@ -170,6 +173,13 @@ impl Providers {
             .ok_or_else(|| ProviderError::ProviderConfigNotFound {
                 name: name.to_string(),
             })?;
+        if !namespace_allowed(&pc.spec, namespace) {
+            return Err(ProviderError::ProviderConfigNotAllowed {
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+                allowed: pc.spec.allowed_namespaces.clone(),
+            });
+        }
         if let Some(problem) = not_ready(&pc) {
             return Err(problem);
         }
@@ -190,10 +200,14 @@ impl Providers {
         recorded: Option<&CloudLocation>,
         name: &str,
         region: Option<&str>,
+        namespace: &str,
     ) -> Result<Resolved, ProviderError> {
         match recorded {
-            Some(at) => self.resolve(&at.provider_config, Some(&at.region)).await,
-            None => self.resolve(name, region).await,
+            Some(at) => {
+                self.resolve(&at.provider_config, Some(&at.region), namespace)
+                    .await
+            }
+            None => self.resolve(name, region, namespace).await,
         }
     }
 
@@ -263,6 +277,18 @@ impl Providers {
                 )
             })?;
         drop(secret);
+        for url in [&spec.endpoint, &spec.sts_endpoint].into_iter().flatten() {
+            if !spec.allow_insecure_endpoint && insecure_endpoint(url) {
+                return Err(ProviderError::InvalidEndpoint {
+                    name: name.clone(),
+                    detail: format!(
+                        "{url} is plain http:// to a host that is not a loopback address: signed \
+                         calls (and STS tokens, in the query string) would cross the network \
+                         unencrypted; use https://, or set spec.allowInsecureEndpoint"
+                    ),
+                });
+            }
+        }
         let config = self.client_config(spec);
         let built = match credentials {
             Credentials::Alibaba(c) => AlibabaClient::new(c, config).map(CloudClient::Alibaba),
@@ -746,6 +772,8 @@ mod tests {
                 region: "cn-hangzhou".into(),
                 endpoint: None,
                 sts_endpoint: None,
+                allow_insecure_endpoint: false,
+                allowed_namespaces: Vec::new(),
                 credentials: CredentialsSpec {
                     secret_ref: SecretReference {
                         namespace: "natop-system".into(),
