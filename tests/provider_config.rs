@@ -200,3 +200,89 @@ async fn a_plain_http_endpoint_that_is_not_loopback_is_refused_unless_allowed() 
     }
     world.stop().await;
 }
+
+#[tokio::test]
+async fn the_api_server_takes_exactly_one_credential_source() {
+    let world = World::start("pc-sources").await;
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    let secret = json!({"namespace": world.ns.name, "name": "alibaba-credentials"});
+    let role = "acs:ram::1380000000000002:role/natop";
+    let pc = |name: &str, provider: &str, credentials: Value| -> ProviderConfig {
+        serde_json::from_value(json!({
+            "apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": name, "labels": world.labels()},
+            "spec": {"provider": provider, "region": "cn-hangzhou", "credentials": credentials},
+        }))
+        .unwrap()
+    };
+    let refused = [
+        (
+            "Alibaba",
+            json!({}),
+            "set exactly one of secretRef, rrsa, assumeRole, ecsRamRole",
+        ),
+        (
+            "Alibaba",
+            json!({"secretRef": secret, "rrsa": {}}),
+            "set exactly one of secretRef, rrsa, assumeRole, ecsRamRole",
+        ),
+        (
+            "Alibaba",
+            json!({"assumeRole": {"roleArn": role, "source": {}}}),
+            "set exactly one of secretRef, rrsa, ecsRamRole",
+        ),
+        (
+            "Alibaba",
+            json!({"assumeRole": {"roleArn": role, "source": {"rrsa": {}, "ecsRamRole": {}}}}),
+            "set exactly one of secretRef, rrsa, ecsRamRole",
+        ),
+        (
+            "UCloud",
+            json!({"rrsa": {}}),
+            "UCloud credentials come only from a Secret",
+        ),
+        (
+            "Alibaba",
+            json!({"assumeRole": {"roleArn": "arn:aws:iam::1:role/x", "source": {"secretRef": secret}}}),
+            "roleArn",
+        ),
+        (
+            "Alibaba",
+            json!({"rrsa": {"durationSeconds": 60}}),
+            "durationSeconds",
+        ),
+    ];
+    for (n, (provider, credentials, message)) in refused.into_iter().enumerate() {
+        let result = configs
+            .create(
+                &PostParams::default(),
+                &pc(&format!("{}-bad{n}", world.ns.name), provider, credentials),
+            )
+            .await;
+        crate::support::cluster::assert_refused(result, message);
+    }
+    let mut made = Vec::new();
+    for (n, credentials) in [
+        json!({"secretRef": secret}),
+        json!({"rrsa": {}}),
+        json!({"rrsa": {"roleArn": role, "oidcProviderArn": "acs:ram::1380000000000002:oidc-provider/ack-rrsa-c1", "sessionName": "natop-blue", "durationSeconds": 3600}}),
+        json!({"ecsRamRole": {"roleName": "natop-node"}}),
+        json!({"assumeRole": {"roleArn": role, "externalId": "abc-123", "source": {"secretRef": secret}}}),
+        json!({"assumeRole": {"roleArn": role, "source": {"rrsa": {}}}}),
+        json!({"assumeRole": {"roleArn": role, "source": {"ecsRamRole": {}}}}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("{}-good{n}", world.ns.name);
+        configs
+            .create(&PostParams::default(), &pc(&name, "Alibaba", credentials.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{credentials} refused: {e}"));
+        made.push(name);
+    }
+    for name in made {
+        delete_provider(&world, &name).await;
+    }
+    world.stop().await;
+}

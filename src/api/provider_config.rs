@@ -69,7 +69,8 @@ pub enum CloudProvider {
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new(PLAIN_HTTP_ENDPOINT).message(PLAIN_HTTP_MESSAGE),
-    validation = Rule::new(PLAIN_HTTP_STS_ENDPOINT).message(PLAIN_HTTP_MESSAGE)
+    validation = Rule::new(PLAIN_HTTP_STS_ENDPOINT).message(PLAIN_HTTP_MESSAGE),
+    validation = Rule::new(UCLOUD_SECRET_ONLY).message("UCloud credentials come only from a Secret (credentials.secretRef)")
 )]
 pub struct ProviderConfigSpec {
     /// The cloud: `Alibaba` or `UCloud`.
@@ -116,14 +117,234 @@ pub struct ProviderConfigSpec {
     pub rate_limit: Option<RateLimitSpec>,
 }
 
-/// Where the credentials are.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+/// CEL: exactly one credential source.
+const ONE_SOURCE: &str = "[has(self.secretRef), has(self.rrsa), has(self.assumeRole), has(self.ecsRamRole)].filter(x, x).size() == 1";
+/// CEL: exactly one base source of `assumeRole`.
+const ONE_BASE_SOURCE: &str =
+    "[has(self.secretRef), has(self.rrsa), has(self.ecsRamRole)].filter(x, x).size() == 1";
+/// CEL: UCloud takes only a Secret.
+const UCLOUD_SECRET_ONLY: &str = "self.provider != 'UCloud' || has(self.credentials.secretRef)";
+
+/// Where the credentials come from: exactly one of `secretRef`, `rrsa`,
+/// `assumeRole` and `ecsRamRole` (UCloud: `secretRef` only). Temporary
+/// credentials (all but `secretRef`) are cached per ProviderConfig and
+/// renewed before they expire on the cloud's clock; when renewing fails the
+/// ProviderConfig says why (`OidcTokenRejected`, `AssumeRoleFailed`, ...)
+/// and the objects using it wait.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(ONE_SOURCE).message("set exactly one of secretRef, rrsa, assumeRole, ecsRamRole"))]
 pub struct Credentials {
     /// A Secret with the keys `accessKeyId`, `accessKeySecret` and optionally
     /// `securityToken` (Alibaba), or `publicKey` and `privateKey` (UCloud). natop
     /// reads Secrets only in the namespaces it is allowed (its own by default).
-    pub secret_ref: SecretReference,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+    /// RRSA (RAM Roles for Service Accounts, Alibaba Cloud Container Service):
+    /// natop's projected service account token is exchanged for a role's
+    /// temporary credentials (STS `AssumeRoleWithOIDC`). The token file is
+    /// always the one the RRSA webhook mounts into natop's pod
+    /// (`ALIBABA_CLOUD_OIDC_TOKEN_FILE`), never a path from this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rrsa: Option<RrsaCredentials>,
+    /// Assume a RAM role (possibly in another account, STS `AssumeRole`)
+    /// with the credentials of another source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<AssumeRoleCredentials>,
+    /// The RAM role attached to the ECS instance natop runs on, from the
+    /// instance metadata service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_ram_role: Option<EcsRamRoleCredentials>,
+}
+
+impl Credentials {
+    /// Credentials from the Secret `namespace/name`.
+    pub fn secret(namespace: &str, name: &str) -> Credentials {
+        Credentials {
+            secret_ref: Some(SecretReference {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            }),
+            rrsa: None,
+            assume_role: None,
+            ecs_ram_role: None,
+        }
+    }
+
+    /// The Secret the credentials (or the base credentials of `assumeRole`)
+    /// are read from, if any.
+    pub fn secret_ref(&self) -> Option<&SecretReference> {
+        self.secret_ref.as_ref().or_else(|| {
+            self.assume_role
+                .as_ref()
+                .and_then(|a| a.source.secret_ref.as_ref())
+        })
+    }
+
+    /// The credentials in words, for messages: `Secret ns/name`, `RRSA role
+    /// <arn>`, ...
+    pub fn describe(&self) -> String {
+        if let Some(s) = &self.secret_ref {
+            return format!("Secret {}/{}", s.namespace, s.name);
+        }
+        if let Some(r) = &self.rrsa {
+            return match &r.role_arn {
+                Some(arn) => format!("RRSA role {arn}"),
+                None => "RRSA (role from natop's environment)".to_string(),
+            };
+        }
+        if let Some(a) = &self.assume_role {
+            let base = if let Some(s) = &a.source.secret_ref {
+                format!("Secret {}/{}", s.namespace, s.name)
+            } else if a.source.rrsa.is_some() {
+                "RRSA".to_string()
+            } else {
+                "the ECS instance's RAM role".to_string()
+            };
+            return format!("role {} assumed with {base}", a.role_arn);
+        }
+        if let Some(e) = &self.ecs_ram_role {
+            return match &e.role_name {
+                Some(name) => format!("ECS instance RAM role {name}"),
+                None => "the ECS instance's RAM role".to_string(),
+            };
+        }
+        "no credentials".to_string()
+    }
+}
+
+/// One credential source of [`Credentials`] or [`BaseCredentials`].
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// `secretRef`.
+    Secret(&'a SecretReference),
+    /// `rrsa`.
+    Rrsa(&'a RrsaCredentials),
+    /// `assumeRole`.
+    AssumeRole(&'a AssumeRoleCredentials),
+    /// `ecsRamRole`.
+    EcsRamRole(&'a EcsRamRoleCredentials),
+    /// None set (the API server's rule refuses that; an object stored before it may).
+    None,
+}
+
+impl Credentials {
+    /// The one source set (the first, should several be).
+    pub fn as_source(&self) -> Source<'_> {
+        if let Some(s) = &self.secret_ref {
+            Source::Secret(s)
+        } else if let Some(r) = &self.rrsa {
+            Source::Rrsa(r)
+        } else if let Some(a) = &self.assume_role {
+            Source::AssumeRole(a)
+        } else if let Some(e) = &self.ecs_ram_role {
+            Source::EcsRamRole(e)
+        } else {
+            Source::None
+        }
+    }
+}
+
+impl BaseCredentials {
+    /// The one source set (the first, should several be).
+    pub fn as_source(&self) -> Source<'_> {
+        if let Some(s) = &self.secret_ref {
+            Source::Secret(s)
+        } else if let Some(r) = &self.rrsa {
+            Source::Rrsa(r)
+        } else if let Some(e) = &self.ecs_ram_role {
+            Source::EcsRamRole(e)
+        } else {
+            Source::None
+        }
+    }
+}
+
+/// RRSA: which role to assume with natop's service account token. Each
+/// field defaults to what the RRSA webhook puts in natop's environment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RrsaCredentials {
+    /// The RAM role (`acs:ram::<account>:role/<name>`); default
+    /// `ALIBABA_CLOUD_ROLE_ARN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^acs:ram::[0-9]+:role/[A-Za-z0-9.@_-]{1,64}$"))]
+    pub role_arn: Option<String>,
+    /// The cluster's OIDC provider (`acs:ram::<account>:oidc-provider/<name>`);
+    /// default `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^acs:ram::[0-9]+:oidc-provider/[A-Za-z0-9._-]{1,128}$"))]
+    pub oidc_provider_arn: Option<String>,
+    /// Session name (shown in the cloud's audit log); default `natop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.@_-]{2,64}$"))]
+    pub session_name: Option<String>,
+    /// Seconds the temporary credentials last (900 to the role's maximum);
+    /// default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 900, max = 43200))]
+    pub duration_seconds: Option<u32>,
+}
+
+/// `AssumeRole`: the role, and the source of the credentials that assume it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AssumeRoleCredentials {
+    /// The RAM role to assume (`acs:ram::<account>:role/<name>`), in this or
+    /// another account; its trust policy must admit the base credentials.
+    #[schemars(regex(pattern = r"^acs:ram::[0-9]+:role/[A-Za-z0-9.@_-]{1,64}$"))]
+    pub role_arn: String,
+    /// Session name (shown in the cloud's audit log); default `natop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.@_-]{2,64}$"))]
+    pub session_name: Option<String>,
+    /// The external id the role's trust policy requires, if it does
+    /// (`sts:ExternalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    pub external_id: Option<String>,
+    /// Seconds the temporary credentials last (900 to the role's maximum);
+    /// default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 900, max = 43200))]
+    pub duration_seconds: Option<u32>,
+    /// The credentials that call `AssumeRole`.
+    pub source: BaseCredentials,
+}
+
+/// The credentials that assume a role: exactly one of `secretRef`, `rrsa`
+/// and `ecsRamRole`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(ONE_BASE_SOURCE).message("set exactly one of secretRef, rrsa, ecsRamRole"))]
+pub struct BaseCredentials {
+    /// A Secret with `accessKeyId` and `accessKeySecret` (and optionally
+    /// `securityToken`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+    /// RRSA, as `credentials.rrsa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rrsa: Option<RrsaCredentials>,
+    /// The ECS instance's RAM role, as `credentials.ecsRamRole`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_ram_role: Option<EcsRamRoleCredentials>,
+}
+
+/// The ECS instance's RAM role.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsRamRoleCredentials {
+    /// The role attached to the instance; default: whichever the metadata
+    /// service names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.@_-]{1,64}$"))]
+    pub role_name: Option<String>,
+    /// The instance metadata service; default `http://100.100.100.200`.
+    /// Plain `http://` only to that address or a loopback one unless
+    /// `allowInsecureEndpoint` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub metadata_endpoint: Option<String>,
 }
 
 /// A Secret by namespace and name.

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::api::ProviderConfig;
-use crate::controller::{Context, OperatorConfig};
+use crate::controller::{Context, OperatorConfig, RrsaDefaults};
 use crate::leader::{self, Election, Ended};
 use crate::metrics::Metrics;
 use crate::server::{self, Readiness};
@@ -84,6 +84,22 @@ pub struct RunArgs {
         value_parser = parse_owner_id
     )]
     pub owner_id: Option<String>,
+
+    /// RRSA: the RAM role ProviderConfigs with `credentials.rrsa` assume
+    /// unless they name one (the RRSA webhook sets the variable).
+    #[arg(long, env = "ALIBABA_CLOUD_ROLE_ARN", value_name = "ARN")]
+    pub rrsa_role_arn: Option<String>,
+
+    /// RRSA: the cluster's OIDC provider in RAM, unless a ProviderConfig
+    /// names one (the RRSA webhook sets the variable).
+    #[arg(long, env = "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", value_name = "ARN")]
+    pub rrsa_oidc_provider_arn: Option<String>,
+
+    /// RRSA: natop's projected service account token, exchanged for the
+    /// role's credentials (the RRSA webhook mounts it and sets the
+    /// variable). Only this file is ever sent, and only to Alibaba Cloud STS.
+    #[arg(long, env = "ALIBABA_CLOUD_OIDC_TOKEN_FILE", value_name = "PATH")]
+    pub oidc_token_file: Option<PathBuf>,
 
     /// Drift check of an object at rest, unless its annotation says
     /// otherwise (e.g. 30s, 10m, 1h30m).
@@ -299,11 +315,25 @@ impl RunArgs {
                 concurrency: self.concurrency,
                 label_selector: self.label_selector.clone(),
                 owner_id: self.owner_id.clone().unwrap_or_default(),
+                rrsa: RrsaDefaults {
+                    role_arn: non_empty(self.rrsa_role_arn.as_deref()),
+                    oidc_provider_arn: non_empty(self.rrsa_oidc_provider_arn.as_deref()),
+                    token_file: self
+                        .oidc_token_file
+                        .clone()
+                        .filter(|p| !p.as_os_str().is_empty()),
+                },
             },
             metrics_address: self.metrics_address,
             election,
         }
     }
+}
+
+fn non_empty(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 fn dedup(names: &[String]) -> Vec<String> {

@@ -122,7 +122,9 @@ impl Caller {
             };
             let category = error.category();
             metrics.record_call(provider, action, category.as_str());
-            let delay = if error.is_retryable() {
+            // A credentials failure is not retried call by call: the
+            // refresh behind it already retried, and it waits for a fix.
+            let delay = if error.is_retryable() && category != ErrorCategory::Credentials {
                 self.config.retry.next_delay(attempts, started.elapsed())
             } else {
                 None

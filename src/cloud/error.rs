@@ -66,6 +66,12 @@ pub enum ErrorCategory {
     /// bare 404 never reads as "already gone". Retried, as the cause is often
     /// a proxy or ingress that recovers.
     Endpoint,
+    /// Temporary credentials could not be had (STS refused the OIDC token or
+    /// the role, the token file is unreadable, the metadata service is out of
+    /// reach). Objects wait: their calls are not retried one by one, the
+    /// ProviderConfig's check names the cause, and it can heal (a renewed
+    /// token, a trust policy fixed).
+    Credentials,
     /// Anything else.
     Other,
 }
@@ -90,6 +96,7 @@ impl ErrorCategory {
             ErrorCategory::UnknownOutcome => "UnknownOutcome",
             ErrorCategory::Cancelled => "Cancelled",
             ErrorCategory::Endpoint => "Endpoint",
+            ErrorCategory::Credentials => "Credentials",
             ErrorCategory::Other => "Other",
         }
     }
@@ -104,6 +111,7 @@ impl ErrorCategory {
                 | ErrorCategory::Transport
                 | ErrorCategory::Timeout
                 | ErrorCategory::Endpoint
+                | ErrorCategory::Credentials
         )
     }
 
@@ -195,6 +203,16 @@ pub enum CloudError {
         /// Action called.
         action: String,
     },
+    /// Temporary credentials could not be had.
+    #[error("{provider} credentials unavailable ({reason}): {detail}")]
+    Credentials {
+        /// Cloud whose credentials these are.
+        provider: Provider,
+        /// Bounded reason (`OidcTokenRejected`, `AssumeRoleFailed`, ...).
+        reason: &'static str,
+        /// What the credential service said, without any secret.
+        detail: String,
+    },
     /// The request could not be built (a programming or configuration error).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -210,6 +228,7 @@ impl CloudError {
             CloudError::Decode { .. } => ErrorCategory::Decode,
             CloudError::UnknownOutcome { .. } => ErrorCategory::UnknownOutcome,
             CloudError::Cancelled { .. } => ErrorCategory::Cancelled,
+            CloudError::Credentials { .. } => ErrorCategory::Credentials,
             CloudError::InvalidRequest(_) => ErrorCategory::Validation,
         }
     }

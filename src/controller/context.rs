@@ -41,6 +41,23 @@ pub struct OperatorConfig {
     /// operator with the same owner id takes over what an earlier one made
     /// (a cluster rebuilt from Git), and never touches another owner's.
     pub owner_id: String,
+    /// What RRSA ProviderConfigs default to: the role, OIDC provider and
+    /// token file the RRSA webhook puts in natop's environment.
+    pub rrsa: RrsaDefaults,
+}
+
+/// RRSA settings from natop's environment (`ALIBABA_CLOUD_ROLE_ARN`,
+/// `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`, `ALIBABA_CLOUD_OIDC_TOKEN_FILE`, as
+/// the RRSA webhook injects them). The token file can only be set here: a
+/// ProviderConfig cannot make natop read (and send) another file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RrsaDefaults {
+    /// Default role ARN.
+    pub role_arn: Option<String>,
+    /// Default OIDC provider ARN.
+    pub oidc_provider_arn: Option<String>,
+    /// The projected service account token.
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 impl Default for OperatorConfig {
@@ -54,6 +71,7 @@ impl Default for OperatorConfig {
             concurrency: 8,
             label_selector: None,
             owner_id: "natop-test".to_string(),
+            rrsa: RrsaDefaults::default(),
         }
     }
 }
@@ -117,7 +135,8 @@ impl Context {
             config.secret_namespaces.clone(),
             metrics.cloud.clone(),
             cancel.clone(),
-        );
+        )
+        .with_rrsa(config.rrsa.clone());
         let (dnat_wake, dnat_wakes) = unbounded_channel();
         let (snat_wake, snat_wakes) = unbounded_channel();
         Arc::new(Context {

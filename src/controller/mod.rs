@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tracing::warn;
 
-pub use context::{Context, OperatorConfig};
+pub use context::{Context, OperatorConfig, RrsaDefaults};
 
 /// After shutdown begins, how long in-flight reconciles get to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

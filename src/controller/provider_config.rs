@@ -103,8 +103,10 @@ fn refs_naming<'a>(
 ) -> Vec<ObjectRef<ProviderConfig>> {
     pcs.into_iter()
         .filter(|pc| {
-            let r = &pc.spec.credentials.secret_ref;
-            r.namespace == namespace && r.name == name
+            pc.spec
+                .credentials
+                .secret_ref()
+                .is_some_and(|r| r.namespace == namespace && r.name == name)
         })
         .map(ObjectRef::from_obj)
         .collect()
@@ -186,12 +188,32 @@ impl Checked {
                 account: None,
                 secret_version: None,
             },
+            ErrorCategory::Credentials => {
+                let reason = match error {
+                    CloudError::Credentials { reason, .. } => reason,
+                    _ => "Credentials",
+                };
+                Checked {
+                    verdict: Verdict::progressing(
+                        reason,
+                        format!(
+                            "cannot get temporary credentials ({secret}): {}; objects using \
+                             this ProviderConfig wait, and natop tries again",
+                            describe_cloud_error(error)
+                        ),
+                    ),
+                    next: Next::Retry,
+                    category: Some(reason),
+                    account: None,
+                    secret_version: None,
+                }
+            }
             ErrorCategory::Auth => Checked {
                 verdict: Verdict::stalled(
                     reason::CREDENTIALS_REJECTED,
                     format!(
-                        "the cloud rejected the credentials in Secret {secret}: {}; put working \
-                         credentials in the Secret",
+                        "the cloud rejected the credentials ({secret}): {}; put working \
+                         credentials there",
                         describe_cloud_error(error)
                     ),
                 ),
@@ -343,8 +365,7 @@ async fn probe(resolved: &Resolved) -> Result<(), CloudError> {
 
 /// Load the credentials of `pc`, learn their account and try them.
 async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
-    let secret_ref = &pc.spec.credentials.secret_ref;
-    let secret = format!("{}/{}", secret_ref.namespace, secret_ref.name);
+    let secret = pc.spec.credentials.describe();
     let resolved = match ctx.providers.resolve_config(pc, None).await {
         Ok(resolved) => resolved,
         Err(error) => return Checked::from_provider_error(&error),
@@ -377,7 +398,7 @@ async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
             verdict: Verdict::ready(
                 reason::CREDENTIALS_VALID,
                 format!(
-                    "the credentials in Secret {secret} (account {account}) work in region {}",
+                    "the credentials ({secret}, account {account}) work in region {}",
                     resolved.region
                 ),
             ),
@@ -610,9 +631,7 @@ fn error_policy(pc: Arc<ProviderConfig>, error: &ReconcileError, ctx: Arc<Contex
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::provider_config::{
-        CloudProvider, Credentials, ProviderConfigSpec, SecretReference,
-    };
+    use crate::api::provider_config::{CloudProvider, Credentials, ProviderConfigSpec};
     use crate::cloud::Provider;
 
     fn pc(name: &str, namespace: &str, secret: &str) -> ProviderConfig {
@@ -625,12 +644,7 @@ mod tests {
                 sts_endpoint: None,
                 allow_insecure_endpoint: false,
                 allowed_namespaces: Vec::new(),
-                credentials: Credentials {
-                    secret_ref: SecretReference {
-                        namespace: namespace.into(),
-                        name: secret.into(),
-                    },
-                },
+                credentials: Credentials::secret(namespace, secret),
                 rate_limit: None,
             },
         )

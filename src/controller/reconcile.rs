@@ -50,6 +50,7 @@ impl ReconcileError {
     /// The reason shown in conditions: the cloud's error code when there is one.
     pub fn reason(&self) -> String {
         match self {
+            ReconcileError::Cloud(CloudError::Credentials { reason, .. }) => (*reason).to_string(),
             ReconcileError::Cloud(e) => e
                 .code()
                 .map_or_else(|| e.category().as_str().to_string(), sanitize_reason),

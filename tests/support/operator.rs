@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::PostParams;
 use kube::{Api, Client};
 use natop::api::ProviderConfig;
-use natop::controller::{Context, OperatorConfig};
+use natop::controller::{Context, OperatorConfig, RrsaDefaults};
 use natop::emulator::fixture::Fixture;
 use natop::emulator::{Durations, EmulatorConfig, RunningEmulator};
 use natop::metrics::Metrics;
@@ -36,6 +36,9 @@ pub struct World {
     /// The owner id the operator runs with (`--owner-id`); a test may change
     /// it before (re)starting the operator.
     pub owner_id: String,
+    /// What RRSA ProviderConfigs default to (natop's environment); a test
+    /// may set it before (re)starting the operator.
+    pub rrsa: RrsaDefaults,
     operator: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
@@ -136,6 +139,7 @@ impl World {
             metrics: Arc::new(Metrics::default()),
             operator: None,
             owner_id,
+            rrsa: RrsaDefaults::default(),
         };
         if operator {
             world.start_operator();
@@ -161,6 +165,7 @@ impl World {
             concurrency: 8,
             label_selector: Some(format!("{TEST_LABEL}={}", self.ns.name)),
             owner_id: self.owner_id.clone(),
+            rrsa: self.rrsa.clone(),
         };
         let ctx = Context::new(
             self.client.clone(),

@@ -9,6 +9,10 @@ use serde::Deserialize;
 use tracing::warn;
 use url::Url;
 
+use super::actions::sts::InstanceRoleCredentials;
+use super::credentials::{
+    CredentialProvider, CredentialSource, ServerClock, credentials_error, reason,
+};
 use super::signer::{percent_encode, sign};
 use super::{
     Action, DEFAULT_ENDPOINT, DEFAULT_STS_ENDPOINT, MAX_PAGE_SIZE, Paginated, Service, classify,
@@ -62,7 +66,7 @@ pub struct AlibabaClient {
     caller: Caller,
     /// Where [`Service::Sts`] actions go; VPC actions go to the caller's endpoint.
     sts_endpoint: Url,
-    credentials: Arc<AlibabaCredentials>,
+    credentials: Arc<CredentialProvider>,
 }
 
 impl std::fmt::Debug for AlibabaClient {
@@ -70,16 +74,33 @@ impl std::fmt::Debug for AlibabaClient {
         f.debug_struct("AlibabaClient")
             .field("endpoint", &self.caller.endpoint.as_str())
             .field("sts_endpoint", &self.sts_endpoint.as_str())
-            .field("access_key_id", &self.credentials.access_key_id)
+            .field("credentials", &self.credentials.source().kind())
+            .field("principal", &self.credentials.source().principal())
             .finish_non_exhaustive()
     }
 }
 
 impl AlibabaClient {
-    /// Build a client. Fails when an endpoint is not an http(s) URL or the
-    /// TLS stack cannot be initialised. STS actions go to `sts_endpoint`,
-    /// else to `endpoint` when that is set, else to the public STS endpoint.
+    /// Build a client signing with fixed credentials. Fails when an endpoint
+    /// is not an http(s) URL or the TLS stack cannot be initialised. STS
+    /// actions go to `sts_endpoint`, else to `endpoint` when that is set, else
+    /// to the public STS endpoint.
     pub fn new(credentials: AlibabaCredentials, config: ClientConfig) -> Result<Self, CloudError> {
+        AlibabaClient::with_source(
+            CredentialSource::Static(Arc::new(credentials)),
+            Arc::new(ServerClock::default()),
+            config,
+        )
+    }
+
+    /// Build a client whose credentials come from `source`, judging their
+    /// expiry by `clock` (shared with the client of an `AssumeRole` base, so
+    /// every answer of the service sets it).
+    pub fn with_source(
+        source: CredentialSource,
+        clock: Arc<ServerClock>,
+        config: ClientConfig,
+    ) -> Result<Self, CloudError> {
         let sts_endpoint = parse_endpoint(
             config
                 .sts_endpoint
@@ -89,20 +110,34 @@ impl AlibabaClient {
         )?;
         let caller = Caller::new(
             Provider::Alibaba,
-            &credentials.access_key_id,
+            &source.principal(),
             DEFAULT_ENDPOINT,
             config,
         )?;
         Ok(AlibabaClient {
             caller,
             sts_endpoint,
-            credentials: Arc::new(credentials),
+            credentials: Arc::new(CredentialProvider::new(source, clock)),
         })
     }
 
-    /// The access key id this client signs with.
-    pub fn access_key_id(&self) -> &str {
-        &self.credentials.access_key_id
+    /// The access key id this client signs with, for fixed credentials; the
+    /// source's principal (a role ARN) for temporary ones.
+    pub fn access_key_id(&self) -> String {
+        match self.credentials.fixed() {
+            Some(c) => c.access_key_id.clone(),
+            None => self.credentials.source().principal(),
+        }
+    }
+
+    /// Where the credentials come from.
+    pub fn credential_source(&self) -> &CredentialSource {
+        self.credentials.source()
+    }
+
+    /// The service's clock as its answers tell it.
+    pub fn server_clock(&self) -> &Arc<ServerClock> {
+        self.credentials.clock()
     }
 
     /// Call `action`, retrying retryable failures. A request carrying a
@@ -209,13 +244,18 @@ impl AlibabaClient {
     /// The full signed query of one attempt (the request's parameters, the
     /// common ones with a fresh nonce and timestamp, and the signature), and
     /// the signature alone, to keep it out of error messages.
-    fn signed_query(&self, action: &str, version: &str, params: &Params) -> (String, String) {
+    fn signed_query(
+        credentials: &AlibabaCredentials,
+        action: &str,
+        version: &str,
+        params: &Params,
+    ) -> (String, String) {
         let mut all = params.clone();
         let common = [
             ("Action", action.to_string()),
             ("Version", version.to_string()),
             ("Format", "JSON".to_string()),
-            ("AccessKeyId", self.credentials.access_key_id.clone()),
+            ("AccessKeyId", credentials.access_key_id.clone()),
             ("SignatureMethod", "HMAC-SHA1".to_string()),
             ("SignatureVersion", "1.0".to_string()),
             ("SignatureNonce", uuid::Uuid::new_v4().to_string()),
@@ -224,24 +264,15 @@ impl AlibabaClient {
         for (name, value) in common {
             all.insert(name.to_string(), value);
         }
-        if let Some(token) = &self.credentials.security_token {
+        if let Some(token) = &credentials.security_token {
             all.insert(
                 "SecurityToken".to_string(),
                 token.expose_secret().to_string(),
             );
         }
-        let (_, signature) = sign(
-            "POST",
-            &all,
-            self.credentials.access_key_secret.expose_secret(),
-        );
+        let (_, signature) = sign("POST", &all, credentials.access_key_secret.expose_secret());
         all.insert("Signature".to_string(), signature.clone());
-        let query = all
-            .iter()
-            .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        (query, signature)
+        (encode(&all), signature)
     }
 
     async fn attempt<A: Action>(&self, params: &Params) -> Result<A::Response, CloudError> {
@@ -249,15 +280,44 @@ impl AlibabaClient {
             Service::Vpc => self.caller.endpoint.clone(),
             Service::Sts => self.sts_endpoint.clone(),
         };
-        let (query, signature) = self.signed_query(A::NAME, A::VERSION, params);
-        url.set_query(Some(&query));
-        let response = self
-            .caller
-            .http
-            .post(url)
+        let (request, signature, credentials) = if A::SIGNED {
+            let credentials = self.credentials.current(self).await?;
+            let (query, signature) = Self::signed_query(&credentials, A::NAME, A::VERSION, params);
+            url.set_query(Some(&query));
+            (self.caller.http.post(url), signature, Some(credentials))
+        } else {
+            // Unsigned (AssumeRoleWithOIDC): the protocol parameters in the
+            // query, the action's (the OIDC token) in a form body, out of
+            // every URL that a proxy or gateway may log.
+            let common: Params = [
+                ("Action", A::NAME.to_string()),
+                ("Version", A::VERSION.to_string()),
+                ("Format", "JSON".to_string()),
+                ("Timestamp", timestamp_now()),
+                ("SignatureNonce", uuid::Uuid::new_v4().to_string()),
+            ]
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+            url.set_query(Some(&encode(&common)));
+            let request = self
+                .caller
+                .http
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(encode(params));
+            (request, String::new(), None)
+        };
+        let response = request
             .send()
             .await
             .map_err(|e| self.caller.transport_error(A::NAME, &e))?;
+        self.credentials.clock().observe(
+            response
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok()),
+        );
         let status = response.status().as_u16();
         let body = response
             .text()
@@ -271,17 +331,131 @@ impl AlibabaClient {
                 detail: e.to_string(),
             });
         }
-        let token = self
-            .credentials
-            .security_token
+        let token = credentials
             .as_ref()
+            .and_then(|c| c.security_token.as_ref())
             .map(|t| t.expose_secret().to_string())
             .unwrap_or_default();
-        let error = service_error(A::NAME, status, &body, &[&signature, &token]);
-        if error.category() == ErrorCategory::Auth {
+        let mut error = service_error(A::NAME, status, &body, &[&signature, &token]);
+        if error.code() == Some("InvalidSecurityToken.Expired") && self.credentials.refreshes() {
+            // Expired on the service's clock before natop renewed them (the
+            // clock jumped): renew, and the next attempt signs with the new.
+            self.credentials.invalidate().await;
+            if let CloudError::Service { category, .. } = &mut error {
+                *category = ErrorCategory::Unavailable;
+            }
+        } else if error.category() == ErrorCategory::Auth {
             warn!(action = A::NAME, error = %error, "cloud rejected the credentials");
         }
         Err(error)
+    }
+
+    /// The credentials of the instance's RAM role from the ECS metadata
+    /// service at `endpoint` (hardened mode: a session token first, then the
+    /// role's credentials); `role_name` `None` asks which role is attached.
+    pub(crate) async fn instance_role_credentials(
+        &self,
+        endpoint: &Url,
+        role_name: Option<&str>,
+    ) -> Result<InstanceRoleCredentials, CloudError> {
+        let failed = |what: String| credentials_error(reason::ECS_RAM_ROLE_FAILED, what);
+        let unreachable = |e: reqwest::Error| {
+            credentials_error(
+                reason::CREDENTIALS_SERVICE_UNAVAILABLE,
+                format!(
+                    "the instance metadata service at {} did not answer: {}",
+                    endpoint.as_str(),
+                    self.caller.transport_error("metadata", &e)
+                ),
+            )
+        };
+        let url = |path: &str| endpoint.join(path).map_err(|e| failed(e.to_string()));
+        let session = self
+            .caller
+            .http
+            .put(url("latest/api/token")?)
+            .header("X-aliyun-ecs-metadata-token-ttl-seconds", "300")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !session.status().is_success() {
+            return Err(failed(format!(
+                "the instance metadata service refused a session token (HTTP {})",
+                session.status().as_u16()
+            )));
+        }
+        let token = session.text().await.map_err(unreachable)?;
+        let get = |path: String| {
+            let token = token.clone();
+            async move {
+                let response = self
+                    .caller
+                    .http
+                    .get(url(&path)?)
+                    .header("X-aliyun-ecs-metadata-token", token.trim())
+                    .send()
+                    .await
+                    .map_err(unreachable)?;
+                self.credentials.clock().observe(
+                    response
+                        .headers()
+                        .get(reqwest::header::DATE)
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let status = response.status().as_u16();
+                let body = response.text().await.map_err(unreachable)?;
+                if (200..300).contains(&status) {
+                    Ok(body)
+                } else {
+                    Err(failed(format!(
+                        "the instance metadata service answered HTTP {status} for {path}"
+                    )))
+                }
+            }
+        };
+        let prefix = "latest/meta-data/ram/security-credentials/";
+        let role = match role_name {
+            Some(role) => role.to_string(),
+            None => get(prefix.to_string())
+                .await?
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| failed("no RAM role is attached to the instance".to_string()))?,
+        };
+        let body = get(format!("{prefix}{role}")).await?;
+        serde_json::from_str(&body).map_err(|e| {
+            failed(format!(
+                "the instance metadata service's answer for role {role} is not credentials: {}",
+                e.classify_name()
+            ))
+        })
+    }
+}
+
+/// A query or form body of `params`, percent-encoded as the RPC protocol does.
+fn encode(params: &Params) -> String {
+    params
+        .iter()
+        .map(|(n, v)| format!("{}={}", percent_encode(n), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A short name of a JSON decoding problem, without the text it quotes.
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "JSON of another shape",
+            serde_json::error::Category::Eof => "cut short",
+        }
     }
 }
 

@@ -9,10 +9,12 @@
 
 pub mod actions;
 pub mod client;
+pub mod credentials;
 pub mod error;
 pub mod signer;
 
 pub use client::{AlibabaClient, AlibabaCredentials};
+pub use credentials::{CredentialProvider, CredentialSource, ServerClock};
 pub use error::classify;
 
 use serde::Serialize;
@@ -85,6 +87,9 @@ pub trait Action: Serialize + Send + Sync {
     const SERVICE: Service = Service::Vpc;
     /// The `Version=` parameter: the product's.
     const VERSION: &'static str = Self::SERVICE.version();
+    /// Whether the call is signed with the client's credentials. Only
+    /// `AssumeRoleWithOIDC` is not: its OIDC token is the proof.
+    const SIGNED: bool = true;
     /// The typed success response.
     type Response: DeserializeOwned + Send;
 }

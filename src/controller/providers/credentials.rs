@@ -27,12 +27,6 @@ pub fn secret_namespace_allowed(allowed: &[String], namespace: &str) -> bool {
     allowed.iter().any(|a| a == namespace)
 }
 
-#[derive(Debug)]
-pub(super) enum Credentials {
-    Alibaba(AlibabaCredentials),
-    UCloud(UcloudCredentials),
-}
-
 /// What is wrong with a Secret's keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum KeyProblem {
@@ -89,26 +83,25 @@ pub(super) fn required(
     text(data, key)?.ok_or(KeyProblem::Missing(key))
 }
 
-/// The credentials of `provider` from a Secret's `data`.
-pub(super) fn credentials_from_data(
-    provider: CloudProvider,
+/// Alibaba credentials from a Secret's `data`.
+pub(super) fn alibaba_credentials(
     data: Option<&BTreeMap<String, ByteString>>,
-) -> Result<Credentials, KeyProblem> {
-    match provider {
-        CloudProvider::Alibaba => {
-            let id = required(data, ACCESS_KEY_ID)?;
-            let secret = required(data, ACCESS_KEY_SECRET)?;
-            let token = text(data, SECURITY_TOKEN)?;
-            let mut credentials = AlibabaCredentials::new(id, secret);
-            if let Some(token) = token {
-                credentials = credentials.with_security_token(token);
-            }
-            Ok(Credentials::Alibaba(credentials))
-        }
-        CloudProvider::UCloud => {
-            let public = required(data, PUBLIC_KEY)?;
-            let private = required(data, PRIVATE_KEY)?;
-            Ok(Credentials::UCloud(UcloudCredentials::new(public, private)))
-        }
+) -> Result<AlibabaCredentials, KeyProblem> {
+    let id = required(data, ACCESS_KEY_ID)?;
+    let secret = required(data, ACCESS_KEY_SECRET)?;
+    let token = text(data, SECURITY_TOKEN)?;
+    let mut credentials = AlibabaCredentials::new(id, secret);
+    if let Some(token) = token {
+        credentials = credentials.with_security_token(token);
     }
+    Ok(credentials)
+}
+
+/// UCloud credentials from a Secret's `data`.
+pub(super) fn ucloud_credentials(
+    data: Option<&BTreeMap<String, ByteString>>,
+) -> Result<UcloudCredentials, KeyProblem> {
+    let public = required(data, PUBLIC_KEY)?;
+    let private = required(data, PRIVATE_KEY)?;
+    Ok(UcloudCredentials::new(public, private))
 }

@@ -39,6 +39,10 @@ pub mod reason {
     /// credentials: objects wait for the check.
     pub const PROVIDER_CONFIG_NOT_CHECKED: &str = "ProviderConfigNotChecked";
 
+    /// The credentials section names no usable source (an RRSA setting
+    /// missing from natop's environment, no source at all).
+    pub const CREDENTIALS_NOT_CONFIGURED: &str = "CredentialsNotConfigured";
+
     /// Every problem reason a ProviderConfig's status may carry that natop
     /// itself defines (cloud error codes aside).
     pub const KNOWN_PROBLEMS: &[&str] = &[
@@ -52,6 +56,7 @@ pub mod reason {
         ENDPOINT_UNREACHABLE,
         ENDPOINT_ERROR,
         ACCOUNT_UNKNOWN,
+        CREDENTIALS_NOT_CONFIGURED,
     ];
 }
 
@@ -175,6 +180,14 @@ pub enum ProviderError {
         /// What is wrong (from the client; never carries credentials).
         detail: String,
     },
+    /// No usable credential source is configured.
+    #[error("ProviderConfig {name}: {detail}")]
+    CredentialsNotConfigured {
+        /// ProviderConfig name.
+        name: String,
+        /// What is missing.
+        detail: String,
+    },
     /// A Kubernetes API call failed; retrying may help.
     #[error("cannot {action}: {detail}")]
     Kubernetes {
@@ -210,6 +223,7 @@ impl ProviderError {
             ProviderError::ProviderConfigNotAllowed { .. } => reason::PROVIDER_CONFIG_NOT_ALLOWED,
             ProviderError::ProviderConfigNotReady { reason: r, .. } => reason::KNOWN_PROBLEMS
                 .iter()
+                .chain(crate::cloud::alibaba::credentials::reason::ALL)
                 .find(|known| **known == r.as_str())
                 .copied()
                 .unwrap_or(reason::PROVIDER_CONFIG_NOT_READY),
@@ -219,6 +233,7 @@ impl ProviderError {
             ProviderError::SecretKeyMissing { .. } => reason::SECRET_KEY_MISSING,
             ProviderError::SecretKeyInvalid { .. } => reason::SECRET_KEY_INVALID,
             ProviderError::InvalidEndpoint { .. } => reason::INVALID_ENDPOINT,
+            ProviderError::CredentialsNotConfigured { .. } => reason::CREDENTIALS_NOT_CONFIGURED,
             ProviderError::Kubernetes { .. } => reason::KUBERNETES_API_ERROR,
         }
     }

@@ -29,15 +29,21 @@ pub use credentials::{
 };
 pub use error::{ProviderError, reason};
 
+use super::context::RrsaDefaults;
 use crate::api::provider_config::{
-    CloudProvider, ProviderConfig, ProviderConfigSpec, insecure_endpoint, namespace_allowed,
+    CloudProvider, ProviderConfig, ProviderConfigSpec, RrsaCredentials, SecretReference, Source,
+    insecure_endpoint, namespace_allowed,
 };
 use crate::api::{CloudLocation, condition};
 use crate::cloud::alibaba::AlibabaClient;
+use crate::cloud::alibaba::credentials::{DEFAULT_DURATION_SECONDS, DEFAULT_SESSION_NAME};
+use crate::cloud::alibaba::{CredentialSource, ServerClock};
 use crate::cloud::ucloud::UcloudClient;
 use crate::cloud::{ClientConfig, CloudError, RateLimit, RateLimits};
 use crate::metrics::CloudMetrics;
-use credentials::{Credentials, credentials_from_data};
+use credentials::{alibaba_credentials, ucloud_credentials};
+use k8s_openapi::ByteString;
+use std::collections::BTreeMap;
 
 /// A cloud client of either kind.
 #[derive(Clone, Debug)]
@@ -117,6 +123,7 @@ pub struct Providers {
     metrics: Arc<CloudMetrics>,
     cancel: CancellationToken,
     rate_limits: Arc<RateLimits>,
+    rrsa: RrsaDefaults,
     cache: Mutex<HashMap<CacheKey, CloudClient>>,
 }
 
@@ -145,8 +152,15 @@ impl Providers {
             metrics,
             cancel,
             rate_limits: RateLimits::new(),
+            rrsa: RrsaDefaults::default(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same, with what RRSA ProviderConfigs default to.
+    pub fn with_rrsa(mut self, rrsa: RrsaDefaults) -> Providers {
+        self.rrsa = rrsa;
+        self
     }
 
     /// The namespaces Secrets may be read from.
@@ -225,31 +239,26 @@ impl Providers {
             .filter(|r| !r.is_empty())
             .unwrap_or(&spec.region)
             .to_string();
-        let secret_ref = &spec.credentials.secret_ref;
-        if !secret_namespace_allowed(&self.secret_namespaces, &secret_ref.namespace) {
-            return Err(ProviderError::SecretNotAllowed {
-                provider_config: name,
-                namespace: secret_ref.namespace.clone(),
-                name: secret_ref.name.clone(),
-                allowed: self.secret_namespaces.clone(),
-            });
+        for url in [&spec.endpoint, &spec.sts_endpoint].into_iter().flatten() {
+            if !spec.allow_insecure_endpoint && insecure_endpoint(url) {
+                return Err(ProviderError::InvalidEndpoint {
+                    name: name.clone(),
+                    detail: format!(
+                        "{url} is plain http:// to a host that is not a loopback address: signed \
+                         calls (and STS tokens, in the query string) would cross the network \
+                         unencrypted; use https://, or set spec.allowInsecureEndpoint"
+                    ),
+                });
+            }
         }
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &secret_ref.namespace);
-        let secret = secrets
-            .get_opt(&secret_ref.name)
-            .await
-            .map_err(|e| {
-                ProviderError::kubernetes(
-                    format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
-                    &e,
-                )
-            })?
-            .ok_or_else(|| ProviderError::SecretNotFound {
-                provider_config: name.clone(),
-                namespace: secret_ref.namespace.clone(),
-                name: secret_ref.name.clone(),
-            })?;
-        let secret_version = secret.metadata.resource_version.clone().unwrap_or_default();
+        let secret = match spec.credentials.secret_ref() {
+            Some(secret_ref) => Some(self.read_secret(&name, secret_ref).await?),
+            None => None,
+        };
+        let secret_version = secret
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone())
+            .unwrap_or_default();
         let key = CacheKey {
             name: name.clone(),
             spec_version: spec_version(pc),
@@ -266,38 +275,44 @@ impl Providers {
                 cloud,
             });
         }
-
-        let credentials =
-            credentials_from_data(spec.provider, secret.data.as_ref()).map_err(|problem| {
-                problem.into_error(
-                    &name,
-                    &secret_ref.namespace,
-                    &secret_ref.name,
-                    spec.provider,
-                )
-            })?;
-        drop(secret);
-        for url in [&spec.endpoint, &spec.sts_endpoint].into_iter().flatten() {
-            if !spec.allow_insecure_endpoint && insecure_endpoint(url) {
-                return Err(ProviderError::InvalidEndpoint {
-                    name: name.clone(),
-                    detail: format!(
-                        "{url} is plain http:// to a host that is not a loopback address: signed \
-                         calls (and STS tokens, in the query string) would cross the network \
-                         unencrypted; use https://, or set spec.allowInsecureEndpoint"
-                    ),
-                });
-            }
-        }
+        let data = secret.and_then(|s| s.data);
         let config = self.client_config(spec);
-        let built = match credentials {
-            Credentials::Alibaba(c) => AlibabaClient::new(c, config).map(CloudClient::Alibaba),
-            Credentials::UCloud(c) => UcloudClient::new(c, config).map(CloudClient::UCloud),
+        let cloud = match spec.provider {
+            CloudProvider::Alibaba => {
+                let clock = Arc::new(ServerClock::default());
+                let source = self.source(
+                    pc,
+                    &spec.credentials.as_source(),
+                    data.as_ref(),
+                    &clock,
+                    &config,
+                )?;
+                AlibabaClient::with_source(source, clock, config)
+                    .map(CloudClient::Alibaba)
+                    .map_err(|e| build_error(&name, &e))?
+            }
+            CloudProvider::UCloud => {
+                let Some(secret_ref) = &spec.credentials.secret_ref else {
+                    return Err(ProviderError::CredentialsNotConfigured {
+                        name,
+                        detail:
+                            "UCloud credentials come only from a Secret (credentials.secretRef)"
+                                .to_string(),
+                    });
+                };
+                let credentials = ucloud_credentials(data.as_ref()).map_err(|problem| {
+                    problem.into_error(
+                        &name,
+                        &secret_ref.namespace,
+                        &secret_ref.name,
+                        spec.provider,
+                    )
+                })?;
+                UcloudClient::new(credentials, config)
+                    .map(CloudClient::UCloud)
+                    .map_err(|e| build_error(&name, &e))?
+            }
         };
-        let cloud = built.map_err(|e| ProviderError::InvalidEndpoint {
-            name: name.clone(),
-            detail: describe_build_error(&e),
-        })?;
         debug!(provider_config = %name, region = %region, "built cloud client");
         {
             let mut cache = self.lock();
@@ -318,6 +333,149 @@ impl Providers {
             secret_version,
             cloud,
         })
+    }
+
+    /// Read the Secret `secret_ref` names, if natop may.
+    async fn read_secret(
+        &self,
+        provider_config: &str,
+        secret_ref: &SecretReference,
+    ) -> Result<Secret, ProviderError> {
+        if !secret_namespace_allowed(&self.secret_namespaces, &secret_ref.namespace) {
+            return Err(ProviderError::SecretNotAllowed {
+                provider_config: provider_config.to_string(),
+                namespace: secret_ref.namespace.clone(),
+                name: secret_ref.name.clone(),
+                allowed: self.secret_namespaces.clone(),
+            });
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &secret_ref.namespace);
+        secrets
+            .get_opt(&secret_ref.name)
+            .await
+            .map_err(|e| {
+                ProviderError::kubernetes(
+                    format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
+                    &e,
+                )
+            })?
+            .ok_or_else(|| ProviderError::SecretNotFound {
+                provider_config: provider_config.to_string(),
+                namespace: secret_ref.namespace.clone(),
+                name: secret_ref.name.clone(),
+            })
+    }
+
+    /// Where the Alibaba credentials of `pc` come from: `source` (the
+    /// ProviderConfig's credentials, or the base of its `assumeRole`), with
+    /// the Secret's `data` when one was read.
+    fn source(
+        &self,
+        pc: &ProviderConfig,
+        source: &Source<'_>,
+        data: Option<&BTreeMap<String, ByteString>>,
+        clock: &Arc<ServerClock>,
+        config: &ClientConfig,
+    ) -> Result<CredentialSource, ProviderError> {
+        let name = pc.name_any();
+        let spec = &pc.spec;
+        let not_configured = |detail: String| ProviderError::CredentialsNotConfigured {
+            name: name.clone(),
+            detail,
+        };
+        match source {
+            Source::Secret(secret_ref) => {
+                let credentials = alibaba_credentials(data).map_err(|problem| {
+                    problem.into_error(
+                        &name,
+                        &secret_ref.namespace,
+                        &secret_ref.name,
+                        spec.provider,
+                    )
+                })?;
+                Ok(CredentialSource::Static(Arc::new(credentials)))
+            }
+            Source::Rrsa(rrsa) => {
+                let (role_arn, oidc_provider_arn, token_file) =
+                    rrsa_settings(rrsa, &self.rrsa).map_err(not_configured)?;
+                let sts = config
+                    .sts_endpoint
+                    .as_deref()
+                    .or(config.endpoint.as_deref())
+                    .unwrap_or(crate::cloud::alibaba::DEFAULT_STS_ENDPOINT);
+                if !oidc_token_may_go_to(sts) {
+                    return Err(ProviderError::InvalidEndpoint {
+                        name,
+                        detail: format!(
+                            "natop sends its service account token only to Alibaba Cloud STS \
+                             (https://sts*.aliyuncs.com) or a loopback address, not to {sts}: \
+                             set spec.stsEndpoint to an STS endpoint"
+                        ),
+                    });
+                }
+                Ok(CredentialSource::Oidc {
+                    role_arn,
+                    oidc_provider_arn,
+                    token_file,
+                    session_name: rrsa
+                        .session_name
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string()),
+                    duration_seconds: rrsa.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS),
+                })
+            }
+            Source::EcsRamRole(ecs) => {
+                let endpoint = ecs
+                    .metadata_endpoint
+                    .as_deref()
+                    .unwrap_or(DEFAULT_METADATA_ENDPOINT);
+                if !spec.allow_insecure_endpoint && !metadata_endpoint_allowed(endpoint) {
+                    return Err(ProviderError::InvalidEndpoint {
+                        name,
+                        detail: format!(
+                            "the instance metadata service is {DEFAULT_METADATA_ENDPOINT} (or a \
+                             loopback address); {endpoint} would carry credentials unencrypted \
+                             elsewhere: set spec.allowInsecureEndpoint to allow it"
+                        ),
+                    });
+                }
+                let endpoint =
+                    url::Url::parse(endpoint).map_err(|e| ProviderError::InvalidEndpoint {
+                        name: name.clone(),
+                        detail: format!("metadataEndpoint {endpoint:?} is not a URL: {e}"),
+                    })?;
+                Ok(CredentialSource::EcsRamRole {
+                    role_name: ecs.role_name.clone(),
+                    endpoint,
+                })
+            }
+            Source::AssumeRole(assume) => {
+                let base_source = assume.source.as_source();
+                if matches!(base_source, Source::AssumeRole(_) | Source::None) {
+                    return Err(not_configured(
+                        "assumeRole.source must set exactly one of secretRef, rrsa, ecsRamRole"
+                            .to_string(),
+                    ));
+                }
+                let base = self.source(pc, &base_source, data, clock, config)?;
+                let base = AlibabaClient::with_source(base, clock.clone(), config.clone())
+                    .map_err(|e| build_error(&name, &e))?;
+                Ok(CredentialSource::AssumeRole {
+                    base: Box::new(base),
+                    role_arn: assume.role_arn.clone(),
+                    session_name: assume
+                        .session_name
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string()),
+                    external_id: assume.external_id.clone(),
+                    duration_seconds: assume.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS),
+                })
+            }
+            Source::None => Err(not_configured(
+                "spec.credentials must set exactly one of secretRef, rrsa, assumeRole, ecsRamRole"
+                    .to_string(),
+            )),
+        }
     }
 
     /// Forget cached clients of ProviderConfig `name` (its spec or Secret changed).
@@ -355,11 +513,84 @@ fn spec_version(pc: &ProviderConfig) -> String {
     }
 }
 
-fn describe_build_error(error: &CloudError) -> String {
-    match error {
-        CloudError::InvalidRequest(detail) => detail.clone(),
-        other => other.to_string(),
+fn build_error(name: &str, error: &CloudError) -> ProviderError {
+    ProviderError::InvalidEndpoint {
+        name: name.to_string(),
+        detail: match error {
+            CloudError::InvalidRequest(detail) => detail.clone(),
+            other => other.to_string(),
+        },
     }
+}
+
+/// The role, OIDC provider and token file of an RRSA source: the
+/// ProviderConfig's, else natop's environment's (the token file only ever
+/// from the environment); what is missing otherwise.
+pub fn rrsa_settings(
+    rrsa: &RrsaCredentials,
+    defaults: &RrsaDefaults,
+) -> Result<(String, String, std::path::PathBuf), String> {
+    let role_arn = rrsa
+        .role_arn
+        .clone()
+        .or_else(|| defaults.role_arn.clone())
+        .ok_or_else(|| {
+            "rrsa.roleArn is not set and natop's environment has no ALIBABA_CLOUD_ROLE_ARN: \
+             set it, or enable RRSA for natop's service account"
+                .to_string()
+        })?;
+    let oidc_provider_arn = rrsa
+        .oidc_provider_arn
+        .clone()
+        .or_else(|| defaults.oidc_provider_arn.clone())
+        .ok_or_else(|| {
+            "rrsa.oidcProviderArn is not set and natop's environment has no \
+             ALIBABA_CLOUD_OIDC_PROVIDER_ARN: set it, or enable RRSA for natop's service account"
+                .to_string()
+        })?;
+    let token_file = defaults.token_file.clone().ok_or_else(|| {
+        "natop's environment has no ALIBABA_CLOUD_OIDC_TOKEN_FILE (the service account token \
+         RRSA mounts): enable RRSA for natop's service account, or start natop with \
+         --oidc-token-file"
+            .to_string()
+    })?;
+    Ok((role_arn, oidc_provider_arn, token_file))
+}
+
+/// The instance metadata service of ECS.
+pub const DEFAULT_METADATA_ENDPOINT: &str = "http://100.100.100.200";
+
+/// Whether natop may send its OIDC (service account) token to `url`: only
+/// Alibaba Cloud STS over https, or a loopback address (the emulator). A
+/// ProviderConfig pointing `stsEndpoint` elsewhere would hand the token,
+/// which assumes natop's role, to whoever runs that host.
+pub fn oidc_token_may_go_to(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let sts = parsed.scheme() == "https"
+        && host.starts_with("sts")
+        && host.ends_with(".aliyuncs.com")
+        && host[..host.len() - ".aliyuncs.com".len()]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    loopback || sts
+}
+
+/// Whether the metadata endpoint `url` is ECS's own or a loopback address.
+pub fn metadata_endpoint_allowed(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or_default();
+    host == "100.100.100.200" || !insecure_endpoint(url)
 }
 
 /// The problem the ProviderConfig's status reports, if its Ready condition is
@@ -417,9 +648,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
     use secrecy::ExposeSecret;
 
-    use crate::api::provider_config::{
-        Credentials as CredentialsSpec, ProviderConfigStatus, SecretReference,
-    };
+    use crate::api::provider_config::{Credentials as CredentialsSpec, ProviderConfigStatus};
 
     const ID: &str = "LTAI-visible-id";
     const SECRET: &str = "super-secret-access-key-value";
@@ -447,8 +676,7 @@ mod tests {
             (ACCESS_KEY_ID, format!("{ID}\n").as_bytes()),
             (ACCESS_KEY_SECRET, format!(" {SECRET}\r\n").as_bytes()),
         ]);
-        let Ok(Credentials::Alibaba(c)) = credentials_from_data(CloudProvider::Alibaba, Some(&d))
-        else {
+        let Ok(c) = alibaba_credentials(Some(&d)) else {
             panic!("expected Alibaba credentials");
         };
         assert_eq!(c.access_key_id, ID);
@@ -460,8 +688,7 @@ mod tests {
             (ACCESS_KEY_SECRET, SECRET.as_bytes()),
             (SECURITY_TOKEN, TOKEN.as_bytes()),
         ]);
-        let Ok(Credentials::Alibaba(c)) = credentials_from_data(CloudProvider::Alibaba, Some(&d))
-        else {
+        let Ok(c) = alibaba_credentials(Some(&d)) else {
             panic!("expected Alibaba credentials");
         };
         assert_eq!(
@@ -476,8 +703,7 @@ mod tests {
             (ACCESS_KEY_SECRET, SECRET.as_bytes()),
             (SECURITY_TOKEN, b"  "),
         ]);
-        let Ok(Credentials::Alibaba(c)) = credentials_from_data(CloudProvider::Alibaba, Some(&d))
-        else {
+        let Ok(c) = alibaba_credentials(Some(&d)) else {
             panic!("expected Alibaba credentials");
         };
         assert!(c.security_token.is_none());
@@ -534,7 +760,7 @@ mod tests {
             ),
         ];
         for (d, expected) in cases {
-            let got = credentials_from_data(CloudProvider::Alibaba, d.as_ref()).err();
+            let got = alibaba_credentials(d.as_ref()).err();
             assert_eq!(got, Some(expected));
         }
     }
@@ -545,8 +771,7 @@ mod tests {
             (PUBLIC_KEY, PUBLIC.as_bytes()),
             (PRIVATE_KEY, format!("{PRIVATE}\n").as_bytes()),
         ]);
-        let Ok(Credentials::UCloud(c)) = credentials_from_data(CloudProvider::UCloud, Some(&d))
-        else {
+        let Ok(c) = ucloud_credentials(Some(&d)) else {
             panic!("expected UCloud credentials");
         };
         assert_eq!(c.public_key, PUBLIC);
@@ -581,7 +806,7 @@ mod tests {
             ),
         ];
         for (d, expected) in cases {
-            let got = credentials_from_data(CloudProvider::UCloud, d.as_ref()).err();
+            let got = ucloud_credentials(d.as_ref()).err();
             assert_eq!(got, Some(expected));
         }
     }
@@ -610,6 +835,92 @@ mod tests {
             KeyProblem::NotText(SECURITY_TOKEN).into_error("u", "ns", "s", CloudProvider::Alibaba);
         assert_eq!(e.reason(), "SecretKeyInvalid");
         assert!(e.to_string().contains("securityToken"), "{e}");
+    }
+
+    #[test]
+    fn the_oidc_token_goes_only_to_alibaba_sts_or_loopback() {
+        for (url, allowed) in [
+            ("https://sts.aliyuncs.com", true),
+            ("https://sts.cn-hangzhou.aliyuncs.com/", true),
+            ("https://sts-vpc.cn-hangzhou.aliyuncs.com", true),
+            ("HTTPS://STS.ALIYUNCS.COM", true),
+            ("http://127.0.0.1:8787/", true),
+            ("http://[::1]:8787/", true),
+            ("http://localhost:8787/", true),
+            ("http://sts.aliyuncs.com", false),
+            ("https://vpc.aliyuncs.com", false),
+            ("https://sts.aliyuncs.com.evil.example", false),
+            ("https://evil.example/sts.aliyuncs.com", false),
+            ("https://stsaliyuncs.com", false),
+            ("https://sts.evil.example", false),
+            ("https://10.0.0.5/", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(oidc_token_may_go_to(url), allowed, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_metadata_service_is_ecs_own_or_loopback() {
+        for (url, allowed) in [
+            ("http://100.100.100.200", true),
+            ("http://100.100.100.200/", true),
+            ("http://127.0.0.1:8787", true),
+            ("https://metadata.example", true),
+            ("http://169.254.169.254", false),
+            ("http://100.100.100.201", false),
+            ("http://metadata.example", false),
+        ] {
+            assert_eq!(metadata_endpoint_allowed(url), allowed, "{url}");
+        }
+    }
+
+    #[test]
+    fn rrsa_settings_come_from_the_spec_or_the_environment_but_the_file_only_from_there() {
+        let env = RrsaDefaults {
+            role_arn: Some("acs:ram::1:role/env".into()),
+            oidc_provider_arn: Some("acs:ram::1:oidc-provider/env".into()),
+            token_file: Some("/var/run/secrets/ack.alibabacloud.com/rrsa-tokens/token".into()),
+        };
+        let spec = RrsaCredentials {
+            role_arn: Some("acs:ram::1:role/spec".into()),
+            ..RrsaCredentials::default()
+        };
+        let (role, provider, file) = rrsa_settings(&spec, &env).unwrap();
+        assert_eq!(role, "acs:ram::1:role/spec");
+        assert_eq!(provider, "acs:ram::1:oidc-provider/env");
+        assert_eq!(
+            file.to_str(),
+            Some("/var/run/secrets/ack.alibabacloud.com/rrsa-tokens/token")
+        );
+        let (role, _, _) = rrsa_settings(&RrsaCredentials::default(), &env).unwrap();
+        assert_eq!(role, "acs:ram::1:role/env");
+        for (defaults, missing) in [
+            (
+                RrsaDefaults {
+                    role_arn: None,
+                    ..env.clone()
+                },
+                "ALIBABA_CLOUD_ROLE_ARN",
+            ),
+            (
+                RrsaDefaults {
+                    oidc_provider_arn: None,
+                    ..env.clone()
+                },
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+            ),
+            (
+                RrsaDefaults {
+                    token_file: None,
+                    ..env.clone()
+                },
+                "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+            ),
+        ] {
+            let e = rrsa_settings(&RrsaCredentials::default(), &defaults).unwrap_err();
+            assert!(e.contains(missing), "{e}");
+        }
     }
 
     #[test]
@@ -744,8 +1055,15 @@ mod tests {
                 .map(|(_, p)| *p)
                 .collect();
             for provider in [CloudProvider::Alibaba, CloudProvider::UCloud] {
-                match credentials_from_data(provider, Some(&data(&pairs))) {
-                    Ok(c) => assert_no_secret(&format!("{c:?}")),
+                let d = data(&pairs);
+                let built = match provider {
+                    CloudProvider::Alibaba => {
+                        alibaba_credentials(Some(&d)).map(|c| format!("{c:?}"))
+                    }
+                    CloudProvider::UCloud => ucloud_credentials(Some(&d)).map(|c| format!("{c:?}")),
+                };
+                match built {
+                    Ok(text) => assert_no_secret(&text),
                     Err(p) => {
                         let e = p.into_error("default", "ns", "creds", provider);
                         assert_no_secret(&e.to_string());
@@ -774,12 +1092,7 @@ mod tests {
                 sts_endpoint: None,
                 allow_insecure_endpoint: false,
                 allowed_namespaces: Vec::new(),
-                credentials: CredentialsSpec {
-                    secret_ref: SecretReference {
-                        namespace: "natop-system".into(),
-                        name: "creds".into(),
-                    },
-                },
+                credentials: CredentialsSpec::secret("natop-system", "creds"),
                 rate_limit: None,
             },
         );

@@ -123,6 +123,7 @@ impl std::fmt::Debug for AssumeRoleWithOidc {
 impl Action for AssumeRoleWithOidc {
     const NAME: &'static str = "AssumeRoleWithOIDC";
     const SERVICE: Service = Service::Sts;
+    const SIGNED: bool = false;
     type Response = AssumeRoleResponse;
 }
 
