@@ -226,4 +226,221 @@ mod tests {
         assert!(!needs_renewal(Some(6 * hour), 5 * hour));
         assert!(needs_renewal(Some(6 * hour), 5 * hour + 1));
     }
+
+    mod over_http {
+        use crate::cloud::alibaba::{Service, signer};
+        use crate::emulator::alibaba::oidc::tests::{PROVIDER_ARN, claims, sign};
+        use crate::emulator::alibaba::sts::tests::{OIDC_ROLE, ram_fixture};
+        use crate::emulator::{EmulatorConfig, RunningEmulator, clock};
+
+        const CREDENTIALS: &str = "latest/meta-data/ram/security-credentials/";
+
+        async fn start(with_role: bool) -> RunningEmulator {
+            let mut fixture = ram_fixture();
+            if !with_role {
+                fixture.alibaba.instance_role = None;
+            }
+            RunningEmulator::start(EmulatorConfig {
+                fixture,
+                ..EmulatorConfig::default()
+            })
+            .await
+            .unwrap()
+        }
+
+        /// The `Date` of an answer, as Unix seconds.
+        fn date_of(answer: &reqwest::Response) -> i64 {
+            let text = answer.headers()["date"].to_str().unwrap();
+            jiff::fmt::rfc2822::parse(text)
+                .unwrap()
+                .timestamp()
+                .as_second()
+        }
+
+        #[tokio::test]
+        async fn instance_role_credentials_tokens_and_dates() {
+            let running = start(true).await;
+            let base = running.endpoint();
+            let http = reqwest::Client::new();
+            running.emulator.clock.advance(10.0 * 86_400.0);
+            let virtual_s = running.emulator.clock.now_ms() / 1000;
+
+            let list = http
+                .get(format!("{base}{CREDENTIALS}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(list.status(), 200);
+            assert!(
+                (date_of(&list) - virtual_s).abs() <= 2,
+                "Date follows the virtual clock"
+            );
+            assert_eq!(list.text().await.unwrap(), "natop-rrsa");
+
+            let first: serde_json::Value = http
+                .get(format!("{base}{CREDENTIALS}natop-rrsa"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .map(|t| serde_json::from_str(&t).unwrap())
+                .unwrap();
+            assert_eq!(first["Code"], "Success");
+            assert!(first["AccessKeyId"].as_str().unwrap().starts_with("STS."));
+            let expires = first["Expiration"]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second();
+            assert!(
+                (expires - virtual_s - 6 * 3600).abs() <= 2,
+                "six hours on the virtual clock"
+            );
+            let again: serde_json::Value = http
+                .get(format!("{base}{CREDENTIALS}natop-rrsa"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .map(|t| serde_json::from_str(&t).unwrap())
+                .unwrap();
+            assert_eq!(again["AccessKeyId"], first["AccessKeyId"]);
+            running.emulator.clock.advance(5.0 * 3600.0 + 10.0);
+            let renewed: serde_json::Value = http
+                .get(format!("{base}{CREDENTIALS}natop-rrsa"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .map(|t| serde_json::from_str(&t).unwrap())
+                .unwrap();
+            assert_ne!(renewed["AccessKeyId"], first["AccessKeyId"]);
+            assert_ne!(renewed["LastUpdated"], first["LastUpdated"]);
+
+            // The credentials sign API calls; sent as a form body.
+            let mut params: crate::cloud::wire::Params = [
+                ("Action", "GetCallerIdentity"),
+                ("Version", Service::Sts.version()),
+                ("Format", "JSON"),
+                ("AccessKeyId", renewed["AccessKeyId"].as_str().unwrap()),
+                ("SecurityToken", renewed["SecurityToken"].as_str().unwrap()),
+                ("SignatureMethod", "HMAC-SHA1"),
+                ("SignatureVersion", "1.0"),
+                ("SignatureNonce", "n-1"),
+                ("Timestamp", &clock::iso(clock::wall_ms())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let (_, signature) = signer::sign(
+                "POST",
+                &params,
+                renewed["AccessKeySecret"].as_str().unwrap(),
+            );
+            params.insert("Signature".into(), signature);
+            let who = http.post(&base).form(&params).send().await.unwrap();
+            assert_eq!(who.status(), 200);
+            let who: serde_json::Value = who
+                .text()
+                .await
+                .map(|t| serde_json::from_str(&t).unwrap())
+                .unwrap();
+            assert_eq!(
+                who["Arn"],
+                "acs:ram::1380000000000001:assumed-role/natop-rrsa/ecs-instance"
+            );
+
+            // Session tokens.
+            let no_ttl = http
+                .put(format!("{base}latest/api/token"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(no_ttl.status(), 400);
+            let too_long = http
+                .put(format!("{base}latest/api/token"))
+                .header(super::TTL_HEADER, "21601")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(too_long.status(), 400);
+            let token = http
+                .put(format!("{base}latest/api/token"))
+                .header(super::TTL_HEADER, "60")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(token.status(), 200);
+            let token = token.text().await.unwrap();
+            let with = |t: &str| {
+                http.get(format!("{base}{CREDENTIALS}"))
+                    .header(super::TOKEN_HEADER, t)
+                    .send()
+            };
+            assert_eq!(with(&token).await.unwrap().status(), 200);
+            assert_eq!(with("forged").await.unwrap().status(), 401);
+            running.emulator.clock.advance(61.0);
+            assert_eq!(with(&token).await.unwrap().status(), 401);
+            let other = http
+                .get(format!("{base}{CREDENTIALS}other-role"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(other.status(), 404);
+            running.stop().await;
+        }
+
+        #[tokio::test]
+        async fn no_instance_role_and_oidc_in_a_form_body() {
+            let running = start(false).await;
+            let base = running.endpoint();
+            let http = reqwest::Client::new();
+            let list = http
+                .get(format!("{base}{CREDENTIALS}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(list.status(), 404);
+            // AssumeRoleWithOIDC, unsigned, its token in the body; the API's
+            // answers are dated by the virtual clock too.
+            running.emulator.clock.advance(3600.0);
+            let now_s = running.emulator.clock.now_ms() / 1000;
+            let token = sign(
+                &claims(
+                    serde_json::json!("sts.aliyuncs.com"),
+                    "system:serviceaccount:natop:a",
+                    now_s + 60,
+                ),
+                "natop-test-1",
+            );
+            let form = [
+                ("Action", "AssumeRoleWithOIDC"),
+                ("Version", Service::Sts.version()),
+                ("Format", "JSON"),
+                ("OIDCProviderArn", PROVIDER_ARN),
+                ("RoleArn", OIDC_ROLE),
+                ("RoleSessionName", "rrsa"),
+                ("OIDCToken", token.as_str()),
+            ];
+            let answer = http.post(&base).form(&form).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            assert!((date_of(&answer) - now_s).abs() <= 2);
+            let body: serde_json::Value = answer
+                .text()
+                .await
+                .map(|t| serde_json::from_str(&t).unwrap())
+                .unwrap();
+            assert!(
+                body["Credentials"]["AccessKeyId"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("STS.")
+            );
+            running.stop().await;
+        }
+    }
 }

@@ -353,4 +353,4 @@ pub fn check_trust(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,7 @@ const ACCOUNT_1: &str = "1380000000000001";
 const ACCOUNT_2: &str = "1380000000000002";
 const DEPLOY_ROLE: &str = "acs:ram::1380000000000002:role/natop-deploy";
 const EXTERNAL_ROLE: &str = "acs:ram::1380000000000002:role/natop-external";
-const OIDC_ROLE: &str = "acs:ram::1380000000000001:role/natop-rrsa";
+pub(crate) const OIDC_ROLE: &str = "acs:ram::1380000000000001:role/natop-rrsa";
 
 fn policy(name: &str, document: serde_json::Value) -> RamPolicy {
     RamPolicy {
@@ -32,7 +32,7 @@ fn role(arn: &str, trust: RoleTrust, policies: &[&str]) -> RamRole {
 /// The default fixture plus RAM: key 3 (account 1) may only describe and
 /// assume roles; account 2's deploy role trusts account 1 and may not create
 /// forward entries; an external-id role; an OIDC role of account 1.
-fn ram_fixture() -> Fixture {
+pub(crate) fn ram_fixture() -> Fixture {
     let mut f = Fixture::default_fixture();
     let a = &mut f.alibaba;
     a.policies = vec![
