@@ -1,11 +1,14 @@
-//! `natop emulator`: the Alibaba VPC NAT API (plus STS `GetCallerIdentity`)
-//! and the UCloud bandwidth-package API (plus UAccount `GetUserInfo`) on one
-//! loopback address, with the services' signatures, asynchronous state
-//! machines, rules and error codes, plus admin endpoints for tests.
+//! `natop emulator`: the Alibaba VPC NAT API (plus STS `GetCallerIdentity`,
+//! `AssumeRole` and `AssumeRoleWithOIDC`, RAM policies, and the ECS instance
+//! metadata service's role credentials) and the UCloud bandwidth-package API
+//! (plus UAccount `GetUserInfo`) on one loopback address, with the services'
+//! signatures, asynchronous state machines, rules and error codes, plus admin
+//! endpoints for tests.
 //!
-//! Every API shares the listen address: a request carrying `PublicKey` is a
-//! UCloud call; anything else is an Alibaba RPC call, whose `Version` says
-//! which product (VPC or STS) answers it.
+//! Every API shares the listen address: `/latest/…` is the instance metadata
+//! service ([`metadata`]); a request carrying `PublicKey` is a UCloud call;
+//! anything else is an Alibaba RPC call, whose `Version` says which product
+//! (VPC or STS) answers it. Every answer's `Date` is the emulator's clock.
 
 pub mod admin;
 pub mod alibaba;
@@ -503,8 +506,9 @@ pub async fn serve(
     info!(
         %addr,
         "natop emulator serving the Alibaba VPC NAT API (RPC, Version 2016-04-28), Alibaba STS \
-         (Version 2015-04-01) and the UCloud bandwidth-package and UAccount APIs (calls with \
-         PublicKey) on http://{addr}/; admin endpoints under /_emulator/"
+         (Version 2015-04-01), the ECS instance metadata role credentials (/latest/) and the \
+         UCloud bandwidth-package and UAccount APIs (calls with PublicKey) on http://{addr}/; \
+         admin endpoints under /_emulator/"
     );
     println!("natop emulator listening on http://{addr}/");
     axum::serve(

@@ -1,6 +1,9 @@
-//! The Alibaba side of the emulator: authentication as the RPC gateway does it,
-//! faults, the product by `Version` (VPC or STS), ClientToken idempotency per
-//! account, then the action handlers (`served` maps action names to them).
+//! The Alibaba side of the emulator: authentication as the RPC gateway does it
+//! (fixture keys, and issued STS keys with their `SecurityToken`; STS
+//! AssumeRoleWithOIDC is anonymous), faults, the product by `Version` (VPC or
+//! STS), RAM authorisation of VPC calls ([`ram`]: `Forbidden.RAM` with
+//! `AccessDeniedDetail`), ClientToken idempotency per account, then the
+//! action handlers (`served` maps action names to them).
 
 // First: the modules below use the `serve!` macro it defines.
 #[macro_use]
