@@ -335,8 +335,9 @@ impl Fixture {
 
     /// The fixture with every absent account id derived (Alibaba: the access
     /// key id; UCloud: a number from the public key), checked: a key may be
-    /// listed once, and the keys of one Alibaba account must agree on
-    /// `legacyBandwidthPackages`, an account property.
+    /// listed once, the keys of one Alibaba account must agree on
+    /// `legacyBandwidthPackages`, an account property, and the RAM part must
+    /// hold together (policies, roles, OIDC providers, instance role).
     pub fn with_account_ids(mut self) -> Result<Fixture, String> {
         let mut legacy: BTreeMap<&str, bool> = BTreeMap::new();
         for account in &mut self.alibaba.accounts {
