@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
+use super::alibaba::ram::PolicyDocument;
+
 /// Everything that exists at start (and after `POST /_emulator/reset`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -32,6 +34,138 @@ pub struct AlibabaFixture {
     /// Regions served.
     #[serde(default)]
     pub regions: Vec<AlibabaRegion>,
+    /// RAM policies, by name, that accounts' users and roles may attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<RamPolicy>,
+    /// RAM roles that may be assumed (AssumeRole, AssumeRoleWithOIDC, the
+    /// instance role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RamRole>,
+    /// OIDC identity providers registered in RAM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oidc_providers: Vec<OidcProvider>,
+    /// The ARN of the RAM role attached to the emulated ECS instance, whose
+    /// credentials the instance metadata endpoint hands out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_role: Option<String>,
+}
+
+/// A named RAM policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RamPolicy {
+    /// The name users and roles attach it by.
+    pub name: String,
+    /// The policy document, in RAM's own grammar.
+    pub document: PolicyDocument,
+}
+
+/// A RAM role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RamRole {
+    /// `acs:ram::<account>:role/<name>`: the role belongs to that account,
+    /// which must be one of the fixture's.
+    pub role_arn: String,
+    /// The longest session, in seconds (900 to 43200, default 3600).
+    #[serde(default = "default_max_session_duration")]
+    pub max_session_duration: u32,
+    /// Names of the policies attached; none: full access.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Who may assume the role.
+    #[serde(default)]
+    pub trust: RoleTrust,
+}
+
+fn default_max_session_duration() -> u32 {
+    3600
+}
+
+impl RamRole {
+    /// The role's account (from its ARN).
+    pub fn account_id(&self) -> &str {
+        arn_parts(&self.role_arn, "role").map_or("", |(account, _)| account)
+    }
+
+    /// The role's name (from its ARN).
+    pub fn name(&self) -> &str {
+        arn_parts(&self.role_arn, "role").map_or("", |(_, name)| name)
+    }
+
+    /// An 18-digit role id, stable for the ARN (real ones look like
+    /// `300800000000000001`).
+    pub fn role_id(&self) -> String {
+        let digest = Sha1::digest(self.role_arn.as_bytes());
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&digest[..8]);
+        (300_000_000_000_000_000 + u64::from_be_bytes(head) % 100_000_000_000_000_000).to_string()
+    }
+}
+
+/// A role's trust policy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleTrust {
+    /// Accounts whose users (with `sts:AssumeRole` permission) may assume the role.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// When set, AssumeRole must give this `ExternalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// When set, holders of tokens of this OIDC provider may assume the role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcTrust>,
+}
+
+/// The OIDC part of a trust policy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcTrust {
+    /// The provider's ARN.
+    pub provider_arn: String,
+    /// Accepted `aud` values; none: any of the provider's client ids.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Accepted `sub` values (`*` and `?` wildcards); none: any.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+}
+
+/// An OIDC identity provider registered in RAM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcProvider {
+    /// `acs:ram::<account>:oidc-provider/<name>`.
+    pub arn: String,
+    /// The tokens' `iss`.
+    pub issuer_url: String,
+    /// Accepted `aud` values.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// The provider's JSON Web Key Set (`{"keys": [...]}`), RS256 keys with `kid`.
+    pub jwks: serde_json::Value,
+}
+
+impl OidcProvider {
+    /// The key set, parsed.
+    pub fn key_set(&self) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+        serde_json::from_value(self.jwks.clone())
+            .map_err(|e| format!("oidc provider {}: bad jwks: {e}", self.arn))
+    }
+}
+
+/// `(account, name)` of `acs:ram::<account>:<kind>/<name>`, when well formed
+/// (the account is digits, the name is not empty).
+pub fn arn_parts<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    let rest = arn.strip_prefix("acs:ram::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let name = resource.strip_prefix(kind)?.strip_prefix('/')?;
+    let well_formed = !account.is_empty()
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+        && !name.contains(['/', ':']);
+    well_formed.then_some((account, name))
 }
 
 /// One Alibaba access key, and the account it belongs to.
@@ -51,6 +185,9 @@ pub struct AlibabaAccount {
     /// use the NAT bandwidth package actions (all keys of an account agree).
     #[serde(default)]
     pub legacy_bandwidth_packages: bool,
+    /// Names of the RAM policies attached to the key's user; none: full access.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
 }
 
 /// One Alibaba region.
@@ -198,8 +335,9 @@ impl Fixture {
 
     /// The fixture with every absent account id derived (Alibaba: the access
     /// key id; UCloud: a number from the public key), checked: a key may be
-    /// listed once, and the keys of one Alibaba account must agree on
-    /// `legacyBandwidthPackages`, an account property.
+    /// listed once, the keys of one Alibaba account must agree on
+    /// `legacyBandwidthPackages`, an account property, and the RAM part must
+    /// hold together (policies, roles, OIDC providers, instance role).
     pub fn with_account_ids(mut self) -> Result<Fixture, String> {
         let mut legacy: BTreeMap<&str, bool> = BTreeMap::new();
         for account in &mut self.alibaba.accounts {
@@ -225,6 +363,7 @@ impl Fixture {
                 ));
             }
         }
+        self.alibaba.check_ram()?;
         for account in &mut self.ucloud.accounts {
             if account.user_id == 0 {
                 account.user_id = derived_user_id(&account.public_key);
@@ -283,12 +422,14 @@ impl Fixture {
                         access_key_id: "LTAI5tNatopDemoKey01".to_string(),
                         access_key_secret: "natop-demo-secret-01".to_string(),
                         legacy_bandwidth_packages: true,
+                        policies: Vec::new(),
                     },
                     AlibabaAccount {
                         account_id: "1380000000000002".to_string(),
                         access_key_id: "LTAI5tNatopDemoKey02".to_string(),
                         access_key_secret: "natop-demo-secret-02".to_string(),
                         legacy_bandwidth_packages: false,
+                        policies: Vec::new(),
                     },
                     // A second key of the first account (key rotation).
                     AlibabaAccount {
@@ -296,9 +437,11 @@ impl Fixture {
                         access_key_id: "LTAI5tNatopDemoKey03".to_string(),
                         access_key_secret: "natop-demo-secret-03".to_string(),
                         legacy_bandwidth_packages: true,
+                        policies: Vec::new(),
                     },
                 ],
                 regions: alibaba_regions,
+                ..AlibabaFixture::default()
             },
             ucloud: UcloudFixture {
                 accounts: vec![
@@ -322,6 +465,116 @@ impl Fixture {
                 regions: ucloud_regions,
             },
         }
+    }
+}
+
+impl AlibabaFixture {
+    /// Check the RAM part: policy names unique and documents well formed;
+    /// every attached policy exists; role ARNs well formed, unique, of a
+    /// fixture account, with a session limit of 900 to 43200 seconds; OIDC
+    /// providers well formed with a readable key set, and every role's OIDC
+    /// trust naming one; the instance role among the roles.
+    fn check_ram(&self) -> Result<(), String> {
+        for (i, policy) in self.policies.iter().enumerate() {
+            if self.policies[..i].iter().any(|p| p.name == policy.name) {
+                return Err(format!("alibaba policy {} is listed twice", policy.name));
+            }
+            policy
+                .document
+                .check()
+                .map_err(|e| format!("alibaba policy {}: {e}", policy.name))?;
+        }
+        let policy_exists = |owner: &str, names: &[String]| {
+            names.iter().try_for_each(|name| {
+                if self.policies.iter().any(|p| &p.name == name) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{owner} attaches policy {name}, which is not in alibaba.policies"
+                    ))
+                }
+            })
+        };
+        for account in &self.accounts {
+            policy_exists(
+                &format!("alibaba key {}", account.access_key_id),
+                &account.policies,
+            )?;
+        }
+        for (i, provider) in self.oidc_providers.iter().enumerate() {
+            if arn_parts(&provider.arn, "oidc-provider").is_none() {
+                return Err(format!(
+                    "oidc provider arn {} is not acs:ram::<account>:oidc-provider/<name>",
+                    provider.arn
+                ));
+            }
+            if self.oidc_providers[..i]
+                .iter()
+                .any(|p| p.arn == provider.arn)
+            {
+                return Err(format!("oidc provider {} is listed twice", provider.arn));
+            }
+            provider.key_set()?;
+        }
+        for (i, role) in self.roles.iter().enumerate() {
+            let arn = &role.role_arn;
+            let Some((account, _)) = arn_parts(arn, "role") else {
+                return Err(format!(
+                    "role arn {arn} is not acs:ram::<account>:role/<name>"
+                ));
+            };
+            if !self.accounts.iter().any(|a| a.account_id == account) {
+                return Err(format!(
+                    "role {arn} belongs to account {account}, not in the fixture"
+                ));
+            }
+            if self.roles[..i].iter().any(|r| &r.role_arn == arn) {
+                return Err(format!("role {arn} is listed twice"));
+            }
+            if !(900..=43_200).contains(&role.max_session_duration) {
+                return Err(format!(
+                    "role {arn}: maxSessionDuration must be 900 to 43200"
+                ));
+            }
+            policy_exists(&format!("role {arn}"), &role.policies)?;
+            if let Some(oidc) = &role.trust.oidc
+                && !self
+                    .oidc_providers
+                    .iter()
+                    .any(|p| p.arn == oidc.provider_arn)
+            {
+                return Err(format!(
+                    "role {arn} trusts oidc provider {}, not in alibaba.oidcProviders",
+                    oidc.provider_arn
+                ));
+            }
+        }
+        if let Some(arn) = &self.instance_role
+            && !self.roles.iter().any(|r| &r.role_arn == arn)
+        {
+            return Err(format!("instanceRole {arn} is not in alibaba.roles"));
+        }
+        Ok(())
+    }
+
+    /// The role with `arn`.
+    pub fn role(&self, arn: &str) -> Option<&RamRole> {
+        self.roles.iter().find(|r| r.role_arn == arn)
+    }
+
+    /// The documents of the policies named `names` (names are checked at load).
+    pub fn documents(&self, names: &[String]) -> Vec<PolicyDocument> {
+        names
+            .iter()
+            .filter_map(|name| self.policies.iter().find(|p| &p.name == name))
+            .map(|p| p.document.clone())
+            .collect()
+    }
+
+    /// The fixture entry of `account_id` (its first key), which carries the
+    /// account's properties.
+    pub fn account(&self, account_id: &str) -> Option<&AlibabaAccount> {
+        self.accounts.iter().find(|a| a.account_id == account_id)
     }
 }
 
@@ -472,6 +725,117 @@ mod tests {
                 .unwrap_err()
                 .contains("listed twice")
         );
+    }
+
+    /// RAM on top of a minimal fixture (`{extra}` goes into `alibaba`).
+    fn with_ram(extra: &str) -> Result<Fixture, String> {
+        Fixture::from_yaml(&format!(
+            "alibaba:\n  accounts:\n  - {{accountId: '1380000000000001', accessKeyId: K1, accessKeySecret: s, policies: [p1]}}\n{extra}"
+        ))
+    }
+
+    const RAM: &str = r#"  policies:
+  - name: p1
+    document:
+      Version: "1"
+      Statement:
+      - {Effect: Allow, Action: ["vpc:Describe*", "sts:AssumeRole"], Resource: "*"}
+  roles:
+  - roleArn: acs:ram::1380000000000001:role/natop
+    maxSessionDuration: 7200
+    policies: [p1]
+    trust:
+      accounts: ["1380000000000001"]
+      externalId: abc
+      oidc:
+        providerArn: acs:ram::1380000000000001:oidc-provider/cluster
+        audiences: [sts.aliyuncs.com]
+        subjects: ["system:serviceaccount:natop:*"]
+  - roleArn: acs:ram::1380000000000001:role/plain
+  oidcProviders:
+  - arn: acs:ram::1380000000000001:oidc-provider/cluster
+    issuerUrl: https://oidc.example.test
+    clientIds: [sts.aliyuncs.com]
+    jwks: {keys: [{kty: RSA, kid: k1, alg: RS256, n: sXch, e: AQAB}]}
+  instanceRole: acs:ram::1380000000000001:role/plain
+"#;
+
+    #[test]
+    fn ram_parts_are_read_and_checked() {
+        let f = with_ram(RAM).unwrap();
+        let a = &f.alibaba;
+        assert_eq!(a.accounts[0].policies, ["p1"]);
+        let role = a.role("acs:ram::1380000000000001:role/natop").unwrap();
+        assert_eq!(
+            (role.account_id(), role.name()),
+            ("1380000000000001", "natop")
+        );
+        assert_eq!(role.max_session_duration, 7200);
+        assert_eq!(role.role_id().len(), 18);
+        assert_eq!(role.role_id(), role.clone().role_id(), "stable");
+        let plain = a.role("acs:ram::1380000000000001:role/plain").unwrap();
+        assert_eq!(plain.max_session_duration, 3600);
+        assert!(plain.policies.is_empty() && plain.trust.accounts.is_empty());
+        assert_eq!(a.documents(&role.policies).len(), 1);
+        assert!(a.oidc_providers[0].key_set().is_ok());
+        assert_eq!(Fixture::from_yaml(&f.to_yaml().unwrap()).unwrap(), f);
+        let broken = [
+            (
+                RAM.replace(
+                    "policies: [p1]
+    trust",
+                    "policies: [p2]
+    trust",
+                ),
+                "not in alibaba.policies",
+            ),
+            (
+                RAM.replace("role/natop", "role/natop/x"),
+                "not acs:ram::<account>:role/<name>",
+            ),
+            (
+                RAM.replace(
+                    "acs:ram::1380000000000001:role/plain
+  oidc",
+                    "acs:ram::999:role/plain
+  oidc",
+                ),
+                "not in the fixture",
+            ),
+            (RAM.replace("7200", "60"), "900 to 43200"),
+            (
+                RAM.replace(
+                    "instanceRole: acs:ram::1380000000000001:role/plain",
+                    "instanceRole: acs:ram::1380000000000001:role/none",
+                ),
+                "instanceRole",
+            ),
+            (
+                RAM.replace(
+                    "providerArn: acs:ram::1380000000000001:oidc-provider/cluster",
+                    "providerArn: acs:ram::1380000000000001:oidc-provider/x",
+                ),
+                "not in alibaba.oidcProviders",
+            ),
+            (RAM.replace("Version: \"1\"", "Version: \"2\""), "Version"),
+            (
+                RAM.replace(
+                    "jwks: {keys: [{kty: RSA, kid: k1, alg: RS256, n: sXch, e: AQAB}]}",
+                    "jwks: {nokeys: 1}",
+                ),
+                "bad jwks",
+            ),
+            (
+                RAM.replace("Effect: Allow", "Effect: Perhaps"),
+                "unknown variant",
+            ),
+        ];
+        for (yaml, error) in broken {
+            let got = with_ram(&yaml).unwrap_err();
+            assert!(got.contains(error), "{error}: {got}");
+        }
+        // Without policies (every existing fixture) nothing changes.
+        assert!(with_ram("  policies: [{name: p1, document: {Version: '1', Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}}]\n").is_ok());
     }
 
     #[test]

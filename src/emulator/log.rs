@@ -12,8 +12,18 @@ use crate::cloud::wire::Params;
 pub const CAPACITY: usize = 20_000;
 
 /// Request parameters ending in `Id` that name the caller or the protocol,
-/// not a resource.
-const NOT_RESOURCE_IDS: &[&str] = &["AccessKeyId", "RegionId", "ClientToken"];
+/// not a resource (`ExternalId` is a shared secret of a role's trust).
+const NOT_RESOURCE_IDS: &[&str] = &["AccessKeyId", "RegionId", "ClientToken", "ExternalId"];
+
+/// Parameters that carry secrets: never logged, whatever their name.
+const SECRETS: &[&str] = &[
+    "OIDCToken",
+    "SecurityToken",
+    "AccessKeySecret",
+    "Signature",
+    "Policy",
+    "ExternalId",
+];
 
 /// One logged call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,7 +99,7 @@ fn resource_ids(params: &Params) -> BTreeMap<String, String> {
 }
 
 fn names_a_resource(name: &str) -> bool {
-    if NOT_RESOURCE_IDS.contains(&name) {
+    if NOT_RESOURCE_IDS.contains(&name) || SECRETS.contains(&name) {
         return false;
     }
     // `NatGatewayIds.2` is an item of the list `NatGatewayIds`.
@@ -136,6 +146,24 @@ mod tests {
                 "NatGatewayIds.1"
             ]
         );
+    }
+
+    #[test]
+    fn secrets_are_never_logged() {
+        let p = params(&[
+            ("Action", "AssumeRoleWithOIDC"),
+            ("OIDCToken", "eyJhbGciOi.secret"),
+            ("SecurityToken", "CAISsecret"),
+            ("AccessKeySecret", "secret"),
+            ("ExternalId", "secret"),
+            ("RoleArn", "acs:ram::1:role/r"),
+            ("NatGatewayId", "ngw-1"),
+        ]);
+        let mut log = CallLog::default();
+        log.record("AssumeRoleWithOIDC", "", "", &p, "success");
+        let text = serde_json::to_string(&log.since(0)).unwrap();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("ngw-1"));
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! `natop emulator`: the Alibaba VPC NAT API (plus STS `GetCallerIdentity`)
-//! and the UCloud bandwidth-package API (plus UAccount `GetUserInfo`) on one
-//! loopback address, with the services' signatures, asynchronous state
-//! machines, rules and error codes, plus admin endpoints for tests.
+//! `natop emulator`: the Alibaba VPC NAT API (plus STS `GetCallerIdentity`,
+//! `AssumeRole` and `AssumeRoleWithOIDC`, RAM policies, and the ECS instance
+//! metadata service's role credentials) and the UCloud bandwidth-package API
+//! (plus UAccount `GetUserInfo`) on one loopback address, with the services'
+//! signatures, asynchronous state machines, rules and error codes, plus admin
+//! endpoints for tests.
 //!
-//! Every API shares the listen address: a request carrying `PublicKey` is a
-//! UCloud call; anything else is an Alibaba RPC call, whose `Version` says
-//! which product (VPC or STS) answers it.
+//! Every API shares the listen address: `/latest/…` is the instance metadata
+//! service ([`metadata`]); a request carrying `PublicKey` is a UCloud call;
+//! anything else is an Alibaba RPC call, whose `Version` says which product
+//! (VPC or STS) answers it. Every answer's `Date` is the emulator's clock.
 
 pub mod admin;
 pub mod alibaba;
@@ -13,6 +16,7 @@ pub mod clock;
 pub mod faults;
 pub mod fixture;
 pub mod log;
+pub mod metadata;
 pub mod state;
 pub mod ucloud;
 
@@ -149,6 +153,12 @@ pub(crate) struct Inner {
     pub(crate) nonces: HashMap<String, Instant>,
     /// Every call, in order (`GET /_emulator/log`).
     pub(crate) log: log::CallLog,
+    /// Issued STS credentials, by access key id.
+    pub(crate) sts: alibaba::sts::Sessions,
+    /// Instance metadata session tokens and when they expire (virtual ms).
+    pub(crate) metadata_tokens: HashMap<String, i64>,
+    /// The access key id of the instance role's current credentials.
+    pub(crate) instance_key: Option<String>,
 }
 
 /// A running emulator's shared state.
@@ -167,6 +177,8 @@ pub struct ApiError {
     pub code: String,
     /// Message.
     pub message: String,
+    /// Why RAM refused the call (Alibaba `AccessDeniedDetail`).
+    pub access_denied: Option<Box<AccessDeniedDetail>>,
 }
 
 impl ApiError {
@@ -176,8 +188,36 @@ impl ApiError {
             status,
             code: code.to_string(),
             message: message.into(),
+            access_denied: None,
         }
     }
+
+    /// The error carrying RAM's `AccessDeniedDetail`.
+    pub fn with_access_denied(mut self, detail: AccessDeniedDetail) -> ApiError {
+        self.access_denied = Some(Box::new(detail));
+        self
+    }
+}
+
+/// The `AccessDeniedDetail` object the Alibaba gateway adds to an error when
+/// RAM refused the call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessDeniedDetail {
+    /// The RAM action refused, e.g. `vpc:CreateForwardEntry`.
+    pub auth_action: String,
+    /// `SubUser` or `AssumedRoleUser`.
+    pub auth_principal_type: String,
+    /// The account the principal belongs to.
+    pub auth_principal_owner_id: String,
+    /// The user's name, or `<role>:<session>`.
+    pub auth_principal_display_name: String,
+    /// Always `AccountLevelIdentityBasedPolicy`.
+    pub policy_type: String,
+    /// `ImplicitDeny` or `ExplicitDeny`.
+    pub no_permission_type: String,
+    /// An opaque diagnostic blob (base64).
+    pub encoded_diagnostic_message: String,
 }
 
 impl Emulator {
@@ -206,6 +246,9 @@ impl Emulator {
             calls: BTreeMap::new(),
             nonces: HashMap::new(),
             log: log::CallLog::default(),
+            sts: alibaba::sts::Sessions::new(),
+            metadata_tokens: HashMap::new(),
+            instance_key: None,
         };
         Ok(Arc::new(Emulator {
             config,
@@ -279,15 +322,24 @@ impl Emulator {
         inner.calls.clear();
         inner.log.clear();
         inner.nonces.clear();
+        inner.sts.clear();
+        inner.metadata_tokens.clear();
+        inner.instance_key = None;
         inner.faults = self.config.faults.clone();
         self.save(&inner);
     }
 
-    /// The router serving both APIs and the admin endpoints.
+    /// The router serving both APIs, the instance metadata and the admin
+    /// endpoints. Every answer carries the emulator's clock as its `Date`.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .nest("/_emulator", admin::router())
+            .merge(metadata::router())
             .fallback(api)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                stamp_date,
+            ))
             .with_state(self.clone())
     }
 }
@@ -364,18 +416,30 @@ async fn api(
         Answer::Json(body) => body,
     };
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    // The emulated clock's time, so that clients judging expiry by the
-    // service's clock see the time tests move forward.
-    let date = clock::http_date(emulator.clock.now_ms());
     (
         status,
-        [
-            ("content-type", "application/json;charset=utf-8"),
-            ("date", date.as_str()),
-        ],
+        [("content-type", "application/json;charset=utf-8")],
         body.to_string(),
     )
         .into_response()
+}
+
+/// Set `Date` to the emulator's clock (RFC 9110 IMF-fixdate), so that
+/// clients judging expiry by the service's clock (STS credentials) see the
+/// time tests move forward. hyper only adds a `Date` when there is none.
+async fn stamp_date(
+    State(emulator): State<Arc<Emulator>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let date = clock::http_date(emulator.clock.now_ms());
+    if let Ok(value) = axum::http::HeaderValue::from_str(&date) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 /// An answer whose body fails mid-way: the connection is cut and the client
@@ -442,8 +506,9 @@ pub async fn serve(
     info!(
         %addr,
         "natop emulator serving the Alibaba VPC NAT API (RPC, Version 2016-04-28), Alibaba STS \
-         (Version 2015-04-01) and the UCloud bandwidth-package and UAccount APIs (calls with \
-         PublicKey) on http://{addr}/; admin endpoints under /_emulator/"
+         (Version 2015-04-01), the ECS instance metadata role credentials (/latest/) and the \
+         UCloud bandwidth-package and UAccount APIs (calls with PublicKey) on http://{addr}/; \
+         admin endpoints under /_emulator/"
     );
     println!("natop emulator listening on http://{addr}/");
     axum::serve(

@@ -1,6 +1,9 @@
-//! The Alibaba side of the emulator: authentication as the RPC gateway does it,
-//! faults, the product by `Version` (VPC or STS), ClientToken idempotency per
-//! account, then the action handlers (`served` maps action names to them).
+//! The Alibaba side of the emulator: authentication as the RPC gateway does it
+//! (fixture keys, and issued STS keys with their `SecurityToken`; STS
+//! AssumeRoleWithOIDC is anonymous), faults, the product by `Version` (VPC or
+//! STS), RAM authorisation of VPC calls ([`ram`]: `Forbidden.RAM` with
+//! `AccessDeniedDetail`), ClientToken idempotency per account, then the
+//! action handlers (`served` maps action names to them).
 
 // First: the modules below use the `serve!` macro it defines.
 #[macro_use]
@@ -11,6 +14,9 @@ pub mod eip;
 pub mod entries;
 pub mod ipv6;
 pub mod nat_gateway;
+pub mod oidc;
+pub mod principal;
+pub mod ram;
 pub mod sts;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -27,9 +33,11 @@ use super::faults::Fault;
 use super::fixture;
 use super::state::AlibabaRegionState;
 use super::{Answer, ApiError, Durations, Emulator, Inner, Logged, Outcome, new_id, request_id};
+use crate::cloud::alibaba::actions::sts::AssumeRoleWithOidc;
 use crate::cloud::alibaba::signer;
 use crate::cloud::alibaba::{Action, Service};
 use crate::cloud::wire::{self, Params};
+use principal::{Identity, Principal, check_security_token};
 pub use served::{ACTIONS, Raw, STS_ACTIONS, Served, actions_of, route};
 
 /// How far a request's Timestamp may be from the server's clock, and how long
@@ -172,7 +180,7 @@ pub(crate) fn handle(emulator: &Emulator, method: &str, params: &Params) -> Outc
             (200, Answer::Json(value), "success".to_string(), latency)
         }
         Err((e, latency)) => {
-            let body = json!({
+            let mut body = json!({
                 "RequestId": request_id,
                 "HostId": service.host(),
                 "Code": e.code,
@@ -183,6 +191,9 @@ pub(crate) fn handle(emulator: &Emulator, method: &str, params: &Params) -> Outc
                     service.product()
                 ),
             });
+            if let (Some(detail), Value::Object(map)) = (&e.access_denied, &mut body) {
+                map.insert("AccessDeniedDetail".to_string(), json!(detail));
+            }
             (e.status, Answer::Json(body), e.code, latency)
         }
     };
@@ -207,8 +218,14 @@ fn call(
     params: &Params,
     caller: &mut String,
 ) -> CallResult {
-    let (account, service) = authenticate(emulator, inner, method, params).map_err(|e| (e, 0))?;
-    caller.clone_from(&account.account_id);
+    let (principal, service) = if is_anonymous(params) {
+        (None, Service::Sts)
+    } else {
+        let (principal, service) =
+            authenticate(emulator, inner, method, params).map_err(|e| (e, 0))?;
+        caller.clone_from(&principal.account.account_id);
+        (Some(principal), service)
+    };
     let (fault, latency) = Emulator::draw_fault(inner, action);
     match fault {
         Some(Fault::Throttle) => {
@@ -250,10 +267,24 @@ fn call(
         return Err((unknown_action(action), latency));
     }
     if service == Service::Sts {
-        return sts::answer(&account, params)
+        let mut sts = sts::Sts {
+            fixture: &emulator.config.fixture.alibaba,
+            sessions: &mut inner.sts,
+            rng: &mut inner.rng,
+            now_ms: emulator.clock.now_ms(),
+        };
+        return sts
+            .answer(principal.as_ref(), action, params)
             .map(|value| (value, fault, latency))
             .map_err(|e| (e, latency));
     }
+    let Some(principal) = principal else {
+        return Err((unknown_action(action), latency));
+    };
+    principal
+        .authorize_vpc(action, params)
+        .map_err(|e| (e, latency))?;
+    let account = principal.account;
     let now_ms = emulator.clock.now_ms();
     inner.world.settle(now_ms);
     let token = params.get("ClientToken").filter(|t| !t.is_empty()).cloned();
@@ -342,14 +373,74 @@ fn digest(params: &Params) -> String {
         .collect()
 }
 
-/// Check the protocol parameters and the signature; returns the key's
-/// account and the product `Version` names.
+/// Whether the call is one the service answers unsigned: STS
+/// AssumeRoleWithOIDC, whose OIDC token is the proof. A signature sent with
+/// it anyway is ignored.
+fn is_anonymous(params: &Params) -> bool {
+    params.get("Action").map(String::as_str) == Some(AssumeRoleWithOidc::NAME)
+        && params.get("Version").and_then(|v| Service::of_version(v)) == Some(Service::Sts)
+}
+
+/// The principal a fixture key or issued STS key `key_id` signs for, and the
+/// secret it signs with. An STS key needs its `SecurityToken`, unexpired on
+/// the emulator's clock.
+fn principal_of(
+    emulator: &Emulator,
+    inner: &Inner,
+    key_id: &str,
+    params: &Params,
+) -> Result<(Principal, String), ApiError> {
+    let fixture = &emulator.config.fixture.alibaba;
+    if let Some(account) = fixture.accounts.iter().find(|a| a.access_key_id == key_id) {
+        let principal = Principal {
+            account: account.clone(),
+            identity: Identity::User,
+            policies: fixture.documents(&account.policies),
+            session_policy: None,
+        };
+        return Ok((principal, account.access_key_secret.clone()));
+    }
+    let not_found = || {
+        ApiError::new(
+            404,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        )
+    };
+    let session = inner.sts.get(key_id).ok_or_else(not_found)?;
+    check_security_token(
+        session,
+        params.get("SecurityToken").map(String::as_str),
+        emulator.clock.now_ms(),
+    )?;
+    let role = fixture.role(&session.role_arn).ok_or_else(not_found)?;
+    let owner = fixture.account(role.account_id()).ok_or_else(not_found)?;
+    let principal = Principal {
+        account: fixture::AlibabaAccount {
+            account_id: owner.account_id.clone(),
+            access_key_id: key_id.to_string(),
+            access_key_secret: String::new(),
+            legacy_bandwidth_packages: owner.legacy_bandwidth_packages,
+            policies: Vec::new(),
+        },
+        identity: Identity::AssumedRole {
+            role: role.clone(),
+            session_name: session.session_name.clone(),
+        },
+        policies: fixture.documents(&role.policies),
+        session_policy: session.session_policy.clone(),
+    };
+    Ok((principal, session.access_key_secret.clone()))
+}
+
+/// Check the protocol parameters and the signature; returns the caller and
+/// the product `Version` names.
 fn authenticate(
     emulator: &Emulator,
     inner: &mut Inner,
     method: &str,
     params: &Params,
-) -> Result<(fixture::AlibabaAccount, Service), ApiError> {
+) -> Result<(Principal, Service), ApiError> {
     for name in [
         "Action",
         "AccessKeyId",
@@ -364,21 +455,7 @@ fn authenticate(
         }
     }
     let key_id = &params["AccessKeyId"];
-    let account = emulator
-        .config
-        .fixture
-        .alibaba
-        .accounts
-        .iter()
-        .find(|a| &a.access_key_id == key_id)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                404,
-                "InvalidAccessKeyId.NotFound",
-                "Specified access key is not found.",
-            )
-        })?;
+    let (principal, secret) = principal_of(emulator, inner, key_id, params)?;
     if params["SignatureMethod"] != "HMAC-SHA1" {
         return Err(ApiError::new(
             400,
@@ -412,13 +489,21 @@ fn authenticate(
     }
     let mut unsigned = params.clone();
     let signature = unsigned.remove("Signature").unwrap_or_default();
-    let (sts, expected) = signer::sign(method, &unsigned, &account.access_key_secret);
+    let (_, expected) = signer::sign(method, &unsigned, &secret);
     if signature != expected {
+        // The string to sign, with secret parameters' values masked: error
+        // messages end up in logs.
+        for name in ["SecurityToken", "ExternalId", "Policy"] {
+            if let Some(value) = unsigned.get_mut(name) {
+                *value = "***".to_string();
+            }
+        }
+        let shown = signer::string_to_sign(method, &unsigned);
         return Err(ApiError::new(
             400,
             "SignatureDoesNotMatch",
             format!(
-                "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+                "Specified signature is not matched with our calculation. server string to sign is:{shown}"
             ),
         ));
     }
@@ -448,7 +533,7 @@ fn authenticate(
             "Specified parameter Version is not valid.",
         )
     })?;
-    Ok((account, service))
+    Ok((principal, service))
 }
 
 /// Find the region, then the action's handler.

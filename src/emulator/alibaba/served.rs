@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{Ctx, bandwidth_package, eip, entries, ipv6, nat_gateway, unknown_action};
-use crate::cloud::alibaba::actions::sts::GetCallerIdentity;
+use crate::cloud::alibaba::actions::sts::{AssumeRole, AssumeRoleWithOidc, GetCallerIdentity};
 use crate::cloud::alibaba::{Action, Service};
 use crate::cloud::wire::Params;
 use crate::emulator::ApiError;
@@ -64,8 +64,12 @@ pub fn actions_of(service: Service) -> &'static [&'static str] {
 }
 
 /// The STS actions the emulator serves (Version 2015-04-01), answered by
-/// [`sts::answer`](super::sts::answer).
-pub const STS_ACTIONS: &[&str] = &[<GetCallerIdentity as Action>::NAME];
+/// [`Sts::answer`](super::sts::Sts::answer).
+pub const STS_ACTIONS: &[&str] = &[
+    <GetCallerIdentity as Action>::NAME,
+    <AssumeRole as Action>::NAME,
+    <AssumeRoleWithOidc as Action>::NAME,
+];
 
 /// The VPC actions the emulator serves (Version 2016-04-28), by resource
 /// family: what [`route`] dispatches on, and what [`ACTIONS`] lists.
