@@ -28,6 +28,8 @@ mod cloud_ucloud;
 mod cluster_api;
 #[path = "cluster_lifecycle.rs"]
 mod cluster_lifecycle;
+#[path = "credentials.rs"]
+mod credentials;
 #[path = "crds.rs"]
 mod crds;
 #[path = "emulator.rs"]
