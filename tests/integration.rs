@@ -28,10 +28,10 @@ mod cloud_ucloud;
 mod cluster_api;
 #[path = "cluster_lifecycle.rs"]
 mod cluster_lifecycle;
-#[path = "credentials.rs"]
-mod credentials;
 #[path = "crds.rs"]
 mod crds;
+#[path = "credentials.rs"]
+mod credentials;
 #[path = "emulator.rs"]
 mod emulator;
 #[path = "entries.rs"]
@@ -44,6 +44,8 @@ mod nat_gateway;
 mod ownership;
 #[path = "provider_config.rs"]
 mod provider_config;
+#[path = "ram_policy.rs"]
+mod ram_policy;
 #[path = "rebuild.rs"]
 mod rebuild;
 #[path = "run_command.rs"]

@@ -208,6 +208,24 @@ impl Checked {
                     secret_version: None,
                 }
             }
+            ErrorCategory::Auth
+                if matches!(error.code(), Some("Forbidden.RAM" | "NoPermission")) =>
+            {
+                Checked {
+                    verdict: Verdict::stalled(
+                        &cloud_reason(error),
+                        format!(
+                            "the credentials ({secret}) lack a RAM permission natop needs: {}; \
+                             grant it (docs/ram-policy.json lists every one)",
+                            describe_cloud_error(error)
+                        ),
+                    ),
+                    next: Next::Stalled,
+                    category: Some("Auth"),
+                    account: None,
+                    secret_version: None,
+                }
+            }
             ErrorCategory::Auth => Checked {
                 verdict: Verdict::stalled(
                     reason::CREDENTIALS_REJECTED,
@@ -711,6 +729,35 @@ mod tests {
         let c = Checked::from_cloud_error(&ucloud, "ns/s");
         assert_eq!(c.category, Some("CredentialsRejected"));
         assert!(matches!(&c.verdict, Verdict::Stalled { message, .. } if message.contains("172")));
+
+        let forbidden = service(
+            "Forbidden.RAM",
+            "User not authorized to operate on the specified resource. (RAM permission vpc:DescribeNatGateways is not granted)",
+            ErrorCategory::Auth,
+        );
+        let c = Checked::from_cloud_error(&forbidden, "Secret ns/s");
+        let Verdict::Stalled { reason, message } = &c.verdict else {
+            panic!("{c:?}")
+        };
+        assert_eq!(reason, "ForbiddenRAM");
+        assert!(message.contains("lack a RAM permission"), "{message}");
+        assert!(message.contains("vpc:DescribeNatGateways"), "{message}");
+
+        let token = CloudError::Credentials {
+            provider: Provider::Alibaba,
+            reason: "OidcTokenExpired",
+            detail: "alibaba AssumeRoleWithOIDC failed: AuthenticationFail.OIDCToken.Expired: This JsonWebToken is expired. (HTTP 401)".into(),
+        };
+        let c = Checked::from_cloud_error(&token, "RRSA role r");
+        assert_eq!(c.next, Next::Retry, "it can heal: a renewed token");
+        let Verdict::Progressing { reason, message } = &c.verdict else {
+            panic!("{c:?}")
+        };
+        assert_eq!(reason, "OidcTokenExpired");
+        assert!(
+            message.contains("objects using this ProviderConfig wait"),
+            "{message}"
+        );
 
         let unreachable = CloudError::Transport {
             provider: Provider::Alibaba,

@@ -58,6 +58,18 @@ struct ErrorBody {
     request_id: String,
     code: String,
     message: String,
+    /// Read leniently: a detail of another shape must not hide the code.
+    access_denied_detail: Option<serde_json::Value>,
+}
+
+/// What RAM says about a refused call (`Forbidden.RAM`, `NoPermission`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct AccessDeniedDetail {
+    /// The permission the call needed, e.g. `vpc:CreateForwardEntry`.
+    auth_action: String,
+    /// `ImplicitDeny` (no policy allows it) or `ExplicitDeny`.
+    no_permission_type: String,
 }
 
 /// A signed, retrying client for one Alibaba account.
@@ -473,11 +485,14 @@ fn service_error(action: &str, status: u16, body: &str, sensitive: &[&str]) -> C
         )
     } else {
         let category = classify(status, &parsed.code);
-        (
-            parsed.code,
-            without_string_to_sign(&parsed.message),
-            category,
-        )
+        let mut message = without_string_to_sign(&parsed.message);
+        let detail = parsed
+            .access_denied_detail
+            .and_then(|v| serde_json::from_value::<AccessDeniedDetail>(v).ok());
+        if let Some(missing) = detail.as_ref().and_then(missing_permission) {
+            message.push_str(&missing);
+        }
+        (parsed.code, message, category)
     };
     CloudError::Service {
         provider: Provider::Alibaba,
@@ -488,6 +503,28 @@ fn service_error(action: &str, status: u16, body: &str, sensitive: &[&str]) -> C
         message,
         request_id: parsed.request_id,
     }
+}
+
+/// The permission a refused call lacked, for the error's message: ` (RAM
+/// permission vpc:X is missing: ImplicitDeny)`. Only names that look like
+/// RAM actions are repeated.
+fn missing_permission(detail: &AccessDeniedDetail) -> Option<String> {
+    let action = detail.auth_action.trim();
+    let looks_right = action.split_once(':').is_some_and(|(product, name)| {
+        !product.is_empty()
+            && !name.is_empty()
+            && action
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '*')
+    });
+    if !looks_right || action.len() > 128 {
+        return None;
+    }
+    let how = match detail.no_permission_type.as_str() {
+        "ExplicitDeny" => "denied by a policy",
+        _ => "not granted",
+    };
+    Some(format!(" (RAM permission {action} is {how})"))
 }
 
 /// `SignatureDoesNotMatch` messages end with the server's string to sign, which
@@ -634,6 +671,46 @@ mod tests {
             AlibabaClient::new(key(), bad),
             Err(CloudError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn a_refusal_by_ram_names_the_missing_permission() {
+        let body = |detail: &str| {
+            format!(
+                r#"{{"RequestId":"R","Code":"Forbidden.RAM","Message":"User not authorized to operate on the specified resource, or this API doesn't support RAM.","AccessDeniedDetail":{detail}}}"#
+            )
+        };
+        for (detail, named) in [
+            (
+                r#"{"AuthAction":"vpc:CreateForwardEntry","NoPermissionType":"ImplicitDeny"}"#,
+                Some("RAM permission vpc:CreateForwardEntry is not granted"),
+            ),
+            (
+                r#"{"AuthAction":"vpc:DeleteNatGateway","NoPermissionType":"ExplicitDeny","PolicyType":"AccountLevelIdentityBasedPolicy"}"#,
+                Some("RAM permission vpc:DeleteNatGateway is denied by a policy"),
+            ),
+            (
+                r#"{"AuthAction":"","NoPermissionType":"ImplicitDeny"}"#,
+                None,
+            ),
+            (r#"{"AuthAction":"<script>alert(1)</script>"}"#, None),
+            ("\"odd\"", None),
+        ] {
+            let e = service_error("CreateForwardEntry", 403, &body(detail), &[]);
+            assert_eq!(e.code(), Some("Forbidden.RAM"), "{detail}");
+            assert_eq!(e.category(), ErrorCategory::Auth);
+            let text = e.to_string();
+            match named {
+                Some(n) => assert!(text.contains(n), "{text}"),
+                None => assert!(!text.contains("RAM permission"), "{text}"),
+            }
+        }
+        let plain = r#"{"RequestId":"R","Code":"Forbidden.RAM","Message":"no"}"#;
+        assert!(
+            !service_error("X", 403, plain, &[])
+                .to_string()
+                .contains("RAM permission")
+        );
     }
 
     #[test]
