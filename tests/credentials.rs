@@ -22,7 +22,7 @@ use natop::emulator::fixture::Fixture;
 use serde_json::{Value, json};
 
 /// The audience RRSA tokens are issued for.
-const STS_AUDIENCE: &str = "sts.aliyuncs.com";
+pub(crate) const STS_AUDIENCE: &str = "sts.aliyuncs.com";
 /// The issuer the test cluster's API server signs service account tokens as.
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 /// The fixture's first account (the world's Secret is one of its keys).
@@ -30,15 +30,15 @@ const ACCOUNT_1: &str = "1380000000000001";
 /// The fixture's second account.
 const ACCOUNT_2: &str = "1380000000000002";
 
-fn oidc_provider_arn() -> String {
+pub(crate) fn oidc_provider_arn() -> String {
     format!("acs:ram::{ACCOUNT_1}:oidc-provider/test-cluster")
 }
 
-fn rrsa_role() -> String {
+pub(crate) fn rrsa_role() -> String {
     format!("acs:ram::{ACCOUNT_1}:role/natop-rrsa")
 }
 
-fn cross_account_role() -> String {
+pub(crate) fn cross_account_role() -> String {
     format!("acs:ram::{ACCOUNT_2}:role/natop-deployer")
 }
 
@@ -63,7 +63,7 @@ async fn cluster_jwks(client: &kube::Client) -> Value {
 /// issuer, a role it may assume (a service account named `natop` only), a
 /// role in the second account the first may assume (external id
 /// required), and an instance role in the second account.
-fn fixture_with_roles(jwks: Value) -> Fixture {
+pub(crate) fn fixture_with_roles(jwks: Value) -> Fixture {
     let mut value = serde_json::to_value(fixture()).unwrap();
     let alibaba = value["alibaba"].as_object_mut().unwrap();
     alibaba.insert(
@@ -98,7 +98,7 @@ fn fixture_with_roles(jwks: Value) -> Fixture {
 
 /// A world whose emulator knows the roles, the operator not yet started
 /// (a test sets natop's RRSA environment first).
-async fn world_with_roles(prefix: &str) -> World {
+pub(crate) async fn world_with_roles(prefix: &str) -> World {
     let client = crate::support::cluster::client().await;
     let jwks = cluster_jwks(&client).await;
     World::start_custom(
@@ -117,7 +117,7 @@ async fn world_with_roles(prefix: &str) -> World {
 
 /// A token of service account `account` in the world's namespace for
 /// `audience`, valid `seconds`, written to a file the test owns.
-async fn token_file(world: &World, account: &str, audience: &str, seconds: i64) -> PathBuf {
+pub(crate) async fn token_file(world: &World, account: &str, audience: &str, seconds: i64) -> PathBuf {
     let accounts: Api<ServiceAccount> = Api::namespaced(world.client.clone(), &world.ns.name);
     if accounts.get_opt(account).await.unwrap().is_none() {
         let sa: ServiceAccount =
@@ -149,7 +149,7 @@ fn token_path(world: &World) -> PathBuf {
 }
 
 /// A ProviderConfig named `name` for the world's emulator and namespace.
-async fn provider(world: &World, name: &str, credentials: Value) -> Api<ProviderConfig> {
+pub(crate) async fn provider(world: &World, name: &str, credentials: Value) -> Api<ProviderConfig> {
     let api: Api<ProviderConfig> = Api::all(world.client.clone());
     let pc: ProviderConfig = serde_json::from_value(json!({
         "apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig",
@@ -168,7 +168,7 @@ async fn provider(world: &World, name: &str, credentials: Value) -> Api<Provider
 }
 
 /// Wait for the ProviderConfig's Ready reason to be `reason`; its message.
-async fn pc_reason(api: &Api<ProviderConfig>, name: &str, reason: &str) -> String {
+pub(crate) async fn pc_reason(api: &Api<ProviderConfig>, name: &str, reason: &str) -> String {
     message_of(
         &wait_reason_any_generation(api, name, "Ready", reason).await,
         "Ready",

@@ -142,6 +142,16 @@ async fn a_wrong_secret_is_reported_and_never_leaks() {
 /// `natop run` as its own process at trace level for `world`, with its
 /// output collected; stop it with [`stop_collecting`].
 fn run_collecting(world: &World) -> (tokio::process::Child, Vec<tokio::task::JoinHandle<String>>) {
+    run_collecting_with(world, &[], "127.0.0.1:0")
+}
+
+/// [`run_collecting`] with more environment variables and its metrics on
+/// `metrics`.
+fn run_collecting_with(
+    world: &World,
+    env: &[(&str, String)],
+    metrics: &str,
+) -> (tokio::process::Child, Vec<tokio::task::JoinHandle<String>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natop"))
         .args(["run", "--kubeconfig"])
         .arg(kubeconfig_path())
@@ -151,8 +161,9 @@ fn run_collecting(world: &World) -> (tokio::process::Child, Vec<tokio::task::Joi
             "--label-selector",
             &format!("{TEST_LABEL}={}", world.ns.name),
         ])
-        .args(["--metrics-address", "127.0.0.1:0", "--log-level", "trace"])
+        .args(["--metrics-address", metrics, "--log-level", "trace"])
         .env_remove("RUST_LOG")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -337,5 +348,159 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
             );
         }
     }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn temporary_credentials_and_tokens_appear_nowhere() {
+    use crate::credentials::{
+        STS_AUDIENCE, cross_account_role, oidc_provider_arn, pc_reason, provider, rrsa_role,
+        token_file, world_with_roles,
+    };
+    let world = world_with_roles("secret-sts").await;
+    let token = token_file(&world, "natop", STS_AUDIENCE, 3600).await;
+    let metrics = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let (child, drains) = run_collecting_with(
+        &world,
+        &[
+            (
+                "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+                token.display().to_string(),
+            ),
+            ("ALIBABA_CLOUD_ROLE_ARN", rrsa_role()),
+            ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", oidc_provider_arn()),
+        ],
+        &metrics,
+    );
+    let base = json!({"secretRef": {"namespace": world.ns.name, "name": "alibaba-credentials"}});
+    let sources = [
+        ("rrsa", json!({"rrsa": {}})),
+        (
+            "assume",
+            json!({"assumeRole": {
+                "roleArn": cross_account_role(), "externalId": "natop-blue", "source": base,
+            }}),
+        ),
+        (
+            "assume-rrsa",
+            json!({"assumeRole": {
+                "roleArn": cross_account_role(), "externalId": "natop-blue",
+                "source": {"rrsa": {}},
+            }}),
+        ),
+        (
+            "ecs",
+            json!({"ecsRamRole": {"metadataEndpoint": world.emulator.endpoint()}}),
+        ),
+    ];
+    let mut configs = None;
+    for (suffix, credentials) in &sources {
+        let name = format!("{}-{suffix}", world.ns.name);
+        configs = Some(provider(&world, &name, credentials.clone()).await);
+    }
+    let configs = configs.unwrap();
+    let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
+    for (suffix, _) in &sources {
+        let name = format!("{}-{suffix}", world.ns.name);
+        pc_reason(&configs, &name, "CredentialsValid").await;
+        gateways
+            .create(
+                &PostParams::default(),
+                &manifest(
+                    &world,
+                    "NatGateway",
+                    &format!("gw-{suffix}"),
+                    json!({}),
+                    json!({"providerConfigRef": {"name": name}, "vpcId": vpc()}),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    // The service's clock runs ahead: every source renews its credentials
+    // while the gateways are made.
+    crate::support::cluster::emulator_post(
+        &world.emulator.endpoint(),
+        "clock",
+        json!({"advanceSeconds": 3300}),
+    )
+    .await;
+    for (suffix, _) in &sources {
+        wait_for(&format!("gw-{suffix} Ready"), TIMEOUT, || async {
+            let gw = gateways.get(&format!("gw-{suffix}")).await.ok()?;
+            crate::support::objects::ready(&gw).then_some(())
+        })
+        .await;
+    }
+    let scraped = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scraped.contains("natop_cloud_calls_total"),
+        "the metrics were read"
+    );
+    let logs = stop_collecting(child, drains).await;
+    assert!(
+        logs.contains("renewed temporary credentials"),
+        "credentials were renewed"
+    );
+    let statuses = serde_json::to_string(&(
+        configs.list(&Default::default()).await.unwrap().items,
+        gateways.list(&Default::default()).await.unwrap().items,
+    ))
+    .unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), &world.ns.name);
+    let events =
+        serde_json::to_string(&events.list(&Default::default()).await.unwrap().items).unwrap();
+    let mut secrets = world.emulator.emulator.issued_secrets();
+    assert!(
+        secrets.len() >= 2 * (sources.len() + 3),
+        "every source got credentials, and renewed them: {} secrets",
+        secrets.len()
+    );
+    secrets.push(std::fs::read_to_string(&token).unwrap().trim().to_string());
+    secrets.push(fixture().alibaba.accounts[0].access_key_secret.clone());
+    for secret in &secrets {
+        let encoded = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            secret.as_bytes(),
+        );
+        // The tail too: a JWT's head is the same for every token, its
+        // signature is not.
+        let tail: String = secret
+            .chars()
+            .rev()
+            .take(24)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        for (what, text) in [
+            ("a log line", &logs),
+            ("a status", &statuses),
+            ("an event", &events),
+            ("a metric", &scraped),
+        ] {
+            for form in [secret, &encoded, &tail] {
+                assert!(
+                    !text.contains(form.as_str()),
+                    "a secret ({} characters) appears in {what}",
+                    secret.len()
+                );
+            }
+        }
+    }
+    for (suffix, _) in &sources {
+        crate::support::operator::delete_provider(&world, &format!("{}-{suffix}", world.ns.name))
+            .await;
+    }
+    let _ = std::fs::remove_file(token);
     world.stop().await;
 }

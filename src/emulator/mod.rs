@@ -221,6 +221,17 @@ pub struct AccessDeniedDetail {
 }
 
 impl Emulator {
+    /// Every secret the emulator's STS and instance metadata service handed
+    /// out and still knows: access key secrets and security tokens. For
+    /// tests that prove none reaches a log, a status, an event or a metric.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.lock()
+            .sts
+            .values()
+            .flat_map(|s| [s.access_key_secret.clone(), s.security_token.clone()])
+            .collect()
+    }
+
     /// Build the emulator, restoring the state file when it exists. Fails on
     /// a fixture whose accounts do not check out
     /// ([`Fixture::with_account_ids`]) and on an unreadable state file.

@@ -275,13 +275,18 @@ impl CredentialProvider {
         }
         match Box::pin(self.fetch(client)).await {
             Ok(fresh) => {
+                let what = if cached.is_some() {
+                    "renewed temporary credentials"
+                } else {
+                    "obtained temporary credentials"
+                };
                 info!(
                     source = self.source.kind(),
                     principal = %self.source.principal(),
                     access_key_id = %fresh.credentials.access_key_id,
                     expires_in_s = (fresh.expires_ms - self.clock.now_ms()) / 1000,
                     renew_in_s = (fresh.refresh_at_ms - self.clock.now_ms()) / 1000,
-                    "renewed temporary credentials"
+                    "{what}"
                 );
                 let credentials = fresh.credentials.clone();
                 *cached = Some(fresh);
