@@ -170,7 +170,27 @@ def test_other_values_render_what_they_ask_for():
     }
 
 
+def test_a_provider_config_may_take_another_credential_source():
+    role = "acs:ram::1380000000000002:role/natop"
+    for credentials in [
+        {"rrsa": {}},
+        {"rrsa": {"roleArn": role, "sessionName": "natop-blue"}},
+        {"assumeRole": {"roleArn": role, "externalId": "x1", "source": {"ecsRamRole": {}}}},
+        {"ecsRamRole": {"roleName": "natop-node"}},
+    ]:
+        docs = render({"providerConfig": {"create": True, "credentials": credentials},
+                       "serviceAccount": {"annotations": {
+                           "pod-identity.alibabacloud.com/role-name": "natop"}}},
+                      name="natop", namespace="natop-system")
+        assert one(docs, "ProviderConfig", "default")["spec"]["credentials"] == credentials
+        account = one(docs, "ServiceAccount", "natop", "natop-system")
+        assert account["metadata"]["annotations"] == {
+            "pod-identity.alibabacloud.com/role-name": "natop"}
+
+
 @pytest.mark.parametrize("values, complaint", [
+    ({"providerConfig": {"credentials": {"token": "x"}}}, "credentials"),
+    ({"providerConfig": {"credentials": {"assumeRole": {"roleArn": "r"}}}}, "credentials"),
     ({"replicaCount": 0}, "replicaCount"),
     ({"logFormat": "xml"}, "logFormat"),
     ({"driftInterval": "soon"}, "driftInterval"),
@@ -196,6 +216,8 @@ def test_the_schema_refuses_bad_values(values, complaint):
 @pytest.mark.parametrize("values, complaint", [
     ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "needs leaderElection"),
     ({"providerConfig": {"create": True}}, "secretRef.name"),
+    ({"providerConfig": {"create": True, "secretRef": {"name": "s"},
+                         "credentials": {"rrsa": {}}}}, "not both"),
 ])
 def test_templates_refuse_values_that_cannot_work(values, complaint):
     with helm.Chart.load(str(CHART)) as chart:
