@@ -117,7 +117,12 @@ pub(crate) async fn world_with_roles(prefix: &str) -> World {
 
 /// A token of service account `account` in the world's namespace for
 /// `audience`, valid `seconds`, written to a file the test owns.
-pub(crate) async fn token_file(world: &World, account: &str, audience: &str, seconds: i64) -> PathBuf {
+pub(crate) async fn token_file(
+    world: &World,
+    account: &str,
+    audience: &str,
+    seconds: i64,
+) -> PathBuf {
     let accounts: Api<ServiceAccount> = Api::namespaced(world.client.clone(), &world.ns.name);
     if accounts.get_opt(account).await.unwrap().is_none() {
         let sa: ServiceAccount =

@@ -366,10 +366,7 @@ async fn temporary_credentials_and_tokens_appear_nowhere() {
     let (child, drains) = run_collecting_with(
         &world,
         &[
-            (
-                "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-                token.display().to_string(),
-            ),
+            ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", token.display().to_string()),
             ("ALIBABA_CLOUD_ROLE_ARN", rrsa_role()),
             ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", oidc_provider_arn()),
         ],
