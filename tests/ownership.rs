@@ -651,3 +651,105 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
     team_b.delete().await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_namespace_selector_allows_the_namespaces_whose_labels_match() {
+    let mut world = World::start("select-a").await;
+    let team_b = TestNamespace::create(&world.client, "select-b").await;
+    world.kill_operator().await;
+    world.start_operator_watching(vec![world.ns.name.clone(), team_b.name.clone()]);
+    let label = format!("natop.dev/test-team-{}", &world.ns.name);
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {
+                "allowedNamespaces": [world.ns.name],
+                "allowedNamespaceSelector": {"matchLabels": {label.as_str(): "payments"}},
+            }})),
+        )
+        .await
+        .unwrap();
+    // Its check of the new spec done (that one calls the cloud).
+    crate::support::objects::wait_reason(&configs, &world.provider, "Ready", "CredentialsValid")
+        .await;
+    let since = last_seq(&world).await;
+    let gateways: Api<NatGateway> = create_in(
+        &world,
+        &team_b.name,
+        "NatGateway",
+        "gw",
+        json!({}),
+        json!({"vpcId": vpc()}),
+    )
+    .await;
+    let stalled =
+        wait_reason_any_generation(&gateways, "gw", "Stalled", "ProviderConfigNotAllowed").await;
+    let message = message_of(&stalled, "Stalled");
+    assert!(
+        message.contains("do not match spec.allowedNamespaceSelector"),
+        "{message}"
+    );
+    let calls = calls_since(&world, since).await;
+    assert!(calls.is_empty(), "cloud calls for team B: {calls:?}");
+
+    // The namespace gets the label: natop notices without a change of the
+    // object or the ProviderConfig.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(world.client.clone());
+    let set_label = |value: Option<&str>| {
+        let namespaces = namespaces.clone();
+        let (name, label) = (team_b.name.clone(), label.clone());
+        let value = value.map(str::to_string);
+        async move {
+            namespaces
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"labels": {label: value}}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    set_label(Some("payments")).await;
+    wait_for(
+        "the gateway Ready once its namespace is labelled",
+        TIMEOUT,
+        || async {
+            let gw = gateways.get("gw").await.ok()?;
+            ready(&gw).then_some(())
+        },
+    )
+    .await;
+    // The label goes: a change is refused again, with no cloud call.
+    set_label(None).await;
+    let since = last_seq(&world).await;
+    gateways
+        .patch(
+            "gw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"description": "changed"}})),
+        )
+        .await
+        .unwrap();
+    let stalled = wait_for("refused again", TIMEOUT, || async {
+        let gw = gateways.get("gw").await.ok()?;
+        let (status, reason, _) = condition(&gw, "Stalled")?;
+        (status == "True"
+            && reason == "ProviderConfigNotAllowed"
+            && crate::support::objects::current(&gw))
+        .then_some(gw)
+    })
+    .await;
+    assert!(message_of(&stalled, "Stalled").contains("allowedNamespaceSelector"));
+    let calls = calls_since(&world, since).await;
+    assert!(calls.is_empty(), "cloud calls for team B: {calls:?}");
+    // Back to the list only: team B's gateway is let go of by deleting the
+    // object once allowed (the finalizer needs the account).
+    set_label(Some("payments")).await;
+    delete(&gateways, "gw").await;
+    wait_gone(&gateways, "gw").await;
+    team_b.delete().await;
+    world.stop().await;
+}

@@ -1,7 +1,7 @@
 //! ProviderConfig: which cloud, region and endpoint to call, and the Secret
 //! holding the credentials. Cluster-scoped; managed kinds name one.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -32,11 +32,28 @@ pub fn insecure_endpoint(url: &str) -> bool {
     !loopback
 }
 
-/// Whether objects in `namespace` may use the ProviderConfig of `spec`.
+/// Whether objects in `namespace` may use the ProviderConfig of `spec` by
+/// its list alone (`spec.allowedNamespaces`).
 pub fn namespace_allowed(spec: &ProviderConfigSpec, namespace: &str) -> bool {
     spec.allowed_namespaces
         .iter()
         .any(|allowed| allowed == "*" || allowed == namespace)
+}
+
+/// Whether a namespace with `labels` matches `spec.allowedNamespaceSelector`:
+/// `Ok(false)` without a selector; an error (which allows nothing) for a
+/// selector that cannot be evaluated.
+pub fn namespace_selected(
+    spec: &ProviderConfigSpec,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<bool, String> {
+    use kube::core::{Selector, SelectorExt};
+    let Some(selector) = &spec.allowed_namespace_selector else {
+        return Ok(false);
+    };
+    let selector = Selector::try_from(selector.clone())
+        .map_err(|e| format!("spec.allowedNamespaceSelector cannot be evaluated: {e}"))?;
+    Ok(selector.matches(labels))
 }
 
 /// The cloud a ProviderConfig talks to.
@@ -110,6 +127,14 @@ pub struct ProviderConfigSpec {
         extend("x-kubernetes-list-type" = "set")
     )]
     pub allowed_namespaces: Vec<String>,
+    /// Namespaces whose labels match this selector may use this ProviderConfig
+    /// too (besides `allowedNamespaces`), e.g. `{matchLabels: {team: payments}}`.
+    /// An empty selector (`{}`) matches every namespace. natop reads the
+    /// namespace's labels when an object there is not listed, which needs
+    /// `get` on namespaces (chart: `namespaceSelectors: true`); whoever may
+    /// label a namespace then decides, so use labels only cluster admins set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_namespace_selector: Option<LabelSelector>,
     /// Where the credentials are.
     pub credentials: Credentials,
     /// Client-side rate limit of calls to this account and region.
@@ -398,7 +423,7 @@ pub struct ProviderConfigStatus {
 
 #[cfg(test)]
 mod endpoint_tests {
-    use super::{ProviderConfigSpec, insecure_endpoint, namespace_allowed};
+    use super::{ProviderConfigSpec, insecure_endpoint, namespace_allowed, namespace_selected};
 
     #[test]
     fn only_the_namespaces_listed_may_use_a_provider_config() {
@@ -423,6 +448,61 @@ mod endpoint_tests {
                 "{allowed:?} {namespace}"
             );
         }
+    }
+
+    #[test]
+    fn a_label_selector_allows_the_namespaces_it_matches() {
+        let spec = |selector: serde_json::Value| -> ProviderConfigSpec {
+            serde_json::from_value(serde_json::json!({
+                "provider": "Alibaba", "region": "cn-hangzhou",
+                "credentials": {"secretRef": {"namespace": "natop-system", "name": "c"}},
+                "allowedNamespaceSelector": selector,
+            }))
+            .unwrap()
+        };
+        let labels = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let payments = serde_json::json!({"matchLabels": {"team": "payments"}});
+        let tiers = serde_json::json!({"matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["prod", "staging"]},
+            {"key": "frozen", "operator": "DoesNotExist"},
+        ]});
+        for (selector, namespace, want) in [
+            (payments.clone(), labels(&[("team", "payments")]), Ok(true)),
+            (payments.clone(), labels(&[("team", "search")]), Ok(false)),
+            (payments.clone(), labels(&[]), Ok(false)),
+            (tiers.clone(), labels(&[("tier", "prod")]), Ok(true)),
+            (
+                tiers.clone(),
+                labels(&[("tier", "prod"), ("frozen", "y")]),
+                Ok(false),
+            ),
+            (tiers.clone(), labels(&[("tier", "dev")]), Ok(false)),
+            (serde_json::json!({}), labels(&[]), Ok(true)),
+        ] {
+            assert_eq!(
+                namespace_selected(&spec(selector.clone()), &namespace),
+                want,
+                "{selector} {namespace:?}"
+            );
+        }
+        let none: ProviderConfigSpec = serde_json::from_value(serde_json::json!({
+            "provider": "Alibaba", "region": "cn-hangzhou",
+            "credentials": {"secretRef": {"namespace": "natop-system", "name": "c"}},
+        }))
+        .unwrap();
+        assert_eq!(
+            namespace_selected(&none, &labels(&[("team", "payments")])),
+            Ok(false)
+        );
+        let bad = spec(serde_json::json!({"matchExpressions": [
+            {"key": "tier", "operator": "Sometimes", "values": ["x"]},
+        ]}));
+        assert!(namespace_selected(&bad, &labels(&[("tier", "x")])).is_err());
     }
 
     #[test]

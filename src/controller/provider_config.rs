@@ -662,6 +662,7 @@ mod tests {
                 sts_endpoint: None,
                 allow_insecure_endpoint: false,
                 allowed_namespaces: Vec::new(),
+                allowed_namespace_selector: None,
                 credentials: Credentials::secret(namespace, secret),
                 rate_limit: None,
             },

@@ -233,6 +233,18 @@ where
     event(ctx, object, EventType::Normal, reason, action, note.into()).await;
 }
 
+/// Whether `verdict` is a refusal by a ProviderConfig's namespace rules:
+/// such an object is looked at again every [`NAMESPACE_RECHECK`], as a
+/// namespace's labels may come to match the ProviderConfig's selector (natop
+/// does not watch namespaces). No cloud call is made meanwhile.
+pub fn not_allowed(verdict: &super::status::Verdict) -> bool {
+    matches!(verdict, super::status::Verdict::Stalled { reason, .. }
+        if reason == super::providers::reason::PROVIDER_CONFIG_NOT_ALLOWED)
+}
+
+/// See [`not_allowed`].
+pub const NAMESPACE_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What to do after an error: retry with per-object backoff, or wait for a
 /// change when retrying cannot help.
 pub fn after_error(ctx: &Context, key: &str, error: &ReconcileError) -> Action {

@@ -170,6 +170,17 @@ def test_other_values_render_what_they_ask_for():
     }
 
 
+def test_namespace_selectors_let_natop_read_namespaces_and_nothing_else():
+    def namespace_rules(values):
+        docs = render(values, name="natop", namespace="natop-system")
+        return [r for r in one(docs, "ClusterRole")["rules"] if r["resources"] == ["namespaces"]]
+    assert namespace_rules({"ownerId": "prod"}) == []
+    assert namespace_rules({"ownerId": "prod", "namespaceSelectors": True}) == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]
+    assert namespace_rules({}) == [{"apiGroups": [""], "resources": ["namespaces"],
+                                   "resourceNames": ["kube-system"], "verbs": ["get"]}]
+
+
 def test_a_provider_config_may_take_another_credential_source():
     role = "acs:ram::1380000000000002:role/natop"
     for credentials in [

@@ -375,6 +375,11 @@ async fn reconcile_valid<K: ManagedKind>(
         }
     };
     let action = match &outcome {
+        // A namespace's labels may come to match the ProviderConfig's
+        // selector, and natop does not watch namespaces: look again.
+        Ok(_) if reconcile::not_allowed(&draft.verdict) => {
+            Action::requeue(reconcile::NAMESPACE_RECHECK)
+        }
         Ok(action) => action.clone(),
         Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
         Err(e) => {

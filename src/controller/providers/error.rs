@@ -100,9 +100,10 @@ pub enum ProviderError {
     /// object's namespace: natop makes no cloud call for the object.
     #[error(
         "ProviderConfig {name} does not allow objects in namespace {namespace} \
-         (spec.allowedNamespaces: [{}]); natop makes no cloud call for this object: add the \
+         (spec.allowedNamespaces: [{}]{}); natop makes no cloud call for this object: add the \
          namespace to spec.allowedNamespaces, or use a ProviderConfig meant for it",
-        .allowed.join(", ")
+        .allowed.join(", "),
+        .selector.as_deref().map(|s| format!("; {s}")).unwrap_or_default()
     )]
     ProviderConfigNotAllowed {
         /// ProviderConfig name.
@@ -111,6 +112,9 @@ pub enum ProviderError {
         namespace: String,
         /// The namespaces the ProviderConfig allows.
         allowed: Vec<String>,
+        /// What the ProviderConfig's namespace selector said, when it has
+        /// one (it did not match, or the labels could not be read).
+        selector: Option<String>,
     },
     /// The Secret is outside the namespaces natop may read Secrets in.
     #[error(

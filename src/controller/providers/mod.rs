@@ -32,7 +32,7 @@ pub use error::{ProviderError, reason};
 use super::context::RrsaDefaults;
 use crate::api::provider_config::{
     CloudProvider, ProviderConfig, ProviderConfigSpec, RrsaCredentials, SecretReference, Source,
-    insecure_endpoint, namespace_allowed,
+    insecure_endpoint, namespace_allowed, namespace_selected,
 };
 use crate::api::{CloudLocation, condition};
 use crate::cloud::alibaba::AlibabaClient;
@@ -188,11 +188,28 @@ impl Providers {
                 name: name.to_string(),
             })?;
         if !namespace_allowed(&pc.spec, namespace) {
-            return Err(ProviderError::ProviderConfigNotAllowed {
-                name: name.to_string(),
-                namespace: namespace.to_string(),
-                allowed: pc.spec.allowed_namespaces.clone(),
-            });
+            let selector = match &pc.spec.allowed_namespace_selector {
+                None => None,
+                Some(_) => match self.namespace_labels(namespace).await {
+                    Ok(labels) => match namespace_selected(&pc.spec, &labels) {
+                        Ok(true) => None,
+                        Ok(false) => Some(
+                            "its labels do not match spec.allowedNamespaceSelector".to_string(),
+                        ),
+                        Err(problem) => Some(problem),
+                    },
+                    Err(problem) => Some(problem),
+                },
+            };
+            // Listed nowhere, or not selected.
+            if pc.spec.allowed_namespace_selector.is_none() || selector.is_some() {
+                return Err(ProviderError::ProviderConfigNotAllowed {
+                    name: name.to_string(),
+                    namespace: namespace.to_string(),
+                    allowed: pc.spec.allowed_namespaces.clone(),
+                    selector,
+                });
+            }
         }
         if let Some(problem) = not_ready(&pc) {
             return Err(problem);
@@ -333,6 +350,25 @@ impl Providers {
             secret_version,
             cloud,
         })
+    }
+
+    /// The labels of `namespace`, to match a ProviderConfig's namespace
+    /// selector; why they cannot be had otherwise.
+    async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, String> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        match api.get_metadata_opt(namespace).await {
+            Ok(Some(meta)) => Ok(meta.metadata.labels.unwrap_or_default()),
+            Ok(None) => Err(format!("namespace {namespace} does not exist")),
+            Err(kube::Error::Api(status)) if status.code == 403 => Err(format!(
+                "natop may not read namespace {namespace} to match \
+                 spec.allowedNamespaceSelector: grant it get on namespaces (chart: \
+                 namespaceSelectors: true)"
+            )),
+            Err(e) => Err(format!(
+                "cannot read namespace {namespace} to match spec.allowedNamespaceSelector: {}",
+                error::describe_kube_error(&e)
+            )),
+        }
     }
 
     /// Read the Secret `secret_ref` names, if natop may.
@@ -1092,6 +1128,7 @@ mod tests {
                 sts_endpoint: None,
                 allow_insecure_endpoint: false,
                 allowed_namespaces: Vec::new(),
+                allowed_namespace_selector: None,
                 credentials: CredentialsSpec::secret("natop-system", "creds"),
                 rate_limit: None,
             },
