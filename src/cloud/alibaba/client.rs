@@ -324,12 +324,7 @@ impl AlibabaClient {
             .send()
             .await
             .map_err(|e| self.caller.transport_error(A::NAME, &e))?;
-        self.credentials.clock().observe(
-            response
-                .headers()
-                .get(reqwest::header::DATE)
-                .and_then(|v| v.to_str().ok()),
-        );
+        self.observe_date(&response);
         let status = response.status().as_u16();
         let body = response
             .text()
@@ -360,6 +355,16 @@ impl AlibabaClient {
             warn!(action = A::NAME, error = %error, "cloud rejected the credentials");
         }
         Err(error)
+    }
+
+    /// Learn the service's clock from an answer's `Date`.
+    fn observe_date(&self, response: &reqwest::Response) {
+        self.credentials.clock().observe(
+            response
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok()),
+        );
     }
 
     /// The credentials of the instance's RAM role from the ECS metadata
@@ -408,12 +413,7 @@ impl AlibabaClient {
                     .send()
                     .await
                     .map_err(unreachable)?;
-                self.credentials.clock().observe(
-                    response
-                        .headers()
-                        .get(reqwest::header::DATE)
-                        .and_then(|v| v.to_str().ok()),
-                );
+                self.observe_date(&response);
                 let status = response.status().as_u16();
                 let body = response.text().await.map_err(unreachable)?;
                 if (200..300).contains(&status) {

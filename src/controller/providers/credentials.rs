@@ -37,6 +37,21 @@ pub(super) enum KeyProblem {
 }
 
 impl KeyProblem {
+    /// [`KeyProblem::into_error`] for the Secret `secret_ref` names.
+    pub(super) fn of_secret(
+        self,
+        provider_config: &str,
+        secret_ref: &crate::api::provider_config::SecretReference,
+        provider: CloudProvider,
+    ) -> ProviderError {
+        self.into_error(
+            provider_config,
+            &secret_ref.namespace,
+            &secret_ref.name,
+            provider,
+        )
+    }
+
     pub(super) fn into_error(
         self,
         provider_config: &str,

@@ -317,14 +317,8 @@ impl Providers {
                                 .to_string(),
                     });
                 };
-                let credentials = ucloud_credentials(data.as_ref()).map_err(|problem| {
-                    problem.into_error(
-                        &name,
-                        &secret_ref.namespace,
-                        &secret_ref.name,
-                        spec.provider,
-                    )
-                })?;
+                let credentials = ucloud_credentials(data.as_ref())
+                    .map_err(|problem| problem.of_secret(&name, secret_ref, spec.provider))?;
                 UcloudClient::new(credentials, config)
                     .map(CloudClient::UCloud)
                     .map_err(|e| build_error(&name, &e))?
@@ -421,14 +415,8 @@ impl Providers {
         };
         match source {
             Source::Secret(secret_ref) => {
-                let credentials = alibaba_credentials(data).map_err(|problem| {
-                    problem.into_error(
-                        &name,
-                        &secret_ref.namespace,
-                        &secret_ref.name,
-                        spec.provider,
-                    )
-                })?;
+                let credentials = alibaba_credentials(data)
+                    .map_err(|problem| problem.of_secret(&name, secret_ref, spec.provider))?;
                 Ok(CredentialSource::Static(Arc::new(credentials)))
             }
             Source::Rrsa(rrsa) => {
