@@ -49,6 +49,12 @@ async fn a_fixed_secret_is_picked_up_without_a_restart() {
         .await
         .unwrap();
     ready_reason(&configs, &world.provider, "CredentialsValid").await;
+    // The endpoints it calls are in its status (spec.endpoint here; the
+    // region's, from the official SDK's data, without one).
+    let status = configs.get(&world.provider).await.unwrap().status.unwrap();
+    let endpoint = world.emulator.endpoint();
+    assert_eq!(status.endpoint.as_deref(), Some(endpoint.as_str()));
+    assert_eq!(status.sts_endpoint.as_deref(), Some(endpoint.as_str()));
     wait_for("the gateway to become Ready", TIMEOUT, || async {
         let gw = gateways.get("gw").await.ok()?;
         gw.status?

@@ -414,6 +414,15 @@ pub struct ProviderConfigStatus {
     /// what they create and refuse to act once it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// The API endpoint natop calls in the ProviderConfig's region:
+    /// `spec.endpoint`, else the one Alibaba Cloud's official SDK picks for
+    /// the region (UCloud has one endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The STS endpoint natop calls (Alibaba): `spec.stsEndpoint`, else
+    /// `spec.endpoint`, else the region's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_endpoint: Option<String>,
     /// The `resourceVersion` of the Secret whose credentials the last check
     /// used. Objects do not use the ProviderConfig while the Secret is newer
     /// (or the spec is newer than `observedGeneration`): it is checked first.

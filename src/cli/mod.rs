@@ -27,6 +27,14 @@ pub enum Command {
     Run(run::RunArgs),
     /// Serve the Alibaba VPC NAT and UCloud bandwidth-package API emulator.
     Emulator(emulator::EmulatorArgs),
+    /// Print the Alibaba Cloud endpoints natop calls in a region when a
+    /// ProviderConfig names none (JSON; every region the data knows without
+    /// `--region`).
+    Endpoints {
+        /// The region, e.g. `eu-central-1`.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Print every CRD natop serves (YAML); `--write DIR` writes one file per CRD.
     Crds {
         /// Write `<plural>.natop.dev.yaml` files into this directory instead of printing.
@@ -51,6 +59,10 @@ pub fn run(cli: Cli) -> i32 {
                 2
             }
         },
+        Command::Endpoints { region } => {
+            print!("{}", endpoints(region.as_deref()));
+            0
+        }
         Command::Crds {
             reference: true, ..
         } => {
@@ -90,4 +102,27 @@ pub fn run(cli: Cli) -> i32 {
             emulator::run(&args)
         }
     }
+}
+
+/// `natop endpoints`: `{region: {"vpc": url, "sts": url}}` for `region`, or
+/// for every region the endpoint data knows.
+pub fn endpoints(region: Option<&str>) -> String {
+    use crate::cloud::alibaba::{Service, endpoints};
+    let regions = match region {
+        Some(r) => vec![r.to_string()],
+        None => endpoints::known_regions(),
+    };
+    let all: serde_json::Map<String, serde_json::Value> = regions
+        .into_iter()
+        .map(|r| {
+            let urls = serde_json::json!({
+                "vpc": endpoints::url(Service::Vpc, &r),
+                "sts": endpoints::url(Service::Sts, &r),
+            });
+            (r, urls)
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&all).unwrap_or_default();
+    text.push('\n');
+    text
 }

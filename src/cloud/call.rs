@@ -24,6 +24,10 @@ pub struct ClientConfig {
     /// is set (the emulator serves every product on one address), else the
     /// public STS endpoint. UCloud ignores it.
     pub sts_endpoint: Option<String>,
+    /// The region the client calls in, to pick the cloud's endpoint for it
+    /// when none is configured (Alibaba: the official SDK's endpoint data;
+    /// UCloud has one endpoint).
+    pub region: Option<String>,
     /// Time allowed to establish a connection.
     pub connect_timeout: Duration,
     /// Time allowed for one whole attempt.
@@ -45,6 +49,7 @@ impl Default for ClientConfig {
         ClientConfig {
             endpoint: None,
             sts_endpoint: None,
+            region: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),

@@ -24,6 +24,7 @@ use super::timing;
 use crate::api::NatGateway;
 use crate::api::provider_config::CloudProvider;
 use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus};
+use crate::cloud::alibaba::Service;
 use crate::cloud::alibaba::actions::nat_gateway::{DescribeNatGateways, Tag};
 use crate::cloud::alibaba::actions::sts::GetCallerIdentity;
 use crate::cloud::ucloud::actions::{DescribeBandwidthPackage, GetUserInfo};
@@ -144,6 +145,8 @@ struct Checked {
     account: Option<String>,
     /// The Secret's resourceVersion the check read, when it got that far.
     secret_version: Option<String>,
+    /// The endpoints the client calls (API, STS), when it was built.
+    endpoints: Option<(String, Option<String>)>,
 }
 
 impl Checked {
@@ -166,6 +169,7 @@ impl Checked {
                 category: Some(reason),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             }
         } else {
             Checked {
@@ -174,6 +178,7 @@ impl Checked {
                 category: Some(reason),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             }
         }
     }
@@ -187,6 +192,7 @@ impl Checked {
                 category: None,
                 account: None,
                 secret_version: None,
+                endpoints: None,
             },
             ErrorCategory::Credentials => {
                 let reason = match error {
@@ -206,6 +212,7 @@ impl Checked {
                     category: Some(reason),
                     account: None,
                     secret_version: None,
+                    endpoints: None,
                 }
             }
             ErrorCategory::Auth
@@ -224,6 +231,7 @@ impl Checked {
                     category: Some("Auth"),
                     account: None,
                     secret_version: None,
+                    endpoints: None,
                 }
             }
             ErrorCategory::Auth => Checked {
@@ -239,6 +247,7 @@ impl Checked {
                 category: Some(reason::CREDENTIALS_REJECTED),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             },
             ErrorCategory::Transport | ErrorCategory::Timeout => Checked {
                 verdict: Verdict::progressing(
@@ -252,6 +261,7 @@ impl Checked {
                 category: Some(reason::ENDPOINT_UNREACHABLE),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             },
             ErrorCategory::Endpoint => Checked {
                 verdict: Verdict::progressing(
@@ -266,6 +276,7 @@ impl Checked {
                 category: Some(reason::ENDPOINT_ERROR),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             },
             c if c.is_retryable() => Checked {
                 verdict: Verdict::progressing(&cloud_reason(error), describe_cloud_error(error)),
@@ -273,6 +284,7 @@ impl Checked {
                 category: Some(c.as_str()),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             },
             c => Checked {
                 verdict: Verdict::stalled(&cloud_reason(error), describe_cloud_error(error)),
@@ -280,6 +292,7 @@ impl Checked {
                 category: Some(c.as_str()),
                 account: None,
                 secret_version: None,
+                endpoints: None,
             },
         }
     }
@@ -388,6 +401,13 @@ async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
         Ok(resolved) => resolved,
         Err(error) => return Checked::from_provider_error(&error),
     };
+    let endpoints = Some(match &resolved.cloud {
+        CloudClient::Alibaba(client) => (
+            client.endpoint_of(Service::Vpc).to_string(),
+            Some(client.endpoint_of(Service::Sts).to_string()),
+        ),
+        CloudClient::UCloud(client) => (client.endpoint().to_string(), None),
+    });
     let account = match identity(&resolved).await {
         Ok(account) if account.is_empty() => {
             return Checked {
@@ -399,6 +419,7 @@ async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
                 category: Some(reason::ACCOUNT_UNKNOWN),
                 account: None,
                 secret_version: Some(resolved.secret_version),
+                endpoints,
             };
         }
         Ok(account) => account,
@@ -408,6 +429,7 @@ async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
                 checked.append(hint);
             }
             checked.secret_version = Some(resolved.secret_version);
+            checked.endpoints = endpoints;
             return checked;
         }
     };
@@ -424,11 +446,13 @@ async fn check(pc: &ProviderConfig, ctx: &Context) -> Checked {
             category: None,
             account: None,
             secret_version: None,
+            endpoints: None,
         },
         Err(error) => Checked::from_cloud_error(&error, &secret),
     };
     checked.account = Some(account);
     checked.secret_version = Some(resolved.secret_version);
+    checked.endpoints = endpoints;
     checked
 }
 
@@ -597,6 +621,8 @@ async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, 
         conditions: status::conditions(previous, generation, &checked.verdict),
         account_id: checked.account.clone(),
         checked_secret_version: checked.secret_version.clone(),
+        endpoint: checked.endpoints.as_ref().map(|(api, _)| api.clone()),
+        sts_endpoint: checked.endpoints.as_ref().and_then(|(_, sts)| sts.clone()),
     };
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let written = status::apply_status(&api, pc, &new_status).await?;

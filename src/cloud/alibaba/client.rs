@@ -13,6 +13,7 @@ use super::actions::sts::InstanceRoleCredentials;
 use super::credentials::{
     CredentialProvider, CredentialSource, ServerClock, credentials_error, reason,
 };
+use super::endpoints;
 use super::signer::{percent_encode, sign};
 use super::{
     Action, DEFAULT_ENDPOINT, DEFAULT_STS_ENDPOINT, MAX_PAGE_SIZE, Paginated, Service, classify,
@@ -113,19 +114,26 @@ impl AlibabaClient {
         clock: Arc<ServerClock>,
         config: ClientConfig,
     ) -> Result<Self, CloudError> {
+        // With a region and no endpoint configured, the endpoints the
+        // official SDK picks for that region.
+        let (vpc_default, sts_default) = match config.region.as_deref() {
+            Some(region) if !region.is_empty() => (
+                endpoints::url(Service::Vpc, region),
+                endpoints::url(Service::Sts, region),
+            ),
+            _ => (
+                DEFAULT_ENDPOINT.to_string(),
+                DEFAULT_STS_ENDPOINT.to_string(),
+            ),
+        };
         let sts_endpoint = parse_endpoint(
             config
                 .sts_endpoint
                 .as_deref()
                 .or(config.endpoint.as_deref())
-                .unwrap_or(DEFAULT_STS_ENDPOINT),
+                .unwrap_or(&sts_default),
         )?;
-        let caller = Caller::new(
-            Provider::Alibaba,
-            &source.principal(),
-            DEFAULT_ENDPOINT,
-            config,
-        )?;
+        let caller = Caller::new(Provider::Alibaba, &source.principal(), &vpc_default, config)?;
         Ok(AlibabaClient {
             caller,
             sts_endpoint,
@@ -662,6 +670,33 @@ mod tests {
         assert_eq!(
             client.endpoint_of(Service::Sts),
             "https://sts-vpc.cn-hangzhou.aliyuncs.com/"
+        );
+        let regional = ClientConfig {
+            region: Some("eu-central-1".into()),
+            ..ClientConfig::default()
+        };
+        let client = AlibabaClient::new(key(), regional.clone()).unwrap();
+        assert_eq!(
+            client.endpoint_of(Service::Vpc),
+            "https://vpc.eu-central-1.aliyuncs.com/"
+        );
+        assert_eq!(
+            client.endpoint_of(Service::Sts),
+            "https://sts.eu-central-1.aliyuncs.com/"
+        );
+        let overridden = ClientConfig {
+            endpoint: Some("https://vpc-vpc.eu-central-1.aliyuncs.com".into()),
+            sts_endpoint: Some("https://sts-vpc.eu-central-1.aliyuncs.com".into()),
+            ..regional
+        };
+        let client = AlibabaClient::new(key(), overridden).unwrap();
+        assert_eq!(
+            client.endpoint_of(Service::Vpc),
+            "https://vpc-vpc.eu-central-1.aliyuncs.com/"
+        );
+        assert_eq!(
+            client.endpoint_of(Service::Sts),
+            "https://sts-vpc.eu-central-1.aliyuncs.com/"
         );
         let bad = ClientConfig {
             sts_endpoint: Some("sts.aliyuncs.com".into()),

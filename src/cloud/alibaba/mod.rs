@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod client;
 pub mod credentials;
+pub mod endpoints;
 pub mod error;
 pub mod signer;
 

@@ -93,6 +93,11 @@ impl UcloudClient {
         })
     }
 
+    /// The endpoint calls go to.
+    pub fn endpoint(&self) -> &str {
+        self.caller.endpoint.as_str()
+    }
+
     /// Now by the service's clock: ours corrected by the `Date` of the last
     /// answer. Package windows start and end by that clock, so a package is
     /// never called expired because this machine's clock runs ahead.

@@ -293,7 +293,7 @@ impl Providers {
             });
         }
         let data = secret.and_then(|s| s.data);
-        let config = self.client_config(spec);
+        let config = self.client_config(spec, &region);
         let cloud = match spec.provider {
             CloudProvider::Alibaba => {
                 let clock = Arc::new(ServerClock::default());
@@ -422,11 +422,15 @@ impl Providers {
             Source::Rrsa(rrsa) => {
                 let (role_arn, oidc_provider_arn, token_file) =
                     rrsa_settings(rrsa, &self.rrsa).map_err(not_configured)?;
+                let regional = crate::cloud::alibaba::endpoints::url(
+                    crate::cloud::alibaba::Service::Sts,
+                    config.region.as_deref().unwrap_or_default(),
+                );
                 let sts = config
                     .sts_endpoint
                     .as_deref()
                     .or(config.endpoint.as_deref())
-                    .unwrap_or(crate::cloud::alibaba::DEFAULT_STS_ENDPOINT);
+                    .unwrap_or(&regional);
                 if !oidc_token_may_go_to(sts) {
                     return Err(ProviderError::InvalidEndpoint {
                         name,
@@ -511,10 +515,11 @@ impl Providers {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn client_config(&self, spec: &ProviderConfigSpec) -> ClientConfig {
+    fn client_config(&self, spec: &ProviderConfigSpec, region: &str) -> ClientConfig {
         ClientConfig {
             endpoint: spec.endpoint.clone(),
             sts_endpoint: spec.sts_endpoint.clone(),
+            region: Some(region.to_string()),
             rate_limit: spec
                 .rate_limit
                 .map(|r| RateLimit::new(r.qps, r.burst))
