@@ -657,23 +657,48 @@ async fn a_namespace_selector_allows_the_namespaces_whose_labels_match() {
     let mut world = World::start("select-a").await;
     let team_b = TestNamespace::create(&world.client, "select-b").await;
     world.kill_operator().await;
-    world.start_operator_watching(vec![world.ns.name.clone(), team_b.name.clone()]);
-    let label = format!("natop.dev/test-team-{}", &world.ns.name);
-    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
-    configs
-        .patch(
-            &world.provider,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {
-                "allowedNamespaces": [world.ns.name],
-                "allowedNamespaceSelector": {"matchLabels": {label.as_str(): "payments"}},
-            }})),
-        )
+    // A ProviderConfig of the second account, so that every call in that
+    // account is its check's or team B's; made before the operator starts,
+    // so that it is checked once.
+    let second = &crate::support::cloud::fixture().alibaba.accounts[1];
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "second", "namespace": world.ns.name},
+        "stringData": {"accessKeyId": second.access_key_id, "accessKeySecret": second.access_key_secret},
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(world.client.clone(), &world.ns.name)
+        .create(&Default::default(), &secret)
         .await
         .unwrap();
-    // Its check of the new spec done (that one calls the cloud).
-    crate::support::objects::wait_reason(&configs, &world.provider, "Ready", "CredentialsValid")
-        .await;
+    let label = format!("natop.dev/test-team-{}", &world.ns.name);
+    let name = format!("{}-select", world.ns.name);
+    let pc: ProviderConfig = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig",
+        "metadata": {"name": name, "labels": world.labels()},
+        "spec": {
+            "provider": "Alibaba", "region": "cn-hangzhou",
+            "endpoint": world.emulator.endpoint(),
+            "credentials": {"secretRef": {"namespace": world.ns.name, "name": "second"}},
+            "allowedNamespaceSelector": {"matchLabels": {label.as_str(): "payments"}},
+        },
+    }))
+    .unwrap();
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    configs.create(&Default::default(), &pc).await.unwrap();
+    world.start_operator_watching(vec![world.ns.name.clone(), team_b.name.clone()]);
+    crate::support::objects::wait_reason(&configs, &name, "Ready", "CredentialsValid").await;
+    let account = second.account_id.clone();
+    let calls_in = |since: u64| {
+        let account = account.clone();
+        let world = &world;
+        async move {
+            calls_since(world, since)
+                .await
+                .into_iter()
+                .filter(|c| c["account"] == account.as_str())
+                .collect::<Vec<Value>>()
+        }
+    };
     let since = last_seq(&world).await;
     let gateways: Api<NatGateway> = create_in(
         &world,
@@ -681,7 +706,7 @@ async fn a_namespace_selector_allows_the_namespaces_whose_labels_match() {
         "NatGateway",
         "gw",
         json!({}),
-        json!({"vpcId": vpc()}),
+        json!({"vpcId": vpc(), "providerConfigRef": {"name": name}}),
     )
     .await;
     let stalled =
@@ -691,7 +716,7 @@ async fn a_namespace_selector_allows_the_namespaces_whose_labels_match() {
         message.contains("do not match spec.allowedNamespaceSelector"),
         "{message}"
     );
-    let calls = calls_since(&world, since).await;
+    let calls = calls_in(since).await;
     assert!(calls.is_empty(), "cloud calls for team B: {calls:?}");
 
     // The namespace gets the label: natop notices without a change of the
@@ -743,13 +768,14 @@ async fn a_namespace_selector_allows_the_namespaces_whose_labels_match() {
     })
     .await;
     assert!(message_of(&stalled, "Stalled").contains("allowedNamespaceSelector"));
-    let calls = calls_since(&world, since).await;
+    let calls = calls_in(since).await;
     assert!(calls.is_empty(), "cloud calls for team B: {calls:?}");
     // Back to the list only: team B's gateway is let go of by deleting the
     // object once allowed (the finalizer needs the account).
     set_label(Some("payments")).await;
     delete(&gateways, "gw").await;
     wait_gone(&gateways, "gw").await;
+    crate::support::operator::delete_provider(&world, &name).await;
     team_b.delete().await;
     world.stop().await;
 }

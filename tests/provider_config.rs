@@ -292,3 +292,90 @@ async fn the_api_server_takes_exactly_one_credential_source() {
     }
     world.stop().await;
 }
+
+#[tokio::test]
+async fn a_private_ca_is_trusted_through_the_ca_bundle_only() {
+    let mut world = World::start_custom(
+        "pc-ca",
+        EmulatorConfig {
+            durations: quick_durations(),
+            ..EmulatorConfig::default()
+        },
+        0,
+        None,
+        true,
+    )
+    .await;
+    let tls = natop::emulator::Tls {
+        cert_pem: include_str!("fixtures/tls/server.pem").to_string(),
+        key_pem: include_str!("fixtures/tls/server.key").to_string(),
+    };
+    let ca = include_str!("fixtures/tls/ca.pem");
+    // The same emulator behind https, with a certificate of a private CA.
+    let plain = std::mem::replace(
+        &mut world.emulator,
+        natop::emulator::RunningEmulator::start_tls(
+            EmulatorConfig {
+                durations: quick_durations(),
+                ..EmulatorConfig::default()
+            },
+            &tls,
+        )
+        .await
+        .expect("the TLS emulator starts"),
+    );
+    plain.stop().await;
+    let endpoint = world.emulator.endpoint();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"endpoint": endpoint}})),
+        )
+        .await
+        .unwrap();
+    // The check of this generation (the one before was of the plain one).
+    let message = message_of(
+        &crate::support::objects::wait_reason(
+            &configs,
+            &world.provider,
+            "Ready",
+            "EndpointUnreachable",
+        )
+        .await,
+        "Ready",
+    );
+    assert!(
+        message.contains("certificate") && message.contains("spec.caBundle"),
+        "{message}"
+    );
+    // Not PEM: refused by the API server.
+    let refused = configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"caBundle": "my CA"}})),
+        )
+        .await;
+    crate::support::cluster::assert_refused(refused, "caBundle");
+    configs
+        .patch(
+            &world.provider,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"caBundle": ca}})),
+        )
+        .await
+        .unwrap();
+    crate::support::objects::wait_reason(&configs, &world.provider, "Ready", "CredentialsValid")
+        .await;
+    let gateways: Api<NatGateway> =
+        create(&world, "NatGateway", "gw", json!({"vpcId": vpc()})).await;
+    wait_for("the gateway Ready over https", TIMEOUT, || async {
+        let gw = gateways.get("gw").await.ok()?;
+        crate::support::objects::ready(&gw).then_some(())
+    })
+    .await;
+    world.stop().await;
+}

@@ -110,6 +110,15 @@ pub struct ProviderConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
     pub sts_endpoint: Option<String>,
+    /// PEM certificates natop trusts besides the public roots when it calls
+    /// the cloud (and STS, and the metadata service): the CA of a corporate
+    /// egress proxy that inspects TLS, or of a private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 65536),
+        regex(pattern = r"^\s*-----BEGIN CERTIFICATE-----[\s\S]*-----END CERTIFICATE-----\s*$")
+    )]
+    pub ca_bundle: Option<String>,
     /// Allow a plain `http://` endpoint that is not a loopback address. Off by
     /// default: signed calls (and an STS token, which travels in the query
     /// string) would cross the network unencrypted.

@@ -28,6 +28,9 @@ pub struct ClientConfig {
     /// when none is configured (Alibaba: the official SDK's endpoint data;
     /// UCloud has one endpoint).
     pub region: Option<String>,
+    /// PEM certificates trusted besides the public roots (a corporate
+    /// proxy's or a private endpoint's CA).
+    pub ca_bundle: Option<String>,
     /// Time allowed to establish a connection.
     pub connect_timeout: Duration,
     /// Time allowed for one whole attempt.
@@ -50,6 +53,7 @@ impl Default for ClientConfig {
             endpoint: None,
             sts_endpoint: None,
             region: None,
+            ca_bundle: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
@@ -80,10 +84,16 @@ impl Caller {
         config: ClientConfig,
     ) -> Result<Self, CloudError> {
         let endpoint = parse_endpoint(config.endpoint.as_deref().unwrap_or(default_endpoint))?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            .user_agent(concat!("natop/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("natop/", env!("CARGO_PKG_VERSION")));
+        if let Some(bundle) = config.ca_bundle.as_deref().filter(|b| !b.trim().is_empty()) {
+            for certificate in ca_certificates(bundle)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| CloudError::InvalidRequest(format!("HTTP client: {e}")))?;
         Ok(Caller {
@@ -203,6 +213,45 @@ impl Caller {
     }
 }
 
+/// The certificates of a PEM bundle: at least one, every block a
+/// certificate that parses as a trust anchor.
+pub(crate) fn ca_certificates(bundle: &str) -> Result<Vec<reqwest::Certificate>, CloudError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let invalid = |what: String| CloudError::InvalidRequest(format!("caBundle: {what}"));
+    let blocks = bundle.matches("-----BEGIN CERTIFICATE-----").count();
+    if blocks == 0 {
+        return Err(invalid(
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_string(),
+        ));
+    }
+    let ders = CertificateDer::pem_slice_iter(bundle.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("not PEM: {e}")))?;
+    if ders.len() != blocks {
+        return Err(invalid(format!(
+            "{} of its {blocks} certificates could be read",
+            ders.len()
+        )));
+    }
+    let mut certificates = Vec::with_capacity(ders.len());
+    for (n, der) in ders.into_iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(der.clone())
+            .map_err(|e| {
+                invalid(format!(
+                    "certificate {} is not a CA certificate: {e}",
+                    n + 1
+                ))
+            })?;
+        certificates.push(
+            reqwest::Certificate::from_der(&der)
+                .map_err(|e| invalid(format!("certificate {}: {e}", n + 1)))?,
+        );
+    }
+    Ok(certificates)
+}
+
 /// Parse a configured endpoint.
 pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url, CloudError> {
     match Url::parse(endpoint) {
@@ -277,6 +326,33 @@ pub fn page_problem(first_total: u32, total: u32, duplicate: Option<&str>) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_bundle_is_pem_certificates() {
+        let ca = include_str!("../../tests/fixtures/tls/ca.pem");
+        assert_eq!(ca_certificates(ca).unwrap().len(), 1);
+        let two = format!(
+            "{ca}\n{}",
+            include_str!("../../tests/fixtures/tls/server.pem")
+        );
+        assert_eq!(ca_certificates(&two).unwrap().len(), 2);
+        for (bundle, complaint) in [
+            ("", "no PEM certificate"),
+            ("not a certificate", "no PEM certificate"),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                "caBundle",
+            ),
+        ] {
+            let e = ca_certificates(bundle).unwrap_err().to_string();
+            assert!(e.contains(complaint), "{bundle:?}: {e}");
+        }
+        let config = ClientConfig {
+            ca_bundle: Some("garbage".into()),
+            ..ClientConfig::default()
+        };
+        assert!(Caller::new(Provider::Alibaba, "k", "https://vpc.aliyuncs.com", config).is_err());
+    }
 
     #[test]
     fn pages_disagree_when_the_total_moves_or_an_item_comes_twice() {

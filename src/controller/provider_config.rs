@@ -253,8 +253,9 @@ impl Checked {
                 verdict: Verdict::progressing(
                     reason::ENDPOINT_UNREACHABLE,
                     format!(
-                        "cannot reach the cloud endpoint: {}",
-                        describe_cloud_error(error)
+                        "cannot reach the cloud endpoint: {}{}",
+                        describe_cloud_error(error),
+                        certificate_hint(error)
                     ),
                 ),
                 next: Next::Retry,
@@ -295,6 +296,17 @@ impl Checked {
                 endpoints: None,
             },
         }
+    }
+}
+
+/// What to do when the endpoint's certificate is not trusted.
+fn certificate_hint(error: &CloudError) -> &'static str {
+    let text = error.to_string().to_ascii_lowercase();
+    if text.contains("certificate") || text.contains("unknownissuer") {
+        "; the endpoint's certificate is not signed by a trusted CA: when a proxy or a \
+         private endpoint uses its own CA, put it in spec.caBundle"
+    } else {
+        ""
     }
 }
 
@@ -610,6 +622,11 @@ async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, 
         return Ok(Action::await_change());
     }
 
+    // Before the status: once it says Ready, the check made all its calls.
+    if checked.verdict.is_ready() && pc.spec.provider == CloudProvider::Alibaba {
+        report_unclaimed(pc, ctx).await;
+    }
+
     let generation = pc.metadata.generation;
     let previous = pc
         .status
@@ -645,10 +662,6 @@ async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, 
         }
     } else {
         debug!(reason, "status unchanged");
-    }
-
-    if checked.verdict.is_ready() && pc.spec.provider == CloudProvider::Alibaba {
-        report_unclaimed(pc, ctx).await;
     }
 
     let at_rest = || timing::jitter(ctx.config.drift_interval, 0.1);
@@ -687,6 +700,7 @@ mod tests {
                 endpoint: None,
                 sts_endpoint: None,
                 allow_insecure_endpoint: false,
+                ca_bundle: None,
                 allowed_namespaces: Vec::new(),
                 allowed_namespace_selector: None,
                 credentials: Credentials::secret(namespace, secret),

@@ -542,9 +542,111 @@ pub struct RunningEmulator {
     pub emulator: Arc<Emulator>,
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    tls: bool,
+}
+
+/// A certificate chain and its private key (PEM), for serving https.
+#[derive(Clone)]
+pub struct Tls {
+    /// The server certificate, then any intermediates.
+    pub cert_pem: String,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    /// A TLS acceptor with this certificate (rustls on ring, TLS 1.2 and 1.3).
+    fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("TLS certificate: {e}"))?;
+        if certs.is_empty() {
+            return Err("TLS certificate: no CERTIFICATE block".to_string());
+        }
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| format!("TLS key: {e}"))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS: {e}"))?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// Serve `router` over TLS on `listener` until `stop`: each connection's
+/// peer address is given to the handlers as axum's `ConnectInfo` (the admin
+/// endpoints answer loopback peers only).
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!(error = %e, "accepting a connection failed");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = router
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                // A client that does not trust the certificate hangs up here.
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                () = stop.cancelled() => {}
+                _ = connection => {}
+            }
+        });
+    }
 }
 
 impl RunningEmulator {
+    /// Start on 127.0.0.1 with a free port, serving https with `tls`.
+    pub async fn start_tls(config: EmulatorConfig, tls: &Tls) -> Result<RunningEmulator, String> {
+        let acceptor = tls.acceptor()?;
+        let emulator = Emulator::new(config)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let router = emulator.router();
+        let task = tokio::spawn(serve_tls(listener, router, acceptor, stop.clone()));
+        Ok(RunningEmulator {
+            addr,
+            emulator,
+            stop,
+            task,
+            tls: true,
+        })
+    }
+
     /// Start on 127.0.0.1 with a free port.
     pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, String> {
         let emulator = Emulator::new(config)?;
@@ -570,12 +672,14 @@ impl RunningEmulator {
             emulator,
             stop,
             task,
+            tls: false,
         })
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:4321/`.
+    /// The base URL, e.g. `http://127.0.0.1:4321/` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// Stop serving and wait until the listener is closed.

@@ -520,6 +520,7 @@ impl Providers {
             endpoint: spec.endpoint.clone(),
             sts_endpoint: spec.sts_endpoint.clone(),
             region: Some(region.to_string()),
+            ca_bundle: spec.ca_bundle.clone(),
             rate_limit: spec
                 .rate_limit
                 .map(|r| RateLimit::new(r.qps, r.burst))
@@ -1120,6 +1121,7 @@ mod tests {
                 endpoint: None,
                 sts_endpoint: None,
                 allow_insecure_endpoint: false,
+                ca_bundle: None,
                 allowed_namespaces: Vec::new(),
                 allowed_namespace_selector: None,
                 credentials: CredentialsSpec::secret("natop-system", "creds"),
