@@ -94,6 +94,9 @@ async fn main() {
 
     // Gateways first, each with one EIP, all Ready before any entry exists.
     let vpc = fixture.alibaba.regions[0].vpcs[0].vpc_id.clone();
+    let vswitch = fixture.alibaba.regions[0].vpcs[0].v_switches[0]
+        .v_switch_id
+        .clone();
     let gw_api: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
     let started = Instant::now();
     for (g, eip) in eips.iter().enumerate().take(gateways) {
@@ -104,6 +107,7 @@ async fn main() {
             "spec": {
                 "providerConfigRef": {"name": world.provider},
                 "vpcId": vpc,
+                "vSwitchId": vswitch,
                 "eipAllocationIds": [eip.allocation_id],
             },
         }))

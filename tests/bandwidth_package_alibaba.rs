@@ -39,7 +39,11 @@ async fn gateway(world: &World, name: &str, eip: usize) -> String {
         world,
         "NatGateway",
         name,
-        json!({"vpcId": region.vpcs[0].vpc_id, "eipAllocationIds": [region.eips[eip].allocation_id]}),
+        json!({
+            "vpcId": region.vpcs[0].vpc_id,
+            "vSwitchId": region.vpcs[0].v_switches[0].v_switch_id,
+            "eipAllocationIds": [region.eips[eip].allocation_id],
+        }),
     )
     .await;
     wait_ready(&api, name).await.status.unwrap().id.unwrap()

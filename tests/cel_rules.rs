@@ -70,7 +70,9 @@ const KINDS: [&str; 5] = [
 
 fn base(plural: &str) -> Value {
     match plural {
-        "natgateways" => json!({"vpcId": "vpc-a"}),
+        // Normal explicitly: most rules are about fields of any type; the
+        // default type, Enhanced, needs a vSwitch (a case of its own).
+        "natgateways" => json!({"vpcId": "vpc-a", "natType": "Normal"}),
         "forwardentries" => json!({
             "natGatewayRef": {"name": "gw"}, "externalIp": "47.1.2.3", "externalPort": "80",
             "internalIp": "192.168.0.10", "internalPort": "8080", "ipProtocol": "TCP",
@@ -128,9 +130,30 @@ fn cases() -> Vec<Case> {
     // natgateways
     let ng = "natgateways";
     cases.extend([
-        case(ng, "spec", "an Enhanced gateway needs vSwitchId").create(
+        case(ng, "spec", "an Enhanced gateway (natType's default) needs vSwitchId").create(
             json!({"natType": "Enhanced"}),
             json!({"natType": "Enhanced", "vSwitchId": "vsw-a"}),
+        ),
+        case(ng, "spec", "an Enhanced gateway (natType's default) needs vSwitchId").create(
+            json!({"natType": null}),
+            json!({"natType": null, "vSwitchId": "vsw-a"}),
+        ),
+        case(ng, "spec", "a gateway billed by capacity units (PayByLcu) has no size: remove specification").create(
+            json!({"natType": "Enhanced", "vSwitchId": "vsw-a", "internetChargeType": "PayByLcu", "specification": "Large"}),
+            json!({"natType": "Enhanced", "vSwitchId": "vsw-a", "specification": "Large"}),
+        ),
+        case(ng, "spec", "an intranet (VPC) NAT gateway is Enhanced").create(
+            json!({"networkType": "intranet"}),
+            json!({"networkType": "intranet", "natType": "Enhanced", "vSwitchId": "vsw-a"}),
+        ),
+        case(ng, "spec", "an intranet (VPC) NAT gateway binds no EIPs: remove eipAllocationIds").create(
+            json!({"networkType": "intranet", "natType": "Enhanced", "vSwitchId": "vsw-a", "eipAllocationIds": ["eip-a"]}),
+            json!({"networkType": "internet", "natType": "Enhanced", "vSwitchId": "vsw-a", "eipAllocationIds": ["eip-a"]}),
+        ),
+        case(ng, "spec.networkType", "networkType is immutable").update(
+            json!({"natType": "Enhanced", "vSwitchId": "vsw-a"}),
+            json!({"networkType": "intranet"}),
+            touch(ng),
         ),
         case(ng, "spec", "a PrePaid gateway needs pricingCycle and duration").create(
             json!({"instanceChargeType": "PrePaid", "pricingCycle": "Month"}),

@@ -129,6 +129,7 @@ fn manifests(world: &World, shape: &Shape) -> (Vec<Value>, Vec<Value>, Vec<Value
     let fixture = Fixture::default_fixture();
     let region = &fixture.alibaba.regions[0];
     let vpc = &region.vpcs[0].vpc_id;
+    let vswitch = &region.vpcs[0].v_switches[0].v_switch_id;
     let meta = |name: String| json!({"name": name, "labels": world.labels()});
     let provider = json!({"name": world.provider});
     let mut gateways = Vec::new();
@@ -143,6 +144,7 @@ fn manifests(world: &World, shape: &Shape) -> (Vec<Value>, Vec<Value>, Vec<Value
             "spec": {
                 "providerConfigRef": provider,
                 "vpcId": vpc,
+                "vSwitchId": vswitch,
                 "eipAllocationIds": [forward_eip.allocation_id, snat_eip.allocation_id],
             },
         }));

@@ -278,7 +278,7 @@ async fn kubectl_shows_ready_reason_and_message_and_conditions_are_a_map_by_type
     let gateway: natop::api::NatGateway = serde_json::from_value(json!({
         "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
         "metadata": {"name": "edge"},
-        "spec": {"providerConfigRef": {"name": "pc"}, "vpcId": "vpc-1"},
+        "spec": {"providerConfigRef": {"name": "pc"}, "vpcId": "vpc-1", "vSwitchId": "vsw-1"},
     }))
     .unwrap();
     api.create(&PostParams::default(), &gateway).await.unwrap();

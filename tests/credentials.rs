@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::cloud::{answered, eip, fixture, vpc};
+use crate::support::cloud::{answered, eip, fixture, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, emulator_admin, emulator_post, wait_for};
 use crate::support::objects::{create, message_of, ready, wait_reason_any_generation};
 use crate::support::operator::{TEST_LABEL, World, delete_provider, quick_durations};
@@ -224,7 +224,7 @@ async fn gateway_with_dnat(world: &World, pc: &str, name: &str) -> String {
         world,
         "NatGateway",
         name,
-        json!({"providerConfigRef": {"name": pc}, "vpcId": vpc(), "eipAllocationIds": [eip(0).0]}),
+        json!({"providerConfigRef": {"name": pc}, "vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip(0).0]}),
     )
     .await;
     let entries: Api<ForwardEntry> = create(
@@ -320,7 +320,7 @@ async fn tokens_sts_refuses_are_named_on_the_provider_config() {
         &world,
         "NatGateway",
         "gw",
-        json!({"providerConfigRef": {"name": name}, "vpcId": vpc()}),
+        json!({"providerConfigRef": {"name": name}, "vpcId": vpc(), "vSwitchId": vswitch()}),
     )
     .await;
     let waiting =
@@ -485,7 +485,7 @@ async fn credentials_are_renewed_before_they_expire_while_a_long_reconcile_runs(
         &world,
         "NatGateway",
         "gw",
-        json!({"providerConfigRef": {"name": name}, "vpcId": vpc(), "eipAllocationIds": [eip(0).0]}),
+        json!({"providerConfigRef": {"name": name}, "vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip(0).0]}),
     )
     .await;
     // Most of the credentials' hour passes on the service's clock: a few

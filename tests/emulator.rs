@@ -856,3 +856,67 @@ async fn reset_returns_to_the_fixture() {
     assert_eq!(calls, json!({}));
     emu.stop().await;
 }
+
+/// `natop emulator --tls-cert --tls-key` serves https: a client trusting the
+/// certificate's CA (a ProviderConfig's caBundle) is answered, one with the
+/// public roots only is refused at the handshake.
+#[tokio::test]
+async fn the_emulator_command_serves_https_with_a_given_certificate() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_natop"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(format!("{dir}/server.pem"))
+        .arg("--tls-key")
+        .arg(format!("{dir}/server.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("natop emulator starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let endpoint = line
+        .trim()
+        .strip_prefix("natop emulator listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let a = &fixture().alibaba.accounts[0];
+    let client = |ca_bundle: Option<String>| {
+        AlibabaClient::new(
+            AlibabaCredentials::new(&a.access_key_id, &a.access_key_secret),
+            ClientConfig {
+                ca_bundle,
+                ..config(&endpoint, 1)
+            },
+        )
+        .unwrap()
+    };
+    let describe = DescribeNatGateways {
+        region_id: "cn-hangzhou".into(),
+        ..Default::default()
+    };
+    let trusted = client(Some(include_str!("fixtures/tls/ca.pem").to_string()))
+        .call(&describe)
+        .await;
+    let untrusted = client(None).call(&describe).await;
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(trusted.is_ok(), "{trusted:?}");
+    let error = untrusted.expect_err("the public roots do not trust the emulator");
+    assert!(
+        error.to_string().contains("certificate"),
+        "names the certificate: {error}"
+    );
+    assert!(status.success(), "SIGTERM stops it cleanly: {status}");
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::support::cloud::{answered, cloud, eip, vpc};
+use crate::support::cloud::{answered, cloud, eip, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, assert_refused, emulator_admin, emulator_put, wait_for};
 use crate::support::objects::{
     condition, create, ready, wait_ready, wait_ready_within, wait_reason_any_generation,
@@ -28,7 +28,7 @@ async fn gateway(world: &World, name: &str) -> (String, String, String) {
         world,
         "NatGateway",
         name,
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip(0).0, eip(1).0]}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip(0).0, eip(1).0]}),
     )
     .await;
     wait_gateway(&api, name).await

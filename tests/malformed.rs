@@ -10,7 +10,7 @@ use kube::core::{ApiResource, DynamicObject};
 use kube::{Api, CustomResourceExt};
 use natop::api::NatGateway;
 use serde_json::{Value, json};
-use support::cloud::vpc;
+use support::cloud::{vpc, vswitch};
 use support::cluster::{TIMEOUT, emulator_admin, install_crd, wait_for};
 use support::objects::{condition, manifest};
 use support::operator::World;
@@ -76,7 +76,11 @@ async fn invalid_objects_are_rejected_or_stalled_and_never_stop_the_others() {
     dynamic
         .create(
             &PostParams::default(),
-            &object(&world, "good", json!({"vpcId": vpc})),
+            &object(
+                &world,
+                "good",
+                json!({"vpcId": vpc, "vSwitchId": vswitch()}),
+            ),
         )
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::cloud::{cloud, eip, fixture, vpc};
+use crate::support::cloud::{calls_of, cloud, eip, fixture, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, assert_refused, emulator_admin, emulator_put, wait_for};
 use crate::support::objects::{condition, create_in, merged, message_of, wait_ready, wait_until};
 use crate::support::operator::{World, quick_durations};
@@ -24,7 +24,7 @@ async fn create(world: &World, name: &str, spec: Value, annotations: Value) -> A
         "NatGateway",
         name,
         json!({"annotations": annotations}),
-        merged(json!({"vpcId": vpc()}), &spec),
+        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &spec),
     )
     .await
 }
@@ -150,6 +150,8 @@ async fn adoption_creates_nothing_and_observe_writes_nothing() {
         .call(&CreateNatGateway {
             region_id: "cn-hangzhou".into(),
             vpc_id: vpc(),
+            vswitch_id: Some(vswitch()),
+            nat_type: Some("Enhanced".into()),
             name: Some("made-elsewhere".into()),
             ..Default::default()
         })
@@ -506,6 +508,8 @@ async fn an_immutable_change_stalls_with_zero_writes() {
         .call(&CreateNatGateway {
             region_id: "cn-hangzhou".into(),
             vpc_id: vpc(),
+            vswitch_id: Some(vswitch()),
+            nat_type: Some("Enhanced".into()),
             name: Some("made-elsewhere".into()),
             ..Default::default()
         })
@@ -536,7 +540,14 @@ async fn normal_converts_to_enhanced_with_progress_in_status() {
     let vswitch = fixture().alibaba.regions[0].vpcs[0].v_switches[0]
         .v_switch_id
         .clone();
-    let api = create(&world, "gw", json!({"vSwitchId": vswitch}), json!({})).await;
+    // A Normal gateway, which this (old) account may still buy.
+    let api = create(
+        &world,
+        "gw",
+        json!({"vSwitchId": vswitch, "natType": "Normal"}),
+        json!({}),
+    )
+    .await;
     wait_ready(&api, "gw").await;
     api.patch(
         "gw",
@@ -916,5 +927,139 @@ async fn user_tags_are_applied_kept_in_sync_and_natop_s_own_keys_refused() {
     assert_refused(refused, "must have at most 16 items");
     api.delete("gw", &DeleteParams::default()).await.unwrap();
     crate::support::objects::wait_gone(&api, "gw").await;
+    world.stop().await;
+}
+
+/// A new account (the fixture's second): the default gateway is Enhanced,
+/// billed by capacity units and never resized however often it is compared;
+/// a Normal one is refused by the cloud with its code and Stalled with it.
+#[tokio::test]
+async fn a_new_account_gets_enhanced_gateways_and_a_normal_create_is_stalled() {
+    let world = World::start_with(
+        "ngw-new-account",
+        EmulatorConfig {
+            durations: quick_durations(),
+            ..EmulatorConfig::default()
+        },
+        1,
+    )
+    .await;
+    let api = create(
+        &world,
+        "edge",
+        json!({}),
+        json!({"natop.dev/drift-interval": "1s"}),
+    )
+    .await;
+    let gw = wait_ready(&api, "edge").await;
+    let status = gw.status.unwrap();
+    assert_eq!(status.nat_type.as_deref(), Some("Enhanced"));
+    assert_eq!(
+        status.specification, None,
+        "billed by capacity units: no size"
+    );
+    // Compared with the cloud again and again: never resized.
+    let describes = calls_of(&world, "DescribeNatGateways").await;
+    wait_for("five more comparisons", TIMEOUT, || async {
+        (calls_of(&world, "DescribeNatGateways").await >= describes + 5).then_some(())
+    })
+    .await;
+    assert_eq!(calls_of(&world, "ModifyNatGatewaySpec").await, 0);
+    assert_eq!(
+        writes(&world)
+            .await
+            .iter()
+            .find(|(a, _)| a == "CreateNatGateway"),
+        Some(&("CreateNatGateway".to_string(), 1))
+    );
+
+    let normal = create(&world, "classic", json!({"natType": "Normal"}), json!({})).await;
+    let stalled = wait_until(&normal, "classic", "Stalled ForbiddenNatPayBySpec", |g| {
+        condition(g, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == "ForbiddenNatPayBySpec")
+    })
+    .await;
+    let message = message_of(&stalled, "Stalled");
+    assert!(message.contains("Pay-by-specification"), "{message}");
+    assert_eq!(
+        gateways_of(&world, 1).await.len(),
+        1,
+        "only the Enhanced one exists"
+    );
+    world.stop().await;
+}
+
+async fn gateways_of(
+    world: &World,
+    account: usize,
+) -> Vec<natop::cloud::alibaba::actions::nat_gateway::NatGateway> {
+    cloud(world, account)
+        .describe_all(&DescribeNatGateways {
+            region_id: "cn-hangzhou".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// A VPC NAT gateway: no EIPs, its private IP listed in its status, and a
+/// DNAT entry on that IP converges.
+#[tokio::test]
+async fn an_intranet_gateway_serves_dnat_on_its_private_ip() {
+    let world = World::start_with(
+        "ngw-intranet",
+        EmulatorConfig {
+            durations: quick_durations(),
+            ..EmulatorConfig::default()
+        },
+        1,
+    )
+    .await;
+    let api = create(
+        &world,
+        "private",
+        json!({"networkType": "intranet"}),
+        json!({}),
+    )
+    .await;
+    let gw = wait_until(&api, "private", "Ready with its NAT IP", |g| {
+        condition(g, "Ready").is_some_and(|(s, _, _)| s == "True")
+            && g.status
+                .as_ref()
+                .is_some_and(|s| !s.ip_addresses.is_empty())
+    })
+    .await;
+    let status = gw.status.unwrap();
+    assert_eq!(status.network_type.as_deref(), Some("intranet"));
+    let cloud_gw = &gateways_of(&world, 1).await[0];
+    let private_ip = cloud_gw
+        .nat_gateway_private_info
+        .as_ref()
+        .map(|p| p.private_ip_address.clone())
+        .unwrap();
+    assert_eq!(cloud_gw.network_type, "intranet");
+    assert_eq!(status.ip_addresses[0].ip, private_ip);
+    let entries: Api<natop::api::ForwardEntry> = create_in(
+        &world,
+        &world.ns.name,
+        "ForwardEntry",
+        "db",
+        json!({}),
+        json!({
+            "natGatewayRef": {"name": "private"}, "externalIp": private_ip,
+            "externalPort": "5432", "internalIp": "172.16.1.30", "internalPort": "5432",
+            "ipProtocol": "TCP",
+        }),
+    )
+    .await;
+    wait_ready(&entries, "db").await;
+    // The API server refuses EIPs on it.
+    let patched = api
+        .patch(
+            "private",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"eipAllocationIds": [eip(0).0]}})),
+        )
+        .await;
+    assert_refused(patched, "an intranet (VPC) NAT gateway binds no EIPs");
     world.stop().await;
 }

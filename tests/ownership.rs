@@ -4,7 +4,7 @@
 //! gateway, and a proxy answering 404 during deletion. Against the real API
 //! server and the emulator; the emulator's call log proves what was written.
 
-use crate::support::cloud::{cloud, eip, fixture, vpc};
+use crate::support::cloud::{cloud, eip, fixture, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, TestNamespace, emulator_admin, emulator_put, wait_for};
 use crate::support::objects::{
     condition, create_in, merged, message_of, ready, wait_gone, wait_ready,
@@ -97,7 +97,7 @@ async fn another_namespace_cannot_take_over_a_gateway() {
         "NatGateway",
         "prod",
         json!({}),
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip0]}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip0]}),
     )
     .await;
     let prod_gw = wait_for("prod Ready with its EIP", TIMEOUT, || async {
@@ -109,7 +109,7 @@ async fn another_namespace_cannot_take_over_a_gateway() {
     let since = last_seq(&world).await;
 
     // An unset template variable, and team A's id.
-    let hijack = json!({"vpcId": vpc(), "specification": "Large"});
+    let hijack = json!({"vpcId": vpc(), "vSwitchId": vswitch(), "specification": "Large"});
     let b: Api<NatGateway> = create_in(
         &world,
         &team_b.name,
@@ -183,7 +183,7 @@ async fn a_region_change_is_refused_and_deletion_goes_where_the_gateway_is() {
         "NatGateway",
         "gw",
         json!({}),
-        json!({"vpcId": vpc()}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
     )
     .await;
     let gw = wait_ready(&api, "gw").await;
@@ -271,7 +271,7 @@ async fn a_provider_config_switched_to_another_account_is_refused() {
         "NatGateway",
         "gw",
         json!({}),
-        json!({"vpcId": vpc()}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
     )
     .await;
     let gw = wait_ready(&api, "gw").await;
@@ -344,7 +344,7 @@ async fn entries_of_an_orphaned_gateway_delete_their_own_rules() {
         "NatGateway",
         "gw",
         json!({}),
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip0], "deletionPolicy": "Orphan"}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip0], "deletionPolicy": "Orphan"}),
     )
     .await;
     let gw = wait_for("gw Ready with its EIP", TIMEOUT, || async {
@@ -431,7 +431,7 @@ async fn a_404_proxy_during_deletion_is_never_taken_for_gone() {
         "NatGateway",
         "gw",
         json!({}),
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip0]}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip0]}),
     )
     .await;
     let gw = wait_for("gw Ready with its EIP", TIMEOUT, || async {
@@ -530,7 +530,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "prod",
         json!({}),
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip0]}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip0]}),
     )
     .await;
     let prod = wait_for("prod Ready with its EIP", TIMEOUT, || async {
@@ -546,6 +546,8 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
             &natop::cloud::alibaba::actions::nat_gateway::CreateNatGateway {
                 region_id: "cn-hangzhou".into(),
                 vpc_id: vpc(),
+                vswitch_id: Some(vswitch()),
+                nat_type: Some("Enhanced".into()),
                 ..Default::default()
             },
         )
@@ -564,7 +566,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "new",
         json!({}),
-        merged(json!({"vpcId": vpc()}), &pc),
+        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &pc),
     )
     .await;
     create_in::<NatGateway>(
@@ -573,7 +575,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "adopt",
         json!({"annotations": {"natop.dev/external-id": console}}),
-        merged(json!({"vpcId": vpc()}), &pc),
+        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &pc),
     )
     .await;
     let b_entries: Api<ForwardEntry> = create_in(
@@ -640,7 +642,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "allowed",
         json!({}),
-        merged(json!({"vpcId": vpc()}), &pc),
+        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &pc),
     )
     .await;
     wait_ready(&b_gateways, "allowed").await;
@@ -706,7 +708,7 @@ async fn a_namespace_selector_allows_the_namespaces_whose_labels_match() {
         "NatGateway",
         "gw",
         json!({}),
-        json!({"vpcId": vpc(), "providerConfigRef": {"name": name}}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "providerConfigRef": {"name": name}}),
     )
     .await;
     let stalled =

@@ -91,6 +91,8 @@ fn fixture_for(scenarios: &[Scenario]) -> Fixture {
             json!({
                 "accountId": s.account, "accessKeyId": s.key(),
                 "accessKeySecret": s.secret(), "legacyBandwidthPackages": true,
+                // Old accounts: one gateway is Normal, to convert it.
+                "legacyNatGateways": true,
                 "policies": [format!("natop-{}", s.index)],
             })
         })
@@ -141,6 +143,7 @@ fn objects(world: &World, s: &Scenario) -> Vec<(&'static str, String, Value)> {
             format!("{p}-gw"),
             on(json!({
                 "vpcId": vpc(), "vSwitchId": region.vpcs[0].v_switches[0].v_switch_id,
+                "natType": "Normal",
                 "eipAllocationIds": [eip(0).allocation_id],
                 "description": "first", "tags": {"team": "a", "env": "test"},
                 "forceDelete": true,
@@ -150,7 +153,7 @@ fn objects(world: &World, s: &Scenario) -> Vec<(&'static str, String, Value)> {
             "NatGateway",
             format!("{p}-gwe"),
             on(json!({
-                "vpcId": vpc(),
+                "vpcId": vpc(), "vSwitchId": region.vpcs[0].v_switches[1].v_switch_id,
                 "eipAllocationIds": [eip(1).allocation_id, eip(2).allocation_id],
                 "forceDelete": true,
             })),

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::cloud::{eip, vpc};
+use crate::support::cloud::{eip, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, emulator_admin, wait_for};
 use crate::support::objects::{create, message_of, ready, wait_gone, wait_reason_any_generation};
 use crate::support::operator::World;
@@ -31,7 +31,7 @@ fn manifests() -> Vec<(&'static str, String, Value)> {
     let mut objects = vec![(
         "NatGateway",
         "gw".to_string(),
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip0], "tags": {"team": "payments"}}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip0], "tags": {"team": "payments"}}),
     )];
     for port in [80, 81, 82] {
         objects.push((
@@ -448,14 +448,14 @@ async fn gateways_no_object_claims_are_reported_never_deleted_and_orphans_let_go
         &world,
         "NatGateway",
         "lost",
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip(0).0]}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip(0).0]}),
     )
     .await;
     create::<NatGateway>(
         &world,
         "NatGateway",
         "let-go",
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip(1).0], "deletionPolicy": "Orphan"}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip(1).0], "deletionPolicy": "Orphan"}),
     )
     .await;
     let ready_id = |name: &'static str| {
@@ -526,7 +526,7 @@ async fn gateways_no_object_claims_are_reported_never_deleted_and_orphans_let_go
         &world,
         "NatGateway",
         "lost",
-        json!({"vpcId": vpc(), "eipAllocationIds": [eip(0).0]}),
+        json!({"vpcId": vpc(), "vSwitchId": vswitch(), "eipAllocationIds": [eip(0).0]}),
     )
     .await;
     assert_eq!(ready_id("lost").await, lost);
@@ -562,6 +562,8 @@ async fn two_gateways_carrying_one_object_s_identity_stall_it_and_nothing_is_bou
                 &natop::cloud::alibaba::actions::nat_gateway::CreateNatGateway {
                     region_id: "cn-hangzhou".into(),
                     vpc_id: vpc(),
+                    vswitch_id: Some(vswitch()),
+                    nat_type: Some("Enhanced".into()),
                     tags: tags
                         .iter()
                         .map(|(k, v)| natop::cloud::alibaba::actions::nat_gateway::Tag {
@@ -577,8 +579,13 @@ async fn two_gateways_carrying_one_object_s_identity_stall_it_and_nothing_is_bou
         made.push(created.nat_gateway_id);
     }
     let since = last_seq(&world).await;
-    let gateways: Api<NatGateway> =
-        create(&world, "NatGateway", "gw", json!({"vpcId": vpc()})).await;
+    let gateways: Api<NatGateway> = create(
+        &world,
+        "NatGateway",
+        "gw",
+        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
+    )
+    .await;
     let stalled =
         wait_reason_any_generation(&gateways, "gw", "Stalled", "AmbiguousOwnership").await;
     let message = message_of(&stalled, "Stalled");

@@ -17,11 +17,26 @@ use super::validation::{NAME_PATTERN, REGION_PATTERN};
 /// The gateway type.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum NatType {
-    /// The classic gateway.
-    #[default]
+    /// The classic gateway, which Alibaba Cloud no longer sells: for gateways
+    /// that exist already (adopt, observe, convert to Enhanced).
     Normal,
-    /// The enhanced gateway (needs a vSwitch). Normal converts to Enhanced; never back.
+    /// The enhanced gateway (the default; needs a vSwitch). Normal converts to
+    /// Enhanced; never back.
+    #[default]
     Enhanced,
+}
+
+/// Where the gateway translates to.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum NetworkType {
+    /// An internet NAT gateway (the default): EIPs, DNAT from and SNAT to the internet.
+    #[default]
+    #[serde(rename = "internet")]
+    Internet,
+    /// A VPC (private) NAT gateway: it translates between private networks with
+    /// its own private IP from its vSwitch and binds no EIPs.
+    #[serde(rename = "intranet")]
+    Intranet,
 }
 
 /// The gateway size.
@@ -105,7 +120,13 @@ pub enum InternetChargeType {
     validation = Rule::new(PROVIDER_CONFIG_IMMUTABLE).message(PROVIDER_CONFIG_IMMUTABLE_MESSAGE),
     validation = Rule::new(REGION_IMMUTABLE).message(REGION_IMMUTABLE_MESSAGE),
     validation = Rule::new("self.natType != 'Enhanced' || has(self.vSwitchId)")
-        .message("an Enhanced gateway needs vSwitchId"),
+        .message("an Enhanced gateway (natType's default) needs vSwitchId"),
+    validation = Rule::new("!has(self.specification) || !has(self.internetChargeType) || self.internetChargeType != 'PayByLcu'")
+        .message("a gateway billed by capacity units (PayByLcu) has no size: remove specification"),
+    validation = Rule::new("self.networkType != 'intranet' || self.natType == 'Enhanced'")
+        .message("an intranet (VPC) NAT gateway is Enhanced"),
+    validation = Rule::new("self.networkType != 'intranet' || !has(self.eipAllocationIds) || size(self.eipAllocationIds) == 0")
+        .message("an intranet (VPC) NAT gateway binds no EIPs: remove eipAllocationIds"),
     validation = Rule::new("self.instanceChargeType != 'PrePaid' || (has(self.pricingCycle) && has(self.duration))")
         .message("a PrePaid gateway needs pricingCycle and duration"),
     validation = Rule::new("!has(self.duration) || !has(self.pricingCycle) || self.pricingCycle != 'Year' || self.duration <= 3")
@@ -142,14 +163,29 @@ pub struct NatGatewaySpec {
     #[schemars(regex(pattern = r"^vsw-[a-z0-9]+$"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("vSwitchId is immutable"))]
     pub v_switch_id: Option<String>,
-    /// `Normal` (default) or `Enhanced`. Normal → Enhanced converts the gateway in place;
-    /// an Enhanced gateway cannot become Normal (refused).
+    /// `Enhanced` (default; needs vSwitchId) or `Normal`. Alibaba Cloud sells
+    /// only Enhanced gateways now: `Normal` is for a gateway that exists
+    /// already (adopted, observed, or converted to Enhanced by setting
+    /// `Enhanced`); creating one is refused by the cloud unless the account may
+    /// still buy them. Normal → Enhanced converts the gateway in place; an
+    /// Enhanced gateway cannot become Normal (refused).
     #[serde(default)]
     #[x_kube(validation = Rule::new("self == oldSelf || oldSelf == 'Normal'").message("an Enhanced gateway cannot become Normal"))]
     pub nat_type: NatType,
-    /// Size: `Small` (default), `Middle`, `Large` or `XLarge.1`. Changing it resizes the gateway.
+    /// `internet` (default) or `intranet` (a VPC NAT gateway: Enhanced, no
+    /// EIPs; its DNAT and SNAT entries use its private IP). Immutable.
     #[serde(default)]
-    pub specification: Specification,
+    #[x_kube(validation = Rule::new("self == oldSelf").message("networkType is immutable"))]
+    pub network_type: NetworkType,
+    /// Size: `Small`, `Middle`, `Large` or `XLarge.1`, for the gateways billed
+    /// by specification (Normal ones, and Enhanced ones billed `PayBySpec`,
+    /// which naming a size asks for when internetChargeType is unset; an
+    /// account may no longer be allowed to buy those). Leave it unset for an
+    /// Enhanced gateway billed by capacity units (`PayByLcu`, the cloud's
+    /// default), which has no size. Unset: natop neither sends nor compares a
+    /// size. Changing it resizes the gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification: Option<Specification>,
     /// Name shown in the console: 2–128 characters, starting with a letter or a Chinese
     /// character; letters, digits, `.`, `_`, `-`. Defaults to the gateway id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -246,9 +282,12 @@ pub struct NatGatewayStatus {
     /// The gateway type the cloud reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat_type: Option<String>,
-    /// The size the cloud reports.
+    /// The size the cloud reports (none for gateways billed by capacity units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub specification: Option<String>,
+    /// `internet` or `intranet`, as the cloud reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_type: Option<String>,
     /// Public IPs of the gateway and how they are used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_addresses: Vec<IpAddress>,
@@ -310,8 +349,9 @@ mod tests {
 
     use super::*;
 
+    /// A gateway of natType's default (Enhanced) in a vSwitch, with `spec`'s fields.
     fn gateway(spec: serde_json::Value) -> NatGateway {
-        let mut value = serde_json::json!({"vpcId": "vpc-1"});
+        let mut value = serde_json::json!({"vpcId": "vpc-1", "vSwitchId": "vsw-1"});
         if let (Some(base), Some(extra)) = (value.as_object_mut(), spec.as_object()) {
             base.extend(extra.clone());
         }
@@ -324,6 +364,11 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "internetChargeType": "PayByLcu"}),
             serde_json::json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 3}),
+            serde_json::json!({"natType": "Normal", "specification": "Large"}),
+            serde_json::json!({"internetChargeType": "PayBySpec", "specification": "Middle"}),
+            serde_json::json!({"specification": "Middle"}),
+            serde_json::json!({"networkType": "intranet"}),
+            serde_json::json!({"networkType": "internet", "eipAllocationIds": ["eip-1"]}),
         ] {
             assert!(validate_cel(&gateway(spec.clone())).is_ok(), "{spec}");
         }
@@ -332,33 +377,49 @@ mod tests {
     #[test]
     fn cel_rules_refuse_inconsistent_specs() {
         for spec in [
-            serde_json::json!({"natType": "Enhanced"}),
             serde_json::json!({"instanceChargeType": "PrePaid"}),
             serde_json::json!({"instanceChargeType": "PrePaid", "pricingCycle": "Year", "duration": 5}),
-            serde_json::json!({"internetChargeType": "PayByLcu"}),
+            serde_json::json!({"natType": "Normal", "internetChargeType": "PayByLcu"}),
+            serde_json::json!({"internetChargeType": "PayByLcu", "specification": "Large"}),
+            serde_json::json!({"networkType": "intranet", "natType": "Normal"}),
+            serde_json::json!({"networkType": "intranet", "eipAllocationIds": ["eip-1"]}),
         ] {
             assert!(validate_cel(&gateway(spec.clone())).is_err(), "{spec}");
         }
+        // The default type is Enhanced, which needs a vSwitch.
+        let bare: NatGatewaySpec =
+            serde_json::from_value(serde_json::json!({"vpcId": "vpc-1"})).unwrap();
+        assert_eq!(bare.nat_type, NatType::Enhanced);
+        assert!(validate_cel(&NatGateway::new("gw", bare)).is_err());
     }
 
     #[test]
     fn cel_rules_guard_immutable_fields_and_the_one_way_conversion() {
-        let old = gateway(serde_json::json!({"natType": "Normal"}));
-        let ok = gateway(
-            serde_json::json!({"natType": "Enhanced", "vSwitchId": "vsw-1", "specification": "Large", "name": "renamed"}),
-        );
+        let normal = |extra: serde_json::Value| {
+            let mut gw = gateway(extra);
+            gw.spec.nat_type = NatType::Normal;
+            gw.spec.v_switch_id = None;
+            gw
+        };
+        let old = normal(serde_json::json!({}));
+        let ok = gateway(serde_json::json!({"name": "renamed"}));
         // Adding the vSwitch is refused even on the way to Enhanced: it is immutable.
         assert!(validate_cel_update(&ok, &old).is_err());
-        let old = gateway(serde_json::json!({"vSwitchId": "vsw-1"}));
+        let old = gateway(serde_json::json!({"natType": "Normal", "specification": "Large"}));
         let ok = gateway(
-            serde_json::json!({"vSwitchId": "vsw-1", "natType": "Enhanced", "specification": "Large", "name": "renamed"}),
+            serde_json::json!({"internetChargeType": "PayBySpec", "specification": "Large", "name": "renamed"}),
         );
+        assert!(
+            validate_cel_update(&ok, &old).is_err(),
+            "the charge type is set once, with the gateway"
+        );
+        let ok = gateway(serde_json::json!({"name": "renamed"}));
         assert!(validate_cel_update(&ok, &old).is_ok());
         for changed in [
-            serde_json::json!({"vpcId": "vpc-2", "vSwitchId": "vsw-1"}),
+            serde_json::json!({"vpcId": "vpc-2"}),
             serde_json::json!({"vSwitchId": "vsw-2"}),
-            serde_json::json!({}),
-            serde_json::json!({"vSwitchId": "vsw-1", "instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1}),
+            serde_json::json!({"natType": "Normal", "networkType": "intranet"}),
+            serde_json::json!({"natType": "Normal", "instanceChargeType": "PrePaid", "pricingCycle": "Month", "duration": 1}),
         ] {
             assert!(
                 validate_cel_update(&gateway(changed.clone()), &old).is_err(),

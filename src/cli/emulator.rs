@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::emulator::faults::{FaultConfig, FaultRule};
 use crate::emulator::fixture::Fixture;
-use crate::emulator::{Durations, EmulatorConfig};
+use crate::emulator::{Durations, EmulatorConfig, Tls};
 
 /// Arguments of `natop emulator`.
 #[derive(Debug, Args)]
@@ -82,6 +82,13 @@ pub struct EmulatorArgs {
     /// (eventually consistent listings).
     #[arg(long, default_value_t = 0)]
     pub fault_list_lag_ms: u64,
+    /// Serve https with this certificate chain (PEM; needs --tls-key), e.g.
+    /// to try a ProviderConfig's caBundle. Plain http without it.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn seconds(s: f64, name: &str) -> Result<Duration, String> {
@@ -89,6 +96,21 @@ fn seconds(s: f64, name: &str) -> Result<Duration, String> {
 }
 
 impl EmulatorArgs {
+    /// The certificate and key to serve https with, read from their files.
+    pub fn tls(&self) -> Result<Option<Tls>, String> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
+        Ok(Some(Tls {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+        }))
+    }
+
     /// The emulator configuration these arguments describe.
     pub fn config(&self) -> Result<EmulatorConfig, String> {
         if !self.listen.ip().is_loopback() && !self.allow_remote {
@@ -151,7 +173,7 @@ pub fn run(args: &EmulatorArgs) -> i32 {
             }
         };
     }
-    let config = match args.config() {
+    let config = match args.config().and_then(|c| Ok((c, args.tls()?))) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -165,9 +187,11 @@ pub fn run(args: &EmulatorArgs) -> i32 {
             return 1;
         }
     };
+    let (config, tls) = config;
     let result = runtime.block_on(crate::emulator::serve(
         args.listen,
         config,
+        tls.as_ref(),
         crate::telemetry::shutdown_signal(),
     ));
     match result {

@@ -185,6 +185,13 @@ pub struct AlibabaAccount {
     /// use the NAT bandwidth package actions (all keys of an account agree).
     #[serde(default)]
     pub legacy_bandwidth_packages: bool,
+    /// Whether the account may still buy what Alibaba Cloud no longer sells:
+    /// Normal NAT gateways and pay-as-you-go gateways billed by specification
+    /// (all keys of an account agree). Otherwise CreateNatGateway refuses them
+    /// with `Forbidden.NatPayBySpec`, and a gateway without a type or billing
+    /// named is Enhanced and billed by capacity units, as the service does now.
+    #[serde(default)]
+    pub legacy_nat_gateways: bool,
     /// Names of the RAM policies attached to the key's user; none: full access.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
@@ -336,10 +343,10 @@ impl Fixture {
     /// The fixture with every absent account id derived (Alibaba: the access
     /// key id; UCloud: a number from the public key), checked: a key may be
     /// listed once, the keys of one Alibaba account must agree on
-    /// `legacyBandwidthPackages`, an account property, and the RAM part must
+    /// `legacyBandwidthPackages` and `legacyNatGateways`, account properties, and the RAM part must
     /// hold together (policies, roles, OIDC providers, instance role).
     pub fn with_account_ids(mut self) -> Result<Fixture, String> {
-        let mut legacy: BTreeMap<&str, bool> = BTreeMap::new();
+        let mut legacy: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
         for account in &mut self.alibaba.accounts {
             if account.account_id.is_empty() {
                 account.account_id = account.access_key_id.clone();
@@ -353,12 +360,13 @@ impl Fixture {
             {
                 return Err(format!("alibaba access key {key} is listed twice"));
             }
-            let flag = *legacy
-                .entry(&account.account_id)
-                .or_insert(account.legacy_bandwidth_packages);
-            if flag != account.legacy_bandwidth_packages {
+            let flags = (
+                account.legacy_bandwidth_packages,
+                account.legacy_nat_gateways,
+            );
+            if *legacy.entry(&account.account_id).or_insert(flags) != flags {
                 return Err(format!(
-                    "the keys of alibaba account {} disagree on legacyBandwidthPackages",
+                    "the keys of alibaba account {} disagree on legacyBandwidthPackages or legacyNatGateways",
                     account.account_id
                 ));
             }
@@ -388,8 +396,9 @@ impl Fixture {
 
     /// The built-in fixture: two regions per cloud, two VPCs with several
     /// vSwitches, a dozen EIPs and IPv6 addresses per region, two accounts per
-    /// cloud (the first Alibaba account may use NAT bandwidth packages, the
-    /// second may not), and a second key of each cloud's first account.
+    /// cloud (the first Alibaba account is an old one: it may use NAT bandwidth
+    /// packages and buy Normal gateways; the second is a new one and may not),
+    /// and a second key of each cloud's first account.
     pub fn default_fixture() -> Fixture {
         let alibaba_regions = [("cn-hangzhou", 1u8, "hz"), ("cn-beijing", 2u8, "bj")]
             .into_iter()
@@ -422,6 +431,7 @@ impl Fixture {
                         access_key_id: "LTAI5tNatopDemoKey01".to_string(),
                         access_key_secret: "natop-demo-secret-01".to_string(),
                         legacy_bandwidth_packages: true,
+                        legacy_nat_gateways: true,
                         policies: Vec::new(),
                     },
                     AlibabaAccount {
@@ -429,6 +439,7 @@ impl Fixture {
                         access_key_id: "LTAI5tNatopDemoKey02".to_string(),
                         access_key_secret: "natop-demo-secret-02".to_string(),
                         legacy_bandwidth_packages: false,
+                        legacy_nat_gateways: false,
                         policies: Vec::new(),
                     },
                     // A second key of the first account (key rotation).
@@ -437,6 +448,7 @@ impl Fixture {
                         access_key_id: "LTAI5tNatopDemoKey03".to_string(),
                         access_key_secret: "natop-demo-secret-03".to_string(),
                         legacy_bandwidth_packages: true,
+                        legacy_nat_gateways: true,
                         policies: Vec::new(),
                     },
                 ],

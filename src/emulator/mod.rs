@@ -502,35 +502,49 @@ pub(crate) fn request_id(rng: &mut fastrand::Rng) -> String {
     )
 }
 
-/// Serve until `shutdown` resolves. Binds to `listen` (loopback expected) and
-/// logs the address and what it serves.
+/// Serve until `shutdown` resolves: http, or https with `tls`. Binds to
+/// `listen` (loopback expected) and logs the address and what it serves.
 pub async fn serve(
     listen: SocketAddr,
     config: EmulatorConfig,
+    tls: Option<&Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let acceptor = tls.map(Tls::acceptor).transpose()?;
     let emulator = Emulator::new(config)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     info!(
         %addr,
         "natop emulator serving the Alibaba VPC NAT API (RPC, Version 2016-04-28), Alibaba STS \
          (Version 2015-04-01), the ECS instance metadata role credentials (/latest/) and the \
-         UCloud bandwidth-package and UAccount APIs (calls with PublicKey) on http://{addr}/; \
+         UCloud bandwidth-package and UAccount APIs (calls with PublicKey) on {scheme}://{addr}/; \
          admin endpoints under /_emulator/"
     );
-    println!("natop emulator listening on http://{addr}/");
-    axum::serve(
-        listener,
-        emulator
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| e.to_string())
+    println!("natop emulator listening on {scheme}://{addr}/");
+    let router = emulator.router();
+    match acceptor {
+        Some(acceptor) => {
+            let stop = tokio_util::sync::CancellationToken::new();
+            let stopping = stop.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopping.cancel();
+            });
+            serve_tls(listener, router, acceptor, stop).await;
+            Ok(())
+        }
+        None => axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| e.to_string()),
+    }
 }
 
 /// An emulator serving in the background of the current runtime (tests,

@@ -247,7 +247,15 @@ impl AlibabaRegionState {
             .filter(|p| p.wire.nat_gateway_id == gateway_id)
             .flat_map(|p| p.wire.public_ip_addresses.iter())
             .map(|ip| (ip.allocation_id.clone(), ip.ip_address.clone()));
-        eips.chain(packages).collect()
+        // A VPC NAT gateway translates with its own private IP (its default
+        // NAT IP), which its DNAT and SNAT entries use.
+        let nat_ip = self
+            .nat_gateways
+            .get(gateway_id)
+            .filter(|g| g.wire.network_type == "intranet")
+            .and_then(|g| g.wire.nat_gateway_private_info.as_ref())
+            .map(|p| (nat_ip_id(gateway_id), p.private_ip_address.clone()));
+        eips.chain(packages).chain(nat_ip).collect()
     }
 
     /// How an IP of a gateway is used: `UsedByForwardTable`, `UsedBySnatTable` or `idle`.
@@ -434,6 +442,11 @@ fn alibaba_region(r: &fixture::AlibabaRegion, now_ms: i64) -> AlibabaRegionState
         ipv6_addresses,
         ..AlibabaRegionState::default()
     }
+}
+
+/// The id of a VPC NAT gateway's default NAT IP (its private IP).
+pub fn nat_ip_id(gateway_id: &str) -> String {
+    format!("vpcnatip-{}", gateway_id.trim_start_matches("ngw-"))
 }
 
 #[cfg(test)]

@@ -430,7 +430,7 @@ def test_tables_of_other_accounts_are_not_found(ali, ali2, setup):
 
 
 def test_eip_workflow_of_an_account_without_legacy_packages(ali2, fx, advance):
-    gw = ali2.gateway()
+    gw = ali2.gateway(VSwitchId=fx.vswitch(0, 0)["vSwitchId"])
     ip = ali2.bind_eip(gw["NatGatewayId"], fx.eips()[0])
     entry = ali2.dnat(gw, ip)
     [shown] = ali2.forward_entries(gw["ForwardTableId"])

@@ -169,6 +169,59 @@ def test_package_with_the_gateway_needs_a_legacy_account(ali2):
     assert gateways(ali2) == []
 
 
+# ---- what the service sells now: a new account (the fixture's second) ----
+
+def test_a_new_account_gets_enhanced_gateways_billed_by_capacity_units(ali2, fx):
+    vsw = fx.vswitch(0, 0)["vSwitchId"]
+    gw = ali2.gateway(VSwitchId=vsw, Spec="Large")
+    shown = ali2.nat_gateway(gw["NatGatewayId"])
+    assert shown["NatType"] == "Enhanced"
+    assert shown["InternetChargeType"] == "PayByLcu"
+    assert shown["Spec"] == "", "billed by capacity units: no size"
+    assert shown["NatGatewayPrivateInfo"]["VswitchId"] == vsw
+    ali2.expect("OperationUnsupported.PayByLcu", "ModifyNatGatewaySpec", status=400,
+                NatGatewayId=gw["NatGatewayId"], Spec="Middle")
+
+
+def test_a_new_account_is_refused_what_is_no_longer_sold(ali2, fx):
+    vpc, vsw = fx.vpc()["vpcId"], fx.vswitch(0, 0)["vSwitchId"]
+    ali2.expect("MissingVSwitchId", "CreateNatGateway", status=400, VpcId=vpc)
+    ali2.expect("Forbidden.NatPayBySpec", "CreateNatGateway", status=400,
+                VpcId=vpc, NatType="Normal")
+    ali2.expect("Forbidden.NatPayBySpec", "CreateNatGateway", status=400,
+                VpcId=vpc, VSwitchId=vsw, InternetChargeType="PayBySpec")
+    assert gateways(ali2) == []
+
+
+def test_an_old_account_keeps_the_2020_defaults(ali, fx):
+    gw = ali.gateway()
+    shown = ali.nat_gateway(gw["NatGatewayId"])
+    assert (shown["NatType"], shown["InternetChargeType"], shown["Spec"]) == \
+        ("Normal", "PayBySpec", "Small")
+
+
+def test_an_intranet_gateway_is_enhanced(ali, fx):
+    ali.expect("OperationFailed.NatTypeNotEnhanced", "CreateNatGateway", status=400,
+               VpcId=fx.vpc()["vpcId"], NetworkType="intranet", NatType="Normal")
+
+
+def test_an_intranet_gateway_uses_its_private_ip_and_binds_no_eip(ali2, fx):
+    vsw = fx.vswitch(0, 0)["vSwitchId"]
+    gw = ali2.gateway(VSwitchId=vsw, NetworkType="intranet")
+    shown = ali2.nat_gateway(gw["NatGatewayId"])
+    assert shown["NetworkType"] == "intranet"
+    private = shown["NatGatewayPrivateInfo"]["PrivateIpAddress"]
+    [ip] = shown["IpLists"]["IpList"]
+    assert ip["IpAddress"] == private
+    ali2.call("CreateForwardEntry", ForwardTableId=gw["ForwardTableId"], ExternalIp=private,
+              ExternalPort="5432", InternalIp="172.16.1.30", InternalPort="5432",
+              IpProtocol="TCP")
+    eip = fx.eips()[0]
+    ali2.expect("OperationUnsupported.VpcNatGateway", "AssociateEipAddress", status=400,
+                AllocationId=eip["allocationId"], InstanceId=gw["NatGatewayId"],
+                InstanceType="Nat")
+
+
 def test_at_most_one_bandwidth_package_with_the_gateway(ali):
     ali.expect("MissingParameter.BandwidthPackage", "CreateNatGateway", status=400,
                VpcId=ali.fx.vpc()["vpcId"],

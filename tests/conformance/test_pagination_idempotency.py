@@ -147,7 +147,9 @@ def test_a_failed_call_does_not_consume_the_token(ali, fx, emulator):
 
 def test_tokens_are_per_account(ali, ali2, fx):
     first = ali.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="shared-tok")
-    second = ali2.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="shared-tok")
+    # The second account is a new one: Enhanced gateways only, in a vSwitch.
+    second = ali2.call("CreateNatGateway", VpcId=fx.vpc()["vpcId"], ClientToken="shared-tok",
+                       VSwitchId=fx.vswitch(0, 0)["vSwitchId"])
     assert first["NatGatewayId"] != second["NatGatewayId"]
 
 
@@ -202,7 +204,7 @@ def test_accounts_see_only_their_own_resources(ali, ali2, fx):
     ali2.expect("InvalidNatGatewayId.NotFound", "ModifyNatGatewaySpec", NatGatewayId=gid,
                 Spec="Large")
     ali2.expect("InvalidNatGatewayId.NotFound", "GetNatGatewayConvertStatus", NatGatewayId=gid)
-    own = ali2.gateway()["NatGatewayId"]
+    own = ali2.gateway(VSwitchId=fx.vswitch(0, 0)["vSwitchId"])["NatGatewayId"]
     assert [g["NatGatewayId"] for g in items_of(ali.call("DescribeNatGateways"), "NatGateways",
                                                 "NatGateway")] == [gid]
     assert [g["NatGatewayId"] for g in items_of(ali2.call("DescribeNatGateways"), "NatGateways",

@@ -128,7 +128,8 @@ def drive_until_exposed(natop_bin: str, kubectl: Kubectl, kubeconfig: str, wante
                   "rateLimit": {"qps": 1, "burst": 1}}},
         {"apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
          "metadata": {"name": "gw", "namespace": namespace},
-         "spec": {"providerConfigRef": {"name": name}, "vpcId": "vpc-hz1natop0000000000"}},
+         "spec": {"providerConfigRef": {"name": name}, "vpcId": "vpc-hz1natop0000000000",
+                  "vSwitchId": "vsw-hz11natop000000000"}},
     ]
     for obj in objects:
         kubectl("create", "-f", "-", input=json.dumps(obj))

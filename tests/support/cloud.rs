@@ -19,6 +19,14 @@ pub fn vpc() -> String {
     fixture().alibaba.regions[0].vpcs[0].vpc_id.clone()
 }
 
+/// The first vSwitch of `vpc()`, in a zone where Enhanced gateways (natType's
+/// default) are sold.
+pub fn vswitch() -> String {
+    fixture().alibaba.regions[0].vpcs[0].v_switches[0]
+        .v_switch_id
+        .clone()
+}
+
 /// `(allocation id, IP address)` of the fixture's `i`-th EIP (first Alibaba
 /// region).
 pub fn eip(i: usize) -> (String, String) {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::api::EXTERNAL_ID_ANNOTATION;
 use crate::api::nat_gateway::{
-    InstanceChargeType, InternetChargeType, NatGatewaySpec, NatType, PricingCycle,
+    InstanceChargeType, InternetChargeType, NatGatewaySpec, NatType, NetworkType, PricingCycle,
 };
 use crate::api::validation::starts_with_letter;
 use crate::cloud::alibaba::actions::eip::{AssociateEipAddress, EipAddress, UnassociateEipAddress};
@@ -124,6 +124,7 @@ pub fn decide(spec: &NatGatewaySpec, subject: &Subject, observed: &Observed) -> 
     another_operators(&target)
         .or_else(|| immutable_change(spec, gateway))
         .or_else(|| downgrade(spec, &target))
+        .or_else(|| size_without_one(spec, &target))
         .or_else(|| busy(&target, observed.conversion.as_ref()))
         .unwrap_or_else(|| {
             if subject.observe_only {
@@ -220,7 +221,12 @@ fn create_request(spec: &NatGatewaySpec, subject: &Subject) -> CreateNatGateway 
         vpc_id: spec.vpc_id.clone(),
         vswitch_id: spec.v_switch_id.clone(),
         nat_type: Some(nat_type_name(spec.nat_type).to_string()),
-        spec: Some(spec.specification.as_str().to_string()),
+        spec: spec.specification.map(|size| size.as_str().to_string()),
+        // Only when not the cloud's default, so that an internet gateway's
+        // request (and its ClientToken) is what it was before natop knew
+        // of network types.
+        network_type: (spec.network_type != NetworkType::Internet)
+            .then(|| network_type_name(spec.network_type).to_string()),
         name: spec.name.clone(),
         description: spec.description.clone(),
         instance_charge_type: Some(charge_type_name(spec.instance_charge_type).to_string()),
@@ -233,9 +239,7 @@ fn create_request(spec: &NatGatewaySpec, subject: &Subject) -> CreateNatGateway 
             .map(|c| cycle_name(c).to_string()),
         duration: spec.duration.filter(|_| prepaid),
         auto_pay: prepaid.then(|| spec.auto_pay.unwrap_or(false)),
-        internet_charge_type: spec
-            .internet_charge_type
-            .map(|t| internet_charge_name(t).to_string()),
+        internet_charge_type: create_charge_type(spec).map(str::to_string),
         tags: wanted_tags(spec, subject)
             .into_iter()
             .map(|(key, value)| Tag {
@@ -267,6 +271,32 @@ fn nat_type_name(nat_type: NatType) -> &'static str {
         NatType::Normal => "Normal",
         NatType::Enhanced => ENHANCED,
     }
+}
+
+fn network_type_name(network: NetworkType) -> &'static str {
+    match network {
+        NetworkType::Internet => "internet",
+        NetworkType::Intranet => "intranet",
+    }
+}
+
+/// The charge type a create names: the spec's; or `PayBySpec` for an
+/// Enhanced gateway with a size, which only that billing has (the cloud's
+/// default for Enhanced is `PayByLcu`, without a size).
+fn create_charge_type(spec: &NatGatewaySpec) -> Option<&'static str> {
+    match (spec.internet_charge_type, spec.nat_type, spec.specification) {
+        (Some(charge), _, _) => Some(internet_charge_name(charge)),
+        (None, NatType::Enhanced, Some(_)) => Some("PayBySpec"),
+        (None, _, _) => None,
+    }
+}
+
+/// Whether a gateway the cloud reports has a size (`Spec`): a Normal one
+/// (`NatType` as reported), or one billed by specification. An Enhanced
+/// gateway billed by capacity units (`PayByLcu`) has none, whatever `Spec`
+/// says, so it is never resized.
+pub fn sized(nat_type: &str, internet_charge_type: &str) -> bool {
+    nat_type != ENHANCED || internet_charge_type == "PayBySpec"
 }
 
 fn charge_type_name(charge: InstanceChargeType) -> &'static str {
@@ -302,6 +332,18 @@ fn immutable_change(spec: &NatGatewaySpec, gateway: &NatGateway) -> Option<Step>
     [
         ("spec.vpcId", "is in", gateway.vpc_id.as_str(), Some(spec.vpc_id.as_str())),
         ("spec.vSwitchId", "is in", vswitch, spec.v_switch_id.as_deref()),
+        (
+            "spec.networkType",
+            "is",
+            gateway.network_type.as_str(),
+            Some(network_type_name(spec.network_type)),
+        ),
+        (
+            "spec.internetChargeType",
+            "is billed",
+            gateway.internet_charge_type.as_str(),
+            spec.internet_charge_type.map(internet_charge_name),
+        ),
         (
             "spec.instanceChargeType",
             "is",
@@ -488,10 +530,30 @@ fn eip_busy_on_gateway(target: &Target<'_>, eips: &[EipAddress]) -> Option<Step>
         .find_map(|e| eip_in_flight(e, target.id))
 }
 
-/// The size to resize to, when it differs from the cloud's.
+/// The size to resize to: the spec's, when it names one, the gateway has a
+/// size (by the type and billing the cloud reports) and it differs.
 fn resize(spec: &NatGatewaySpec, gateway: &NatGateway) -> Option<&'static str> {
-    let wanted = spec.specification.as_str();
-    (gateway.spec != wanted).then_some(wanted)
+    let wanted = spec.specification?.as_str();
+    (sized(cloud_nat_type(gateway), &gateway.internet_charge_type) && gateway.spec != wanted)
+        .then_some(wanted)
+}
+
+/// A size asked of a gateway that has none (billed by capacity units): said,
+/// instead of resized in vain.
+fn size_without_one(spec: &NatGatewaySpec, target: &Target<'_>) -> Option<Step> {
+    let gateway = target.gateway;
+    let size = spec.specification?;
+    (!sized(cloud_nat_type(gateway), &gateway.internet_charge_type)).then(|| {
+        invalid(
+            "InvalidSpec",
+            format!(
+                "spec.specification is {}, but {} is billed by capacity units ({}) and has no size: remove spec.specification",
+                size.as_str(),
+                target.id,
+                gateway.internet_charge_type
+            ),
+        )
+    })
 }
 
 /// No ClientToken: a resize is reversible, and the cloud replays the first
@@ -759,6 +821,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::api::nat_gateway::Specification;
     use crate::cloud::alibaba::actions::nat_gateway::{
         ConvertStep, NatGatewayPrivateInfo, ResourceTag,
     };
@@ -768,8 +831,10 @@ mod tests {
     const GW: &str = "ngw-1";
 
     /// A spec from its JSON form, on top of `{"vpcId": "vpc-a"}`.
+    /// A spec of the Normal gateway `gateway()` is (most cases are about a
+    /// gateway that has a size); `enhanced_spec` is natType's default.
     fn spec(extra: Value) -> NatGatewaySpec {
-        let mut value = json!({"vpcId": "vpc-a"});
+        let mut value = json!({"vpcId": "vpc-a", "natType": "Normal"});
         if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
             base.extend(extra.clone());
         }
@@ -1028,7 +1093,7 @@ mod tests {
     fn creates_a_missing_gateway_with_owner_tag_and_token() {
         let spec = spec(json!({
             "vSwitchId": "vsw-1", "natType": "Enhanced", "specification": "XLarge.1",
-            "name": "main", "description": "main gateway", "internetChargeType": "PayByLcu",
+            "name": "main", "description": "main gateway", "internetChargeType": "PayBySpec",
         }));
         let request = created(decide(&spec, &new_subject(), &gone()));
         assert_eq!(request.region_id, REGION);
@@ -1039,7 +1104,8 @@ mod tests {
         assert_eq!(request.name.as_deref(), Some("main"));
         assert_eq!(request.description.as_deref(), Some("main gateway"));
         assert_eq!(request.instance_charge_type.as_deref(), Some("PostPaid"));
-        assert_eq!(request.internet_charge_type.as_deref(), Some("PayByLcu"));
+        assert_eq!(request.internet_charge_type.as_deref(), Some("PayBySpec"));
+        assert_eq!(request.network_type, None, "internet: the cloud's default");
         assert_eq!(
             (
                 request.pricing_cycle.as_deref(),
@@ -1077,12 +1143,171 @@ mod tests {
     fn create_sends_normal_explicitly_and_defaults_unset_fields() {
         let request = created(decide(&spec(json!({})), &new_subject(), &gone()));
         assert_eq!(request.nat_type.as_deref(), Some("Normal"));
-        assert_eq!(request.spec.as_deref(), Some("Small"));
+        assert_eq!(request.spec, None, "no size named: the cloud's default");
         assert_eq!(
             (request.name, request.description, request.vswitch_id),
             (None, None, None)
         );
         assert_eq!(request.internet_charge_type, None);
+    }
+
+    fn enhanced_spec(extra: Value) -> NatGatewaySpec {
+        let mut value = json!({"vpcId": "vpc-a", "vSwitchId": "vsw-1"});
+        if let (Some(base), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// An Enhanced gateway billed by capacity units, as the cloud reports one:
+    /// no size.
+    fn enhanced_gateway() -> NatGateway {
+        NatGateway {
+            nat_type: "Enhanced".to_string(),
+            spec: String::new(),
+            internet_charge_type: "PayByLcu".to_string(),
+            nat_gateway_private_info: Some(NatGatewayPrivateInfo {
+                vswitch_id: "vsw-1".to_string(),
+                ..NatGatewayPrivateInfo::default()
+            }),
+            ..gateway()
+        }
+    }
+
+    #[test]
+    fn only_gateways_billed_by_specification_have_a_size() {
+        // (NatType, InternetChargeType as the cloud reports them): sized?
+        let table = [
+            ("Normal", "", true),
+            ("Normal", "PayBySpec", true),
+            ("", "", true),
+            ("Enhanced", "PayBySpec", true),
+            ("Enhanced", "PayByLcu", false),
+            ("Enhanced", "", false),
+        ];
+        for (nat_type, charge, expected) in table {
+            assert_eq!(sized(nat_type, charge), expected, "{nat_type:?} {charge:?}");
+        }
+    }
+
+    #[test]
+    fn a_default_gateway_is_enhanced_in_its_vswitch_without_a_size() {
+        let request = created(decide(&enhanced_spec(json!({})), &new_subject(), &gone()));
+        assert_eq!(request.nat_type.as_deref(), Some("Enhanced"));
+        assert_eq!(request.vswitch_id.as_deref(), Some("vsw-1"));
+        assert_eq!((request.spec, request.internet_charge_type), (None, None));
+        let intranet = created(decide(
+            &enhanced_spec(json!({"networkType": "intranet"})),
+            &new_subject(),
+            &gone(),
+        ));
+        assert_eq!(intranet.network_type.as_deref(), Some("intranet"));
+        // A size asks for the billing that has one.
+        let sized = created(decide(
+            &enhanced_spec(json!({"specification": "Large"})),
+            &new_subject(),
+            &gone(),
+        ));
+        assert_eq!(
+            (sized.spec.as_deref(), sized.internet_charge_type.as_deref()),
+            (Some("Large"), Some("PayBySpec"))
+        );
+        let normal = created(decide(
+            &spec(json!({"specification": "Large"})),
+            &new_subject(),
+            &gone(),
+        ));
+        assert_eq!(
+            (normal.spec.as_deref(), normal.internet_charge_type),
+            (Some("Large"), None)
+        );
+    }
+
+    #[test]
+    fn a_gateway_without_a_size_is_never_resized() {
+        // Whatever the cloud reports as its Spec: no resize for a gateway
+        // billed by capacity units, and a size asked of it is refused.
+        for reported in ["", "Small", "Large"] {
+            let cloud = NatGateway {
+                spec: reported.to_string(),
+                ..enhanced_gateway()
+            };
+            let step = decide(
+                &enhanced_spec(json!({})),
+                &subject(),
+                &seen(cloud.clone(), Vec::new()),
+            );
+            assert_eq!(step, Step::InSync, "{reported:?}");
+            let mut sized_spec = enhanced_spec(json!({}));
+            sized_spec.specification = Some(Specification::Middle);
+            let step = decide(&sized_spec, &subject(), &seen(cloud, Vec::new()));
+            assert_eq!(reason(&step), "InvalidSpec", "{reported:?}: {step:?}");
+            assert!(message(&step).contains("has no size"), "{step:?}");
+        }
+        // A Normal gateway keeps the size it has when the spec names none, and
+        // is resized when it names another; so is an Enhanced one billed by
+        // specification.
+        let large = NatGateway {
+            spec: "Large".to_string(),
+            ..gateway()
+        };
+        assert_eq!(
+            decide(
+                &spec(json!({})),
+                &subject(),
+                &seen(large.clone(), Vec::new())
+            ),
+            Step::InSync
+        );
+        assert!(matches!(
+            decide(
+                &spec(json!({"specification": "Middle"})),
+                &subject(),
+                &seen(large, Vec::new())
+            ),
+            Step::ModifySpec(_)
+        ));
+        let by_spec = NatGateway {
+            internet_charge_type: "PayBySpec".to_string(),
+            spec: "Small".to_string(),
+            ..enhanced_gateway()
+        };
+        assert!(matches!(
+            decide(
+                &enhanced_spec(json!({"specification": "Middle"})),
+                &subject(),
+                &seen(by_spec, Vec::new())
+            ),
+            Step::ModifySpec(_)
+        ));
+    }
+
+    #[test]
+    fn the_network_type_and_the_billing_are_immutable() {
+        let step = decide(
+            &enhanced_spec(json!({"networkType": "intranet"})),
+            &subject(),
+            &seen(
+                NatGateway {
+                    network_type: "internet".to_string(),
+                    ..enhanced_gateway()
+                },
+                Vec::new(),
+            ),
+        );
+        assert!(
+            message(&step).contains("spec.networkType is immutable"),
+            "{step:?}"
+        );
+        let step = decide(
+            &enhanced_spec(json!({"internetChargeType": "PayBySpec"})),
+            &subject(),
+            &seen(enhanced_gateway(), Vec::new()),
+        );
+        assert!(
+            message(&step).contains("spec.internetChargeType is immutable"),
+            "{step:?}"
+        );
     }
 
     #[test]
@@ -1776,6 +2001,7 @@ mod tests {
         }));
         let gateway = NatGateway {
             spec: "Large".to_string(),
+            internet_charge_type: "PayBySpec".to_string(),
             name: "main".to_string(),
             description: "main gateway".to_string(),
             ..enhanced("vsw-a")

@@ -684,6 +684,7 @@ fn record_observed(
     status.business_status = Some(g.business_status.clone()).filter(|s| !s.is_empty());
     status.nat_type = Some(g.nat_type.clone()).filter(|s| !s.is_empty());
     status.specification = Some(g.spec.clone()).filter(|s| !s.is_empty());
+    status.network_type = Some(g.network_type.clone()).filter(|s| !s.is_empty());
     status.creation_time = Some(g.creation_time.clone()).filter(|s| !s.is_empty());
     status.ip_addresses = g
         .ip_lists

@@ -421,6 +421,7 @@ fn principal_of(
             access_key_id: key_id.to_string(),
             access_key_secret: String::new(),
             legacy_bandwidth_packages: owner.legacy_bandwidth_packages,
+            legacy_nat_gateways: owner.legacy_nat_gateways,
             policies: Vec::new(),
         },
         identity: Identity::AssumedRole {

@@ -149,6 +149,18 @@ fn associate_eip_address(
         .eips
         .get(&req.allocation_id)
         .ok_or_else(allocation_not_found)?;
+    if ctx
+        .state
+        .nat_gateways
+        .get(&req.instance_id)
+        .is_some_and(|g| g.wire.network_type == "intranet")
+    {
+        return Err(ApiError::new(
+            400,
+            "OperationUnsupported.VpcNatGateway",
+            "EIPs cannot be associated with a VPC NAT gateway (NetworkType intranet).",
+        ));
+    }
     match gateway_available(ctx.state, &req.instance_id) {
         None => {
             return Err(ApiError::new(

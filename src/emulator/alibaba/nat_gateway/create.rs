@@ -38,17 +38,24 @@ pub(super) fn create_nat_gateway(
         )
     })?;
     check_create_texts(&req)?;
-    let spec = given(&req.spec).unwrap_or("Small").to_string();
-    check_spec(&spec)?;
-    let nat_type = nat_type_of(given(&req.nat_type))?;
+    let legacy = ctx.account.legacy_nat_gateways;
+    let nat_type = nat_type_of(given(&req.nat_type), legacy)?;
     let billing = billing_of(ctx, &req)?;
-    let internet_charge_type =
-        internet_charge_type_of(given(&req.internet_charge_type), &nat_type)?;
+    let internet_charge_type = internet_charge_type_of(
+        given(&req.internet_charge_type),
+        &nat_type,
+        legacy,
+        &billing.instance_charge_type,
+    )?;
+    let spec = spec_of(given(&req.spec), &internet_charge_type)?;
     let network_type = one_of(
         "NetworkType",
         given(&req.network_type),
         &["internet", "intranet"],
     )?;
+    if network_type == "intranet" && nat_type != "Enhanced" {
+        return Err(not_enhanced());
+    }
     let eip_bind_mode = one_of(
         "EipBindMode",
         given(&req.eip_bind_mode),
@@ -124,10 +131,47 @@ fn check_create_texts(req: &CreateNatGateway) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn nat_type_of(value: Option<&str>) -> Result<String, ApiError> {
-    match value.unwrap_or("Normal") {
+/// The type of a new gateway: Enhanced unless named, and Normal only for an
+/// account that may still buy it (where Normal stays the default, as the
+/// 2020 reference has it).
+fn nat_type_of(value: Option<&str>, legacy: bool) -> Result<String, ApiError> {
+    let default = if legacy { "Normal" } else { "Enhanced" };
+    match value.unwrap_or(default) {
+        "Normal" if !legacy => Err(pay_by_spec_refused()),
         t @ ("Normal" | "Enhanced") => Ok(t.to_string()),
         _ => Err(value_not_supported("NatType", "use Normal or Enhanced.")),
+    }
+}
+
+/// What the service answers a purchase it no longer sells: a Normal gateway
+/// (they are all billed by specification) or a pay-as-you-go one billed by
+/// specification.
+fn pay_by_spec_refused() -> ApiError {
+    ApiError::new(
+        400,
+        "Forbidden.NatPayBySpec",
+        "code: 400, Pay-by-specification NAT is no longer supported. Newly purchased pay-as-you-go NAT gateways only support the pay-by-CU metering method.",
+    )
+}
+
+fn not_enhanced() -> ApiError {
+    ApiError::new(
+        400,
+        "OperationFailed.NatTypeNotEnhanced",
+        "Operation failed because the specified NAT gateway type is not enhanced.",
+    )
+}
+
+/// The size of a new gateway: the one asked for (Small when none) when it is
+/// billed by specification; none when billed by capacity units, which have no
+/// size (a `Spec` sent anyway is checked and ignored).
+fn spec_of(value: Option<&str>, internet_charge_type: &str) -> Result<String, ApiError> {
+    let spec = value.unwrap_or("Small");
+    check_spec(spec)?;
+    if internet_charge_type == "PayByLcu" {
+        Ok(String::new())
+    } else {
+        Ok(spec.to_string())
     }
 }
 
@@ -150,13 +194,29 @@ pub(super) fn one_of(
     }
 }
 
-fn internet_charge_type_of(value: Option<&str>, nat_type: &str) -> Result<String, ApiError> {
-    let chosen = one_of("InternetChargeType", value, &["PayBySpec", "PayByLcu"])?;
+/// The billing of a new gateway's traffic. An account that may still buy by
+/// specification gets PayBySpec unless it names PayByLcu; any other gets
+/// PayByLcu, and is refused PayBySpec for a pay-as-you-go gateway.
+fn internet_charge_type_of(
+    value: Option<&str>,
+    nat_type: &str,
+    legacy: bool,
+    instance_charge_type: &str,
+) -> Result<String, ApiError> {
+    let allowed: &[&str] = if legacy {
+        &["PayBySpec", "PayByLcu"]
+    } else {
+        &["PayByLcu", "PayBySpec"]
+    };
+    let chosen = one_of("InternetChargeType", value, allowed)?;
     if chosen == "PayByLcu" && nat_type != "Enhanced" {
         return Err(value_not_supported(
             "InternetChargeType",
             "PayByLcu is only supported by Enhanced NAT gateways.",
         ));
+    }
+    if chosen == "PayBySpec" && !legacy && instance_charge_type == "PostPaid" {
+        return Err(pay_by_spec_refused());
     }
     Ok(chosen)
 }

@@ -92,6 +92,13 @@ pub(super) fn modify_nat_gateway_spec(
     check_spec(&req.spec)?;
     let due = ctx.due(ctx.durations.modifying);
     let gateway = writable(ctx.state, &req.nat_gateway_id)?;
+    if gateway.wire.internet_charge_type == "PayByLcu" {
+        return Err(ApiError::new(
+            400,
+            "OperationUnsupported.PayByLcu",
+            "The specified NAT gateway is billed by capacity units (PayByLcu) and has no specification.",
+        ));
+    }
     if gateway.wire.spec == req.spec {
         return Err(ApiError::new(
             400,

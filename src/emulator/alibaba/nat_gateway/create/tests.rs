@@ -377,8 +377,138 @@ fn only_legacy_accounts_create_a_package_with_the_gateway() {
     ));
     assert_eq!(got, (403, "Forbidden.NatBandwidthPackage".into()));
     assert!(b.state.nat_gateways.is_empty() && b.state.bandwidth_packages.is_empty());
-    create(&mut b, &[]);
+    create(&mut b, &[("VSwitchId", VSW_A)]);
     assert_eq!(b.state.nat_gateways.len(), 1, "without a package it works");
+}
+
+/// Account 1 of the default fixture is a new account: the service sells it
+/// Enhanced gateways billed by capacity units only.
+#[test]
+fn a_new_account_gets_enhanced_gateways_billed_by_capacity_units() {
+    let mut b = Bench::new();
+    b.account = 1;
+    let id = create(&mut b, &[("VSwitchId", VSW_A), ("Spec", "Large")]);
+    let g = gateway(&mut b, &id);
+    assert_eq!(g["NatType"], "Enhanced");
+    assert_eq!(g["InternetChargeType"], "PayByLcu");
+    assert_eq!(g["Spec"], "", "no size: the Spec sent is ignored");
+    b.advance(60);
+    let resize = b.call(
+        "ModifyNatGatewaySpec",
+        &[("NatGatewayId", id.as_str()), ("Spec", "Middle")],
+    );
+    assert_eq!(code(resize), (400, "OperationUnsupported.PayByLcu".into()));
+    let refused: [Case; 5] = [
+        (&[("VpcId", VPC1)], 400, "MissingVSwitchId"),
+        (
+            &[("VpcId", VPC1), ("NatType", "Normal")],
+            400,
+            "Forbidden.NatPayBySpec",
+        ),
+        (
+            &[
+                ("VpcId", VPC1),
+                ("VSwitchId", VSW_A),
+                ("InternetChargeType", "PayBySpec"),
+            ],
+            400,
+            "Forbidden.NatPayBySpec",
+        ),
+        (
+            &[("VpcId", VPC1), ("VSwitchId", VSW_A), ("Spec", "Huge")],
+            400,
+            "InvalidParameter.Spec.ValueNotSupported",
+        ),
+        (
+            &[
+                ("VpcId", VPC1),
+                ("NetworkType", "intranet"),
+                ("NatType", "Normal"),
+            ],
+            400,
+            "Forbidden.NatPayBySpec",
+        ),
+    ];
+    for (params, status, expected) in refused {
+        let got = code(b.call("CreateNatGateway", params));
+        assert_eq!(got, (status, expected.to_string()), "{params:?}");
+    }
+    assert_eq!(b.state.nat_gateways.len(), 1, "nothing refused was made");
+    // A subscription may still be billed by specification, with a size.
+    let prepaid = create(
+        &mut b,
+        &[
+            ("VSwitchId", VSW_B),
+            ("InternetChargeType", "PayBySpec"),
+            ("Spec", "Middle"),
+            ("InstanceChargeType", "PrePaid"),
+            ("PricingCycle", "Month"),
+            ("Duration", "1"),
+            ("AutoPay", "true"),
+        ],
+    );
+    assert_eq!(gateway(&mut b, &prepaid)["Spec"], "Middle");
+}
+
+#[test]
+fn an_old_account_still_gets_normal_gateways_by_default() {
+    let mut b = Bench::new();
+    let id = create(&mut b, &[]);
+    let g = gateway(&mut b, &id);
+    assert_eq!(
+        (g["NatType"].as_str(), g["Spec"].as_str()),
+        (Some("Normal"), Some("Small"))
+    );
+    assert_eq!(g["InternetChargeType"], "PayBySpec");
+    let code_of = code(b.call(
+        "CreateNatGateway",
+        &[("VpcId", VPC1), ("NetworkType", "intranet")],
+    ));
+    assert_eq!(code_of, (400, "OperationFailed.NatTypeNotEnhanced".into()));
+}
+
+/// A VPC NAT gateway: its private IP is the IP its entries use, and no EIP
+/// binds to it.
+#[test]
+fn an_intranet_gateway_translates_with_its_private_ip() {
+    let mut b = Bench::new();
+    b.account = 1;
+    let id = available(&mut b, &[("VSwitchId", VSW_A), ("NetworkType", "intranet")]);
+    let g = gateway(&mut b, &id);
+    assert_eq!(g["NetworkType"], "intranet");
+    let private = g["NatGatewayPrivateInfo"]["PrivateIpAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(g["IpLists"]["IpList"][0]["IpAddress"], private.as_str());
+    let table = g["ForwardTableIds"]["ForwardTableId"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.call(
+        "CreateForwardEntry",
+        &[
+            ("ForwardTableId", table.as_str()),
+            ("ExternalIp", private.as_str()),
+            ("ExternalPort", "8080"),
+            ("InternalIp", "172.16.1.20"),
+            ("InternalPort", "80"),
+            ("IpProtocol", "TCP"),
+        ],
+    )
+    .unwrap();
+    let bind = b.call(
+        "AssociateEipAddress",
+        &[
+            ("AllocationId", EIP1),
+            ("InstanceId", id.as_str()),
+            ("InstanceType", "Nat"),
+        ],
+    );
+    assert_eq!(
+        code(bind),
+        (400, "OperationUnsupported.VpcNatGateway".into())
+    );
 }
 
 #[test]
