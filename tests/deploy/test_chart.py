@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 
@@ -12,7 +13,17 @@ import helm_python as helm
 import pytest
 import yaml
 
-from conftest import CHART, ROOT, Kubectl, container_args, find, one, render, wait_for
+from conftest import (
+    CHART,
+    ROOT,
+    Kubectl,
+    adopt_crds,
+    container_args,
+    find,
+    one,
+    render,
+    wait_for,
+)
 
 KINDS = ["providerconfigs", "natgateways", "forwardentries", "snatentries",
          "bandwidthpackages", "ipv6internetbandwidths"]
@@ -24,25 +35,59 @@ def test_chart_lints_clean():
     assert result["messages"] == [], result
 
 
+OPENSHIFT = {
+    "podSecurityContext": {"runAsUser": None, "runAsGroup": None, "fsGroup": None},
+    "securityContext": {"runAsUser": None},
+}
+
+
+@pytest.mark.parametrize("values", [
+    {},
+    {"watchNamespaces": ["team-a", "team-b"], "ownerId": "prod"},
+    OPENSHIFT,
+    {"crds": {"enabled": False}},
+    {"global": {"imageRegistry": "registry.example"}, "nameOverride": "nat",
+     "extraArgs": ["--min-drift-interval=1m"]},
+])
+def test_chart_lints_clean_strictly(values):
+    """`helm lint --strict`: warnings count as errors."""
+    result = helm.lint(str(CHART), values, strict=True)
+    assert result["errors"] == [], result
+    assert result["messages"] == [], result
+
+
+def rendered_crds(values: dict | None = None) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in render(values)
+            if d["kind"] == "CustomResourceDefinition"}
+
+
 def test_chart_crds_are_natops_crds(natop_bin):
+    """The CRDs the chart renders are exactly what `natop crds` generates,
+    plus the release's labels and the keep annotation."""
     generated = list(yaml.safe_load_all(subprocess.run(
         [natop_bin, "crds"], check=True, capture_output=True, text=True).stdout))
     generated = {d["metadata"]["name"]: d for d in generated if d}
+    in_chart = rendered_crds()
+    assert sorted(in_chart) == sorted(generated)
+    for name, crd in in_chart.items():
+        metadata = crd["metadata"]
+        assert metadata.pop("annotations") == {"helm.sh/resource-policy": "keep"}, name
+        assert metadata.pop("labels")["app.kubernetes.io/managed-by"] == "Helm", name
+        assert crd == generated[name], name
+    # Not in crds/: Helm would install those once, outside the release, and
+    # never upgrade them.
     with helm.Chart.load(str(CHART)) as chart:
-        in_chart = {}
-        for crd in chart.crds:
-            text = crd["data"] if isinstance(crd, dict) else crd
-            if isinstance(text, bytes):
-                text = text.decode()
-            doc = yaml.safe_load(text) if isinstance(text, str) else text
-            in_chart[doc["metadata"]["name"]] = doc
-    assert in_chart == generated
+        assert chart.crds == []
+    # Without keep, no annotation; disabled, no CRD at all.
+    for crd in rendered_crds({"crds": {"keep": False}}).values():
+        assert "annotations" not in crd["metadata"]
+    assert rendered_crds({"crds": {"enabled": False}}) == {}
 
 
 def test_default_values_render_a_hardened_least_privilege_operator():
     docs = render()
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == sorted([
+    assert kinds == sorted(["CustomResourceDefinition"] * 6 + [
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
         "Role", "RoleBinding", "Service", "Deployment",
     ])
@@ -237,14 +282,15 @@ def test_templates_refuse_values_that_cannot_work(values, complaint):
     assert complaint in str(refused.value)
 
 
-NATOP_CRDS = sorted(p.name.removesuffix(".yaml") for p in (CHART / "crds").glob("*.yaml"))
+NATOP_CRDS = sorted(p.name.removesuffix(".yaml") for p in (CHART / "files" / "crds").glob("*.yaml"))
 
 
 @pytest.mark.compat
 def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kubectl):
-    """The real chart, with its crds/, installed by Helm's engine. On a fresh
+    """The real chart, with its CRDs, installed by Helm's engine. On a fresh
     cluster (the compatibility pass sets NATOP_FRESH_CLUSTER=1) Helm is the
-    one that creates the CRDs."""
+    one that creates the CRDs; CRDs another tool installed are handed to the
+    release first, as the README says."""
     chart = str(CHART)
     before = {name for name in NATOP_CRDS
               if kubectl("get", "crd", name, check=False).returncode == 0}
@@ -265,6 +311,7 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
                            "secretRef": {"namespace": creds[0], "name": "alibaba"}},
     }
     release = f"natop-{suffix}"
+    adopt_crds(kubectl, sorted(before), release, namespace)
     with helm.Config(kubeconfig_path=kubeconfig, namespace=namespace) as config:
         installed = config.install(chart, release, values, namespace=namespace,
                                    create_namespace=True, timeout=120)
@@ -282,7 +329,7 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
                     assert by_helm, (name, fields)
                     assert all(op == "Apply" for _, op in by_helm), (name, by_helm)
                 # The CEL rules are there, as the server stored them.
-                rules = "x-kubernetes-validations" in (CHART / "crds" / f"{name}.yaml").read_text()
+                rules = "x-kubernetes-validations" in (CHART / "files" / "crds" / f"{name}.yaml").read_text()
                 assert rules == ("x-kubernetes-validations" in json.dumps(crd["spec"])), name
             deployment = kubectl.json("-n", namespace, "get", "deployment", release)
             assert deployment["spec"]["replicas"] == 2
@@ -324,6 +371,9 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
              60)
     assert kubectl("get", "clusterrole", release, check=False).returncode != 0
     assert kubectl("-n", creds[0], "get", "role", f"{release}-secrets", check=False).returncode != 0
+    # crds.keep (the default): the CRDs stay.
+    for name in NATOP_CRDS:
+        kubectl("get", "crd", name)
     for ns in [*creds, namespace]:
         kubectl("delete", "namespace", ns, "--wait=false")
 
@@ -342,7 +392,156 @@ def test_deploy_manifests_are_the_chart_rendered_with_defaults():
 
     committed = (ROOT / "deploy" / "natop.yaml").read_text()
     assert committed == generate.manifests(), "deploy/natop.yaml drifted: run `make manifests`"
-    # Every object of the default render is in it, and nothing else.
+    # Every object of the default render is in it but the CRDs (deploy/crds),
+    # and nothing else.
     objects = [d for d in yaml.safe_load_all(committed) if d]
     assert sorted((d["kind"], d["metadata"]["name"]) for d in objects) == sorted(
-        (d["kind"], d["metadata"]["name"]) for d in render())
+        (d["kind"], d["metadata"]["name"]) for d in render()
+        if d["kind"] != "CustomResourceDefinition")
+
+
+NAMESPACED_KINDS = [k for k in KINDS if k != "providerconfigs"]
+
+
+def granted(rules: list[dict]) -> set[tuple[str, str]]:
+    return {(r, v) for rule in rules for r in rule["resources"] for v in rule["verbs"]}
+
+
+def test_watched_namespaces_get_roles_and_nothing_cluster_wide_for_the_kinds():
+    docs = render({"watchNamespaces": ["a", "b", "a"]}, name="blue", namespace="ops")
+    cluster = granted(one(docs, "ClusterRole", "blue-natop")["rules"])
+    for kind in NAMESPACED_KINDS:
+        for suffix in ["", "/status", "/finalizers"]:
+            assert not any(r == kind + suffix for r, _ in cluster), (kind + suffix, cluster)
+    assert not any(r == "events" for r, _ in cluster)
+    # ProviderConfigs are cluster-scoped: the ClusterRole keeps them.
+    assert {("providerconfigs", "watch"), ("providerconfigs/status", "patch"),
+            ("providerconfigs/finalizers", "update")} <= cluster
+    roles = {r["metadata"]["namespace"]: r for r in find(docs, "Role", "blue-natop-objects")}
+    # A and b, once each; `default` for the events about ProviderConfigs.
+    assert sorted(roles) == ["a", "b", "default"]
+    for namespace in ["a", "b"]:
+        rules = granted(roles[namespace]["rules"])
+        for kind in NAMESPACED_KINDS:
+            assert {(kind, "list"), (kind, "watch"), (kind, "patch"),
+                    (f"{kind}/status", "patch"), (f"{kind}/finalizers", "update")} <= rules
+        assert ("events", "create") in rules
+        binding = one(docs, "RoleBinding", "blue-natop-objects", namespace)
+        assert binding["roleRef"]["name"] == "blue-natop-objects"
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "blue-natop",
+                                        "namespace": "ops"}]
+    assert granted(roles["default"]["rules"]) == {("events", "create"), ("events", "patch")}
+    # Every namespace: the ClusterRole has the kinds and no Role is made for them.
+    docs = render({}, name="blue", namespace="ops")
+    assert {(k, "watch") for k in KINDS} <= granted(one(docs, "ClusterRole")["rules"])
+    assert find(docs, "Role", "blue-natop-objects") == []
+
+
+def test_name_overrides_name_every_resource():
+    def names(values):
+        return sorted((d["kind"], d["metadata"]["name"]) for d in render(values, name="blue", namespace="ops")
+                      if d["kind"] != "CustomResourceDefinition")
+    overridden = names({"fullnameOverride": "nat-ops", "watchNamespaces": ["a"]})
+    assert overridden == sorted([
+        ("ServiceAccount", "nat-ops"), ("ClusterRole", "nat-ops"), ("ClusterRoleBinding", "nat-ops"),
+        ("Role", "nat-ops-objects"), ("RoleBinding", "nat-ops-objects"),
+        ("Role", "nat-ops-objects"), ("RoleBinding", "nat-ops-objects"),
+        ("Role", "nat-ops-secrets"), ("RoleBinding", "nat-ops-secrets"),
+        ("Role", "nat-ops-leader-election"), ("RoleBinding", "nat-ops-leader-election"),
+        ("Service", "nat-ops-metrics"), ("Deployment", "nat-ops"),
+    ])
+    assert all(name.startswith("blue-nat") and "natop" not in name
+               for _, name in names({"nameOverride": "nat"}))
+    docs = render({"nameOverride": "nat"}, name="blue", namespace="ops")
+    deployment = one(docs, "Deployment", "blue-nat")
+    assert deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "nat"
+    assert one(docs, "Service", "blue-nat-metrics")["spec"]["selector"] == \
+        deployment["spec"]["selector"]["matchLabels"]
+    assert one(docs, "ClusterRoleBinding", "blue-nat")["subjects"][0]["name"] == "blue-nat"
+
+
+def test_extra_args_volumes_and_mounts_reach_the_pod():
+    docs = render({
+        "extraArgs": ["--min-drift-interval=1m", "--log-level=debug"],
+        "extraEnv": [{"name": "SSL_CERT_DIR", "value": "/etc/natop/ca"}],
+        "extraVolumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}],
+        "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/natop/ca", "readOnly": True}],
+    })
+    deployment = one(docs, "Deployment", "natop")
+    pod = deployment["spec"]["template"]["spec"]
+    args = container_args(deployment)
+    assert args[-2:] == ["--min-drift-interval=1m", "--log-level=debug"]
+    assert args[0] == "run"
+    [container] = pod["containers"]
+    assert {"name": "SSL_CERT_DIR", "value": "/etc/natop/ca"} in container["env"]
+    assert [v["name"] for v in pod["volumes"]] == ["kube-api-access", "ca"]
+    assert pod["volumes"][1] == {"name": "ca", "configMap": {"name": "corporate-ca"}}
+    assert container["volumeMounts"][1] == {"name": "ca", "mountPath": "/etc/natop/ca",
+                                            "readOnly": True}
+
+
+def test_an_openshift_style_security_context_passes_the_schema_and_fixes_no_uid():
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(OPENSHIFT)
+    pod = one(render(OPENSHIFT), "Deployment")["spec"]["template"]["spec"]
+    security = pod["securityContext"]
+    assert "runAsUser" not in security and "runAsGroup" not in security
+    assert "fsGroup" not in security
+    assert security["runAsNonRoot"] is True
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]["securityContext"]
+    assert "runAsUser" not in container
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    # Replaced entirely, when asked.
+    pod = one(render({"podSecurityContext": {"runAsNonRoot": True, "fsGroup": 1000}}),
+              "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["fsGroup"] == 1000
+
+
+@pytest.mark.parametrize("values, complaint", [
+    ({"crds": {"install": True}}, "install"),
+    ({"extraArgs": "--flag"}, "extraArgs"),
+    ({"extraVolumes": [{"configMap": {"name": "x"}}]}, "name"),
+    ({"extraVolumeMounts": [{"name": "ca"}]}, "mountPath"),
+    ({"podSecurityContext": {"runAsUser": 0}}, "runAsUser"),
+    ({"fullnameOverride": "Not_A_Name"}, "fullnameOverride"),
+    ({"global": "x"}, "global"),
+])
+def test_the_schema_refuses_bad_new_values(values, complaint):
+    with helm.Chart.load(str(CHART)) as chart:
+        with pytest.raises(helm.HelmError) as refused:
+            chart.validate_schema(values)
+    assert complaint in str(refused.value)
+
+
+def test_renders_as_a_subchart_with_global_values(tmp_path):
+    """A parent chart with natop in charts/: Helm passes `global` to natop,
+    whose strict schema must take it, and natop's values under `natop:`."""
+    parent = tmp_path / "platform"
+    (parent / "charts").mkdir(parents=True)
+    (parent / "templates").mkdir()
+    (parent / "Chart.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v2", "name": "platform", "version": "1.0.0",
+        "dependencies": [{"name": "natop", "version": "0.1.0"}],
+    }))
+    (parent / "values.yaml").write_text(yaml.safe_dump({
+        "global": {"imageRegistry": "registry.example", "labels": {"team": "net"}},
+        "natop": {"fullnameOverride": "platform-nat", "watchNamespaces": ["team-a"]},
+    }))
+    (parent / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-platform\n"
+        "data:\n  registry: {{ .Values.global.imageRegistry }}\n")
+    shutil.copytree(CHART, parent / "charts" / "natop")
+    with helm.Chart.load(str(parent)) as chart:
+        out = chart.render({"global": {"environment": "prod"}}, name="platform",
+                           namespace="platform", is_install=True)
+    docs = [d for template, text in out.items() if not template.endswith("NOTES.txt")
+            for d in yaml.safe_load_all(text) if d]
+    deployment = one(docs, "Deployment", "platform-nat", "platform")
+    assert "--watch-namespace=team-a" in container_args(deployment)
+    assert one(docs, "ConfigMap", "platform-platform")["data"]["registry"] == "registry.example"
+    assert len(find(docs, "CustomResourceDefinition")) == 6
+    # Without `global` allowed, the schema would refuse exactly this render.
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema({"global": {"environment": "prod", "imageRegistry": "r"}})
