@@ -299,12 +299,13 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
     suffix = uuid.uuid4().hex[:6]
     namespace = f"natop-helm-{suffix}"
     creds = [f"natop-creds-{suffix}-a", f"natop-creds-{suffix}-b"]
-    for ns in creds:
+    team = f"natop-team-{suffix}"
+    for ns in [*creds, team]:
         kubectl("create", "namespace", ns)
     values = {
         "replicaCount": 2,
         "secretNamespaces": creds,
-        "watchNamespaces": ["team-a"],
+        "watchNamespaces": [team],
         "logFormat": "text",
         "driftInterval": "5m",
         "providerConfig": {"create": True, "name": f"helm-{suffix}",
@@ -313,8 +314,14 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
     release = f"natop-{suffix}"
     adopt_crds(kubectl, sorted(before), release, namespace)
     with helm.Config(kubeconfig_path=kubeconfig, namespace=namespace) as config:
-        installed = config.install(chart, release, values, namespace=namespace,
+        # A ProviderConfig cannot be in the release that first creates its
+        # CRD (Helm maps every kind before it applies anything): on a fresh
+        # cluster it comes with the next upgrade, as the README says.
+        first = values if before else {**values, "providerConfig": {"create": False}}
+        installed = config.install(chart, release, first, namespace=namespace,
                                    create_namespace=True, timeout=120)
+        if not before:
+            installed = config.upgrade(chart, release, values, namespace=namespace, timeout=120)
         try:
             assert installed["status"] == "deployed", installed
             for name in NATOP_CRDS:
@@ -335,7 +342,7 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
             assert deployment["spec"]["replicas"] == 2
             args = container_args(deployment)
             assert f"--secret-namespace={creds[0]},{creds[1]}" in args
-            assert "--watch-namespace=team-a" in args
+            assert f"--watch-namespace={team}" in args
             assert "--drift-interval=5m" in args and "--log-format=text" in args
             assert f"--leader-election-namespace={namespace}" in args
             # Two replicas: a budget, with the API version this server has.
@@ -358,11 +365,15 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
             assert not can("get", "secrets", "-n", namespace)
             assert not can("get", "secrets", "-n", "kube-system")
             assert not can("list", "secrets", "--all-namespaces")
-            assert can("patch", "natgateways.natop.dev", "-n", "team-a")
+            assert can("patch", "natgateways.natop.dev", "-n", team)
+            # The kinds only where natop watches.
+            assert not can("patch", "natgateways.natop.dev", "-n", creds[0])
+            assert not can("list", "natgateways.natop.dev", "--all-namespaces")
+            assert can("list", "providerconfigs.natop.dev")
             assert can("update", "leases.coordination.k8s.io/natop-leader", "-n", namespace)
             assert not can("update", "leases.coordination.k8s.io/other", "-n", namespace)
-            assert not can("create", "natgateways.natop.dev", "-n", "team-a")
-            assert not can("delete", "natgateways.natop.dev", "-n", "team-a")
+            assert not can("create", "natgateways.natop.dev", "-n", team)
+            assert not can("delete", "natgateways.natop.dev", "-n", team)
             assert not can("get", "configmaps", "-n", namespace)
         finally:
             config.uninstall(release)
@@ -374,7 +385,7 @@ def test_installs_into_the_api_server_as_the_values_ask(kubeconfig, kubectl: Kub
     # crds.keep (the default): the CRDs stay.
     for name in NATOP_CRDS:
         kubectl("get", "crd", name)
-    for ns in [*creds, namespace]:
+    for ns in [*creds, team, namespace]:
         kubectl("delete", "namespace", ns, "--wait=false")
 
 
@@ -545,3 +556,108 @@ def test_renders_as_a_subchart_with_global_values(tmp_path):
     # Without `global` allowed, the schema would refuse exactly this render.
     with helm.Chart.load(str(CHART)) as chart:
         chart.validate_schema({"global": {"environment": "prod", "imageRegistry": "r"}})
+
+
+def chart_copy_with_own_crds(into, group: str):
+    """A copy of the chart whose CRDs are natop's under another API group, so
+    that installing, upgrading and uninstalling them leaves natop's alone."""
+    copy = into / "natop"
+    shutil.copytree(CHART, copy)
+    for path in (copy / "files" / "crds").glob("*.yaml"):
+        path.write_text(path.read_text().replace("natop.dev", group))
+    return copy
+
+
+def crd_exists(kubectl: Kubectl, name: str) -> bool:
+    return kubectl("get", "crd", name, check=False).returncode == 0
+
+
+@pytest.mark.compat
+def test_helm_upgrade_changes_the_crds_and_uninstall_keeps_them(kubeconfig, kubectl: Kubectl,
+                                                                tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    group = f"t{suffix}.natop.test"
+    chart = chart_copy_with_own_crds(tmp_path, group)
+    gateways = f"natgateways.{group}"
+    names = [p.name.removesuffix(".yaml").replace("natop.dev", group)
+             for p in (chart / "files" / "crds").glob("*.yaml")]
+    assert len(names) == 6 and gateways in names
+    namespace = f"natop-crds-{suffix}"
+    release = f"natop-crds-{suffix}"
+    values = {"rbac": {"create": False}, "ownerId": "crd-test"}
+    try:
+        with helm.Config(kubeconfig_path=kubeconfig, namespace=namespace) as config:
+            config.install(str(chart), release, values, namespace=namespace,
+                           create_namespace=True, timeout=120)
+            for name in names:
+                kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+            crd = kubectl.json("get", "crd", gateways)
+            assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+            columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+            assert "Upgraded" not in columns
+
+            # The next chart version changes a CRD: a printer column and a field.
+            path = chart / "files" / "crds" / "natgateways.natop.dev.yaml"
+            doc = yaml.safe_load(path.read_text())
+            version = doc["spec"]["versions"][0]
+            version["additionalPrinterColumns"].append(
+                {"name": "Upgraded", "type": "string", "jsonPath": ".spec.upgradedField"})
+            version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+                "upgradedField"] = {"type": "string", "description": "added by the upgrade"}
+            path.write_text(yaml.safe_dump(doc))
+            upgraded = config.upgrade(str(chart), release, values, namespace=namespace,
+                                      timeout=120)
+            assert upgraded["status"] == "deployed", upgraded
+
+            def upgraded_crd():
+                crd = kubectl.json("get", "crd", gateways)
+                version = crd["spec"]["versions"][0]
+                columns = [c["name"] for c in version["additionalPrinterColumns"]]
+                fields = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+                return "Upgraded" in columns and "upgradedField" in fields
+
+            wait_for("the API server's CRD to change", upgraded_crd, 30)
+            # An object of the kind, to see that uninstall keeps it.
+            kubectl("create", "namespace", f"{namespace}-objects")
+            kubectl("apply", "--server-side", "-f", "-", input=json.dumps({
+                "apiVersion": f"{group}/v1alpha1", "kind": "NatGateway",
+                "metadata": {"name": "kept", "namespace": f"{namespace}-objects"},
+                "spec": {"vpcId": "vpc-kept", "upgradedField": "x",
+                         "providerConfigRef": {"name": "default"}},
+            }))
+            config.uninstall(release)
+        wait_for("the release's Deployment to go", lambda: kubectl(
+            "-n", namespace, "get", "deployment", release, check=False).returncode != 0, 60)
+        for name in names:
+            assert crd_exists(kubectl, name), name
+        kept = kubectl.json("-n", f"{namespace}-objects", "get", f"natgateways.{group}", "kept")
+        assert kept["spec"]["upgradedField"] == "x"
+    finally:
+        for name in names:
+            kubectl("delete", "crd", name, "--ignore-not-found", "--wait=false", check=False)
+        for ns in [namespace, f"{namespace}-objects"]:
+            kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_without_keep_uninstall_deletes_the_crds(kubeconfig, kubectl: Kubectl, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    group = f"t{suffix}.natop.test"
+    chart = chart_copy_with_own_crds(tmp_path, group)
+    names = [p.name.removesuffix(".yaml").replace("natop.dev", group)
+             for p in (chart / "files" / "crds").glob("*.yaml")]
+    namespace = f"natop-crds-{suffix}"
+    release = f"natop-crds-{suffix}"
+    values = {"rbac": {"create": False}, "ownerId": "crd-test", "crds": {"keep": False}}
+    try:
+        with helm.Config(kubeconfig_path=kubeconfig, namespace=namespace) as config:
+            config.install(str(chart), release, values, namespace=namespace,
+                           create_namespace=True, timeout=120)
+            for name in names:
+                crd = kubectl.json("get", "crd", name)
+                assert "helm.sh/resource-policy" not in crd["metadata"].get("annotations", {})
+            config.uninstall(release)
+        wait_for("the CRDs to go", lambda: not any(crd_exists(kubectl, n) for n in names), 60)
+    finally:
+        for name in names:
+            kubectl("delete", "crd", name, "--ignore-not-found", "--wait=false", check=False)
+        kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
