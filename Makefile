@@ -16,7 +16,7 @@ release:
 ## (docs/crd-reference.md) from the Rust types; tests fail when they drift.
 crds:
 	$(CARGO) run --quiet --bin natop -- crds --write crds
-	$(CARGO) run --quiet --bin natop -- crds --write charts/natop/crds
+	$(CARGO) run --quiet --bin natop -- crds --write charts/natop/files/crds
 	$(CARGO) run --quiet --bin natop -- crds --write deploy/crds
 	$(CARGO) run --quiet --bin natop -- crds --reference > docs/crd-reference.md
 

@@ -6,7 +6,7 @@ use crate::support::cluster::{client, install_crds};
 
 /// Every committed copy of the CRDs: `crds/`, the Helm chart's and the plain
 /// manifests'.
-const CRD_DIRS: [&str; 3] = ["crds", "charts/natop/crds", "deploy/crds"];
+const CRD_DIRS: [&str; 3] = ["crds", "charts/natop/files/crds", "deploy/crds"];
 
 #[test]
 fn committed_crds_match_the_rust_types() {

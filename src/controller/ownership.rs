@@ -152,24 +152,63 @@ pub fn other_owner(
     ))
 }
 
-/// The claims of every object in `store`, `me` included; `recorded` reads
+/// The claims of every object in `cache`, `me` included; `recorded` reads
 /// an object's status id.
-pub fn claims<K>(
-    store: Option<Store<DeserializeGuard<K>>>,
-    recorded: impl Fn(&K) -> Option<String>,
-) -> Vec<Claim>
+pub fn claims<K>(cache: Option<Cache<K>>, recorded: impl Fn(&K) -> Option<String>) -> Vec<Claim>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
-    let Some(store) = store else {
+    let Some(cache) = cache else {
         return Vec::new();
     };
-    store
+    cache
         .state()
         .iter()
         .filter_map(|guard: &Arc<DeserializeGuard<K>>| guard.0.as_ref().ok())
         .map(|object| Claim::of(object, recorded(object)))
         .collect()
+}
+
+/// A controller's cache of one kind: one reflector store per watched
+/// namespace (or a single one for every namespace). Each store has its own
+/// watcher: a relist of one namespace replaces that store only, never the
+/// objects of another namespace.
+pub struct Cache<K>(Vec<Store<DeserializeGuard<K>>>)
+where
+    K: Resource<DynamicType = ()> + Clone + 'static;
+
+impl<K> Clone for Cache<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    fn clone(&self) -> Self {
+        Cache(self.0.clone())
+    }
+}
+
+impl<K> Cache<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    /// The cache made of these stores.
+    pub fn new(stores: Vec<Store<DeserializeGuard<K>>>) -> Cache<K> {
+        Cache(stores)
+    }
+
+    /// Every object of every store.
+    pub fn state(&self) -> Vec<Arc<DeserializeGuard<K>>> {
+        self.0.iter().flat_map(Store::state).collect()
+    }
+
+    /// Wait until every store has listed its objects once.
+    pub async fn wait_until_ready(
+        &self,
+    ) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
+        for store in &self.0 {
+            store.wait_until_ready().await?;
+        }
+        Ok(())
+    }
 }
 
 /// The controllers' caches of the managed kinds, one per kind, registered by
@@ -180,7 +219,7 @@ pub struct Stores(RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>);
 
 impl Stores {
     /// Register the cache of kind `K` (the first registration stays).
-    pub fn set<K>(&self, store: Store<DeserializeGuard<K>>)
+    pub fn set<K>(&self, cache: Cache<K>)
     where
         K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     {
@@ -188,11 +227,11 @@ impl Stores {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(TypeId::of::<K>())
-            .or_insert_with(|| Box::new(store));
+            .or_insert_with(|| Box::new(cache));
     }
 
     /// The cache of kind `K`, once its controller runs.
-    pub fn get<K>(&self) -> Option<Store<DeserializeGuard<K>>>
+    pub fn get<K>(&self) -> Option<Cache<K>>
     where
         K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     {
@@ -200,7 +239,7 @@ impl Stores {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&TypeId::of::<K>())
-            .and_then(|store| store.downcast_ref::<Store<DeserializeGuard<K>>>())
+            .and_then(|cache| cache.downcast_ref::<Cache<K>>())
             .cloned()
     }
 }

@@ -129,6 +129,15 @@ def deployed(kubectl, crds) -> None:
     kubectl("apply", "--server-side", "-k", str(DEPLOY))
 
 
+def adopt_crds(kubectl: Kubectl, names: list[str], release: str, namespace: str) -> None:
+    """Hand CRDs another tool installed to a Helm release (the README's
+    migration step): Helm takes over objects carrying its ownership metadata."""
+    for name in names:
+        kubectl("label", "--overwrite", "crd", name, "app.kubernetes.io/managed-by=Helm")
+        kubectl("annotate", "--overwrite", "crd", name, f"meta.helm.sh/release-name={release}",
+                f"meta.helm.sh/release-namespace={namespace}")
+
+
 def render(values: dict | None = None, name: str = "natop", namespace: str = "natop-system") -> list[dict]:
     """The chart's objects rendered by the real Helm engine."""
     import helm_python as helm

@@ -222,3 +222,98 @@ def test_deploy_files_are_listed_in_the_kustomization():
     assert kustomization["resources"] == ["namespace.yaml", "natop.yaml"]
     assert all((DEPLOY / r).exists() for r in kustomization["resources"])
     assert Path(DEPLOY / "crds" / "kustomization.yaml").exists()
+
+
+def test_operator_with_namespaced_rbac_reconciles_only_the_watched_namespaces(
+        kubeconfig, kubectl: Kubectl, crds, emulator: Emulator, natop_bin, tmp_path):
+    """The chart with `watchNamespaces: [a, b]` grants natop's kinds in a and b
+    only; natop, with exactly that RBAC and the Deployment's arguments,
+    reconciles a and b and leaves c alone."""
+    import helm_python as helm
+
+    suffix = uuid.uuid4().hex[:6]
+    release, namespace = f"natop-ns-{suffix}", f"natop-ns-{suffix}"
+    a, b, c = (f"natop-ns-{suffix}-{x}" for x in "abc")
+    for ns in (a, b, c):
+        kubectl("create", "namespace", ns)
+    values = {"watchNamespaces": [a, b], "ownerId": f"ns-{suffix}", "crds": {"enabled": False}}
+    config_name = f"ns-{suffix}"
+    operator = None
+    with helm.Config(kubeconfig_path=kubeconfig, namespace=namespace) as helm_config:
+        helm_config.install(str(ROOT / "charts" / "natop"), release, values, namespace=namespace,
+                            create_namespace=True, timeout=120)
+        try:
+            kubectl("-n", namespace, "create", "secret", "generic", "alibaba",
+                    "--from-literal=accessKeyId=LTAI5tNatopDemoKey01",
+                    "--from-literal=accessKeySecret=natop-demo-secret-01")
+            kubectl("apply", "--server-side", "-f", "-", input=json.dumps({
+                "apiVersion": "natop.dev/v1alpha1", "kind": "ProviderConfig",
+                "metadata": {"name": config_name},
+                "spec": {"provider": "Alibaba", "region": "cn-hangzhou",
+                         "endpoint": emulator.endpoint, "allowedNamespaces": [a, b, c],
+                         "credentials": {"secretRef": {"namespace": namespace,
+                                                       "name": "alibaba"}}},
+            }))
+            for ns in (a, b, c):
+                kubectl("apply", "--server-side", "-f", "-", input=json.dumps({
+                    "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+                    "metadata": {"name": "edge", "namespace": ns},
+                    "spec": {"vpcId": "vpc-hz1natop0000000000", "natType": "Normal",
+                             "specification": "Small", "name": f"gw-{ns}",
+                             "providerConfigRef": {"name": config_name}},
+                }))
+            deployment = kubectl.json("-n", namespace, "get", "deployment", release)
+            token = service_account_kubeconfig(kubectl, namespace, release,
+                                               tmp_path / "natop.kubeconfig")
+            args = [x for x in container_args(deployment) if not x.startswith("--metrics-address=")]
+            assert f"--watch-namespace={a},{b}" in args
+            port = free_port()
+            env = {"PATH": os.environ.get("PATH", ""), "POD_NAMESPACE": namespace,
+                   "POD_NAME": "natop-test"}
+            operator = Process([natop_bin, *args, f"--metrics-address=127.0.0.1:{port}",
+                                f"--kubeconfig={token}"], env=env)
+
+            def gateway(ns: str) -> dict:
+                return kubectl.json("-n", ns, "get", "natgateway", "edge")
+
+            def both_ready():
+                assert operator.alive(), operator.output()[-3000:]
+                return all(ready(gateway(ns)) for ns in (a, b))
+
+            try:
+                wait_for("the gateways in a and b to be Ready", both_ready, 180, interval=1)
+            except BaseException:
+                print(summary([gateway(ns) for ns in (a, b, c)]))
+                print(operator.output()[-5000:])
+                raise
+            config = kubectl.json("get", "providerconfig", config_name)
+            assert ready(config), config.get("status")
+            # c: no status, no finalizer, nothing in the cloud.
+            untouched = gateway(c)
+            assert "status" not in untouched, untouched["status"]
+            assert not untouched["metadata"].get("finalizers"), untouched["metadata"]
+            region = emulator.state()["world"]["alibaba"]["1380000000000001"]["regions"][
+                "cn-hangzhou"]
+            names = sorted(g["wire"].get("Name") for g in region["natGateways"].values())
+            assert names == sorted([f"gw-{a}", f"gw-{b}"]), names
+            # Nothing was refused: no forbidden list, watch, patch or event.
+            output = operator.output()
+            denied = re.findall(r"(?i)(forbidden|cannot [a-z]+ resource)[^\n]{0,160}", output)
+            assert denied == [], denied[:5]
+        finally:
+            try:
+                if operator is not None and operator.alive():
+                    for ns in (a, b):
+                        kubectl("-n", ns, "delete", "natgateway", "edge", "--wait=false",
+                                check=False)
+                    for ns in (a, b):
+                        kubectl("-n", ns, "wait", "--for=delete", "--timeout=120s",
+                                "natgateway/edge", check=False, timeout=150)
+            finally:
+                if operator is not None:
+                    operator.stop()
+                kubectl("delete", "providerconfig", config_name, "--ignore-not-found",
+                        "--wait=false", check=False)
+                helm_config.uninstall(release)
+                for ns in (a, b, c, namespace):
+                    kubectl("delete", "namespace", ns, "--wait=false", check=False)

@@ -17,7 +17,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::Store;
 
 use super::Context;
-use super::engine::{self, Draft, ManagedKind, referrers, watched};
+use super::engine::{self, Draft, ManagedKind, referrers, watched_in};
 use super::location;
 use super::providers::{CloudClient, Resolved};
 use super::reconcile::{ReconcileError, key};
@@ -45,8 +45,9 @@ impl ManagedKind for BandwidthPackage {
         controller: Controller<DeserializeGuard<Self>>,
         ctx: &Arc<Context>,
         store: Store<DeserializeGuard<Self>>,
+        scope: Option<&str>,
     ) -> Controller<DeserializeGuard<Self>> {
-        let gateways = watched::<NatGateway>(ctx);
+        let gateways = watched_in::<NatGateway>(ctx, scope);
         // A gateway that becomes Ready (or goes) moves the packages naming it.
         controller.watches(gateways, ctx.config.watcher(), move |gateway| {
             let (name, namespace) = (gateway.name_any(), gateway.namespace());

@@ -49,7 +49,10 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::entries::tables::ObjectName;
+use super::ownership::Cache;
 use super::reconcile::{self, ReconcileError, key, tell};
 use super::status::{Verdict, apply_status, apply_status_unchanged_since, conditions, drifted};
 use super::{Context, ownership};
@@ -237,12 +240,20 @@ pub trait ManagedKind:
     }
     /// Watches of other kinds that re-check objects of this one (the
     /// engine already watches ProviderConfigs).
+    /// `scope` is the namespace this controller watches (`None`: every
+    /// namespace); a watch of another kind must stay inside it.
     fn watches(
         controller: Controller<DeserializeGuard<Self>>,
         _ctx: &Arc<Context>,
         _store: Store<DeserializeGuard<Self>>,
+        _scope: Option<&str>,
     ) -> Controller<DeserializeGuard<Self>> {
         controller
+    }
+    /// Objects to reconcile when something other than a watch says their
+    /// turn has come (`(namespace, name)`); taken once, by the first run.
+    fn take_wakes(_ctx: &Context) -> Option<UnboundedReceiver<ObjectName>> {
+        None
     }
     /// The event note when the object goes and leaves its resource in the
     /// cloud (`Orphan`, `Observe`); `None` when there is nothing to name.
@@ -280,14 +291,46 @@ pub trait ManagedKind:
     ) -> impl Future<Output = Result<Option<Action>, ReconcileError>> + Send;
 }
 
-/// Run the controller of kind `K` until `ctx.cancel` is cancelled.
+/// Run the controllers of kind `K` until `ctx.cancel` is cancelled: one per
+/// watched namespace (a namespaced watch needs only that namespace's RBAC),
+/// or one for every namespace, each with its own cache.
 pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
-    let api = watched::<K>(&ctx);
-    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let controller = Controller::new(api, ctx.config.watcher());
-    let store = controller.store();
+    let scopes = scopes(&ctx.config.watch_namespaces);
+    let controllers: Vec<Controller<DeserializeGuard<K>>> = scopes
+        .iter()
+        .map(|scope| {
+            Controller::new(
+                watched_in::<K>(&ctx, scope.as_deref()),
+                ctx.config.watcher(),
+            )
+        })
+        .collect();
     // Only the first run on a context registers its cache.
-    ctx.stores.set::<K>(store.clone());
+    ctx.stores.set::<K>(Cache::new(
+        controllers.iter().map(Controller::store).collect(),
+    ));
+    let (woken, router) = route_wakes::<K>(K::take_wakes(&ctx), &scopes, ctx.cancel.clone());
+    let runs =
+        controllers
+            .into_iter()
+            .zip(&scopes)
+            .zip(woken)
+            .map(|((controller, scope), woken)| {
+                run_scope(controller, scope.as_deref(), woken, ctx.clone())
+            });
+    futures_util::future::join(futures_util::future::join_all(runs), router).await;
+}
+
+/// One controller of kind `K`, watching `scope`.
+async fn run_scope<K: ManagedKind>(
+    controller: Controller<DeserializeGuard<K>>,
+    scope: Option<&str>,
+    woken: Option<Woken<K>>,
+    ctx: Arc<Context>,
+) {
+    // ProviderConfigs are cluster-scoped: every controller watches them all.
+    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let store = controller.store();
     let users = store.clone();
     let cancel = ctx.cancel.clone();
     let controller = controller
@@ -299,11 +342,90 @@ pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
             let name = config.name_any();
             referrers(&users, |o: &K| o.uses_provider_config(&name))
         });
-    K::watches(controller, &ctx, store)
+    let controller = K::watches(controller, &ctx, store, scope);
+    let controller = match woken {
+        Some(woken) => controller.reconcile_on(woken),
+        None => controller,
+    };
+    controller
         .graceful_shutdown_on(async move { cancel.cancelled().await })
         .run(reconcile::<K>, error_policy::<K>, ctx)
         .for_each(|_| async {})
         .await;
+}
+
+/// The wake-ups of one controller.
+type Woken<K> = futures_util::stream::BoxStream<'static, ObjectRef<DeserializeGuard<K>>>;
+
+/// Split a kind's wake-ups among its controllers by namespace: a stream per
+/// scope, and the future that routes them (until `cancel`).
+fn route_wakes<K: ManagedKind>(
+    wakes: Option<UnboundedReceiver<ObjectName>>,
+    scopes: &[Option<String>],
+    cancel: tokio_util::sync::CancellationToken,
+) -> (
+    Vec<Option<Woken<K>>>,
+    futures_util::future::BoxFuture<'static, ()>,
+) {
+    let Some(mut wakes) = wakes else {
+        return (scopes.iter().map(|_| None).collect(), Box::pin(async {}));
+    };
+    let (senders, receivers): (Vec<_>, Vec<_>) = scopes
+        .iter()
+        .map(|_| tokio::sync::mpsc::unbounded_channel::<ObjectName>())
+        .unzip();
+    let streams = receivers
+        .into_iter()
+        .map(|receiver| {
+            let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                let (namespace, name) = receiver.recv().await?;
+                Some((
+                    ObjectRef::<DeserializeGuard<K>>::new(&name).within(&namespace),
+                    receiver,
+                ))
+            });
+            Some(stream.boxed())
+        })
+        .collect();
+    let scopes = scopes.to_vec();
+    let router = async move {
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => return,
+                next = wakes.recv() => next,
+            };
+            let Some((namespace, name)) = next else {
+                return;
+            };
+            if let Some(sender) = scope_of(&scopes, &namespace).and_then(|i| senders.get(i)) {
+                // A controller that has stopped needs no wake-up.
+                let _ = sender.send((namespace, name));
+            }
+        }
+    };
+    (streams, Box::pin(router))
+}
+
+/// The scopes natop watches, a watcher (and cache) each: every listed
+/// namespace once, or `None` (every namespace) when none is listed.
+pub fn scopes(watch_namespaces: &[String]) -> Vec<Option<String>> {
+    if watch_namespaces.is_empty() {
+        return vec![None];
+    }
+    let mut scopes: Vec<Option<String>> = Vec::new();
+    for namespace in watch_namespaces {
+        if !scopes.iter().any(|s| s.as_deref() == Some(namespace)) {
+            scopes.push(Some(namespace.clone()));
+        }
+    }
+    scopes
+}
+
+/// The index of the scope that watches objects of `namespace`, if any.
+pub fn scope_of(scopes: &[Option<String>], namespace: &str) -> Option<usize> {
+    scopes
+        .iter()
+        .position(|s| s.as_deref().is_none_or(|s| s == namespace))
 }
 
 fn error_policy<K: ManagedKind>(
@@ -540,18 +662,18 @@ pub fn was_ready<K: ManagedKind>(object: &K) -> bool {
     })
 }
 
-/// The API for objects of kind `T` the operator watches: one namespace's, or
-/// all of them.
-pub fn watched<T>(ctx: &Context) -> Api<DeserializeGuard<T>>
+/// The API for objects of kind `T` in `scope`: one namespace's, or every
+/// namespace's (`None`).
+pub fn watched_in<T>(ctx: &Context, scope: Option<&str>) -> Api<DeserializeGuard<T>>
 where
     T: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + DeserializeOwned
         + Debug,
 {
-    match ctx.config.watch_namespaces.as_slice() {
-        [one] => Api::namespaced(ctx.client.clone(), one),
-        _ => Api::all(ctx.client.clone()),
+    match scope {
+        Some(namespace) => Api::namespaced(ctx.client.clone(), namespace),
+        None => Api::all(ctx.client.clone()),
     }
 }
 

@@ -507,7 +507,8 @@ async fn an_id_another_object_claims_is_never_adopted() {
         serde_json::from_value(widget("v6", &[FINALIZER], json!({}), json!({"id": "w-7"})))
             .unwrap();
     writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(owner));
-    ctx.stores.set::<Widget>(store);
+    ctx.stores
+        .set::<Widget>(crate::controller::ownership::Cache::new(vec![store]));
     let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
     let result = reconcile::<Widget>(Arc::new(guard), ctx.clone()).await;
     drop(ctx);
@@ -621,4 +622,59 @@ async fn an_observed_difference_is_the_drifted_condition_and_never_an_error() {
     let (_, sent) = reconcile_once(widget("d3", &[FINALIZER], json!({}), Value::Null)).await;
     let conditions = sent[0].body["status"]["conditions"].as_array().unwrap();
     assert!(conditions.iter().all(|c| c["type"] != "Drifted"));
+}
+
+#[test]
+fn listed_namespaces_are_watched_one_by_one_and_none_means_every_namespace() {
+    let listed = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(scopes(&[]), vec![None]);
+    assert_eq!(scopes(&listed(&["a"])), vec![Some("a".to_string())]);
+    assert_eq!(
+        scopes(&listed(&["a", "b", "a"])),
+        vec![Some("a".to_string()), Some("b".to_string())]
+    );
+    let two = scopes(&listed(&["a", "b"]));
+    assert_eq!(scope_of(&two, "a"), Some(0));
+    assert_eq!(scope_of(&two, "b"), Some(1));
+    assert_eq!(scope_of(&two, "c"), None);
+    assert_eq!(scope_of(&scopes(&[]), "c"), Some(0));
+}
+
+#[tokio::test]
+async fn wake_ups_reach_the_controller_of_their_namespace_only() {
+    let scopes = scopes(&["a".to_string(), "b".to_string()]);
+    let (wake, wakes) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let (streams, router) = route_wakes::<Widget>(Some(wakes), &scopes, cancel.clone());
+    let router = tokio::spawn(router);
+    for (namespace, name) in [("c", "x"), ("b", "w1"), ("a", "w2"), ("b", "w3")] {
+        wake.send((namespace.to_string(), name.to_string()))
+            .unwrap();
+    }
+    let mut streams: Vec<_> = streams.into_iter().map(Option::unwrap).collect();
+    assert_eq!(next_woken(&mut streams[0]).await, ("a".into(), "w2".into()));
+    assert_eq!(next_woken(&mut streams[1]).await, ("b".into(), "w1".into()));
+    assert_eq!(next_woken(&mut streams[1]).await, ("b".into(), "w3".into()));
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(5), router)
+        .await
+        .unwrap()
+        .unwrap();
+    // Nothing for c, which no controller watches.
+    assert!(streams[0].next().await.is_none());
+    assert!(streams[1].next().await.is_none());
+}
+
+#[test]
+fn a_kind_without_wake_ups_gets_no_stream() {
+    let (streams, _router) = route_wakes::<Widget>(None, &scopes(&[]), CancellationToken::new());
+    assert!(streams.len() == 1 && streams[0].is_none());
+}
+
+async fn next_woken(stream: &mut Woken<Widget>) -> (String, String) {
+    let found = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap();
+    (found.namespace.unwrap(), found.name)
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use k8s_openapi::NamespaceResourceScope;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,7 +32,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::warn;
 
 use super::Context;
-use super::engine::{CommonStatus, Draft, Managed, ManagedKind, referrers, watched};
+use super::engine::{CommonStatus, Draft, Managed, ManagedKind, referrers, watched_in};
 use super::reconcile::ReconcileError;
 use crate::api::forward_entry::RequestedForwardEntry;
 use crate::api::snat_entry::RequestedSnatEntry;
@@ -303,8 +303,36 @@ impl<K: EntryKind> ManagedKind for K {
         controller: Controller<DeserializeGuard<Self>>,
         ctx: &Arc<Context>,
         store: Store<DeserializeGuard<Self>>,
+        scope: Option<&str>,
     ) -> Controller<DeserializeGuard<Self>> {
         let by_package = store.clone();
+        controller
+            // A gateway becoming Ready (or changing tables) reconciles its
+            // entries at once.
+            .watches(
+                watched_in::<NatGateway>(ctx, scope),
+                ctx.config.watcher(),
+                move |gateway| {
+                    let (namespace, name) = (gateway.namespace(), gateway.name_any());
+                    referrers(&store, |e: &K| {
+                        e.namespace() == namespace && e.common().gateway == Some(name.as_str())
+                    })
+                },
+            )
+            .watches(
+                watched_in::<BandwidthPackage>(ctx, scope),
+                ctx.config.watcher(),
+                move |package| {
+                    let (namespace, name) = (package.namespace(), package.name_any());
+                    referrers(&by_package, |e: &K| {
+                        e.namespace() == namespace && e.common().package == Some(name.as_str())
+                    })
+                },
+            )
+    }
+
+    /// The table queue says whose turn has come.
+    fn take_wakes(ctx: &Context) -> Option<UnboundedReceiver<ObjectName>> {
         let taken = K::wakes(ctx)
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -315,39 +343,7 @@ impl<K: EntryKind> ManagedKind for K {
                 "the table queue's wake-ups were taken by an earlier run"
             );
         }
-        let woken = futures_util::stream::unfold(taken, |wakes| async move {
-            let mut wakes = wakes?;
-            let (namespace, name) = wakes.recv().await?;
-            Some((
-                ObjectRef::<DeserializeGuard<K>>::new(&name).within(&namespace),
-                Some(wakes),
-            ))
-        });
-        controller
-            // A gateway becoming Ready (or changing tables) reconciles its
-            // entries at once.
-            .watches(
-                watched::<NatGateway>(ctx),
-                ctx.config.watcher(),
-                move |gateway| {
-                    let (namespace, name) = (gateway.namespace(), gateway.name_any());
-                    referrers(&store, |e: &K| {
-                        e.namespace() == namespace && e.common().gateway == Some(name.as_str())
-                    })
-                },
-            )
-            .watches(
-                watched::<BandwidthPackage>(ctx),
-                ctx.config.watcher(),
-                move |package| {
-                    let (namespace, name) = (package.namespace(), package.name_any());
-                    referrers(&by_package, |e: &K| {
-                        e.namespace() == namespace && e.common().package == Some(name.as_str())
-                    })
-                },
-            )
-            // The table queue says whose turn has come.
-            .reconcile_on(woken)
+        taken
     }
 
     fn orphaned_note(&self, _ctx: &Context, draft: &Draft<Self::Status>) -> Option<String> {

@@ -50,7 +50,7 @@ use crate::cloud::ucloud::actions::{
     DescribeBandwidthPackage,
 };
 use crate::controller::Context;
-use crate::controller::engine::Draft;
+use crate::controller::engine::{self, Draft};
 use crate::controller::reconcile::{self, ReconcileError, key, tell};
 use crate::controller::status::Verdict;
 
@@ -275,19 +275,24 @@ async fn claimed_by_others(
     package: &BandwidthPackage,
     ctx: &Context,
 ) -> Result<Vec<String>, ReconcileError> {
-    let api: Api<BandwidthPackage> = match ctx.config.watch_namespaces.as_slice() {
-        [one] => Api::namespaced(ctx.client.clone(), one),
-        _ => Api::all(ctx.client.clone()),
-    };
     let uid = package.uid();
-    Ok(api
-        .list(&Default::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|p| p.uid() != uid)
-        .filter_map(|p| p.status.and_then(|s| s.id))
-        .collect())
+    let mut claimed = Vec::new();
+    // The watched namespaces only: natop may list nothing else.
+    for scope in engine::scopes(&ctx.config.watch_namespaces) {
+        let api: Api<BandwidthPackage> = match scope {
+            Some(namespace) => Api::namespaced(ctx.client.clone(), &namespace),
+            None => Api::all(ctx.client.clone()),
+        };
+        claimed.extend(
+            api.list(&Default::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|p| p.uid() != uid)
+                .filter_map(|p| p.status.and_then(|s| s.id)),
+        );
+    }
+    Ok(claimed)
 }
 
 async fn create(
