@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::cloud::{calls_of, cloud, eip, fixture, vpc, vswitch};
+use crate::support::cloud::{calls_of, cloud, eip, fixture, gateway_spec, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, assert_refused, emulator_admin, emulator_put, wait_for};
 use crate::support::objects::{condition, create_in, merged, message_of, wait_ready, wait_until};
 use crate::support::operator::{World, quick_durations};
@@ -24,7 +24,7 @@ async fn create(world: &World, name: &str, spec: Value, annotations: Value) -> A
         "NatGateway",
         name,
         json!({"annotations": annotations}),
-        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &spec),
+        merged(gateway_spec(), &spec),
     )
     .await
 }
@@ -935,15 +935,7 @@ async fn user_tags_are_applied_kept_in_sync_and_natop_s_own_keys_refused() {
 /// a Normal one is refused by the cloud with its code and Stalled with it.
 #[tokio::test]
 async fn a_new_account_gets_enhanced_gateways_and_a_normal_create_is_stalled() {
-    let world = World::start_with(
-        "ngw-new-account",
-        EmulatorConfig {
-            durations: quick_durations(),
-            ..EmulatorConfig::default()
-        },
-        1,
-    )
-    .await;
+    let world = World::start_in_account("ngw-new-account", 1).await;
     let api = create(
         &world,
         "edge",
@@ -1005,15 +997,7 @@ async fn gateways_of(
 /// DNAT entry on that IP converges.
 #[tokio::test]
 async fn an_intranet_gateway_serves_dnat_on_its_private_ip() {
-    let world = World::start_with(
-        "ngw-intranet",
-        EmulatorConfig {
-            durations: quick_durations(),
-            ..EmulatorConfig::default()
-        },
-        1,
-    )
-    .await;
+    let world = World::start_in_account("ngw-intranet", 1).await;
     let api = create(
         &world,
         "private",

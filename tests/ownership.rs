@@ -4,7 +4,7 @@
 //! gateway, and a proxy answering 404 during deletion. Against the real API
 //! server and the emulator; the emulator's call log proves what was written.
 
-use crate::support::cloud::{cloud, eip, fixture, vpc, vswitch};
+use crate::support::cloud::{cloud, eip, fixture, gateway_spec, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, TestNamespace, emulator_admin, emulator_put, wait_for};
 use crate::support::objects::{
     condition, create_in, merged, message_of, ready, wait_gone, wait_ready,
@@ -177,15 +177,8 @@ async fn another_namespace_cannot_take_over_a_gateway() {
 async fn a_region_change_is_refused_and_deletion_goes_where_the_gateway_is() {
     let world = World::start("own-region").await;
     let ns = world.ns.name.clone();
-    let api: Api<NatGateway> = create_in(
-        &world,
-        &ns,
-        "NatGateway",
-        "gw",
-        json!({}),
-        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-    )
-    .await;
+    let api: Api<NatGateway> =
+        create_in(&world, &ns, "NatGateway", "gw", json!({}), gateway_spec()).await;
     let gw = wait_ready(&api, "gw").await;
     let id = gw.status.as_ref().unwrap().id.clone().unwrap();
     let location = gw.status.as_ref().unwrap().location.clone().unwrap();
@@ -265,15 +258,8 @@ async fn wait_account(world: &World, account: &str) {
 async fn a_provider_config_switched_to_another_account_is_refused() {
     let world = World::start("own-account").await;
     let ns = world.ns.name.clone();
-    let api: Api<NatGateway> = create_in(
-        &world,
-        &ns,
-        "NatGateway",
-        "gw",
-        json!({}),
-        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-    )
-    .await;
+    let api: Api<NatGateway> =
+        create_in(&world, &ns, "NatGateway", "gw", json!({}), gateway_spec()).await;
     let gw = wait_ready(&api, "gw").await;
     let id = gw.status.as_ref().unwrap().id.clone().unwrap();
 
@@ -566,7 +552,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "new",
         json!({}),
-        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &pc),
+        merged(gateway_spec(), &pc),
     )
     .await;
     create_in::<NatGateway>(
@@ -575,7 +561,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "adopt",
         json!({"annotations": {"natop.dev/external-id": console}}),
-        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &pc),
+        merged(gateway_spec(), &pc),
     )
     .await;
     let b_entries: Api<ForwardEntry> = create_in(
@@ -642,7 +628,7 @@ async fn a_namespace_the_provider_config_does_not_allow_gets_no_cloud_call() {
         "NatGateway",
         "allowed",
         json!({}),
-        merged(json!({"vpcId": vpc(), "vSwitchId": vswitch()}), &pc),
+        merged(gateway_spec(), &pc),
     )
     .await;
     wait_ready(&b_gateways, "allowed").await;

@@ -1,7 +1,7 @@
 //! ProviderConfig: credentials from an allowed namespace only, a clear reason
 //! for each problem, and a fixed Secret picked up without a restart.
 
-use crate::support::cloud::{fixture, vpc, vswitch};
+use crate::support::cloud::{fixture, gateway_spec};
 use crate::support::cluster::{TIMEOUT, TestNamespace, wait_for};
 use crate::support::objects::{create, message_of, wait_reason_any_generation};
 use crate::support::operator::{TEST_LABEL, World, delete_provider, quick_durations};
@@ -36,13 +36,7 @@ async fn a_fixed_secret_is_picked_up_without_a_restart() {
     .await;
     let configs: Api<ProviderConfig> = Api::all(world.client.clone());
     ready_reason(&configs, &world.provider, "CredentialsRejected").await;
-    let gateways: Api<NatGateway> = create(
-        &world,
-        "NatGateway",
-        "gw",
-        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-    )
-    .await;
+    let gateways: Api<NatGateway> = create(&world, "NatGateway", "gw", gateway_spec()).await;
 
     let right = fixture().alibaba.accounts[0].access_key_secret.clone();
     Api::<Secret>::namespaced(world.client.clone(), &world.ns.name)
@@ -375,13 +369,7 @@ async fn a_private_ca_is_trusted_through_the_ca_bundle_only() {
         .unwrap();
     crate::support::objects::wait_reason(&configs, &world.provider, "Ready", "CredentialsValid")
         .await;
-    let gateways: Api<NatGateway> = create(
-        &world,
-        "NatGateway",
-        "gw",
-        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-    )
-    .await;
+    let gateways: Api<NatGateway> = create(&world, "NatGateway", "gw", gateway_spec()).await;
     wait_for("the gateway Ready over https", TIMEOUT, || async {
         let gw = gateways.get("gw").await.ok()?;
         crate::support::objects::ready(&gw).then_some(())

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::cloud::{eip, vpc, vswitch};
+use crate::support::cloud::{eip, gateway_spec, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, emulator_admin, wait_for};
 use crate::support::objects::{create, message_of, ready, wait_gone, wait_reason_any_generation};
 use crate::support::operator::World;
@@ -579,13 +579,7 @@ async fn two_gateways_carrying_one_object_s_identity_stall_it_and_nothing_is_bou
         made.push(created.nat_gateway_id);
     }
     let since = last_seq(&world).await;
-    let gateways: Api<NatGateway> = create(
-        &world,
-        "NatGateway",
-        "gw",
-        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-    )
-    .await;
+    let gateways: Api<NatGateway> = create(&world, "NatGateway", "gw", gateway_spec()).await;
     let stalled =
         wait_reason_any_generation(&gateways, "gw", "Stalled", "AmbiguousOwnership").await;
     let message = message_of(&stalled, "Stalled");

@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::cloud::{fixture, vpc, vswitch};
+use crate::support::cloud::{fixture, gateway_spec, vpc, vswitch};
 use crate::support::cluster::{TIMEOUT, kubeconfig_path, wait_for};
 use crate::support::objects::{condition, create, manifest};
 use crate::support::operator::{TEST_LABEL, World, quick_durations};
@@ -29,13 +29,7 @@ async fn a_wrong_secret_is_reported_and_never_leaks() {
         false,
     )
     .await;
-    let gateways: Api<NatGateway> = create(
-        &world,
-        "NatGateway",
-        "gw",
-        json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-    )
-    .await;
+    let gateways: Api<NatGateway> = create(&world, "NatGateway", "gw", gateway_spec()).await;
 
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natop"))
         .args(["run", "--kubeconfig"])
@@ -236,13 +230,7 @@ async fn location_ownership_and_endpoint_messages_carry_no_credentials() {
             Some(id) => json!({"annotations": {"natop.dev/external-id": id}}),
             None => json!({}),
         };
-        manifest(
-            &world,
-            "NatGateway",
-            name,
-            meta,
-            json!({"vpcId": vpc(), "vSwitchId": vswitch()}),
-        )
+        manifest(&world, "NatGateway", name, meta, gateway_spec())
     };
     gateways
         .create(&PostParams::default(), &make("gw", None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -563,8 +564,15 @@ def chart_copy_with_own_crds(into, group: str):
     that installing, upgrading and uninstalling them leaves natop's alone."""
     copy = into / "natop"
     shutil.copytree(CHART, copy)
+    tag = group.split(".")[0]
     for path in (copy / "files" / "crds").glob("*.yaml"):
-        path.write_text(path.read_text().replace("natop.dev", group))
+        text = path.read_text().replace("natop.dev", group)
+        # Nor their names: kubectl's discovery cache remembers these CRDs
+        # after they are gone, and `kubectl get natop` (the category) or
+        # `kubectl get ngw` would then name a resource that no longer exists.
+        text = re.sub(r"(categories:\n\s*- )natop\n", r"\1natop-test\n", text)
+        text = re.sub(r"(shortNames:\n\s*- )(\S+)\n", rf"\g<1>\g<2>{tag}\n", text)
+        path.write_text(text)
     return copy
 
 
@@ -622,7 +630,7 @@ def test_helm_upgrade_changes_the_crds_and_uninstall_keeps_them(kubeconfig, kube
             kubectl("apply", "--server-side", "-f", "-", input=json.dumps({
                 "apiVersion": f"{group}/v1alpha1", "kind": "NatGateway",
                 "metadata": {"name": "kept", "namespace": f"{namespace}-objects"},
-                "spec": {"vpcId": "vpc-kept", "upgradedField": "x",
+                "spec": {"vpcId": "vpc-kept", "vSwitchId": "vsw-kept", "upgradedField": "x",
                          "providerConfigRef": {"name": "default"}},
             }))
             config.uninstall(release)

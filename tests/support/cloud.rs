@@ -27,6 +27,12 @@ pub fn vswitch() -> String {
         .clone()
 }
 
+/// The spec of a gateway of natType's default (Enhanced) in `vpc()` and
+/// `vswitch()`.
+pub fn gateway_spec() -> Value {
+    serde_json::json!({"vpcId": vpc(), "vSwitchId": vswitch()})
+}
+
 /// `(allocation id, IP address)` of the fixture's `i`-th EIP (first Alibaba
 /// region).
 pub fn eip(i: usize) -> (String, String) {

@@ -58,13 +58,18 @@ impl World {
     /// Start everything for a test named `prefix`, with the first Alibaba
     /// account of the default fixture.
     pub async fn start(prefix: &str) -> World {
+        World::start_in_account(prefix, 0).await
+    }
+
+    /// Start with fixture account `account` (index) of the default fixture.
+    pub async fn start_in_account(prefix: &str, account: usize) -> World {
         World::start_with(
             prefix,
             EmulatorConfig {
                 durations: quick_durations(),
                 ..EmulatorConfig::default()
             },
-            0,
+            account,
         )
         .await
     }
