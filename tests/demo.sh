@@ -95,7 +95,8 @@ export PATH="$NATOP_CLUSTER_DIR/bin:$PATH"
 echo "control plane ready: Kubernetes $(sed -n 's/^KUBE_VERSION=//p' "$NATOP_CLUSTER_DIR/cluster.env"), KUBECONFIG=$KUBECONFIG"
 
 step "starting the cloud emulator (gateways take a minute to create in the cloud; the emulator runs 20x faster)"
-rm -f "$demo/emulator.log"
+# Emptied before the emulator starts, so the loop below can read it at once.
+: >"$demo/emulator.log"
 "$natop" emulator --listen 127.0.0.1:0 --speed 20 >"$demo/emulator.log" 2>&1 &
 pids+=($!)
 endpoint=""

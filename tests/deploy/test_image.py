@@ -104,8 +104,8 @@ def test_dockerfile_builds_a_static_non_root_image():
     user = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert user == [f"{NONROOT}:{NONROOT}"]
     assert re.search(r'^ENTRYPOINT \["/natop"\]', text, re.M)
-    # The chart's pod runs as the same user.
-    chart = (ROOT / "charts" / "natop" / "templates" / "deployment.yaml").read_text()
+    # The chart's pod runs as the same user by default (a value, overridable).
+    chart = (ROOT / "charts" / "natop" / "values.yaml").read_text()
     assert f"runAsUser: {NONROOT}" in chart
     # Every path the build copies exists (a missing one fails `docker build`).
     for source in re.findall(r"^COPY\s+(?!--from)(.+)\s+\S+$", text, re.M):
