@@ -417,18 +417,20 @@ async fn main() {
         "{annotated} objects annotated natop.dev/drift-interval={drift_text} in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    // Settled: no write to the API server for 5 s (natop has handled the
-    // annotations), or 10 minutes.
+    // Settled: one drift interval since the annotations (the reconciles they
+    // caused are done and their requeues make the rounds measured), and no
+    // write to the API server for 5 s; at most 10 minutes.
     let settling = Instant::now();
     let mut last = api_requests(&world.client).await;
     let mut still = Instant::now();
-    while still.elapsed() < Duration::from_secs(5) && settling.elapsed() < Duration::from_secs(600)
+    while (still.elapsed() < Duration::from_secs(5) || settling.elapsed() < drift)
+        && settling.elapsed() < Duration::from_secs(600)
     {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let now = api_requests(&world.client).await;
         if requests_between(&last, &now)
             .keys()
-            .any(|(v, _)| is_write(v))
+            .any(|(v, r)| is_write(v) && !is_lease(r))
         {
             still = Instant::now();
         }
