@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release crds manifests demo test chaos test-rust test-conformance cluster-up cluster-down bench emulator lint fmt ci
+.PHONY: all build release crds manifests demo test chaos test-rust test-conformance cluster-up cluster-down bench bench-scale emulator lint fmt ci
 
 all: build
 
@@ -68,6 +68,13 @@ cluster-down:
 ## control plane unless NATOP_TEST_KUBECONFIG names one.
 bench:
 	bash benches/run.sh
+
+## The scale benchmark: 100 gateways × 100 DNAT entries (10,000), Pending 1 s,
+## operator as its own process; NATOP_BENCH_* variables change the shape
+## (README, Benchmarks). Starts a local control plane unless
+## NATOP_TEST_KUBECONFIG names one.
+bench-scale:
+	bash benches/run.sh scale
 
 ## Run the emulator on 127.0.0.1:8787 with the built-in fixture.
 emulator:

@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark. The DNAT-table benchmark needs a control
-# plane: with NATOP_TEST_KUBECONFIG set it uses that one, otherwise it starts
-# a local one (as `make test` does) and stops it on exit.
+# `make bench`: every benchmark but the scale one; `make bench-scale`
+# (`benches/run.sh scale`): the scale benchmark alone. The DNAT-table and
+# scale benchmarks need a control plane: with NATOP_TEST_KUBECONFIG set they
+# use that one, otherwise this starts a local one (as `make test` does) and
+# stops it on exit.
 set -euo pipefail
+
+which="${1:-default}"
+case "$which" in
+default | scale) ;;
+*)
+    echo "usage: $0 [scale]" >&2
+    exit 2
+    ;;
+esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 cache="${NATOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natop}"
 export NATOP_CACHE_DIR="$cache"
 
-cargo bench --bench emulator_throughput
+if [[ "$which" == default ]]; then
+    cargo bench --bench emulator_throughput
+fi
 
 if [[ -z "${NATOP_TEST_KUBECONFIG:-}" ]]; then
     NATOP_KUBE_VERSION=newest bash tests/cluster/build.sh
@@ -22,4 +35,8 @@ if [[ -z "${NATOP_TEST_KUBECONFIG:-}" ]]; then
     kubeconfig_line="$(NATOP_KUBE_VERSION=newest bash tests/cluster/up.sh | tail -n 1)"
     export NATOP_TEST_KUBECONFIG="${kubeconfig_line#export KUBECONFIG=}"
 fi
-cargo bench --bench dnat_tables
+if [[ "$which" == scale ]]; then
+    cargo bench --bench scale
+else
+    cargo bench --bench dnat_tables
+fi

@@ -24,6 +24,12 @@ impl OperatorProcess {
     /// Start `natop run` for `world`'s namespace and label, appending its
     /// output to `log`.
     pub fn spawn(world: &World, log: &Path, level: &str) -> OperatorProcess {
+        OperatorProcess::spawn_with(world, log, level, &[])
+    }
+
+    /// As `spawn`, with more arguments of `natop run` (e.g.
+    /// `--min-drift-interval`).
+    pub fn spawn_with(world: &World, log: &Path, level: &str, extra: &[&str]) -> OperatorProcess {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -42,6 +48,7 @@ impl OperatorProcess {
             .args(["--owner-id", &world.owner_id])
             .args(["--metrics-address", "127.0.0.1:0"])
             .args(["--log-level", level])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
@@ -88,6 +95,27 @@ pub fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
                 .parse()
                 .ok()
         })
+}
+
+/// CPU seconds (user and system) a process has used so far, from fields 14
+/// and 15 of /proc/PID/stat (in clock ticks).
+pub fn proc_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from its closing ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / clock_ticks_per_second())
+}
+
+/// `getconf CLK_TCK` (100 on Linux wherever it cannot be asked).
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// Calls the world's emulator answered, by action then outcome.
