@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use kube::core::DeserializeGuard;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use crate::api::EXTERNAL_ID_ANNOTATION;
@@ -193,6 +193,12 @@ where
     /// The cache made of these stores.
     pub fn new(stores: Vec<Store<DeserializeGuard<K>>>) -> Cache<K> {
         Cache(stores)
+    }
+
+    /// Object `name` of `namespace`, if a store holds it.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<DeserializeGuard<K>>> {
+        let key = ObjectRef::new(name).within(namespace);
+        self.0.iter().find_map(|store| store.get(&key))
     }
 
     /// Every object of every store.

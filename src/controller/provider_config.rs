@@ -10,11 +10,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, Config};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tracing::{debug, info, instrument, warn};
 
 use super::context::Context;
+use super::engine::lean_controller;
 use super::identity::{Found, OWNER_ID_TAG, object_tag_value, unclaimed};
 use super::ownership;
 use super::providers::{CloudClient, ProviderError, Resolved, reason};
@@ -38,8 +39,10 @@ pub const KIND: &str = "ProviderConfig";
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     // The operator's label selector (sharding) applies to ProviderConfigs too.
-    let controller = Controller::new(api, ctx.config.watcher());
+    let controller = lean_controller(api, ctx.config.watcher());
     let store = controller.store();
+    // The other controllers read ProviderConfigs from this cache.
+    ctx.providers.use_store(store.clone());
     let mut controller =
         controller.with_config(Config::default().concurrency(ctx.config.concurrency));
     // Metadata only: the Secrets' data never reaches this process through the

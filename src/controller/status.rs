@@ -101,6 +101,13 @@ impl Verdict {
     }
 }
 
+/// Whether condition `type_` is `True` among `conditions`.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
 /// The three conditions for `verdict`. A condition whose status did not change
 /// keeps its `lastTransitionTime`.
 pub fn conditions(

@@ -46,6 +46,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -299,7 +300,7 @@ pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
     let controllers: Vec<Controller<DeserializeGuard<K>>> = scopes
         .iter()
         .map(|scope| {
-            Controller::new(
+            lean_controller(
                 watched_in::<K>(&ctx, scope.as_deref()),
                 ctx.config.watcher(),
             )
@@ -660,6 +661,78 @@ pub fn was_ready<K: ManagedKind>(object: &K) -> bool {
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
     })
+}
+
+/// Object `namespace/name` of a managed kind `K` (another object refers to
+/// it): the controllers' cached copy when `enough` says it will do as it is;
+/// otherwise, or before the cache has listed, a read from the API server,
+/// because the cache may lag behind the change that woke this reconcile and
+/// a wait must not come from a stale copy. `None`: it does not exist, or does
+/// not decode.
+pub async fn read_through<K>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    enough: impl Fn(&K) -> bool,
+) -> Result<Option<K>, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let cached = ctx
+        .stores
+        .get::<K>()
+        .and_then(|cache| cache.get(namespace, name))
+        .and_then(|guard| guard.0.as_ref().ok().filter(|o| enough(o)).cloned());
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(found) => Ok(found),
+        // An object that no longer decodes says nothing natop can use.
+        Err(kube::Error::SerdeError(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// kubectl's copy of the last applied manifest, which natop never reads.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drop from a watched object what natop never reads, before it is cached:
+/// `managedFields` and kubectl's last-applied annotation (together often
+/// larger than the rest of the object).
+pub fn strip<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
+    }
+}
+
+/// A controller over `api` (like `Controller::new`) whose cache holds the
+/// objects [`strip`]ped, and whose watch backs off after errors.
+pub fn lean_controller<K>(api: Api<K>, config: watcher::Config) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = kube::runtime::reflector(
+        writer,
+        kube::runtime::watcher(api, config)
+            .default_backoff()
+            .modify(strip::<K>),
+    )
+    .applied_objects();
+    Controller::for_stream(stream, reader)
 }
 
 /// The API for objects of kind `T` in `scope`: one namespace's, or every

@@ -678,3 +678,92 @@ async fn next_woken(stream: &mut Woken<Widget>) -> (String, String) {
         .unwrap();
     (found.namespace.unwrap(), found.name)
 }
+
+#[test]
+fn cached_objects_keep_only_what_natop_reads() {
+    let with = |annotations: Value| -> DeserializeGuard<crate::api::NatGateway> {
+        serde_json::from_value(json!({
+            "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+            "metadata": {
+                "name": "gw", "namespace": "team",
+                "annotations": annotations,
+                "managedFields": [{"manager": "kubectl", "operation": "Apply",
+                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}],
+            },
+            "spec": {"vpcId": "vpc-a", "vSwitchId": "vsw-a"},
+        }))
+        .unwrap()
+    };
+    let mut gateway = with(json!({
+        LAST_APPLIED: "{\"spec\": {}}",
+        "natop.dev/external-id": "ngw-1",
+    }));
+    strip(&mut gateway);
+    assert_eq!(gateway.meta().managed_fields, None);
+    assert_eq!(
+        gateway.meta().annotations,
+        Some(std::collections::BTreeMap::from([(
+            "natop.dev/external-id".to_string(),
+            "ngw-1".to_string()
+        )]))
+    );
+    let mut only_kubectl = with(json!({LAST_APPLIED: "{}"}));
+    strip(&mut only_kubectl);
+    assert_eq!(only_kubectl.meta().annotations, None);
+    // An object that does not decode is stripped too.
+    let mut invalid: DeserializeGuard<crate::api::NatGateway> = serde_json::from_value(json!({
+        "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+        "metadata": {"name": "bad", "namespace": "team", "annotations": {LAST_APPLIED: "{}"},
+                     "managedFields": []},
+        "spec": {"vpcId": 7},
+    }))
+    .unwrap();
+    assert!(invalid.0.is_err());
+    strip(&mut invalid);
+    assert_eq!(invalid.meta().managed_fields, None);
+    assert_eq!(invalid.meta().annotations, None);
+}
+
+#[tokio::test]
+async fn referenced_objects_come_from_the_cache_when_it_will_do() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let gateway = json!({
+        "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+        "metadata": {"name": "gw", "namespace": "team", "resourceVersion": "7", "uid": "u-gw"},
+        "spec": {"vpcId": "vpc-a", "vSwitchId": "vsw-a"},
+        "status": {"id": "ngw-1", "conditions": [{"type": "Ready", "status": "True",
+            "reason": "Available", "message": "", "lastTransitionTime": "2026-12-01T00:00:00Z"}]},
+    });
+    let server = tokio::spawn(api_server(handle, gateway.clone()));
+    let ctx = context(Client::new(service, "default"));
+    let (reader, mut writer) =
+        kube::runtime::reflector::store::<DeserializeGuard<crate::api::NatGateway>>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(
+        serde_json::from_value(gateway).unwrap(),
+    ));
+    ctx.stores.set(ownership::Cache::new(vec![reader]));
+    let ready = |g: &crate::api::NatGateway| {
+        g.status
+            .as_ref()
+            .is_some_and(|s| super::super::status::is_true(&s.conditions, "Ready"))
+    };
+    // Cached and good enough: no request.
+    let cached = read_through(&ctx, "team", "gw", ready).await.unwrap();
+    assert_eq!(cached.and_then(|g| g.status).and_then(|s| s.id), Some("ngw-1".into()));
+    // Not good enough as cached (a wait must not come from a stale copy), or
+    // not cached at all: read from the API server.
+    read_through(&ctx, "team", "gw", |_: &crate::api::NatGateway| false)
+        .await
+        .unwrap();
+    read_through(&ctx, "team", "other", ready).await.unwrap();
+    drop(ctx);
+    let sent = server.await.unwrap();
+    let paths: Vec<_> = sent.iter().map(|s| (s.method.as_str(), s.path.as_str())).collect();
+    assert_eq!(
+        paths,
+        vec![
+            ("GET", "/apis/natop.dev/v1alpha1/namespaces/team/natgateways/gw"),
+            ("GET", "/apis/natop.dev/v1alpha1/namespaces/team/natgateways/other"),
+        ]
+    );
+}

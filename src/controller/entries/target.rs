@@ -3,7 +3,7 @@
 //! referenced BandwidthPackage, the client from the ProviderConfig; a deleting
 //! entry goes where its status recorded it.
 
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use super::decide::describe_entry;
 use super::tables::TableKey;
@@ -13,9 +13,10 @@ use crate::cloud::alibaba::AlibabaClient;
 use crate::cloud::alibaba::actions::nat_gateway::DescribeNatGateways;
 use crate::controller::Context;
 use crate::controller::engine;
+use crate::controller::engine::read_through;
 use crate::controller::location;
 use crate::controller::reconcile::ReconcileError;
-use crate::controller::status::Verdict;
+use crate::controller::status::{Verdict, is_true};
 
 /// Where the entry lives and how to reach it.
 pub(super) struct Target<K: EntryKind> {
@@ -55,13 +56,17 @@ pub(super) async fn target<K: EntryKind>(
     let table = match (common.gateway, common.table) {
         (_, Some(table)) => table.to_string(),
         (Some(name), None) => {
-            let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
-            let gateway = match api.get_opt(name).await {
-                Ok(found) => found,
-                // A gateway object that no longer decodes cannot say where its tables are.
-                Err(kube::Error::SerdeError(_)) => None,
-                Err(e) => return Err(e.into()),
+            // A cached gateway will do when it is Ready with its table (or,
+            // while deleting, has recorded one); a gateway object that no
+            // longer decodes cannot say where its tables are.
+            let usable = |g: &NatGateway| {
+                K::gateway_table(g).is_some()
+                    && (deleting
+                        || g.status
+                            .as_ref()
+                            .is_some_and(|s| is_true(&s.conditions, "Ready")))
             };
+            let gateway = read_through(ctx, &namespace, name, usable).await?;
             let Some(gateway) = gateway else {
                 return Ok(Err(NoTarget::Wait(Verdict::progressing(
                     "WaitingForGateway",
@@ -117,12 +122,12 @@ pub(super) async fn target<K: EntryKind>(
     };
     let mut package_ips = Vec::new();
     if let Some(name) = common.package {
-        let api: Api<BandwidthPackage> = Api::namespaced(ctx.client.clone(), &namespace);
-        let package = match api.get_opt(name).await {
-            Ok(found) => found,
-            Err(kube::Error::SerdeError(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let package = read_through(ctx, &namespace, name, |p: &BandwidthPackage| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| is_true(&s.conditions, "Ready"))
+        })
+        .await?;
         let ready = package.as_ref().and_then(|p| {
             p.status.as_ref().filter(|s| {
                 s.conditions

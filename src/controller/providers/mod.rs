@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, instrument};
@@ -125,6 +126,7 @@ pub struct Providers {
     rate_limits: Arc<RateLimits>,
     rrsa: RrsaDefaults,
     cache: Mutex<HashMap<CacheKey, CloudClient>>,
+    configs: std::sync::OnceLock<Store<ProviderConfig>>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -154,7 +156,41 @@ impl Providers {
             rate_limits: RateLimits::new(),
             rrsa: RrsaDefaults::default(),
             cache: Mutex::new(HashMap::new()),
+            configs: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Read ProviderConfigs from `store` (the ProviderConfig controller's
+    /// cache) from now on; the first store given stays.
+    pub fn use_store(&self, store: Store<ProviderConfig>) {
+        let _ = self.configs.set(store);
+    }
+
+    /// ProviderConfig `name`: the cached copy when it is usable as it is
+    /// (checked, Ready, and listing `namespace`); otherwise, and before the
+    /// cache has listed them, read from the API server, since a cache may
+    /// lag behind the change that started this reconcile and a refusal must
+    /// not come from a stale copy.
+    async fn provider_config(
+        &self,
+        name: &str,
+        namespace: &str,
+    ) -> Result<ProviderConfig, ProviderError> {
+        let cached = self
+            .configs
+            .get()
+            .and_then(|store| store.get(&ObjectRef::new(name)))
+            .filter(|pc| not_ready(pc).is_none() && namespace_allowed(&pc.spec, namespace));
+        if let Some(pc) = cached {
+            return Ok(ProviderConfig::clone(&pc));
+        }
+        let api: Api<ProviderConfig> = Api::all(self.client.clone());
+        api.get_opt(name)
+            .await
+            .map_err(|e| ProviderError::kubernetes(format!("read ProviderConfig {name}"), &e))?
+            .ok_or_else(|| ProviderError::ProviderConfigNotFound {
+                name: name.to_string(),
+            })
     }
 
     /// The same, with what RRSA ProviderConfigs default to.
@@ -179,14 +215,7 @@ impl Providers {
         region: Option<&str>,
         namespace: &str,
     ) -> Result<Resolved, ProviderError> {
-        let api: Api<ProviderConfig> = Api::all(self.client.clone());
-        let pc = api
-            .get_opt(name)
-            .await
-            .map_err(|e| ProviderError::kubernetes(format!("read ProviderConfig {name}"), &e))?
-            .ok_or_else(|| ProviderError::ProviderConfigNotFound {
-                name: name.to_string(),
-            })?;
+        let pc = self.provider_config(name, namespace).await?;
         if !namespace_allowed(&pc.spec, namespace) {
             let selector = match &pc.spec.allowed_namespace_selector {
                 None => None,

@@ -44,6 +44,7 @@ use crate::cloud::alibaba::actions::bandwidth_package::{
     ModifyBandwidthPackageSpec, RemoveBandwidthPackageIps,
 };
 use crate::controller::Context;
+use crate::controller::engine::read_through;
 use crate::controller::engine::{self, Draft};
 use crate::controller::identity::client_token;
 use crate::controller::reconcile::{self, ReconcileError, key, tell};
@@ -82,20 +83,19 @@ pub(super) async fn gateway_id(
         )));
     };
     let namespace = package.namespace().unwrap_or_default();
-    let api: Api<NatGateway> = Api::namespaced(ctx.client.clone(), &namespace);
-    let gateway = match api.get_opt(&reference.name).await {
-        Ok(found) => found,
-        Err(kube::Error::SerdeError(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let ready = gateway.as_ref().and_then(|g| {
+    let ready_id = |g: &NatGateway| {
         let status = g.status.as_ref()?;
         let ready = status
             .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True");
         ready.then(|| status.id.clone()).flatten()
-    });
+    };
+    let gateway = read_through(ctx, &namespace, &reference.name, |g: &NatGateway| {
+        ready_id(g).is_some()
+    })
+    .await?;
+    let ready = gateway.as_ref().and_then(ready_id);
     Ok(match (ready, gateway) {
         (Some(id), _) => Ok(id),
         (None, Some(_)) => Err(Verdict::progressing(
@@ -154,13 +154,12 @@ async fn gateway_owned(
     let Some(reference) = &spec.nat_gateway_ref else {
         return Ok(false);
     };
-    let api: Api<NatGateway> =
-        Api::namespaced(ctx.client.clone(), &package.namespace().unwrap_or_default());
-    let gateway = match api.get_opt(&reference.name).await {
-        Ok(found) => found,
-        Err(kube::Error::SerdeError(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let owner = |g: &NatGateway| g.status.as_ref().and_then(|s| s.owner_id.clone());
+    let namespace = package.namespace().unwrap_or_default();
+    let gateway = read_through(ctx, &namespace, &reference.name, |g: &NatGateway| {
+        owner(g).is_some()
+    })
+    .await?;
     Ok(gateway
         .and_then(|g| g.status)
         .and_then(|s| s.owner_id)
