@@ -102,6 +102,59 @@ pub struct Context {
     pub snat_wakes: std::sync::Mutex<Option<UnboundedReceiver<ObjectName>>>,
     /// The controllers' caches, for judging who owns a cloud resource.
     pub stores: Stores,
+    /// The versions of objects natop has written over, so that a reconcile
+    /// of a cached copy older than natop's own write waits for the cache.
+    pub written: Written,
+}
+
+/// The resourceVersion each object had when natop last wrote it (status or
+/// finalizers), by uid, until the cache has caught up with that write. A
+/// cache only moves forward, so a cached copy still at that version is older
+/// than natop's own write: deciding on it would repeat work (a status write,
+/// a create replayed) that the write already recorded.
+#[derive(Debug, Default)]
+pub struct Written(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl Written {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// natop wrote over version `version` of object `uid`.
+    pub fn wrote(&self, uid: &str, version: &str) {
+        self.map().insert(uid.to_string(), version.to_string());
+    }
+
+    /// Whether the cached copy at `version` of object `uid` is older than
+    /// natop's last write of it; forgets the write once the cache has moved on.
+    pub fn behind(&self, uid: &str, version: &str) -> bool {
+        let mut map = self.map();
+        match map.get(uid) {
+            Some(written_over) if written_over == version => true,
+            Some(_) => {
+                map.remove(uid);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Object `uid` is gone.
+    pub fn forget(&self, uid: &str) {
+        self.map().remove(uid);
+    }
+
+    /// How many writes the caches have not caught up with yet.
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    /// Whether the caches have caught up with every write.
+    pub fn is_empty(&self) -> bool {
+        self.map().is_empty()
+    }
 }
 
 impl OperatorConfig {
@@ -152,6 +205,7 @@ impl Context {
             dnat_wakes: std::sync::Mutex::new(Some(dnat_wakes)),
             snat_wakes: std::sync::Mutex::new(Some(snat_wakes)),
             stores: Stores::default(),
+            written: Written::default(),
         })
     }
 }

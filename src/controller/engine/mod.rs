@@ -462,7 +462,12 @@ async fn reconcile_valid<K: ManagedKind>(
     let deleting = object.meta().deletion_timestamp.is_some();
     if deleting && !object.finalizers().iter().any(|f| f == FINALIZER) {
         object.released(ctx);
+        ctx.written.forget(&object.uid().unwrap_or_default());
         return Ok(Action::await_change());
+    }
+    if cache_behind(object, ctx) {
+        // The watch brings natop's own write (and this object again) shortly.
+        return Ok(Action::requeue(CACHE_BEHIND));
     }
     if let Some(verdict) = paused(object, deleting) {
         // Nothing is called until the annotation goes; the finalizer stays.
@@ -470,13 +475,14 @@ async fn reconcile_valid<K: ManagedKind>(
         ctx.pacing.settled(&key(object));
         let mut draft = Draft::of(object.status());
         draft.verdict = verdict;
-        write_status(&api, object, &draft).await?;
+        write_status(ctx, &api, object, &draft).await?;
         return Ok(Action::await_change());
     }
     if deleting {
         return cleanup(object, &api, ctx).await;
     }
     if reconcile::ensure_finalizer(&api, object).await? {
+        wrote(ctx, object);
         return Ok(Action::await_change());
     }
     let mut draft = Draft::of(object.status());
@@ -519,7 +525,7 @@ async fn reconcile_valid<K: ManagedKind>(
         }
     };
     reconcile::note_drift(&mut draft.verdict, object, &ctx.config);
-    write_status(&api, object, &draft).await?;
+    write_status(ctx, &api, object, &draft).await?;
     match outcome {
         Err(e) if e.is_retryable() => Err(e),
         _ => Ok(action),
@@ -575,10 +581,11 @@ async fn cleanup<K: ManagedKind>(
             ctx.pacing.settled(&key);
             object.released(ctx);
             reconcile::remove_finalizer(api, object).await?;
+            ctx.written.forget(&object.uid().unwrap_or_default());
             Ok(Action::await_change())
         }
         Ok(Some(action)) => {
-            write_status(api, object, &draft).await?;
+            write_status(ctx, api, object, &draft).await?;
             Ok(action)
         }
         Err(e) => {
@@ -587,7 +594,7 @@ async fn cleanup<K: ManagedKind>(
             }
             draft.verdict =
                 Verdict::progressing(&e.reason(), format!("deleting: {}", e.stable_message()));
-            write_status(api, object, &draft).await?;
+            write_status(ctx, api, object, &draft).await?;
             if e.is_retryable() {
                 Err(e)
             } else {
@@ -793,22 +800,46 @@ fn finished<K: ManagedKind>(object: &K, draft: &Draft<K::Status>) -> K::Status {
 /// Write the draft (server-side apply; nothing is sent when it equals the
 /// object's current status).
 pub async fn write_status<K: ManagedKind>(
+    ctx: &Context,
     api: &Api<K>,
     object: &K,
     draft: &Draft<K::Status>,
 ) -> Result<(), ReconcileError> {
-    apply_status(api, object, &finished(object, draft)).await?;
+    if apply_status(api, object, &finished(object, draft)).await? {
+        wrote(ctx, object);
+    }
     Ok(())
+}
+
+/// How soon to look again at an object whose cached copy is older than
+/// natop's own last write of it (the watch usually brings it sooner).
+const CACHE_BEHIND: Duration = Duration::from_millis(500);
+
+/// natop wrote over the version of `object` it read.
+fn wrote<K: Resource>(ctx: &Context, object: &K) {
+    if let (Some(uid), Some(version)) = (&object.meta().uid, &object.meta().resource_version) {
+        ctx.written.wrote(uid, version);
+    }
+}
+
+/// Whether the cached `object` is older than natop's last write of it.
+fn cache_behind<K: Resource>(object: &K, ctx: &Context) -> bool {
+    match (&object.meta().uid, &object.meta().resource_version) {
+        (Some(uid), Some(version)) => ctx.written.behind(uid, version),
+        _ => false,
+    }
 }
 
 /// [`write_status`] only if `object` is still at the resourceVersion it was
 /// read at (a Conflict otherwise): the record of a purchase about to be made.
 pub async fn write_status_unchanged_since<K: ManagedKind>(
+    ctx: &Context,
     api: &Api<K>,
     object: &K,
     draft: &Draft<K::Status>,
 ) -> Result<(), ReconcileError> {
     apply_status_unchanged_since(api, object, &finished(object, draft)).await?;
+    wrote(ctx, object);
     Ok(())
 }
 

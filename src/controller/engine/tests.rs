@@ -749,7 +749,10 @@ async fn referenced_objects_come_from_the_cache_when_it_will_do() {
     };
     // Cached and good enough: no request.
     let cached = read_through(&ctx, "team", "gw", ready).await.unwrap();
-    assert_eq!(cached.and_then(|g| g.status).and_then(|s| s.id), Some("ngw-1".into()));
+    assert_eq!(
+        cached.and_then(|g| g.status).and_then(|s| s.id),
+        Some("ngw-1".into())
+    );
     // Not good enough as cached (a wait must not come from a stale copy), or
     // not cached at all: read from the API server.
     read_through(&ctx, "team", "gw", |_: &crate::api::NatGateway| false)
@@ -758,12 +761,57 @@ async fn referenced_objects_come_from_the_cache_when_it_will_do() {
     read_through(&ctx, "team", "other", ready).await.unwrap();
     drop(ctx);
     let sent = server.await.unwrap();
-    let paths: Vec<_> = sent.iter().map(|s| (s.method.as_str(), s.path.as_str())).collect();
+    let paths: Vec<_> = sent
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
     assert_eq!(
         paths,
         vec![
-            ("GET", "/apis/natop.dev/v1alpha1/namespaces/team/natgateways/gw"),
-            ("GET", "/apis/natop.dev/v1alpha1/namespaces/team/natgateways/other"),
+            (
+                "GET",
+                "/apis/natop.dev/v1alpha1/namespaces/team/natgateways/gw"
+            ),
+            (
+                "GET",
+                "/apis/natop.dev/v1alpha1/namespaces/team/natgateways/other"
+            ),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_cached_copy_older_than_natops_own_write_is_not_decided_on() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let stale = widget("u30", &[FINALIZER], json!({}), Value::Null);
+    let server = tokio::spawn(api_server(handle, stale.clone()));
+    let ctx = context(Client::new(service, "default"));
+    let once = |object: Value| {
+        let ctx = ctx.clone();
+        async move {
+            let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
+            reconcile::<Widget>(Arc::new(guard), ctx).await
+        }
+    };
+    // The first pass writes the status over version 7.
+    once(stale.clone()).await.unwrap();
+    assert_eq!(cloud_steps("u30"), ["apply"]);
+    // The cache has not brought that write yet: the same copy again is
+    // neither acted on nor written, and is looked at again soon.
+    let action = once(stale.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(CACHE_BEHIND));
+    assert_eq!(cloud_steps("u30"), ["apply"]);
+    // Once the cache has moved on, the object is reconciled as usual.
+    let mut caught_up = stale.clone();
+    caught_up["metadata"]["resourceVersion"] = json!("8");
+    once(caught_up).await.unwrap();
+    assert_eq!(cloud_steps("u30"), ["apply", "apply"]);
+    assert_eq!(ctx.written.len(), 1, "only the last write is remembered");
+    drop(ctx);
+    let sent = server.await.unwrap();
+    let writes: Vec<_> = paths(&sent)
+        .into_iter()
+        .filter(|(method, _)| method == "PATCH")
+        .collect();
+    assert_eq!(writes.len(), 2, "{writes:?}");
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
 use tracing::warn;
 
 use super::decide::{Adoption, Step, decide, describe_entry, expected_create, known_id};
@@ -204,15 +204,7 @@ pub(super) async fn apply<K: EntryKind>(
         if step.creates() {
             *draft.status.fields_mut().creating = Some(expected.clone());
         }
-        draft.verdict = Verdict::progressing(
-            "Creating",
-            format!(
-                "creating an entry in {} {} ({})",
-                K::TABLE,
-                target.key.table,
-                target.location
-            ),
-        );
+        draft.verdict = waiting::<K>(&step, &target);
         tables.leave(&target.key, &who);
         return Ok(Action::requeue(Duration::from_millis(200)));
     }
@@ -220,28 +212,14 @@ pub(super) async fn apply<K: EntryKind>(
         let turn = match tables.turn(&target.key, &who) {
             Turn::Granted(turn) => turn,
             Turn::Wait { .. } => {
-                draft.verdict = Verdict::progressing(
-                    "Queued",
-                    format!(
-                        "waiting for its turn to write to {} {} (natop writes one entry at a time per table)",
-                        K::TABLE,
-                        target.key.table
-                    ),
-                );
+                draft.verdict = waiting::<K>(&step, &target);
                 return Ok(Action::requeue(WAITING));
             }
         };
         let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
         if let Some(busy) = fresh.busy_entry() {
             drop(turn);
-            draft.verdict = Verdict::progressing(
-                "TableBusy",
-                format!(
-                    "waiting until no entry of {} {} is Pending (the cloud refuses writes until then)",
-                    K::TABLE,
-                    target.key.table
-                ),
-            );
+            draft.verdict = waiting::<K>(&step, &target);
             tracing::debug!(busy = busy.id(), "table busy");
             return Ok(Action::requeue(tables.poll_delay(&target.key)));
         }
@@ -273,23 +251,8 @@ pub(super) async fn apply<K: EntryKind>(
             // The fresh read asks for a create the status does not record yet.
             turn.done();
             *draft.status.fields_mut().creating = Some(expected.clone());
-            draft.verdict = Verdict::progressing(
-                "Creating",
-                format!("creating an entry in {} {}", K::TABLE, target.key.table),
-            );
+            draft.verdict = waiting::<K>(&step, &target);
             return Ok(Action::requeue(Duration::from_millis(200)));
-        }
-        if matches!(
-            step,
-            Step::Create { .. } | Step::Claim { .. } | Step::Replay
-        ) && let Some(recorded) = recorded_since(entry, ctx, draft).await?
-        {
-            // The cache is behind an id an earlier pass recorded: a create
-            // now would only replay that one. Read it first.
-            turn.done();
-            draft.status = recorded;
-            draft.verdict = Verdict::progressing("Creating", "reading the entry recorded");
-            return Ok(Action::requeue(Duration::from_millis(100)));
         }
         if step.writes() {
             let result = write(entry, ctx, &target, &desired, &fresh, step, draft).await;
@@ -301,6 +264,34 @@ pub(super) async fn apply<K: EntryKind>(
         tables.leave(&target.key, &who);
     }
     settle(entry, ctx, &target, step, draft)
+}
+
+/// What an entry that has to write says while it waits for its turn, for
+/// the table to settle, or for its create to be recorded: one verdict for all
+/// of these, so that waiting writes the status once, not once per poll.
+fn waiting<K: EntryKind>(step: &Step, target: &Target<K>) -> Verdict {
+    if step.creates() {
+        Verdict::progressing(
+            "Creating",
+            format!(
+                "creating an entry in {} {} ({}); natop writes one entry at a time per table, \
+                 once no entry of it is Pending",
+                K::TABLE,
+                target.key.table,
+                target.location
+            ),
+        )
+    } else {
+        Verdict::progressing(
+            "Queued",
+            format!(
+                "waiting to write to {} {}: natop writes one entry at a time per table, once no \
+                 entry of it is Pending",
+                K::TABLE,
+                target.key.table
+            ),
+        )
+    }
 }
 
 /// The entry ids other objects of the kind recorded or name by annotation.
@@ -338,20 +329,6 @@ async fn adopt<K: EntryKind>(
     tell(ctx, entry, "Adopted", "Adopt", note.clone()).await;
     draft.verdict = Verdict::progressing("Adopted", note);
     Action::requeue(Duration::from_millis(200))
-}
-
-/// The object's status as the API server has it now, when it records
-/// another entry id than the (cached) object this reconcile started from.
-async fn recorded_since<K: EntryKind>(
-    entry: &K,
-    ctx: &Context,
-    draft: &Draft<K::Status>,
-) -> Result<Option<K::Status>, ReconcileError> {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &entry.namespace().unwrap_or_default());
-    let fresh = api.get_status(&entry.name_any()).await?;
-    let status = EntryKind::status(&fresh).cloned();
-    let id = |s: Option<&K::Status>| s.and_then(|s| s.fields().id.clone());
-    Ok(status.filter(|s| id(Some(s)).is_some() && id(Some(s)) != id(Some(&draft.status))))
 }
 
 /// A step that writes nothing.
@@ -452,8 +429,13 @@ pub(super) async fn write<K: EntryKind>(
                     format!("created entry {id} in {} {table}", K::TABLE),
                 ),
             };
-            tell(ctx, entry, reason, "Create", note.clone()).await;
-            draft.verdict = Verdict::progressing("Creating", note);
+            tell(ctx, entry, reason, "Create", note).await;
+            // What the next passes say while the entry is Pending (see
+            // `decide`): one status write until it is Available.
+            draft.verdict = Verdict::progressing(
+                "Pending",
+                format!("entry {id} of {} {table} is Pending", K::TABLE),
+            );
             Ok(poll())
         }
         Step::Claim { candidate } => {

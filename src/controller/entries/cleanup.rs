@@ -136,28 +136,14 @@ pub(super) async fn cleanup<K: EntryKind>(
     let turn = match tables.turn(&target.key, &who) {
         Turn::Granted(turn) => turn,
         Turn::Wait { .. } => {
-            draft.verdict = Verdict::progressing(
-                "Queued",
-                format!(
-                    "waiting for its turn to delete entry {} from {} {table}",
-                    row.id(),
-                    K::TABLE
-                ),
-            );
+            draft.verdict = waiting_to_delete::<K>(row.id(), &table);
             return Ok(Some(Action::requeue(WAITING)));
         }
     };
     let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
     if fresh.busy_entry().is_some() {
         drop(turn);
-        draft.verdict = Verdict::progressing(
-            "TableBusy",
-            format!(
-                "waiting until no entry of {} {table} is Pending before deleting entry {}",
-                K::TABLE,
-                row.id()
-            ),
-        );
+        draft.verdict = waiting_to_delete::<K>(row.id(), &table);
         return Ok(Some(Action::requeue(tables.poll_delay(&target.key))));
     }
     if fresh.get(row.id()).is_none()
@@ -296,4 +282,17 @@ pub(super) async fn claim<K: EntryKind>(
         Err(e) if e.is_retryable() => Err(e.into()),
         Err(_) => Ok(Claimed::NotOurs),
     }
+}
+
+/// What an object waiting to delete its entry says, whether it waits for its
+/// turn or for the table to settle: one verdict, one status write.
+fn waiting_to_delete<K: EntryKind>(id: &str, table: &str) -> Verdict {
+    Verdict::progressing(
+        "Queued",
+        format!(
+            "waiting to delete entry {id} from {} {table}: natop writes one entry at a time per \
+             table, once no entry of it is Pending",
+            K::TABLE
+        ),
+    )
 }

@@ -243,6 +243,9 @@ impl Providers {
         if let Some(problem) = not_ready(&pc) {
             return Err(problem);
         }
+        if let Some(resolved) = self.checked_client(&pc, region) {
+            return Ok(resolved);
+        }
         let mut resolved = self.resolve_config(&pc, region).await?;
         resolved.account_id = checked_account(&pc, &resolved.secret_version)
             .ok_or_else(|| ProviderError::ProviderConfigNotChecked {
@@ -250,6 +253,35 @@ impl Providers {
             })?
             .to_string();
         Ok(resolved)
+    }
+
+    /// The client built from what the ProviderConfig's current status says
+    /// was checked (its spec and the Secret's resourceVersion), if one is
+    /// cached: no read of the Secret. A Secret changed since is re-checked by
+    /// the ProviderConfig controller (it watches the Secrets' metadata), and
+    /// until then objects keep the credentials that were checked.
+    fn checked_client(&self, pc: &ProviderConfig, region: Option<&str>) -> Option<Resolved> {
+        let secret_version = pc.status.as_ref()?.checked_secret_version.clone()?;
+        let account_id = checked_account(pc, &secret_version)?.to_string();
+        let region = region
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&pc.spec.region)
+            .to_string();
+        let key = CacheKey {
+            name: pc.name_any(),
+            spec_version: spec_version(pc),
+            secret_version: secret_version.clone(),
+            region: region.clone(),
+        };
+        let cloud = self.lock().get(&key).cloned()?;
+        Some(Resolved {
+            name: key.name,
+            provider: pc.spec.provider,
+            region,
+            account_id,
+            secret_version,
+            cloud,
+        })
     }
 
     /// The cloud clients for the place `recorded` names when the object
@@ -1253,5 +1285,74 @@ mod tests {
         };
         assert!(e.is_retryable());
         assert_eq!(e.reason(), "ProviderConfigNotChecked");
+    }
+
+    #[tokio::test]
+    async fn a_checked_provider_config_is_used_without_reading_its_secret_again() {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut paths = Vec::new();
+            while let Some((request, respond)) = handle.next_request().await {
+                paths.push(request.uri().path().to_string());
+                let secret = serde_json::json!({
+                    "apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "creds", "namespace": "natop-system",
+                        "resourceVersion": "41"},
+                    "data": {"accessKeyId": "QUtJRA==", "accessKeySecret": "U0VDUkVU"},
+                });
+                respond.send_response(
+                    Response::builder()
+                        .body(Body::from(serde_json::to_vec(&secret).unwrap()))
+                        .unwrap(),
+                );
+            }
+            paths
+        });
+        let providers = Providers::new(
+            Client::new(service, "default"),
+            vec!["natop-system".into()],
+            Arc::new(CloudMetrics::default()),
+            CancellationToken::new(),
+        );
+        let mut pc = provider_config(2, vec![cond("Ready", "True", "CredentialsValid", 2)]);
+        pc.spec.allowed_namespaces = vec!["team".into()];
+        pc.spec.endpoint = Some("http://127.0.0.1:1".into());
+        // The ProviderConfig controller's check: reads the Secret, caches the client.
+        providers.resolve_config(&pc, None).await.expect("checked");
+        if let Some(status) = pc.status.as_mut() {
+            status.account_id = Some("1380000000000001".into());
+            status.checked_secret_version = Some("41".into());
+        }
+        let (reader, mut writer) = kube::runtime::reflector::store::<ProviderConfig>();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(pc.clone()));
+        providers.use_store(reader);
+        // Reconciles: the cached ProviderConfig and the client its check built.
+        for _ in 0..3 {
+            let resolved = providers
+                .resolve("default", None, "team")
+                .await
+                .expect("resolved");
+            assert_eq!(resolved.account_id, "1380000000000001");
+            assert_eq!(resolved.secret_version, "41");
+        }
+        // Another region has no client yet: one read of the Secret builds it.
+        for _ in 0..2 {
+            let other = providers
+                .resolve("default", Some("cn-shanghai"), "team")
+                .await
+                .expect("resolved");
+            assert_eq!(other.region, "cn-shanghai");
+        }
+        drop(providers);
+        let paths = server.await.unwrap();
+        assert_eq!(
+            paths,
+            vec![
+                "/api/v1/namespaces/natop-system/secrets/creds".to_string(),
+                "/api/v1/namespaces/natop-system/secrets/creds".to_string(),
+            ]
+        );
     }
 }

@@ -396,7 +396,7 @@ async fn create(
     // Recorded only if nobody wrote since `fresh` was read: of two writers
     // (a leader-election overlap, two installs) one records and buys, the
     // other gets a Conflict and, next time, finds the record.
-    crate::controller::engine::write_status_unchanged_since(&api, &fresh, draft).await?;
+    crate::controller::engine::write_status_unchanged_since(ctx, &api, &fresh, draft).await?;
     let response = client
         .call(&CreateBandwidthPackage {
             region: region.to_string(),
