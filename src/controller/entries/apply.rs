@@ -154,7 +154,12 @@ pub(super) async fn apply<K: EntryKind>(
         }
     };
     let drift_interval = reconcile::drift_interval(entry, &ctx.config);
-    let snap = match snapshot(ctx, &target, drift_interval).await {
+    let cached = tables.for_waiter(&target.key, &who);
+    let read = match cached {
+        Some(snap) => Ok(snap),
+        None => snapshot(ctx, &target, drift_interval).await,
+    };
+    let snap = match read {
         Ok(snap) => snap,
         Err(e) if e.is_not_found() => {
             tables.forget(&who);

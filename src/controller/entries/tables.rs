@@ -300,6 +300,20 @@ impl<R: Row> Tables<R> {
         Ok(snapshot)
     }
 
+    /// The table's cached snapshot, however old, when `who` waits in its
+    /// queue behind another writer: such a writer only learns that it still
+    /// waits (it decides again on a fresh read once it is at the head), so a
+    /// read of the whole table for it would be wasted.
+    pub fn for_waiter(&self, key: &TableKey, who: &ObjectName) -> Option<Arc<Snapshot<R>>> {
+        let table = self.existing(key)?;
+        let state = table.lock();
+        let position = state.queue.iter().position(|w| &w.who == who)?;
+        if position == 0 && !state.writing {
+            return None;
+        }
+        state.snapshot.clone()
+    }
+
     /// Drop the table's cached snapshot: a point read showed it wrong (an
     /// entry missing from it exists), so the next reader reads the table again.
     pub fn invalidate(&self, key: &TableKey) {
@@ -867,5 +881,34 @@ mod tests {
             last < Duration::from_millis(200),
             "the estimate stays far above the table's 60 ms: {estimates:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_writer_waiting_behind_another_reads_nothing() {
+        let (wake, _woken) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(wake);
+        let t = key("ftb-w");
+        tables
+            .snapshot(&t, Duration::from_secs(60), || async {
+                Ok::<_, ()>((vec![R("fwd-1", "Available")], 1))
+            })
+            .await
+            .unwrap();
+        let (first, second, third) = (who("a"), who("b"), who("c"));
+        let Turn::Granted(turn) = tables.turn(&t, &first) else {
+            panic!("the first writer goes")
+        };
+        assert!(matches!(tables.turn(&t, &second), Turn::Wait { .. }));
+        assert!(matches!(tables.turn(&t, &third), Turn::Wait { .. }));
+        turn.wrote();
+        // The write made the snapshot stale; the second writer, now at the
+        // head, gets no shortcut (it must decide on a fresh read) ...
+        assert!(tables.for_waiter(&t, &second).is_none());
+        // ... while the third, still behind it, keeps the cached copy.
+        let cached = tables.for_waiter(&t, &third).expect("the cached snapshot");
+        assert_eq!(cached.rows.len(), 1);
+        // Not queued at all: no shortcut.
+        assert!(tables.for_waiter(&t, &first).is_none());
+        assert!(tables.for_waiter(&key("ftb-other"), &third).is_none());
     }
 }
