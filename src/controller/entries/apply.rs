@@ -154,6 +154,20 @@ pub(super) async fn apply<K: EntryKind>(
         }
     };
     let drift_interval = reconcile::drift_interval(entry, &ctx.config);
+    if let (Some(wait), Some(id), Some("Pending")) = (
+        tables.settling(&target.key),
+        draft.status.fields().id.clone(),
+        draft.status.fields().cloud_status.as_deref(),
+    ) && tables.queued(&target.key).iter().all(|w| w != &who)
+    {
+        // Its own write, too recent to have settled: a read would only
+        // show it Pending. Say what the pass after the create said.
+        draft.verdict = Verdict::progressing(
+            "Pending",
+            format!("entry {id} of {} {} is Pending", K::TABLE, target.key.table),
+        );
+        return Ok(Action::requeue(wait));
+    }
     let cached = tables.for_waiter(&target.key, &who);
     let read = match cached {
         Some(snap) => Ok(snap),
@@ -221,6 +235,12 @@ pub(super) async fn apply<K: EntryKind>(
                 return Ok(Action::requeue(WAITING));
             }
         };
+        if let Some(wait) = tables.settling(&target.key) {
+            // The last write cannot have settled yet: keep the turn, read later.
+            drop(turn);
+            draft.verdict = waiting::<K>(&step, &target);
+            return Ok(Action::requeue(wait));
+        }
         let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
         if let Some(busy) = fresh.busy_entry() {
             drop(turn);

@@ -322,6 +322,18 @@ impl<R: Row> Tables<R> {
         }
     }
 
+    /// How long until the table's last write may have settled, while it
+    /// cannot have yet (less time has passed than its entries stay busy): a
+    /// read before then only shows the table busy.
+    pub fn settling(&self, key: &TableKey) -> Option<Duration> {
+        let table = self.existing(key)?;
+        let state = table.lock();
+        let at = state.last_write?;
+        let elapsed = at.elapsed();
+        (state.unsettled && elapsed < state.estimate)
+            .then(|| (state.estimate - elapsed).max(MIN_STEP))
+    }
+
     /// When a writer waiting for the table to settle should look again.
     pub fn poll_delay(&self, key: &TableKey) -> Duration {
         let table = self.table(key);
@@ -910,5 +922,31 @@ mod tests {
         // Not queued at all: no shortcut.
         assert!(tables.for_waiter(&t, &first).is_none());
         assert!(tables.for_waiter(&key("ftb-other"), &third).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_table_is_settling_only_until_its_estimate_has_passed() {
+        let (wake, _woken) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(wake);
+        let t = key("ftb-s");
+        assert!(tables.settling(&t).is_none(), "never written");
+        let Turn::Granted(turn) = tables.turn(&t, &who("a")) else {
+            panic!("the first writer goes")
+        };
+        assert!(tables.settling(&t).is_none(), "nothing sent yet");
+        turn.wrote();
+        let left = tables.settling(&t).expect("just written");
+        assert!(
+            left <= FIRST_ESTIMATE && left > FIRST_ESTIMATE / 2,
+            "{left:?}"
+        );
+        // Seen settled: nothing to wait for.
+        tables
+            .snapshot(&t, Duration::ZERO, || async {
+                Ok::<_, ()>((vec![R("fwd-1", "Available")], 1))
+            })
+            .await
+            .unwrap();
+        assert!(tables.settling(&t).is_none());
     }
 }
