@@ -343,3 +343,66 @@ async fn kubectl_shows_ready_reason_and_message_and_conditions_are_a_map_by_type
     );
     ns.delete().await;
 }
+
+/// natop's events are real `events.k8s.io/v1` objects: the same event about
+/// the same object again counts in the first one's series (the API server
+/// accepts the series patch), another reason is another event.
+#[tokio::test]
+async fn a_repeated_event_counts_in_the_first_ones_series() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::Resource;
+    use natop::controller::events::{EventType, Events};
+
+    let client = client().await;
+    let ns = TestNamespace::create(&client, "events").await;
+    let subject: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "subject"}})).unwrap();
+    let subject = Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .create(&PostParams::default(), &subject)
+        .await
+        .unwrap();
+    let reference = subject.object_ref(&());
+    let events = Events::new(client.clone(), "natop-harness", None);
+    for _ in 0..3 {
+        events
+            .publish(
+                &reference,
+                EventType::Warning,
+                "Refused",
+                "Create",
+                "refused",
+            )
+            .await
+            .unwrap();
+    }
+    events
+        .publish(&reference, EventType::Normal, "Created", "Create", "made")
+        .await
+        .unwrap();
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns.name);
+    let mut seen: Vec<(String, Option<i32>, Option<String>)> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reporting_controller.as_deref() == Some("natop-harness"))
+        .map(|e| {
+            (
+                e.reason.unwrap_or_default(),
+                e.series.map(|s| s.count),
+                e.regarding.and_then(|r| r.name),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("Created".into(), None, Some("subject".into())),
+            ("Refused".into(), Some(3), Some("subject".into())),
+        ]
+    );
+    assert_eq!(events.remembered(), 2);
+    ns.delete().await;
+}

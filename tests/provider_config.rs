@@ -1,7 +1,7 @@
 //! ProviderConfig: credentials from an allowed namespace only, a clear reason
 //! for each problem, and a fixed Secret picked up without a restart.
 
-use crate::support::cloud::{fixture, gateway_spec};
+use crate::support::cloud::{calls_of, fixture, gateway_spec};
 use crate::support::cluster::{TIMEOUT, TestNamespace, wait_for};
 use crate::support::objects::{create, message_of, wait_reason_any_generation};
 use crate::support::operator::{TEST_LABEL, World, delete_provider, quick_durations};
@@ -375,5 +375,44 @@ async fn a_private_ca_is_trusted_through_the_ca_bundle_only() {
         crate::support::objects::ready(&gw).then_some(())
     })
     .await;
+    world.stop().await;
+}
+
+/// GetCallerIdentity calls once they have stopped (none for 2 s).
+async fn checks_settled(world: &World) -> u64 {
+    let last = std::cell::Cell::new(calls_of(world, "GetCallerIdentity").await);
+    wait_for("the checks to stop", TIMEOUT, || async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = calls_of(world, "GetCallerIdentity").await;
+        (now == last.replace(now)).then_some(now)
+    })
+    .await
+}
+
+/// A check runs once per change: natop's own status write about it, which
+/// the watch brings back, checks nothing again.
+#[tokio::test]
+async fn a_changed_secret_is_checked_once() {
+    let world = World::start("pc-once").await;
+    let configs: Api<ProviderConfig> = Api::all(world.client.clone());
+    ready_reason(&configs, &world.provider, "CredentialsValid").await;
+    // Nothing more happens by itself (the drift interval is long).
+    let before = checks_settled(&world).await;
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.ns.name);
+    let changed = secrets
+        .patch(
+            "alibaba-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"rotated": "1"}}})),
+        )
+        .await
+        .unwrap();
+    let version = changed.metadata.resource_version.unwrap();
+    wait_for("the check of the changed Secret", TIMEOUT, || async {
+        let pc = configs.get(&world.provider).await.ok()?;
+        (pc.status?.checked_secret_version.as_deref() == Some(version.as_str())).then_some(())
+    })
+    .await;
+    assert_eq!(checks_settled(&world).await, before + 1);
     world.stop().await;
 }

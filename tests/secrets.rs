@@ -400,8 +400,27 @@ async fn temporary_credentials_and_tokens_appear_nowhere() {
     let configs = configs.unwrap();
     let gateways: Api<NatGateway> = Api::namespaced(world.client.clone(), &world.ns.name);
     for (suffix, _) in &sources {
+        pc_reason(
+            &configs,
+            &format!("{}-{suffix}", world.ns.name),
+            "CredentialsValid",
+        )
+        .await;
+    }
+    // Every source holds credentials; the service's clock now runs ahead
+    // to 5 minutes before they expire. A gateway takes at least two calls
+    // (the create, then a describe), and the first answer shows natop the
+    // new time, so every source renews its credentials while its gateway is
+    // made. (Advanced after the gateways were created, a fast gateway could
+    // be Ready before natop saw the new time, and nothing was renewed.)
+    crate::support::cluster::emulator_post(
+        &world.emulator.endpoint(),
+        "clock",
+        json!({"advanceSeconds": 3300}),
+    )
+    .await;
+    for (suffix, _) in &sources {
         let name = format!("{}-{suffix}", world.ns.name);
-        pc_reason(&configs, &name, "CredentialsValid").await;
         gateways
             .create(
                 &PostParams::default(),
@@ -416,14 +435,6 @@ async fn temporary_credentials_and_tokens_appear_nowhere() {
             .await
             .unwrap();
     }
-    // The service's clock runs ahead: every source renews its credentials
-    // while the gateways are made.
-    crate::support::cluster::emulator_post(
-        &world.emulator.endpoint(),
-        "clock",
-        json!({"advanceSeconds": 3300}),
-    )
-    .await;
     for (suffix, _) in &sources {
         wait_for(&format!("gw-{suffix} Ready"), TIMEOUT, || async {
             let gw = gateways.get(&format!("gw-{suffix}")).await.ok()?;

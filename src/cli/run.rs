@@ -185,6 +185,17 @@ pub struct RunArgs {
     )]
     pub leader_election_lease: String,
 
+    /// Threads that run reconciles. natop waits on the network far more than
+    /// it computes, and each thread costs memory (a stack, and an allocator
+    /// arena), so the default is the node's CPUs but at most 4.
+    #[arg(
+        long,
+        env = "NATOP_WORKER_THREADS",
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub worker_threads: Option<u16>,
+
     /// Log level or filter directives (RUST_LOG wins when set).
     #[arg(
         long,
@@ -444,13 +455,34 @@ async fn check_label_selector(client: &Client, selector: &str) -> Result<(), Str
     }
 }
 
+/// The most worker threads natop starts unless told (see `--worker-threads`).
+const MAX_DEFAULT_WORKERS: usize = 4;
+/// Threads for blocking work (name resolution, file reads): few are ever busy.
+const MAX_BLOCKING_THREADS: usize = 16;
+
+/// Worker threads when `--worker-threads` is not given: the CPUs natop may
+/// use, at most [`MAX_DEFAULT_WORKERS`].
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_DEFAULT_WORKERS)
+}
+
 /// Run `natop run`; returns the exit code.
 pub fn run(args: &RunArgs) -> i32 {
     telemetry::init(&args.log_level, args.log_format);
     let settings = args.settings(&own_namespace(
         std::env::var("POD_NAMESPACE").ok().as_deref(),
     ));
-    let runtime = match tokio::runtime::Runtime::new() {
+    let workers = args
+        .worker_threads
+        .map_or_else(default_workers, usize::from);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -677,6 +709,22 @@ mod tests {
         assert_eq!(settings.operator.concurrency, 8);
         assert_eq!(settings.operator.label_selector, None);
         assert_eq!(settings.election, None);
+    }
+
+    #[test]
+    fn worker_threads_default_to_the_cpus_but_at_most_four() {
+        assert_eq!(parse(&[]).expect("parses").worker_threads, None);
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert_eq!(default_workers(), cpus.min(4));
+        assert_eq!(
+            parse(&["--worker-threads", "2"])
+                .expect("parses")
+                .worker_threads,
+            Some(2)
+        );
+        for bad in ["0", "300", "many"] {
+            assert!(parse(&["--worker-threads", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

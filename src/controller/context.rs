@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
@@ -87,7 +86,7 @@ pub struct Context {
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Event publisher.
-    pub recorder: Recorder,
+    pub events: super::events::Events,
     /// Per-object re-check and retry intervals.
     pub pacing: Pacing,
     /// Cancelled on shutdown.
@@ -105,6 +104,10 @@ pub struct Context {
     /// The versions of objects natop has written over, so that a reconcile
     /// of a cached copy older than natop's own write waits for the cache.
     pub written: Written,
+    /// The last check of each ProviderConfig, so that a second trigger of
+    /// the same inputs (its own event and its Secret's, arriving together)
+    /// costs no second check.
+    pub checks: super::provider_config::Checks,
 }
 
 /// The resourceVersion each object had when natop last wrote it (status or
@@ -176,13 +179,8 @@ impl Context {
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
     ) -> Arc<Context> {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "natop".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        );
+        let events =
+            super::events::Events::new(client.clone(), "natop", std::env::var("POD_NAME").ok());
         let providers = Providers::new(
             client.clone(),
             config.secret_namespaces.clone(),
@@ -197,7 +195,7 @@ impl Context {
             config,
             providers,
             metrics,
-            recorder,
+            events,
             pacing: Pacing::default(),
             cancel,
             dnat: Tables::new(dnat_wake),
@@ -206,6 +204,7 @@ impl Context {
             snat_wakes: std::sync::Mutex::new(Some(snat_wakes)),
             stores: Stores::default(),
             written: Written::default(),
+            checks: Default::default(),
         })
     }
 }

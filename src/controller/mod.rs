@@ -5,6 +5,7 @@ pub mod bandwidth_package;
 pub mod context;
 pub mod engine;
 pub mod entries;
+pub mod events;
 pub mod identity;
 pub mod ipv6_internet_bandwidth;
 pub mod location;

@@ -169,6 +169,36 @@ where
         .collect()
 }
 
+/// The claims of the objects in `cache` that name resource `id`, recorded
+/// (`recorded` reads an object's status id) or by annotation: all that
+/// [`other_owner`] needs when no owner tag is known. Only those objects are
+/// copied, so asking costs no allocation per object of the kind.
+pub fn claims_naming<K>(
+    cache: Option<Cache<K>>,
+    id: &str,
+    recorded: impl Fn(&K) -> Option<&str>,
+) -> Vec<Claim>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let Some(cache) = cache else {
+        return Vec::new();
+    };
+    cache
+        .matching(|object| {
+            recorded(object) == Some(id)
+                || object
+                    .annotations()
+                    .get(EXTERNAL_ID_ANNOTATION)
+                    .map(String::as_str)
+                    == Some(id)
+        })
+        .iter()
+        .filter_map(|guard| guard.0.as_ref().ok())
+        .map(|object| Claim::of(object, recorded(object).map(String::from)))
+        .collect()
+}
+
 /// A controller's cache of one kind: one reflector store per watched
 /// namespace (or a single one for every namespace). Each store has its own
 /// watcher: a relist of one namespace replaces that store only, never the
@@ -204,6 +234,16 @@ where
     /// Every object of every store.
     pub fn state(&self) -> Vec<Arc<DeserializeGuard<K>>> {
         self.0.iter().flat_map(Store::state).collect()
+    }
+
+    /// The objects (those that decode) for which `keep` holds. Only these
+    /// are copied out of the stores, so a search that finds few is cheap
+    /// however many objects the stores hold.
+    pub fn matching(&self, keep: impl Fn(&K) -> bool) -> Vec<Arc<DeserializeGuard<K>>> {
+        self.0
+            .iter()
+            .flat_map(|store| store.state_filter(|guard| guard.0.as_ref().is_ok_and(&keep)))
+            .collect()
     }
 
     /// Wait until every store has listed its objects once.

@@ -4,18 +4,19 @@
 //! re-checked every drift interval.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::PartialObjectMeta;
-use kube::runtime::controller::{self, Action, Config};
+use kube::runtime::controller::{self, Action, Config, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+use kube::runtime::{PredicateConfig, WatchStreamExt};
 use kube::{Api, ResourceExt};
 use tracing::{debug, info, instrument, warn};
 
 use super::context::Context;
-use super::engine::lean_controller;
 use super::identity::{Found, OWNER_ID_TAG, object_tag_value, unclaimed};
 use super::ownership;
 use super::providers::{CloudClient, ProviderError, Resolved, reason};
@@ -39,7 +40,22 @@ pub const KIND: &str = "ProviderConfig";
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     // The operator's label selector (sharding) applies to ProviderConfigs too.
-    let controller = lean_controller(api, ctx.config.watcher());
+    // A check runs when the spec, labels or annotations change (a user's
+    // touch asks for one), when the Secret changes, and on the drift
+    // interval; not when natop's own status write comes back through the
+    // watch (that would check every time twice and drop the clients it just
+    // built). The cache still holds every version. ProviderConfigs are few:
+    // their labels and annotations are kept.
+    let (reader, writer) = kube::runtime::reflector::store();
+    let changes = kube::runtime::reflector(
+        writer,
+        watcher(api, ctx.config.watcher())
+            .default_backoff()
+            .modify(|pc: &mut ProviderConfig| pc.metadata.managed_fields = None),
+    )
+    .applied_objects()
+    .predicate_filter(check_inputs, PredicateConfig::default());
+    let controller = Controller::for_stream(changes, reader);
     let store = controller.store();
     // The other controllers read ProviderConfigs from this cache.
     ctx.providers.use_store(store.clone());
@@ -74,6 +90,7 @@ pub async fn run(ctx: Arc<Context>) {
                     Err(controller::Error::ObjectNotFound(object)) => {
                         // Deleted: its cached clients are never asked for again.
                         ctx.providers.invalidate(&object.name);
+                        ctx.checks.record(&object.name, None);
                         ctx.pacing.settled(&pacing_key(&object.name));
                         debug!(provider_config = %object.name, "ProviderConfig is gone");
                     }
@@ -83,6 +100,71 @@ pub async fn run(ctx: Arc<Context>) {
         })
         .await;
     info!("ProviderConfig controller stopped");
+}
+
+/// What a change must touch for a ProviderConfig to be checked again: its
+/// spec (generation), labels and annotations; never its status.
+fn check_inputs(pc: &ProviderConfig) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pc.metadata.generation.hash(&mut hasher);
+    pc.metadata.labels.hash(&mut hasher);
+    pc.metadata.annotations.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// The last check of each ProviderConfig that ended at rest or stalled, by
+/// name.
+#[derive(Debug, Default)]
+pub struct Checks(std::sync::Mutex<std::collections::HashMap<String, LastCheck>>);
+
+/// What a check read and when it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastCheck {
+    /// [`check_inputs`] of the ProviderConfig checked.
+    inputs: u64,
+    /// The Secret's resourceVersion the check read ("" for none).
+    secret_version: String,
+    /// When the check's status was written.
+    at: std::time::Instant,
+}
+
+impl Checks {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, LastCheck>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, name: &str) -> Option<LastCheck> {
+        self.map().get(name).cloned()
+    }
+
+    fn record(&self, name: &str, check: Option<LastCheck>) {
+        match check {
+            Some(check) => self.map().insert(name.to_string(), check),
+            None => self.map().remove(name),
+        };
+    }
+}
+
+/// Whether a trigger of `pc` (inputs `inputs`) repeats the check `last`:
+/// the same spec, labels and annotations, the same Secret version (`None`:
+/// not read yet, so not compared), and less than half a drift interval ago
+/// (a drift re-check comes after about one). `Some(wait)` until the next
+/// drift check when it does.
+fn repeats(
+    last: &LastCheck,
+    inputs: u64,
+    secret_version: Option<&str>,
+    now: std::time::Instant,
+    drift: Duration,
+) -> Option<Duration> {
+    let age = now.saturating_duration_since(last.at);
+    (last.inputs == inputs
+        && secret_version.is_none_or(|v| v == last.secret_version)
+        && age < drift / 2)
+        .then(|| drift.saturating_sub(age))
 }
 
 /// The ProviderConfigs whose secretRef names `secret`.
@@ -494,7 +576,7 @@ async fn report_unclaimed(pc: &ProviderConfig, ctx: &Context) {
     let Some(store) = ctx.stores.get::<NatGateway>() else {
         return;
     };
-    if tokio::time::timeout(std::time::Duration::from_secs(5), store.wait_until_ready())
+    if tokio::time::timeout(Duration::from_secs(5), store.wait_until_ready())
         .await
         .is_err()
     {
@@ -596,7 +678,7 @@ async fn report_unclaimed(pc: &ProviderConfig, ctx: &Context) {
         reconcile::event(
             ctx,
             pc,
-            kube::runtime::events::EventType::Warning,
+            crate::controller::events::EventType::Warning,
             "UnclaimedResources",
             "Report",
             note,
@@ -616,6 +698,27 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
 async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, ReconcileError> {
     let name = pc.name_any();
     let key = pacing_key(&name);
+    let inputs = check_inputs(pc).unwrap_or_default();
+    let drift = ctx.config.drift_interval;
+
+    // A second trigger of what was just checked (the ProviderConfig's own
+    // event and its Secret's, or a cached copy older than the status the
+    // check wrote) checks nothing, once the Secret's version (metadata only)
+    // says it has not changed.
+    if let Some(last) = ctx.checks.get(&name)
+        && repeats(&last, inputs, None, std::time::Instant::now(), drift).is_some()
+        && let Ok(version) = ctx.providers.secret_version(pc).await
+        && let Some(wait) = repeats(
+            &last,
+            inputs,
+            Some(version.as_deref().unwrap_or_default()),
+            std::time::Instant::now(),
+            drift,
+        )
+    {
+        debug!(?wait, "checked moments ago with the same inputs");
+        return Ok(Action::requeue(wait));
+    }
 
     // The spec or the Secret may have changed: build the clients afresh.
     ctx.providers.invalidate(&name);
@@ -646,6 +749,14 @@ async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, 
     };
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let written = status::apply_status(&api, pc, &new_status).await?;
+    ctx.checks.record(
+        &name,
+        matches!(checked.next, Next::AtRest | Next::Stalled).then(|| LastCheck {
+            inputs,
+            secret_version: checked.secret_version.clone().unwrap_or_default(),
+            at: std::time::Instant::now(),
+        }),
+    );
 
     if let Some(category) = checked.category {
         ctx.metrics
@@ -691,6 +802,45 @@ fn error_policy(pc: Arc<ProviderConfig>, error: &ReconcileError, ctx: Arc<Contex
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_is_repeated_only_for_other_inputs_or_after_half_a_drift_interval() {
+        let drift = Duration::from_secs(600);
+        let at = std::time::Instant::now();
+        let last = LastCheck {
+            inputs: 7,
+            secret_version: "41".into(),
+            at,
+        };
+        let secs = Duration::from_secs;
+        // (inputs, secret version read, age, expected wait)
+        let cases: [(u64, Option<&str>, u64, Option<Duration>); 7] = [
+            (7, Some("41"), 0, Some(secs(600))),
+            (7, None, 10, Some(secs(590))),
+            (7, Some("41"), 299, Some(secs(301))),
+            // Half a drift interval on: the drift check is due soon.
+            (7, Some("41"), 300, None),
+            (7, Some("41"), 540, None),
+            // The spec, a label or an annotation changed.
+            (8, Some("41"), 0, None),
+            // The Secret changed.
+            (7, Some("42"), 0, None),
+        ];
+        for (inputs, version, age, expected) in cases {
+            assert_eq!(
+                repeats(&last, inputs, version, at + secs(age), drift),
+                expected,
+                "inputs {inputs}, secret {version:?}, age {age} s"
+            );
+        }
+        let none = LastCheck {
+            inputs: 7,
+            secret_version: String::new(),
+            at,
+        };
+        // No Secret (RRSA): its version reads as "".
+        assert_eq!(repeats(&none, 7, Some(""), at, drift), Some(drift));
+    }
     use crate::api::provider_config::{CloudProvider, Credentials, ProviderConfigSpec};
     use crate::cloud::Provider;
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use super::events::EventType;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -212,14 +212,11 @@ pub async fn event<K>(
 ) where
     K: Resource<DynamicType = ()> + Serialize,
 {
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: action.to_string(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+    if let Err(e) = ctx
+        .events
+        .publish(&object.object_ref(&()), type_, reason, action, &note)
+        .await
+    {
         warn!(reason, error = %e, "cannot publish an event");
     }
 }
@@ -312,17 +309,21 @@ where
                 uid: invalid.metadata.uid.clone(),
                 ..Default::default()
             };
-            let event = kube::runtime::events::Event {
-                type_: EventType::Warning,
-                reason: "InvalidSpec".into(),
-                note: Some(format!(
-                    "the object does not match the {kind} schema and natop leaves it alone: {}",
-                    invalid.error
-                )),
-                action: "Validate".into(),
-                secondary: None,
-            };
-            if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            let note = format!(
+                "the object does not match the {kind} schema and natop leaves it alone: {}",
+                invalid.error
+            );
+            if let Err(e) = ctx
+                .events
+                .publish(
+                    &reference,
+                    EventType::Warning,
+                    "InvalidSpec",
+                    "Validate",
+                    &note,
+                )
+                .await
+            {
                 warn!(error = %e, "cannot publish an event");
             }
         }

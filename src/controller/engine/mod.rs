@@ -642,7 +642,7 @@ pub fn known<K: ManagedKind>(object: &K, ctx: &Context) -> Result<Known, Verdict
     };
     if let Some(id) = known.adopting() {
         let me = ownership::Claim::of(object, known.recorded.clone());
-        if let Some(message) = ownership::other_owner(&me, id, &claims::<K>(ctx), None) {
+        if let Some(message) = ownership::other_owner(&me, id, &claims_naming::<K>(ctx, id), None) {
             return Err(Verdict::stalled(
                 ownership::OWNED_BY_ANOTHER_OBJECT,
                 message,
@@ -650,6 +650,15 @@ pub fn known<K: ManagedKind>(object: &K, ctx: &Context) -> Result<Known, Verdict
         }
     }
     Ok(known)
+}
+
+/// The claims of the objects of kind `K` the controller knows that record
+/// resource `id` or name it by annotation: all [`ownership::other_owner`]
+/// needs when the cloud shows no owner tag, found without copying the others.
+pub fn claims_naming<K: ManagedKind>(ctx: &Context, id: &str) -> Vec<ownership::Claim> {
+    ownership::claims_naming(ctx.stores.get::<K>(), id, |o: &K| {
+        o.status().and_then(|s| s.id())
+    })
 }
 
 /// The claims of every object of kind `K` the controller knows.
@@ -708,17 +717,23 @@ where
     }
 }
 
-/// kubectl's copy of the last applied manifest, which natop never reads.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// The prefix of every annotation natop reads.
+const NATOP_ANNOTATIONS: &str = "natop.dev/";
 
 /// Drop from a watched object what natop never reads, before it is cached:
-/// `managedFields` and kubectl's last-applied annotation (together often
-/// larger than the rest of the object).
+/// `managedFields`, labels (the label selector is applied by the API
+/// server), owner references, and every annotation but natop's (kubectl's
+/// last-applied copy, GitOps tools' tracking). Together they are often larger
+/// than the rest of the object, and each map costs an allocation of its own.
+/// natop's writes never send these fields (status and finalizers are written
+/// by patches of their own), so nothing is lost by not caching them.
 pub fn strip<K: Resource>(object: &mut K) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
+    meta.labels = None;
+    meta.owner_references = None;
     if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
+        annotations.retain(|key, _| key.starts_with(NATOP_ANNOTATIONS));
         if annotations.is_empty() {
             meta.annotations = None;
         }

@@ -681,12 +681,16 @@ async fn next_woken(stream: &mut Woken<Widget>) -> (String, String) {
 
 #[test]
 fn cached_objects_keep_only_what_natop_reads() {
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
     let with = |annotations: Value| -> DeserializeGuard<crate::api::NatGateway> {
         serde_json::from_value(json!({
             "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
             "metadata": {
                 "name": "gw", "namespace": "team",
                 "annotations": annotations,
+                "labels": {"app.kubernetes.io/instance": "network", "team": "a"},
+                "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x",
+                                     "uid": "u-1"}],
                 "managedFields": [{"manager": "kubectl", "operation": "Apply",
                                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}],
             },
@@ -696,10 +700,13 @@ fn cached_objects_keep_only_what_natop_reads() {
     };
     let mut gateway = with(json!({
         LAST_APPLIED: "{\"spec\": {}}",
+        "argocd.argoproj.io/tracking-id": "network:natop.dev/NatGateway:team/gw",
         "natop.dev/external-id": "ngw-1",
     }));
     strip(&mut gateway);
     assert_eq!(gateway.meta().managed_fields, None);
+    assert_eq!(gateway.meta().labels, None);
+    assert_eq!(gateway.meta().owner_references, None);
     assert_eq!(
         gateway.meta().annotations,
         Some(std::collections::BTreeMap::from([(

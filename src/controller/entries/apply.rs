@@ -11,9 +11,9 @@ use kube::runtime::controller::Action;
 use tracing::warn;
 
 use super::decide::{Adoption, Step, decide, describe_entry, expected_create, known_id};
-use super::tables::{Row, Snapshot, Turn};
+use super::tables::{Created, Row, Snapshot, Turn, Written, locks_table};
 use super::target::{NoTarget, Target, gateway_gone, target};
-use super::{EntryKind, EntryStatus, WAITING, WRITE_MAX_AGE, record, writer};
+use super::{CREATE_MAX_AGE, EntryKind, EntryStatus, UNRECORDED_HOLD, WAITING, record, writer};
 use crate::api::{ManagementPolicy, PendingCreate};
 use crate::cloud::CloudError;
 use crate::controller::Context;
@@ -28,13 +28,14 @@ pub(super) async fn snapshot<K: EntryKind>(
     target: &Target<K>,
     max_age: Duration,
 ) -> Result<Arc<Snapshot<K::Row>>, CloudError> {
-    let client = target.client.clone();
-    let region = target.key.region.clone();
-    let table = target.key.table.clone();
+    let (client, region, table) = (&target.client, &target.key.region, &target.key.table);
     K::tables(ctx)
-        .snapshot(&target.key, max_age, || async move {
-            K::describe(&client, &region, &table).await
-        })
+        .snapshot(
+            &target.key,
+            max_age,
+            || K::describe(client, region, table),
+            |id| async move { K::describe_one(client, region, table, &id).await },
+        )
         .await
 }
 
@@ -154,6 +155,19 @@ pub(super) async fn apply<K: EntryKind>(
         }
     };
     let drift_interval = reconcile::drift_interval(entry, &ctx.config);
+    // An entry this natop created whose id the status does not show yet.
+    let unrecorded = tables
+        .unrecorded(
+            &entry.uid().unwrap_or_default(),
+            draft.status.fields().id.as_deref(),
+        )
+        .filter(|c| c.table == target.key.table && draft.status.fields().creating.is_some());
+    let creating = || waiting::<K>(&Step::Create { earlier: None }, &target);
+    if let (Some(wait), Some(_)) = (tables.settling(&target.key), &unrecorded) {
+        // Just created: a read would only show it Pending.
+        draft.verdict = creating();
+        return Ok(Action::requeue(wait));
+    }
     if let (Some(wait), Some(id), Some("Pending")) = (
         tables.settling(&target.key),
         draft.status.fields().id.clone(),
@@ -168,10 +182,38 @@ pub(super) async fn apply<K: EntryKind>(
         );
         return Ok(Action::requeue(wait));
     }
-    let cached = tables.for_waiter(&target.key, &who);
+    let cached = tables
+        .for_waiter(&target.key, &who)
+        .or_else(|| {
+            // Its entry (just created, or recorded), settled, in a read young
+            // enough: others' writes since change nothing it looks at.
+            unrecorded
+                .as_ref()
+                .map(|created| created.id.clone())
+                .or_else(|| known_id(entry, &draft.status, &target.key.table))
+                .and_then(|id| tables.settled_for(&target.key, drift_interval, &id))
+        })
+        .or_else(|| {
+            // About to write its entry (nothing recorded, no id) while others
+            // hold the table: it joins the queue, and reads once at its head.
+            (unrecorded.is_none() && known_id(entry, &draft.status, &target.key.table).is_none())
+                .then(|| tables.for_newcomer(&target.key, &who, drift_interval))
+                .flatten()
+        });
     let read = match cached {
         Some(snap) => Ok(snap),
-        None => snapshot(ctx, &target, drift_interval).await,
+        None => {
+            tracing::debug!(
+                object = ?who,
+                id = ?draft.status.fields().id,
+                cloud_status = ?draft.status.fields().cloud_status,
+                creating = draft.status.fields().creating.is_some(),
+                unrecorded = unrecorded.is_some(),
+                queued = ?tables.queued(&target.key).iter().position(|w| w == &who),
+                "reading for"
+            );
+            snapshot(ctx, &target, drift_interval).await
+        }
     };
     let snap = match read {
         Ok(snap) => snap,
@@ -194,9 +236,26 @@ pub(super) async fn apply<K: EntryKind>(
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(created) = unrecorded {
+        if snap
+            .get(&created.id)
+            .is_some_and(|r| locks_table(r.status()))
+            && created.at.elapsed() < UNRECORDED_HOLD
+        {
+            // Still Pending, and only just created: the status keeps saying
+            // `Creating` rather than taking one more write for `Pending`.
+            draft.verdict = creating();
+            return Ok(Action::requeue(tables.poll_delay(&target.key)));
+        }
+        // The status shows it from this pass on (with Ready when it settled).
+        draft.status.identified(&created.table, &created.id);
+        *draft.status.fields_mut().ips = Some(K::desired_ips(&desired));
+        *draft.status.fields_mut().cloud_status = Some("Pending".into());
+    }
+    let claimed = |id: &str| claimed_by_others(entry, ctx, id);
     let adoption = Adoption {
         owned_table: target.owned_table,
-        claimed: claimed_by_others(entry, ctx),
+        claimed: &claimed,
     };
     let mut step = decide(
         entry,
@@ -241,7 +300,7 @@ pub(super) async fn apply<K: EntryKind>(
             draft.verdict = waiting::<K>(&step, &target);
             return Ok(Action::requeue(wait));
         }
-        let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
+        let fresh = snapshot(ctx, &target, CREATE_MAX_AGE).await?;
         if let Some(busy) = fresh.busy_entry() {
             drop(turn);
             draft.verdict = waiting::<K>(&step, &target);
@@ -280,9 +339,31 @@ pub(super) async fn apply<K: EntryKind>(
             return Ok(Action::requeue(Duration::from_millis(200)));
         }
         if step.writes() {
+            let polls = matches!(step, Step::Create { .. } | Step::Modify { .. });
             let result = write(entry, ctx, &target, &desired, &fresh, step, draft).await;
-            turn.wrote();
-            return result;
+            let written = draft.status.fields().id.clone().or_else(|| {
+                tables
+                    .unrecorded(&entry.uid().unwrap_or_default(), None)
+                    .map(|created| created.id)
+            });
+            // The table learns of the write the moment the cloud answered
+            // it: its next writer goes, and the time the entry stays Pending
+            // counts from now. The event telling of it is published after,
+            // so that its round trip to the API server delays neither.
+            match (&result, written) {
+                (Ok(_), Some(id)) => turn.wrote_entry(Written { id, deleted: false }),
+                _ => turn.wrote(),
+            }
+            let (action, told) = result?;
+            if let Some(told) = told {
+                tell(ctx, entry, told.reason, told.action, told.note).await;
+            }
+            if polls {
+                // Look again when this write may have settled (the delay
+                // counts from this write, now that the table knows of it).
+                return Ok(Action::requeue(tables.poll_delay(&target.key)));
+            }
+            return Ok(action);
         }
         turn.done();
     } else {
@@ -319,15 +400,13 @@ fn waiting<K: EntryKind>(step: &Step, target: &Target<K>) -> Verdict {
     }
 }
 
-/// The entry ids other objects of the kind recorded or name by annotation.
-fn claimed_by_others<K: EntryKind>(entry: &K, ctx: &Context) -> Vec<String> {
+/// Whether another object of the kind recorded entry `id` or names it by
+/// annotation.
+fn claimed_by_others<K: EntryKind>(entry: &K, ctx: &Context, id: &str) -> bool {
     let uid = entry.uid().unwrap_or_default();
-    engine::claims::<K>(ctx)
-        .into_iter()
-        .filter(|c| c.uid != uid)
-        .flat_map(|c| [c.recorded, c.annotated])
-        .flatten()
-        .collect()
+    engine::claims_naming::<K>(ctx, id)
+        .iter()
+        .any(|claim| claim.uid != uid)
 }
 
 /// Take `candidate`, which holds the spec's key in a table of a gateway
@@ -421,6 +500,25 @@ pub(super) fn token_was_ours(error: &CloudError) -> bool {
     error.code() == Some("IdempotentParameterMismatch")
 }
 
+/// An event a write tells of, published once the table knows of the write.
+pub(super) struct Told {
+    reason: &'static str,
+    action: &'static str,
+    note: String,
+}
+
+impl Told {
+    fn new(reason: &'static str, action: &'static str, note: String) -> Told {
+        Told {
+            reason,
+            action,
+            note,
+        }
+    }
+}
+
+/// Send the write `step` asks for: when to look again, and the event that
+/// tells of the write.
 pub(super) async fn write<K: EntryKind>(
     entry: &K,
     ctx: &Context,
@@ -429,7 +527,7 @@ pub(super) async fn write<K: EntryKind>(
     snap: &Snapshot<K::Row>,
     step: Step,
     draft: &mut Draft<K::Status>,
-) -> Result<Action, ReconcileError> {
+) -> Result<(Action, Option<Told>), ReconcileError> {
     let table = &target.key.table;
     let region = &target.key.region;
     let client = &target.client;
@@ -438,9 +536,19 @@ pub(super) async fn write<K: EntryKind>(
         Step::Create { earlier } => {
             let token = token(entry, desired, earlier.as_deref());
             let id = K::create(client, region, table, desired, token).await?;
-            draft.status.identified(table, &id);
-            *draft.status.fields_mut().ips = Some(K::desired_ips(desired));
-            *draft.status.fields_mut().cloud_status = Some("Pending".into());
+            // The status recorded this create (its ClientToken) before it was
+            // sent; it records the id with what the next pass sees, Ready
+            // when the entry has settled by then, so that a create costs one
+            // status write less. Until then the id is kept here; a restart
+            // learns it again by replaying the create.
+            K::tables(ctx).created(
+                &entry.uid().unwrap_or_default(),
+                Created {
+                    table: table.clone(),
+                    id: id.clone(),
+                    at: std::time::Instant::now(),
+                },
+            );
             let (reason, note) = match earlier {
                 Some(old) => (
                     "Recreated",
@@ -454,14 +562,8 @@ pub(super) async fn write<K: EntryKind>(
                     format!("created entry {id} in {} {table}", K::TABLE),
                 ),
             };
-            tell(ctx, entry, reason, "Create", note).await;
-            // What the next passes say while the entry is Pending (see
-            // `decide`): one status write until it is Available.
-            draft.verdict = Verdict::progressing(
-                "Pending",
-                format!("entry {id} of {} {table} is Pending", K::TABLE),
-            );
-            Ok(poll())
+            draft.verdict = waiting::<K>(&Step::Create { earlier: None }, target);
+            Ok((poll(), Some(Told::new(reason, "Create", note))))
         }
         Step::Claim { candidate } => {
             // The key is taken, so this create cannot make a new entry: the
@@ -486,13 +588,15 @@ pub(super) async fn write<K: EntryKind>(
                 "entry {claimed} in {} {table} was created for this object earlier: adopted it",
                 K::TABLE
             );
-            tell(ctx, entry, "Adopted", "Create", note.clone()).await;
-            draft.verdict = Verdict::progressing("Adopted", note);
-            Ok(Action::requeue(Duration::from_millis(200)))
+            draft.verdict = Verdict::progressing("Adopted", note.clone());
+            Ok((
+                Action::requeue(Duration::from_millis(200)),
+                Some(Told::new("Adopted", "Create", note)),
+            ))
         }
         Step::Replay => {
             let Some(pending) = draft.status.fields().creating.clone() else {
-                return Ok(Action::requeue(Duration::from_millis(200)));
+                return Ok((Action::requeue(Duration::from_millis(200)), None));
             };
             let old = K::natural_key(&pending.entry);
             match replay(entry, target, &pending, snap).await? {
@@ -506,9 +610,11 @@ pub(super) async fn write<K: EntryKind>(
                          its answer was recorded: adopted it, to bring it to the spec",
                         K::TABLE
                     );
-                    tell(ctx, entry, "Adopted", "Create", note.clone()).await;
-                    draft.verdict = Verdict::progressing("Adopted", note);
-                    Ok(Action::requeue(Duration::from_millis(200)))
+                    draft.verdict = Verdict::progressing("Adopted", note.clone());
+                    Ok((
+                        Action::requeue(Duration::from_millis(200)),
+                        Some(Told::new("Adopted", "Create", note)),
+                    ))
                 }
                 Replayed::NotMade(code) => {
                     // The cloud never made that create: nothing of it to find.
@@ -520,7 +626,7 @@ pub(super) async fn write<K: EntryKind>(
                              refused: {code}): creating the entry the spec asks for"
                         ),
                     );
-                    Ok(Action::requeue(Duration::from_millis(200)))
+                    Ok((Action::requeue(Duration::from_millis(200)), None))
                 }
                 Replayed::Unlisted => {
                     K::tables(ctx).invalidate(&target.key);
@@ -532,7 +638,7 @@ pub(super) async fn write<K: EntryKind>(
                             K::TABLE
                         ),
                     );
-                    Ok(poll())
+                    Ok((poll(), None))
                 }
             }
         }
@@ -550,11 +656,10 @@ pub(super) async fn write<K: EntryKind>(
             } else {
                 ("Updated", format!("modifying entry {id}: {what}"))
             };
-            tell(ctx, entry, reason, "Update", note.clone()).await;
-            draft.verdict = Verdict::progressing(reason, note);
-            Ok(poll())
+            draft.verdict = Verdict::progressing(reason, note.clone());
+            Ok((poll(), Some(Told::new(reason, "Update", note))))
         }
-        other => settle(entry, ctx, target, other, draft),
+        other => settle(entry, ctx, target, other, draft).map(|action| (action, None)),
     }
 }
 

@@ -7,7 +7,7 @@ use kube::runtime::controller::Action;
 
 use super::apply::{Replayed, confirm_missing, replay, snapshot, token, token_was_ours};
 use super::decide::{CleanupFacts, CleanupStep, decide_cleanup};
-use super::tables::{Row, Turn};
+use super::tables::{Row, Turn, Written};
 use super::target::{Target, followed_desired, gateway_gone, recorded_target};
 use super::{EntryKind, EntryStatus, WAITING, WRITE_MAX_AGE, record, writer};
 use crate::controller::Context;
@@ -155,7 +155,14 @@ pub(super) async fn cleanup<K: EntryKind>(
         return gone(format!("entry {} is gone", row.id())).await;
     }
     let result = K::delete(&target.client, &target.key.region, &table, row.id()).await;
-    turn.wrote();
+    if result.is_ok() {
+        turn.wrote_entry(Written {
+            id: row.id().to_string(),
+            deleted: true,
+        });
+    } else {
+        turn.wrote();
+    }
     match result {
         Ok(()) => {}
         Err(e) if e.is_not_found() => {

@@ -107,13 +107,25 @@ pub(super) fn deleting_holder<'r, K: EntryKind>(
 
 /// Whether an entry found by its natural key may be adopted without a
 /// claim: the table is one of a gateway this natop's owner id marks, and
-/// `claimed` are the ids other objects claim.
-#[derive(Debug, Default)]
-pub(super) struct Adoption {
+/// `claimed` says whether other objects claim an id.
+pub(super) struct Adoption<'a> {
     /// The table's gateway carries this natop's owner id.
     pub(super) owned_table: bool,
-    /// Entry ids other objects recorded or name by annotation.
-    pub(super) claimed: Vec<String>,
+    /// Whether another object recorded this entry id or names it by
+    /// annotation. Asked only about an entry found by its key, so a decision
+    /// never walks every object of the kind.
+    pub(super) claimed: &'a (dyn Fn(&str) -> bool + Sync),
+}
+
+impl Adoption<'_> {
+    /// A table natop does not own: nothing in it is adopted without a claim.
+    #[cfg(test)]
+    pub(super) fn foreign() -> Adoption<'static> {
+        Adoption {
+            owned_table: false,
+            claimed: &|_| false,
+        }
+    }
 }
 
 /// What to do about `entry`, whose status is `status`, given the table
@@ -124,7 +136,7 @@ pub(super) fn decide<K: EntryKind>(
     table: &str,
     desired: &K::Desired,
     snapshot: &Snapshot<K::Row>,
-    adoption: &Adoption,
+    adoption: &Adoption<'_>,
 ) -> Step {
     let id = known_id(entry, status, table);
     let observe = entry.common().management == ManagementPolicy::Observe;
@@ -165,7 +177,7 @@ pub(super) fn decide<K: EntryKind>(
             let id = candidate.id().to_string();
             let adoptable = adoption.owned_table
                 && status.fields().creating.is_none()
-                && !adoption.claimed.contains(&id)
+                && !(adoption.claimed)(&id)
                 && !locks_table(candidate.status())
                 && K::drift(desired, candidate).is_empty();
             return if adoptable {
@@ -358,11 +370,7 @@ mod tests {
     }
 
     fn snapshot(rows: Vec<ForwardTableEntry>) -> Snapshot<ForwardTableEntry> {
-        Snapshot {
-            rows,
-            fetched: Instant::now(),
-            pages: 1,
-        }
+        Snapshot::read(rows, Instant::now(), 1)
     }
 
     /// The status of an object with `id` recorded and a create of `port`
@@ -393,7 +401,7 @@ mod tests {
                 TABLE,
                 &desired,
                 &snapshot(rows),
-                &Adoption::default(),
+                &Adoption::foreign(),
             )
         )
     }
@@ -617,13 +625,13 @@ mod tests {
         let desired = object.desired(&[]).unwrap();
         let owned = Adoption {
             owned_table: true,
-            claimed: vec![],
+            claimed: &|_| false,
         };
         let claimed = Adoption {
             owned_table: true,
-            claimed: vec!["fwd-7".into()],
+            claimed: &|id| id == "fwd-7",
         };
-        let foreign_table = Adoption::default();
+        let foreign_table = Adoption::foreign();
         let other_ip = drifted("fwd-7", |r| r.internal_ip = "192.168.0.99".into());
         for (name, status, adoption, rows, expected) in [
             (

@@ -44,8 +44,20 @@ use crate::cloud::CloudError;
 use crate::cloud::alibaba::AlibabaClient;
 use tables::{ObjectName, Row, Tables};
 
-/// How old a snapshot may be when a write is decided on it.
+/// How old a snapshot may be when a delete is decided on it.
 const WRITE_MAX_AGE: Duration = Duration::from_secs(2);
+/// How old the last whole read of a table may be when a create or modify is
+/// decided on it. Every entry natop wrote since, and every entry that was
+/// busy, has been read again by id after that write (see
+/// [`tables::Tables::snapshot`]); what this age leaves unseen is a change
+/// made outside natop since the whole read, which the cloud itself refuses to
+/// build on (a key already taken, a table busy with another entry) and the
+/// next whole read shows.
+const CREATE_MAX_AGE: Duration = Duration::from_secs(30);
+/// How long a new entry that is still Pending may go without its id in the
+/// status: one that settles sooner goes from `Creating` to `Ready` in one
+/// status write; a slower one shows `Pending` with its id after this.
+const UNRECORDED_HOLD: Duration = Duration::from_secs(10);
 /// Fallback re-check of an entry waiting for its gateway, package or turn
 /// (watches and the table queue wake it sooner).
 const WAITING: Duration = Duration::from_secs(30);
@@ -352,7 +364,9 @@ impl<K: EntryKind> ManagedKind for K {
     }
 
     fn released(&self, ctx: &Context) {
-        K::tables(ctx).forget(&writer(self));
+        let tables = K::tables(ctx);
+        tables.forget(&writer(self));
+        tables.forget_created(&self.uid().unwrap_or_default());
     }
 
     fn recheck_refused(&self, error: &ReconcileError) -> Option<Duration> {

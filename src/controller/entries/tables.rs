@@ -9,7 +9,11 @@
 //! - **Reads** go through [`Tables::snapshot`]: one refresh at a time per
 //!   table (single flight), never older than the table's last write, at most
 //!   a short poll step old while something in the table is busy, and otherwise
-//!   as old as the caller allows (its drift interval).
+//!   as old as the caller allows (its drift interval). A refresh reads the
+//!   whole table, page by page, unless reading the entries that changed since
+//!   (the one natop wrote, those that were busy) one by one takes fewer calls
+//!   than the pages did: then those entries are read by id and patched into
+//!   the snapshot, which keeps the age of its last whole read.
 //! - **Writes** take a [`WriteTurn`] from [`Tables::turn`]: a FIFO queue per
 //!   table, one write in flight per table, and the writer checks a fresh
 //!   snapshot shows nothing busy before it sends. Waiting holds no reconcile
@@ -56,9 +60,13 @@ pub type ObjectName = (String, String);
 pub struct Snapshot<R> {
     /// Every entry of the table.
     pub rows: Vec<R>,
-    /// When the read started.
+    /// When the last read of the whole table started.
     pub fetched: Instant,
-    /// How many describe calls (pages) the read took.
+    /// When the last read of the entries that changed since started (the
+    /// same as `fetched` until one is patched in): every entry natop wrote
+    /// before then is as it was then.
+    pub checked: Instant,
+    /// How many describe calls (pages) the read of the whole table took.
     pub pages: u32,
 }
 
@@ -72,6 +80,56 @@ impl<R: Row> Snapshot<R> {
     pub fn get(&self, id: &str) -> Option<&R> {
         self.rows.iter().find(|r| r.id() == id)
     }
+
+    /// A whole-table read that started at `fetched` and took `pages` calls.
+    pub fn read(rows: Vec<R>, fetched: Instant, pages: u32) -> Snapshot<R> {
+        Snapshot {
+            rows,
+            fetched,
+            checked: fetched,
+            pages,
+        }
+    }
+
+    /// This snapshot with `rows` (read by id at `checked`) in place of the
+    /// entries of the same ids, and without the entries in `gone` (read by id
+    /// and not found, after natop deleted them).
+    fn patched(&self, rows: Vec<R>, gone: &[String], checked: Instant) -> Snapshot<R> {
+        let mut patched: Vec<R> = self
+            .rows
+            .iter()
+            .filter(|r| !gone.iter().any(|g| g == r.id()) && !rows.iter().any(|n| n.id() == r.id()))
+            .cloned()
+            .collect();
+        patched.extend(rows);
+        Snapshot {
+            rows: patched,
+            fetched: self.fetched,
+            checked,
+            pages: self.pages,
+        }
+    }
+}
+
+/// An entry natop wrote: the one to read by id when the table is next read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Its id.
+    pub id: String,
+    /// The write was a delete: a read by id that does not find it means the
+    /// deletion finished.
+    pub deleted: bool,
+}
+
+/// How to bring a table's snapshot up to date.
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    /// The cached snapshot will do.
+    Cached,
+    /// Read these entries by id and patch them into the cached snapshot.
+    Points(Vec<String>),
+    /// Read the whole table.
+    Whole,
 }
 
 /// The answer to [`Tables::turn`].
@@ -91,6 +149,12 @@ const MIN_STEP: Duration = Duration::from_millis(50);
 const MAX_STEP: Duration = Duration::from_secs(3);
 /// The first guess of how long an entry stays `Pending`.
 const FIRST_ESTIMATE: Duration = Duration::from_secs(1);
+/// The estimate stays this much above the floor (see `State::floor`).
+const FLOOR_MARGIN: f64 = 1.05;
+/// What is left of the floor after each write that settled.
+const FLOOR_FADE: f64 = 0.995;
+/// The same, after eight writes in a row seen settled at their first poll.
+const FLOOR_FADE_LONG: f64 = 0.97;
 /// A head of queue that has not come back for this long has lost its turn.
 const STALE_HEAD: Duration = Duration::from_secs(30);
 /// A waiter that has not come back for this long has left the queue: its
@@ -113,6 +177,9 @@ struct State<R> {
     snapshot: Option<Arc<Snapshot<R>>>,
     /// When the last write on this table was sent.
     last_write: Option<Instant>,
+    /// The entry the last write made, changed or deleted, when it was
+    /// accepted.
+    written: Option<Written>,
     /// Whether the last write has not yet been seen to settle.
     unsettled: bool,
     /// Whether an entry was seen busy after the estimate had elapsed since
@@ -123,6 +190,11 @@ struct State<R> {
     early_settles: u32,
     /// How long entries of this table stay busy after a write.
     estimate: Duration,
+    /// The longest time after a write the table was lately seen busy: the
+    /// estimate is not lowered below it (and a margin), however often the
+    /// first poll finds the table settled. It fades by 0.5 % a write, so the
+    /// estimate follows a table that becomes faster.
+    floor: Duration,
     queue: VecDeque<Waiter>,
     writing: bool,
 }
@@ -132,10 +204,12 @@ impl<R> Default for State<R> {
         State {
             snapshot: None,
             last_write: None,
+            written: None,
             unsettled: false,
             late_busy: false,
             early_settles: 0,
             estimate: FIRST_ESTIMATE,
+            floor: Duration::ZERO,
             queue: VecDeque::new(),
             writing: false,
         }
@@ -145,6 +219,13 @@ impl<R> Default for State<R> {
 impl<R> State<R> {
     fn step(&self) -> Duration {
         (self.estimate / 8).clamp(MIN_STEP, MAX_STEP)
+    }
+
+    /// How long until the last write may have settled, while it cannot have
+    /// yet.
+    fn settling(&self) -> Option<Duration> {
+        let elapsed = self.last_write?.elapsed();
+        (self.unsettled && elapsed < self.estimate).then(|| (self.estimate - elapsed).max(MIN_STEP))
     }
 }
 
@@ -164,15 +245,28 @@ impl<R> Table<R> {
 pub struct TableStats {
     /// Snapshot refreshes.
     pub refreshes: u64,
-    /// Describe calls (pages) those refreshes took.
+    /// Describe calls (pages, and reads of entries by id) those refreshes took.
     pub pages: u64,
     /// Writes sent.
     pub writes: u64,
 }
 
+/// An entry natop created whose id its object's status does not show yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The table.
+    pub table: String,
+    /// The new entry's id.
+    pub id: String,
+    /// When the create was answered.
+    pub at: Instant,
+}
+
 /// Every table of one kind (DNAT or SNAT).
 pub struct Tables<R: Row> {
     tables: Mutex<HashMap<TableKey, Arc<Table<R>>>>,
+    /// By object UID: entries created whose id is not yet in the status.
+    created: Mutex<HashMap<String, Created>>,
     wake: UnboundedSender<ObjectName>,
     stats: Mutex<TableStats>,
     last_sweep: Mutex<Option<Instant>>,
@@ -183,6 +277,7 @@ impl<R: Row> Tables<R> {
     pub fn new(wake: UnboundedSender<ObjectName>) -> Tables<R> {
         Tables {
             tables: Mutex::new(HashMap::new()),
+            created: Mutex::new(HashMap::new()),
             wake,
             stats: Mutex::new(TableStats::default()),
             last_sweep: Mutex::new(None),
@@ -231,7 +326,7 @@ impl<R: Row> Tables<R> {
             }
             let state = table.lock();
             let last_used = [
-                state.snapshot.as_ref().map(|s| s.fetched),
+                state.snapshot.as_ref().map(|s| s.checked),
                 state.last_write,
                 state.queue.iter().map(|w| w.touched).max(),
             ]
@@ -262,56 +357,178 @@ impl<R: Row> Tables<R> {
     }
 
     /// The table's snapshot: the cached one when it was read after the last
-    /// write and is young enough (`max_age`, or the poll step while an entry
-    /// is busy), else a new read through `fetch`, which returns the rows and
-    /// the number of describe calls it took. Concurrent callers share one read.
-    pub async fn snapshot<E, F, Fut>(
+    /// write and is young enough (`max_age` since the whole table was read,
+    /// and the poll step while an entry is busy); else the cached one with the
+    /// entries that changed read again by id through `fetch_one` (an entry or
+    /// none), when that takes fewer calls than the pages of the whole table;
+    /// else a read of the whole table through `fetch`, which returns the rows
+    /// and the number of describe calls it took. Concurrent callers share one
+    /// read.
+    pub async fn snapshot<E, F, Fut, G, GFut>(
         &self,
         key: &TableKey,
         max_age: Duration,
         fetch: F,
+        fetch_one: G,
     ) -> Result<Arc<Snapshot<R>>, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(Vec<R>, u32), E>>,
+        G: Fn(String) -> GFut,
+        GFut: Future<Output = Result<Option<R>, E>>,
     {
         let table = self.table(key);
         let _refresh = table.refresh.lock().await;
-        if let Some(cached) = usable(&table.lock(), max_age, Instant::now()) {
+        let (plan, cached, written, since_write, estimate) = {
+            let state = table.lock();
+            (
+                plan(&state, max_age, Instant::now()),
+                state.snapshot.clone(),
+                state.written.clone(),
+                state.last_write.map(|w| w.elapsed()),
+                state.estimate,
+            )
+        };
+        if plan != Plan::Cached {
+            tracing::debug!(
+                table = %key.table,
+                ?plan,
+                ?max_age,
+                ?since_write,
+                ?estimate,
+                age = ?cached.as_ref().map(|c| c.fetched.elapsed()),
+                checked = ?cached.as_ref().map(|c| c.checked.elapsed()),
+                busy = ?cached.as_ref().and_then(|c| c.busy_entry().map(|r| r.id().to_string())),
+                "reading table"
+            );
+        }
+        if let (Plan::Points(ids), Some(base)) = (&plan, &cached) {
+            let started = Instant::now();
+            let mut rows = Vec::new();
+            let mut gone = Vec::new();
+            let mut calls = 0;
+            for id in ids {
+                calls += 1;
+                let found = fetch_one(id.clone()).await;
+                if found.is_err() {
+                    self.count(1, calls);
+                }
+                match found? {
+                    Some(row) => rows.push(row),
+                    None if written.as_ref().is_some_and(|w| w.deleted && &w.id == id) => {
+                        gone.push(id.clone());
+                    }
+                    // Not found, and not deleted by natop: only a whole read
+                    // says what the table holds.
+                    None => {
+                        gone.clear();
+                        rows.clear();
+                        break;
+                    }
+                }
+            }
+            self.count(1, calls);
+            if rows.len() + gone.len() == ids.len() {
+                let snapshot = Arc::new(base.patched(rows, &gone, started));
+                return Ok(self.keep(&table, snapshot, started));
+            }
+        }
+        if let (Plan::Cached, Some(cached)) = (plan, cached) {
             return Ok(cached);
         }
         let started = Instant::now();
         let (rows, pages) = fetch().await?;
-        let snapshot = Arc::new(Snapshot {
-            rows,
-            fetched: started,
-            pages,
-        });
-        {
-            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            stats.refreshes += 1;
-            stats.pages += u64::from(pages);
-        }
+        self.count(1, pages as usize);
+        Ok(self.keep(
+            &table,
+            Arc::new(Snapshot::read(rows, started, pages)),
+            started,
+        ))
+    }
+
+    fn count(&self, refreshes: u64, calls: usize) {
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        stats.refreshes += refreshes;
+        stats.pages += calls as u64;
+    }
+
+    /// Learn from `snapshot` (read from `started` on) and cache it unless a
+    /// write went out since.
+    fn keep(
+        &self,
+        table: &Table<R>,
+        snapshot: Arc<Snapshot<R>>,
+        started: Instant,
+    ) -> Arc<Snapshot<R>> {
         let mut state = table.lock();
         learn(&mut state, &snapshot);
         if state.last_write.is_none_or(|w| w <= started) {
             state.snapshot = Some(snapshot.clone());
         }
-        Ok(snapshot)
+        snapshot
     }
 
     /// The table's cached snapshot, however old, when `who` waits in its
-    /// queue behind another writer: such a writer only learns that it still
-    /// waits (it decides again on a fresh read once it is at the head), so a
-    /// read of the whole table for it would be wasted.
+    /// queue behind another writer, or at its head while the last write
+    /// cannot have settled yet: such a writer only learns that it still waits
+    /// (it decides again on a fresh read once it may write), so a read for it
+    /// would be wasted. The head is woken the moment the write before it was
+    /// sent, when a read shows nothing but that write's entry busy.
     pub fn for_waiter(&self, key: &TableKey, who: &ObjectName) -> Option<Arc<Snapshot<R>>> {
         let table = self.existing(key)?;
         let state = table.lock();
         let position = state.queue.iter().position(|w| &w.who == who)?;
-        if position == 0 && !state.writing {
+        if position == 0 && !state.writing && state.settling().is_none() {
             return None;
         }
         state.snapshot.clone()
+    }
+
+    /// The table's cached snapshot, read at most `max_age` ago, for `who`,
+    /// an object that has yet to write its entry (nothing recorded, no id)
+    /// and is not queued yet, while the table is taken: others wait for it,
+    /// a write is in flight, or the last write cannot have settled. Such an
+    /// object only records its create and joins the queue behind them; it
+    /// decides again on a fresh read once at the head, so a read for it now
+    /// would be wasted (and would come at any time, mostly while the last
+    /// write is still Pending).
+    pub fn for_newcomer(
+        &self,
+        key: &TableKey,
+        who: &ObjectName,
+        max_age: Duration,
+    ) -> Option<Arc<Snapshot<R>>> {
+        let table = self.existing(key)?;
+        let state = table.lock();
+        let taken = state.queue.iter().any(|w| &w.who != who)
+            || state.writing
+            || state.settling().is_some();
+        let queued = state.queue.iter().any(|w| &w.who == who);
+        let snapshot = state.snapshot.clone()?;
+        (taken && !queued && snapshot.fetched.elapsed() <= max_age).then_some(snapshot)
+    }
+
+    /// The table's cached snapshot for an object that only looks at its own
+    /// entry `id`: when the whole table was read at most `max_age` ago, it
+    /// shows that entry settled, and no write since was to that entry (or
+    /// unknown). A writer reads the table before it writes, so a snapshot
+    /// behind the last write is behind that write only: the writes it misses
+    /// are to other entries, which change nothing this object looks at.
+    pub fn settled_for(
+        &self,
+        key: &TableKey,
+        max_age: Duration,
+        id: &str,
+    ) -> Option<Arc<Snapshot<R>>> {
+        let table = self.existing(key)?;
+        let state = table.lock();
+        let snapshot = state.snapshot.clone()?;
+        let behind = state.last_write.is_some_and(|w| w > snapshot.checked);
+        let own_write = state.written.as_ref().is_none_or(|w| w.id == id);
+        (!(behind && own_write)
+            && snapshot.fetched.elapsed() <= max_age
+            && snapshot.get(id).is_some_and(|r| !locks_table(r.status())))
+        .then_some(snapshot)
     }
 
     /// Drop the table's cached snapshot: a point read showed it wrong (an
@@ -326,12 +543,7 @@ impl<R: Row> Tables<R> {
     /// cannot have yet (less time has passed than its entries stay busy): a
     /// read before then only shows the table busy.
     pub fn settling(&self, key: &TableKey) -> Option<Duration> {
-        let table = self.existing(key)?;
-        let state = table.lock();
-        let at = state.last_write?;
-        let elapsed = at.elapsed();
-        (state.unsettled && elapsed < state.estimate)
-            .then(|| (state.estimate - elapsed).max(MIN_STEP))
+        self.existing(key)?.lock().settling()
     }
 
     /// When a writer waiting for the table to settle should look again.
@@ -435,6 +647,37 @@ impl<R: Row> Tables<R> {
         }
     }
 
+    /// Remember that the object with UID `uid` created entry `created`,
+    /// until its status shows it ([`Tables::recorded`]). The status
+    /// recorded the create before it was sent (its ClientToken), so a natop
+    /// that restarts before that learns the id again from the cloud.
+    pub fn created(&self, uid: &str, created: Created) {
+        self.created
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(uid.to_string(), created);
+    }
+
+    /// The entry the object with UID `uid` created that its status does not
+    /// show yet: `status_id` is the id its status shows (once that is the
+    /// entry, or any other, natop forgets it).
+    pub fn unrecorded(&self, uid: &str, status_id: Option<&str>) -> Option<Created> {
+        let mut created = self.created.lock().unwrap_or_else(PoisonError::into_inner);
+        if status_id.is_some() {
+            created.remove(uid);
+            return None;
+        }
+        created.get(uid).cloned()
+    }
+
+    /// Forget what the object with UID `uid` created (it is gone).
+    pub fn forget_created(&self, uid: &str) {
+        self.created
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(uid);
+    }
+
     /// Leave every table's queue (the object is gone).
     pub fn forget(&self, who: &ObjectName) {
         let keys: Vec<TableKey> = self
@@ -465,50 +708,89 @@ impl<R: Row> Tables<R> {
     }
 }
 
-/// The cached snapshot when it is still good enough.
-fn usable<R: Row>(state: &State<R>, max_age: Duration, now: Instant) -> Option<Arc<Snapshot<R>>> {
-    let snapshot = state.snapshot.as_ref()?;
-    if state.last_write.is_some_and(|w| w > snapshot.fetched) {
-        return None;
-    }
-    let max_age = if snapshot.busy_entry().is_some() {
-        max_age.min(state.step())
-    } else {
-        max_age
+/// How to bring the table's snapshot up to date for a caller that accepts a
+/// whole read `max_age` old: keep it when it was read after the last write
+/// and, while an entry is busy, within the poll step; read by id the entry
+/// natop wrote and the busy ones when the whole read is young enough and
+/// that takes fewer calls than its pages; read the whole table otherwise.
+fn plan<R: Row>(state: &State<R>, max_age: Duration, now: Instant) -> Plan {
+    let Some(snapshot) = state.snapshot.as_ref() else {
+        return Plan::Whole;
     };
-    (now.duration_since(snapshot.fetched) <= max_age).then(|| snapshot.clone())
+    if now.duration_since(snapshot.fetched) > max_age {
+        return Plan::Whole;
+    }
+    let behind_write = state.last_write.is_some_and(|w| w > snapshot.checked);
+    let busy: Vec<&str> = snapshot
+        .rows
+        .iter()
+        .filter(|r| locks_table(r.status()))
+        .map(Row::id)
+        .collect();
+    let stale_busy = !busy.is_empty() && now.duration_since(snapshot.checked) > state.step();
+    if !behind_write && !stale_busy {
+        return Plan::Cached;
+    }
+    let mut ids: Vec<String> = busy.into_iter().map(String::from).collect();
+    if behind_write {
+        // A write whose entry is unknown (it failed, or wrote none) may have
+        // changed anything.
+        let Some(written) = &state.written else {
+            return Plan::Whole;
+        };
+        if !ids.contains(&written.id) {
+            ids.push(written.id.clone());
+        }
+    }
+    if ids.is_empty() || ids.len() >= snapshot.pages as usize {
+        Plan::Whole
+    } else {
+        Plan::Points(ids)
+    }
 }
 
 /// Learn from a new snapshot how long entries of the table stay busy. A busy
-/// read before the estimate has elapsed says nothing (the read right after a
-/// write always sees the new entry Pending); one after it says the estimate
-/// was too short, and the time the table is then seen settled becomes the
-/// estimate. A table seen settled without such a read lowers the estimate, as
-/// it may settle sooner still: a little at first (the estimate is usually
-/// close), faster when it keeps happening (the estimate is far too long).
+/// read before the estimate has elapsed says nothing about the estimate (the
+/// read right after a write always sees the new entry Pending) but raises the
+/// floor; one after it says the estimate was too short, and the time the
+/// table is then seen settled becomes the estimate. A table seen settled
+/// without such a read lowers the estimate, as it may settle sooner still: by
+/// 1 % for the first three times in a row, faster when it keeps happening
+/// (the estimate is far too long); never below the floor and 5 %, since each
+/// time the estimate falls short costs one more read.
 fn learn<R: Row>(state: &mut State<R>, snapshot: &Snapshot<R>) {
     let Some(at) = state.last_write else {
         return;
     };
-    if !state.unsettled || snapshot.fetched < at {
+    if !state.unsettled || snapshot.checked < at {
         return;
     }
-    let took = snapshot.fetched.duration_since(at);
+    let took = snapshot.checked.duration_since(at);
     if snapshot.busy_entry().is_some() {
         state.late_busy |= took >= state.estimate;
+        state.floor = state.floor.max(took);
         return;
     }
+    let floor = state.floor.mul_f64(FLOOR_MARGIN);
+    // A floor that has held the estimate up for many writes in a row may be
+    // one the table has left behind (it became faster): it fades faster.
+    let fade = if state.early_settles < 8 {
+        FLOOR_FADE
+    } else {
+        FLOOR_FADE_LONG
+    };
+    state.floor = state.floor.mul_f64(fade);
     state.estimate = if state.late_busy {
         state.early_settles = 0;
         took
     } else {
         let factor = match state.early_settles {
-            0 => 0.95,
-            1 => 0.85,
-            _ => 0.6,
+            0..=2 => 0.99,
+            3 => 0.95,
+            _ => 0.7,
         };
         state.early_settles = state.early_settles.saturating_add(1);
-        state.estimate.min(took).mul_f64(factor)
+        state.estimate.min(took).mul_f64(factor).max(floor)
     }
     .clamp(MIN_STEP, Duration::from_secs(60));
     state.unsettled = false;
@@ -525,12 +807,25 @@ pub struct WriteTurn<'a, R: Row> {
 }
 
 impl<R: Row> WriteTurn<'_, R> {
-    /// A write was sent (whatever its outcome): snapshots from before now are
-    /// stale, the next writer goes.
-    pub fn wrote(mut self) {
+    /// A write was sent, and its outcome or the entry it wrote is unknown:
+    /// snapshots from before now are stale (the next read reads the whole
+    /// table), the next writer goes.
+    pub fn wrote(self) {
+        self.sent(None);
+    }
+
+    /// The write of entry `written` was accepted: snapshots from before now
+    /// are stale (the next read may read that entry alone), the next writer
+    /// goes.
+    pub fn wrote_entry(self, written: Written) {
+        self.sent(Some(written));
+    }
+
+    fn sent(mut self, written: Option<Written>) {
         {
             let mut state = self.table.lock();
             state.last_write = Some(Instant::now());
+            state.written = written;
             state.unsettled = true;
             state.late_busy = false;
         }
@@ -598,6 +893,11 @@ mod tests {
         ("ns".into(), name.into())
     }
 
+    /// A read by id where none may happen.
+    async fn no_point(id: String) -> Result<Option<R>, ()> {
+        panic!("no read by id expected, got one of {id}")
+    }
+
     async fn read(
         tables: &Tables<R>,
         table: &str,
@@ -606,10 +906,15 @@ mod tests {
         calls: &std::sync::atomic::AtomicU32,
     ) -> Arc<Snapshot<R>> {
         tables
-            .snapshot(&key(table), max_age, || async {
-                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                Ok::<_, ()>((rows, 1))
-            })
+            .snapshot(
+                &key(table),
+                max_age,
+                || async {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, ()>((rows, 1))
+                },
+                no_point,
+            )
             .await
             .unwrap()
     }
@@ -732,11 +1037,16 @@ mod tests {
             let calls = calls.clone();
             tasks.push(tokio::spawn(async move {
                 tables
-                    .snapshot(&key("t"), Duration::from_secs(60), || async {
-                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        Ok::<_, ()>((vec![R("a", "Available")], 2))
-                    })
+                    .snapshot(
+                        &key("t"),
+                        Duration::from_secs(60),
+                        || async {
+                            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok::<_, ()>((vec![R("a", "Available")], 2))
+                        },
+                        no_point,
+                    )
                     .await
                     .unwrap()
                     .rows
@@ -874,6 +1184,94 @@ mod tests {
         }
     }
 
+    /// Writes on one table whose entries stay busy `pending(i)` after write
+    /// `i`, in virtual time: the first poll when the estimate has passed,
+    /// then one each poll step until the table is seen settled. Returns the
+    /// reads each write took and the estimates learnt.
+    fn simulate(writes: usize, pending: impl Fn(usize) -> Duration) -> (Vec<u32>, Vec<Duration>) {
+        let mut state = State::<R>::default();
+        let mut now = Instant::now();
+        let (mut reads, mut estimates) = (Vec::new(), Vec::new());
+        for i in 0..writes {
+            let at = now;
+            state.last_write = Some(at);
+            state.unsettled = true;
+            state.late_busy = false;
+            let mut poll = at + state.estimate;
+            let mut n = 0;
+            loop {
+                n += 1;
+                let busy = poll.duration_since(at) < pending(i);
+                let snapshot = Snapshot {
+                    rows: vec![R("e", if busy { "Pending" } else { "Available" })],
+                    fetched: poll,
+                    checked: poll,
+                    pages: 1,
+                };
+                learn(&mut state, &snapshot);
+                if !busy {
+                    break;
+                }
+                poll += state.step();
+            }
+            reads.push(n);
+            estimates.push(state.estimate);
+            now = poll + Duration::from_millis(5);
+        }
+        (reads, estimates)
+    }
+
+    #[test]
+    fn a_steady_table_is_read_about_once_a_write() {
+        for (name, pending) in [
+            ("1 s, the first guess", 1000),
+            ("500 ms", 500),
+            ("3 s", 3000),
+            ("60 ms", 60),
+        ] {
+            let (reads, estimates) = simulate(300, |_| Duration::from_millis(pending));
+            // After the estimate has found the table (the first 100 writes).
+            let later: u32 = reads[100..].iter().sum();
+            let per_write = f64::from(later) / 200.0;
+            eprintln!(
+                "{name}: {per_write:.3} reads a write, last estimate {:?}",
+                estimates.last()
+            );
+            assert!(
+                per_write <= 1.15,
+                "{name}: {per_write:.3} reads a write; estimates {:?}",
+                &estimates[100..120]
+            );
+        }
+    }
+
+    #[test]
+    fn the_estimate_follows_a_table_that_becomes_faster_or_slower() {
+        // 1 s for 100 writes, then 300 ms: within 60 writes the estimate is
+        // near 300 ms again.
+        let (_, estimates) = simulate(200, |i| {
+            Duration::from_millis(if i < 100 { 1000 } else { 300 })
+        });
+        assert!(
+            estimates[99] >= Duration::from_millis(950),
+            "{:?}",
+            estimates[99]
+        );
+        let after = estimates[160];
+        assert!(after <= Duration::from_millis(400), "{estimates:?}");
+        // 300 ms, then 1 s: the first write that outlasts the estimate sets it.
+        let (reads, estimates) = simulate(200, |i| {
+            Duration::from_millis(if i < 100 { 300 } else { 1000 })
+        });
+        assert!(
+            estimates[100] >= Duration::from_secs(1),
+            "{:?}",
+            estimates[100]
+        );
+        let later: u32 = reads[110..].iter().sum();
+        assert!(f64::from(later) / 90.0 <= 1.15, "{reads:?}");
+    }
+
     #[tokio::test]
     async fn a_read_right_after_a_write_does_not_hold_the_estimate_up() {
         let (tx, _rx) = mpsc::unbounded_channel();
@@ -901,9 +1299,12 @@ mod tests {
         let tables: Tables<R> = Tables::new(wake);
         let t = key("ftb-w");
         tables
-            .snapshot(&t, Duration::from_secs(60), || async {
-                Ok::<_, ()>((vec![R("fwd-1", "Available")], 1))
-            })
+            .snapshot(
+                &t,
+                Duration::from_secs(60),
+                || async { Ok::<_, ()>((vec![R("fwd-1", "Available")], 1)) },
+                no_point,
+            )
             .await
             .unwrap();
         let (first, second, third) = (who("a"), who("b"), who("c"));
@@ -913,8 +1314,12 @@ mod tests {
         assert!(matches!(tables.turn(&t, &second), Turn::Wait { .. }));
         assert!(matches!(tables.turn(&t, &third), Turn::Wait { .. }));
         turn.wrote();
-        // The write made the snapshot stale; the second writer, now at the
-        // head, gets no shortcut (it must decide on a fresh read) ...
+        // The write made the snapshot stale, but it cannot have settled yet:
+        // the second writer, now at the head, would read only that it waits.
+        assert!(tables.for_waiter(&t, &second).is_some());
+        // Once it may have settled, the head gets no shortcut (it must decide
+        // on a fresh read) ...
+        tables.table(&t).lock().estimate = Duration::ZERO;
         assert!(tables.for_waiter(&t, &second).is_none());
         // ... while the third, still behind it, keeps the cached copy.
         let cached = tables.for_waiter(&t, &third).expect("the cached snapshot");
@@ -922,6 +1327,62 @@ mod tests {
         // Not queued at all: no shortcut.
         assert!(tables.for_waiter(&t, &first).is_none());
         assert!(tables.for_waiter(&key("ftb-other"), &third).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_newcomer_reads_only_a_table_no_one_else_has_taken() {
+        let (wake, _woken) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(wake);
+        let t = key("ftb-n");
+        let (writer, next, newcomer) = (who("a"), who("b"), who("c"));
+        let max_age = Duration::from_secs(60);
+        assert!(
+            tables.for_newcomer(&t, &newcomer, max_age).is_none(),
+            "never read"
+        );
+        tables
+            .snapshot(
+                &t,
+                max_age,
+                || async { Ok::<_, ()>((vec![R("fwd-1", "Available")], 1)) },
+                no_point,
+            )
+            .await
+            .unwrap();
+        assert!(
+            tables.for_newcomer(&t, &newcomer, max_age).is_none(),
+            "an idle table: the newcomer may write at once, on a fresh read"
+        );
+        let Turn::Granted(turn) = tables.turn(&t, &writer) else {
+            panic!("the first writer goes")
+        };
+        assert!(
+            tables.for_newcomer(&t, &newcomer, max_age).is_some(),
+            "a write in flight"
+        );
+        turn.wrote();
+        assert!(
+            tables.for_newcomer(&t, &newcomer, max_age).is_some(),
+            "the write cannot have settled"
+        );
+        tables.table(&t).lock().estimate = Duration::ZERO;
+        assert!(
+            tables.for_newcomer(&t, &newcomer, max_age).is_none(),
+            "settled, and no one waits"
+        );
+        assert!(matches!(tables.turn(&t, &next), Turn::Granted(_)));
+        assert!(
+            tables.for_newcomer(&t, &newcomer, max_age).is_some(),
+            "another object holds the table"
+        );
+        assert!(
+            tables.for_newcomer(&t, &next, max_age).is_none(),
+            "the queued one is not a newcomer"
+        );
+        assert!(
+            tables.for_newcomer(&t, &newcomer, Duration::ZERO).is_none(),
+            "a snapshot older than the drift interval is read again"
+        );
     }
 
     #[tokio::test]
@@ -942,11 +1403,277 @@ mod tests {
         );
         // Seen settled: nothing to wait for.
         tables
-            .snapshot(&t, Duration::ZERO, || async {
-                Ok::<_, ()>((vec![R("fwd-1", "Available")], 1))
-            })
+            .snapshot(
+                &t,
+                Duration::ZERO,
+                || async { Ok::<_, ()>((vec![R("fwd-1", "Available")], 1)) },
+                no_point,
+            )
             .await
             .unwrap();
         assert!(tables.settling(&t).is_none());
+    }
+
+    #[test]
+    fn a_refresh_reads_by_id_only_what_changed_and_only_when_that_is_cheaper() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(3);
+        let state = |pages: u32, rows: Vec<R>, wrote: Option<(Duration, Option<&str>)>| {
+            let mut state = State::<R> {
+                snapshot: Some(Arc::new(Snapshot::read(rows, t0, pages))),
+                ..State::default()
+            };
+            if let Some((after, id)) = wrote {
+                state.last_write = Some(t0 + after);
+                state.written = id.map(|id| Written {
+                    id: id.into(),
+                    deleted: false,
+                });
+            }
+            state
+        };
+        let idle = || vec![R("fwd-1", "Available"), R("fwd-2", "Available")];
+        let busy = || vec![R("fwd-1", "Available"), R("fwd-2", "Pending")];
+        let a_minute = Duration::from_secs(60);
+        let after = Duration::from_secs(1);
+        for (name, state, max_age, expected) in [
+            ("nothing read yet", State::default(), a_minute, Plan::Whole),
+            (
+                "read after the last write, nothing busy",
+                state(2, idle(), None),
+                a_minute,
+                Plan::Cached,
+            ),
+            (
+                "the whole read is older than the caller accepts",
+                state(2, idle(), None),
+                Duration::from_secs(2),
+                Plan::Whole,
+            ),
+            (
+                "natop wrote fwd-3 since, two pages: read it alone",
+                state(2, idle(), Some((after, Some("fwd-3")))),
+                a_minute,
+                Plan::Points(vec!["fwd-3".into()]),
+            ),
+            (
+                "natop wrote since, one page: a whole read costs as much",
+                state(1, idle(), Some((after, Some("fwd-3")))),
+                a_minute,
+                Plan::Whole,
+            ),
+            (
+                "a write whose entry is unknown: anything may have changed",
+                state(3, idle(), Some((after, None))),
+                a_minute,
+                Plan::Whole,
+            ),
+            (
+                "an entry busy for longer than the poll step, and the written one",
+                state(3, busy(), Some((after, Some("fwd-3")))),
+                a_minute,
+                Plan::Points(vec!["fwd-2".into(), "fwd-3".into()]),
+            ),
+            (
+                "two entries to read by id, two pages: no cheaper",
+                state(2, busy(), Some((after, Some("fwd-3")))),
+                a_minute,
+                Plan::Whole,
+            ),
+            (
+                "the write came before the read",
+                state(2, idle(), Some((Duration::ZERO, Some("fwd-3")))),
+                a_minute,
+                Plan::Cached,
+            ),
+        ] {
+            assert_eq!(plan(&state, max_age, now), expected, "{name}");
+        }
+        // A busy entry seen within the poll step: no read at all.
+        let fresh = state(2, busy(), None);
+        assert_eq!(plan(&fresh, a_minute, t0 + fresh.step() / 2), Plan::Cached);
+    }
+
+    #[tokio::test]
+    async fn entries_read_by_id_are_patched_into_the_snapshot() {
+        let (wake, _woken) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(wake);
+        let t = key("ftb-p");
+        let whole =
+            || async { Ok::<_, ()>((vec![R("fwd-1", "Available"), R("fwd-2", "Available")], 2)) };
+        tables
+            .snapshot(&t, Duration::from_secs(60), whole, no_point)
+            .await
+            .unwrap();
+        // natop creates fwd-3: the next refresh reads that entry alone.
+        let Turn::Granted(turn) = tables.turn(&t, &who("a")) else {
+            panic!("the first writer goes")
+        };
+        turn.wrote_entry(Written {
+            id: "fwd-3".into(),
+            deleted: false,
+        });
+        let asked = std::sync::Mutex::new(Vec::new());
+        let by_id = |id: String| {
+            asked.lock().unwrap().push(id.clone());
+            async move { Ok::<_, ()>(Some(R("fwd-3", "Available"))) }
+        };
+        let snap = tables
+            .snapshot(
+                &t,
+                Duration::from_secs(60),
+                || async { panic!("no whole read") },
+                by_id,
+            )
+            .await
+            .unwrap();
+        assert_eq!(*asked.lock().unwrap(), ["fwd-3"]);
+        let mut ids: Vec<&str> = snap.rows.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["fwd-1", "fwd-2", "fwd-3"]);
+        assert!(snap.checked > snap.fetched);
+        assert_eq!(tables.stats().pages, 3, "two pages, then one read by id");
+        // Cached now: the same snapshot, no call.
+        let again = tables
+            .snapshot(
+                &t,
+                Duration::from_secs(60),
+                || async { panic!("no whole read") },
+                no_point,
+            )
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&snap, &again));
+
+        // natop deletes fwd-1: not found by id means the deletion finished.
+        let Turn::Granted(turn) = tables.turn(&t, &who("b")) else {
+            panic!("the next writer goes")
+        };
+        turn.wrote_entry(Written {
+            id: "fwd-1".into(),
+            deleted: true,
+        });
+        let snap = tables
+            .snapshot(
+                &t,
+                Duration::from_secs(60),
+                || async { panic!("no whole read") },
+                |_| async { Ok::<_, ()>(None) },
+            )
+            .await
+            .unwrap();
+        let mut ids: Vec<&str> = snap.rows.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["fwd-2", "fwd-3"]);
+
+        // natop modifies fwd-2 and a read by id does not find it: only a
+        // whole read says what the table holds.
+        let Turn::Granted(turn) = tables.turn(&t, &who("c")) else {
+            panic!("the next writer goes")
+        };
+        turn.wrote_entry(Written {
+            id: "fwd-2".into(),
+            deleted: false,
+        });
+        let snap = tables
+            .snapshot(
+                &t,
+                Duration::from_secs(60),
+                || async { Ok::<_, ()>((vec![R("fwd-3", "Available")], 1)) },
+                |_| async { Ok::<_, ()>(None) },
+            )
+            .await
+            .unwrap();
+        assert_eq!(snap.rows.len(), 1);
+        assert_eq!(snap.checked, snap.fetched, "a whole read");
+    }
+
+    #[tokio::test]
+    async fn an_object_with_a_settled_entry_reads_nothing_for_others_writes() {
+        let (wake, _woken) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(wake);
+        let t = key("ftb-o");
+        assert!(
+            tables
+                .settled_for(&t, Duration::from_secs(60), "fwd-1")
+                .is_none()
+        );
+        tables
+            .snapshot(
+                &t,
+                Duration::from_secs(60),
+                || async { Ok::<_, ()>((vec![R("fwd-1", "Available"), R("fwd-2", "Pending")], 1)) },
+                no_point,
+            )
+            .await
+            .unwrap();
+        let a_minute = Duration::from_secs(60);
+        let write = |id: Option<&str>| {
+            let Turn::Granted(turn) = tables.turn(&t, &who("w")) else {
+                panic!("the writer goes")
+            };
+            match id {
+                Some(id) => turn.wrote_entry(Written {
+                    id: id.into(),
+                    deleted: false,
+                }),
+                None => turn.wrote(),
+            }
+        };
+        write(Some("fwd-1"));
+        assert!(
+            tables.settled_for(&t, a_minute, "fwd-1").is_none(),
+            "its own write since"
+        );
+        write(None);
+        assert!(
+            tables.settled_for(&t, a_minute, "fwd-1").is_none(),
+            "an unknown write"
+        );
+        tables
+            .snapshot(
+                &t,
+                a_minute,
+                || async { Ok::<_, ()>((vec![R("fwd-1", "Available"), R("fwd-2", "Pending")], 1)) },
+                no_point,
+            )
+            .await
+            .unwrap();
+        write(Some("fwd-3"));
+        assert!(
+            tables.settled_for(&t, a_minute, "fwd-1").is_some(),
+            "another's write"
+        );
+        assert!(tables.settled_for(&t, a_minute, "fwd-2").is_none(), "busy");
+        assert!(
+            tables.settled_for(&t, a_minute, "fwd-9").is_none(),
+            "not in it"
+        );
+        assert!(
+            tables.settled_for(&t, Duration::ZERO, "fwd-1").is_none(),
+            "too old"
+        );
+        // A creator learns of its new entry from the next writer's read,
+        // though that writer wrote since.
+        assert!(
+            tables.settled_for(&t, a_minute, "fwd-3").is_none(),
+            "created since the read"
+        );
+        tables
+            .snapshot(
+                &t,
+                a_minute,
+                || async {
+                    Ok::<_, ()>((vec![R("fwd-1", "Available"), R("fwd-3", "Available")], 1))
+                },
+                no_point,
+            )
+            .await
+            .unwrap();
+        write(Some("fwd-4"));
+        assert!(
+            tables.settled_for(&t, a_minute, "fwd-3").is_some(),
+            "read since its create"
+        );
     }
 }

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use crate::controller::events::EventType;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
 use super::decide::Subject;

@@ -427,6 +427,43 @@ impl Providers {
     }
 
     /// Read the Secret `secret_ref` names, if natop may.
+    /// The resourceVersion of `pc`'s Secret, read as metadata only (the
+    /// data never crosses): whether the Secret changed since a check.
+    /// `None` when the ProviderConfig names no Secret.
+    pub async fn secret_version(
+        &self,
+        pc: &ProviderConfig,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(secret_ref) = pc.spec.credentials.secret_ref() else {
+            return Ok(None);
+        };
+        let name = pc.name_any();
+        if !secret_namespace_allowed(&self.secret_namespaces, &secret_ref.namespace) {
+            return Err(ProviderError::SecretNotAllowed {
+                provider_config: name,
+                namespace: secret_ref.namespace.clone(),
+                name: secret_ref.name.clone(),
+                allowed: self.secret_namespaces.clone(),
+            });
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &secret_ref.namespace);
+        let meta = secrets
+            .get_metadata_opt(&secret_ref.name)
+            .await
+            .map_err(|e| {
+                ProviderError::kubernetes(
+                    format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
+                    &e,
+                )
+            })?
+            .ok_or_else(|| ProviderError::SecretNotFound {
+                provider_config: name,
+                namespace: secret_ref.namespace.clone(),
+                name: secret_ref.name.clone(),
+            })?;
+        Ok(Some(meta.metadata.resource_version.unwrap_or_default()))
+    }
+
     async fn read_secret(
         &self,
         provider_config: &str,

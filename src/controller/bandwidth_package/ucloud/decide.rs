@@ -19,6 +19,9 @@ pub const CLOCK_SLACK_S: i64 = 5;
 /// recorded (set before CreateBandwidthPackage is sent).
 pub const PURCHASING: &str = "Purchasing";
 
+/// `status.status` after the service refused the purchase (nothing bought).
+pub const REFUSED: &str = "Refused";
+
 /// Whether a package not found in the listing is looked for again rather
 /// than concluded gone: its window has not ended and it has been missing for
 /// less than `grace` (`--listing-grace`). UCloud has no read of one package,
@@ -303,6 +306,12 @@ pub struct PurchaseInput {
     /// Whether an earlier purchase missing from the listing is looked for
     /// again (see [`keep_looking`]).
     pub within_grace: bool,
+    /// How long ago the service refused a purchase for the object's current
+    /// generation (`None`: no refusal of this spec is recorded).
+    pub refused_for: Option<Duration>,
+    /// How long a refused purchase rests before it is tried again (the
+    /// object's drift interval).
+    pub recheck: Duration,
 }
 
 /// What a purchase does.
@@ -310,6 +319,12 @@ pub struct PurchaseInput {
 pub enum Purchase {
     /// The fresh status records a package (or its end): read it again.
     Reread,
+    /// The service refused this spec's purchase a moment ago: the refusal
+    /// stands (nothing is called) until the spec changes or `again_in` passes.
+    Refused {
+        /// When the purchase is tried again.
+        again_in: Duration,
+    },
     /// An earlier attempt bought this package; its answer was lost.
     Adopt(CloudPackage),
     /// The window chosen earlier is over and nothing of it is listed.
@@ -332,11 +347,25 @@ pub enum Purchase {
     },
 }
 
+/// How long a refusal of this spec still stands, if it does. A definite
+/// refusal does not change by asking again at once (and natop's own status
+/// write wakes the object); what caused it (an EIP's billing, a quota) may
+/// change outside natop, so it is asked again after `recheck`.
+pub fn refusal_stands(input: &PurchaseInput) -> Option<Duration> {
+    input
+        .refused_for
+        .filter(|age| *age < input.recheck)
+        .map(|age| input.recheck - age)
+}
+
 /// The purchase step for a package with `spec`, given `input`.
 pub fn decide_purchase(spec: &UCloudBandwidthPackage, input: &PurchaseInput) -> Purchase {
     let recorded = &input.recorded;
     if recorded.id.is_some() || recorded.expired == Some(true) {
         return Purchase::Reread;
+    }
+    if let Some(again_in) = refusal_stands(input) {
+        return Purchase::Refused { again_in };
     }
     let now = input.now;
     if let Some(pending) = recorded.enable_time.as_ref().map(seconds) {
@@ -658,6 +687,66 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_purchase_is_not_asked_again_until_the_spec_changes_or_the_recheck() {
+        let recheck = Duration::from_secs(600);
+        let refused = status(None, Some((NOW, NOW + 2 * HOUR)), Some(REFUSED));
+        let purchase = |recorded: BandwidthPackageStatus, refused_for| {
+            decide_purchase(
+                &spec(None),
+                &PurchaseInput {
+                    recorded,
+                    now: NOW,
+                    refused_for,
+                    recheck,
+                    ..PurchaseInput::default()
+                },
+            )
+        };
+        for (name, got, expected) in [
+            (
+                "refused a moment ago: the refusal stands, nothing is called",
+                purchase(refused.clone(), Some(Duration::from_secs(1))),
+                Purchase::Refused {
+                    again_in: Duration::from_secs(599),
+                },
+            ),
+            (
+                "refused just under the recheck ago: still stands",
+                purchase(refused.clone(), Some(Duration::from_secs(599))),
+                Purchase::Refused {
+                    again_in: Duration::from_secs(1),
+                },
+            ),
+            (
+                "refused as long ago as the recheck: bought again",
+                purchase(refused.clone(), Some(recheck)),
+                Purchase::Buy {
+                    enable: NOW,
+                    disable: NOW + 2 * HOUR,
+                },
+            ),
+            (
+                "no refusal of this generation (the spec changed): bought",
+                purchase(refused, None),
+                Purchase::Buy {
+                    enable: NOW,
+                    disable: NOW + 2 * HOUR,
+                },
+            ),
+            (
+                "a package recorded since: read it, whatever was refused before",
+                purchase(
+                    status(Some("bwp-1"), None, None),
+                    Some(Duration::from_secs(1)),
+                ),
+                Purchase::Reread,
+            ),
+        ] {
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
     fn a_purchase_is_made_once_and_never_for_a_past_window() {
         let purchase =
             |spec: &UCloudBandwidthPackage, recorded, packages, claimed: &[&str], within_grace| {
@@ -669,6 +758,7 @@ mod tests {
                         now: NOW,
                         claimed: claimed.iter().map(|c| c.to_string()).collect(),
                         within_grace,
+                        ..PurchaseInput::default()
                     },
                 )
             };
@@ -773,11 +863,7 @@ mod tests {
                 "a refused window that started over a minute ago is replaced",
                 purchase(
                     &spec(None),
-                    status(
-                        None,
-                        Some((NOW - 120, NOW - 120 + 2 * HOUR)),
-                        Some("Refused"),
-                    ),
+                    status(None, Some((NOW - 120, NOW - 120 + 2 * HOUR)), Some(REFUSED)),
                     vec![],
                     &[],
                     false,
@@ -925,7 +1011,7 @@ mod tests {
             ),
             (
                 "a refused purchase: nothing was bought",
-                cleanup(status(None, pending, Some("Refused")), vec![], true),
+                cleanup(status(None, pending, Some(REFUSED)), vec![], true),
                 CleanupStep::Nothing,
             ),
         ] {

@@ -37,8 +37,9 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
 use self::decide::{
-    CleanupInput, CleanupStep, Input, Phase, Purchase, PurchaseInput, Step, decide, decide_cleanup,
-    decide_purchase, keep_looking, needs_listing, seconds, show, time,
+    CleanupInput, CleanupStep, Input, Phase, Purchase, PurchaseInput, REFUSED, Step, decide,
+    decide_cleanup, decide_purchase, keep_looking, needs_listing, refusal_stands, seconds, show,
+    time,
 };
 use crate::api::ManagementPolicy;
 use crate::api::bandwidth_package::BandwidthPackageStatus;
@@ -309,11 +310,14 @@ async fn create(
         Api::namespaced(ctx.client.clone(), &package.namespace().unwrap_or_default());
     let fresh = api.get_status(&package.name_any()).await?;
     let recorded = fresh.status.clone().unwrap_or_default();
+    let refusal = refusal(&fresh);
     let mut input = PurchaseInput {
         recorded: recorded.clone(),
+        refused_for: refusal.as_ref().map(|(age, _)| *age),
+        recheck: reconcile::drift_interval(package, &ctx.config),
         ..PurchaseInput::default()
     };
-    if recorded.id.is_none() && recorded.expired != Some(true) {
+    if recorded.id.is_none() && recorded.expired != Some(true) && refusal_stands(&input).is_none() {
         input.packages = list(client, region).await?;
         input.now = client.server_now().as_second();
         input.claimed = claimed_by_others(package, ctx).await?;
@@ -326,6 +330,14 @@ async fn create(
             draft.status = recorded;
             draft.verdict = Verdict::progressing("Creating", "reading the package recorded");
             return Ok(Action::requeue(Duration::from_millis(100)));
+        }
+        Purchase::Refused { again_in } => {
+            draft.status = recorded;
+            if let Some((_, verdict)) = refusal {
+                draft.verdict = verdict;
+            }
+            ctx.pacing.settled(&object);
+            return Ok(Action::requeue(again_in));
         }
         Purchase::Adopt(found) => {
             let id = found.bandwidth_package_id.clone();
@@ -422,7 +434,7 @@ async fn create(
         Err(e) => {
             // A definite answer: nothing was bought, and the next attempt
             // need not wait for a purchase to show up in the listing.
-            draft.status.status = Some("Refused".into());
+            draft.status.status = Some(REFUSED.into());
             return Err(e.into());
         }
     };
@@ -438,6 +450,27 @@ async fn create(
     tell(ctx, package, "Created", "Create", note.clone()).await;
     draft.verdict = Verdict::progressing("Creating", note);
     Ok(Action::requeue(Duration::from_millis(200)))
+}
+
+/// The refusal `fresh` records for its current generation: how long ago the
+/// service refused its purchase, and the Stalled verdict that says why.
+fn refusal(fresh: &BandwidthPackage) -> Option<(Duration, Verdict)> {
+    let status = fresh.status.as_ref()?;
+    if status.status.as_deref() != Some(REFUSED) || status.id.is_some() {
+        return None;
+    }
+    let stalled = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled" && c.status == "True")?;
+    if stalled.observed_generation != fresh.metadata.generation {
+        return None;
+    }
+    let since = jiff::Timestamp::now().duration_since(stalled.last_transition_time.0);
+    Some((
+        Duration::try_from(since).unwrap_or_default(),
+        Verdict::stalled(&stalled.reason, stalled.message.clone()),
+    ))
 }
 
 /// Delete the package: `None` once it is gone, else when to look again.
