@@ -388,6 +388,9 @@ async fn main() {
     let calls_converged = calls(&world).await;
     let requests_converged = api_requests(&world.client).await;
     let rss_converged = proc_status_kb(pid, "VmRSS:");
+    // The highest RSS while converging, before the at-rest window annotates
+    // every object (an annotation each natop keeps in its cache).
+    let peak_converged = proc_status_kb(pid, "VmHWM:");
     let convergence_requests = requests_between(&requests_before, &requests_converged);
     let ratio = converged.map(|c| c.as_secs_f64() / bound.as_secs_f64());
     match converged {
@@ -495,6 +498,7 @@ async fn main() {
     println!("serialization_bound_s: {:.1}", bound.as_secs_f64());
     println!("ratio_to_bound: {}", fmt(ratio, 2));
     println!("natop_peak_rss_mib: {}", mib(peak));
+    println!("natop_peak_rss_converging_mib: {}", mib(peak_converged));
     println!("natop_rss_at_all_ready_mib: {}", mib(rss_converged));
     println!("natop_rss_at_rest_mib: {}", mib(rss_rest));
     // RSS counts the binary's code pages the process touched (RssFile) beside

@@ -269,7 +269,7 @@ pub struct ForwardEntryStatus {
     /// The create in flight: recorded before natop sends it, cleared once its entry's
     /// id is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creating: Option<PendingCreate<RequestedForwardEntry>>,
+    pub creating: Option<Box<PendingCreate<RequestedForwardEntry>>>,
 }
 
 /// A DNAT entry as natop asks the cloud to create it, references resolved.

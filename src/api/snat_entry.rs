@@ -185,7 +185,7 @@ pub struct SnatEntryStatus {
     /// The create in flight: recorded before natop sends it, cleared once its entry's
     /// id is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creating: Option<PendingCreate<RequestedSnatEntry>>,
+    pub creating: Option<Box<PendingCreate<RequestedSnatEntry>>>,
 }
 
 /// An SNAT entry as natop asks the cloud to create it, references resolved.

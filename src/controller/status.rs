@@ -187,7 +187,10 @@ pub fn drifted(
 }
 
 /// Write `status` with server-side apply on `/status` unless it equals the
-/// object's current status. Returns whether a write happened.
+/// object's current status. Returns whether the object changed: a write the
+/// API server found nothing to do for (the status already so, or fields
+/// another manager owns making the copies differ) leaves its resourceVersion
+/// as it was, and no watch event will follow it.
 pub async fn apply_status<K, S>(api: &Api<K>, object: &K, status: &S) -> Result<bool, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
@@ -208,25 +211,31 @@ where
         "kind": K::kind(&()),
         "status": desired,
     });
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(true)
+    let updated = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    let changed = updated.meta().resource_version != object.meta().resource_version;
+    if !changed {
+        tracing::debug!(object = %name, "the status write changed nothing on the API server");
+    }
+    Ok(changed)
 }
 
 /// Write `status` with server-side apply on `/status` only if the object is
 /// still at `object`'s resourceVersion: a writer that read an older version
 /// gets a Conflict instead of overwriting what another writer recorded
 /// (natop records a purchase before it makes one; two writers must not both
-/// record and buy).
+/// record and buy). Returns whether the object changed, as
+/// [`apply_status`] does.
 pub async fn apply_status_unchanged_since<K, S>(
     api: &Api<K>,
     object: &K,
     status: &S,
-) -> Result<(), kube::Error>
+) -> Result<bool, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
     S: Serialize,
@@ -239,13 +248,18 @@ where
         "metadata": {"name": name, "resourceVersion": object.meta().resource_version},
         "status": desired,
     });
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
+    let updated = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    let changed = updated.meta().resource_version != object.meta().resource_version;
+    if !changed {
+        tracing::debug!(object = %name, "the status write changed nothing on the API server");
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]

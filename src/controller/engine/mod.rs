@@ -813,7 +813,10 @@ fn finished<K: ManagedKind>(object: &K, draft: &Draft<K::Status>) -> K::Status {
 }
 
 /// Write the draft (server-side apply; nothing is sent when it equals the
-/// object's current status).
+/// object's current status). Only a write that changed the object makes the
+/// next reconcile of this copy wait for the cache: one the API server found
+/// nothing to do for brings no watch event, and waiting for one would hold
+/// the object (and a table queue it heads) until something else changed it.
 pub async fn write_status<K: ManagedKind>(
     ctx: &Context,
     api: &Api<K>,
@@ -853,8 +856,9 @@ pub async fn write_status_unchanged_since<K: ManagedKind>(
     object: &K,
     draft: &Draft<K::Status>,
 ) -> Result<(), ReconcileError> {
-    apply_status_unchanged_since(api, object, &finished(object, draft)).await?;
-    wrote(ctx, object);
+    if apply_status_unchanged_since(api, object, &finished(object, draft)).await? {
+        wrote(ctx, object);
+    }
     Ok(())
 }
 

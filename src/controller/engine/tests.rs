@@ -791,7 +791,10 @@ async fn referenced_objects_come_from_the_cache_when_it_will_do() {
 async fn a_cached_copy_older_than_natops_own_write_is_not_decided_on() {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let stale = widget("u30", &[FINALIZER], json!({}), Value::Null);
-    let server = tokio::spawn(api_server(handle, stale.clone()));
+    // The API server answers each write with a newer version.
+    let mut answer = stale.clone();
+    answer["metadata"]["resourceVersion"] = json!("9");
+    let server = tokio::spawn(api_server(handle, answer));
     let ctx = context(Client::new(service, "default"));
     let once = |object: Value| {
         let ctx = ctx.clone();
@@ -821,4 +824,33 @@ async fn a_cached_copy_older_than_natops_own_write_is_not_decided_on() {
         .filter(|(method, _)| method == "PATCH")
         .collect();
     assert_eq!(writes.len(), 2, "{writes:?}");
+}
+
+#[tokio::test]
+async fn a_status_write_the_api_server_found_nothing_to_do_for_is_not_waited_for() {
+    // The API server answers the write with the version it was made over:
+    // nothing changed (the status was already so, or another manager's
+    // fields made the copies differ), so no watch event will come.
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let cached = widget("u31", &[FINALIZER], json!({}), Value::Null);
+    let server = tokio::spawn(api_server(handle, cached.clone()));
+    let ctx = context(Client::new(service, "default"));
+    let once = |object: Value| {
+        let ctx = ctx.clone();
+        async move {
+            let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
+            reconcile::<Widget>(Arc::new(guard), ctx).await
+        }
+    };
+    once(cached.clone()).await.unwrap();
+    assert!(
+        ctx.written.is_empty(),
+        "a write that changed nothing is not remembered"
+    );
+    // The same copy again is reconciled, not held for the cache.
+    let action = once(cached.clone()).await.unwrap();
+    assert_ne!(action, Action::requeue(CACHE_BEHIND));
+    assert_eq!(cloud_steps("u31"), ["apply", "apply"]);
+    drop(ctx);
+    server.await.unwrap();
 }

@@ -275,12 +275,12 @@ pub(super) async fn apply<K: EntryKind>(
         record::<K>(&mut draft.status, &target.key.table, row);
     }
     let expected = expected_create::<K>(&desired, &draft.status);
-    let recorded = draft.status.fields().creating.as_ref() == Some(&expected);
+    let recorded = draft.status.fields().creating.as_deref() == Some(&expected);
     if step.writes() && (!placed || (step.creates() && !recorded)) {
         // Record the place and the create first (the status write below);
         // write next time. A create is never sent before it is recorded.
         if step.creates() {
-            *draft.status.fields_mut().creating = Some(expected.clone());
+            *draft.status.fields_mut().creating = Some(Box::new(expected.clone()));
         }
         draft.verdict = waiting::<K>(&step, &target);
         tables.leave(&target.key, &who);
@@ -334,7 +334,7 @@ pub(super) async fn apply<K: EntryKind>(
         if step.creates() && !recorded {
             // The fresh read asks for a create the status does not record yet.
             turn.done();
-            *draft.status.fields_mut().creating = Some(expected.clone());
+            *draft.status.fields_mut().creating = Some(Box::new(expected.clone()));
             draft.verdict = waiting::<K>(&step, &target);
             return Ok(Action::requeue(Duration::from_millis(200)));
         }

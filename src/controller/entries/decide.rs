@@ -167,7 +167,7 @@ pub(super) fn decide<K: EntryKind>(
             .fields()
             .creating
             .as_ref()
-            .is_some_and(|pending| *pending != expected_create::<K>(desired, status))
+            .is_some_and(|pending| **pending != expected_create::<K>(desired, status))
         {
             // A create went out for another spec (or replacing another id)
             // and its answer was never recorded: that entry may exist.
@@ -379,9 +379,11 @@ mod tests {
         ForwardEntryStatus {
             id: id.map(String::from),
             forward_table_id: Some(TABLE.into()),
-            creating: creating.map(|(port, replaces)| PendingCreate {
-                entry: entry(port).desired(&[]).unwrap(),
-                replaces: replaces.map(String::from),
+            creating: creating.map(|(port, replaces)| {
+                Box::new(PendingCreate {
+                    entry: entry(port).desired(&[]).unwrap(),
+                    replaces: replaces.map(String::from),
+                })
             }),
             ..Default::default()
         }
@@ -784,7 +786,7 @@ mod tests {
     #[test]
     fn the_record_survives_the_status_round_trip_and_clears_once_identified() {
         let mut status = status(None, Some(("80", None)));
-        let pending = status.creating.clone().unwrap();
+        let pending = status.creating.clone().map(|b| *b).unwrap();
         assert_eq!(pending.entry.external_port, "80");
         assert_eq!(
             expected_create::<ForwardEntry>(&entry("80").desired(&[]).unwrap(), &status),
@@ -801,7 +803,7 @@ mod tests {
         );
         let typed: ForwardEntryStatus =
             serde_json::from_value(json!({"creating": stored})).unwrap();
-        assert_eq!(typed.creating, Some(pending));
+        assert_eq!(typed.creating.map(|b| *b), Some(pending));
         status.identified(TABLE, "fwd-1");
         assert_eq!(status.creating, None);
         assert_eq!(status.id.as_deref(), Some("fwd-1"));

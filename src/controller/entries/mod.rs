@@ -193,7 +193,7 @@ pub struct EntryFields<'a, R> {
     /// The cloud's status of the entry.
     pub cloud_status: &'a Option<String>,
     /// `status.creating`.
-    pub creating: &'a Option<PendingCreate<R>>,
+    pub creating: &'a Option<Box<PendingCreate<R>>>,
 }
 
 /// The status fields of an entry kind, as the controller writes them.
@@ -212,7 +212,7 @@ pub struct EntryFieldsMut<'a, R> {
     /// The cloud's status of the entry.
     pub cloud_status: &'a mut Option<String>,
     /// `status.creating`.
-    pub creating: &'a mut Option<PendingCreate<R>>,
+    pub creating: &'a mut Option<Box<PendingCreate<R>>>,
 }
 
 /// An entry kind's status: the common fields, and the entry's own under the

@@ -596,6 +596,11 @@ impl<R: Row> Tables<R> {
                 .is_some_and(|w| &w.who != who && now.duration_since(w.touched) > STALE_HEAD)
         {
             if let Some(stale) = state.queue.pop_front() {
+                tracing::warn!(
+                    writer = ?stale.who,
+                    table = %key.table,
+                    "the first writer in the table's queue stopped coming back: it goes to the back"
+                );
                 state.queue.push_back(stale);
             }
         }
@@ -612,6 +617,7 @@ impl<R: Row> Tables<R> {
                 table,
                 who: who.clone(),
                 finished: false,
+                granted: now,
             })
         } else {
             let ahead = position.max(1);
@@ -804,7 +810,14 @@ pub struct WriteTurn<'a, R: Row> {
     table: Arc<Table<R>>,
     who: ObjectName,
     finished: bool,
+    /// When the turn was granted: every other writer of the table waits
+    /// while it is held.
+    granted: Instant,
 }
+
+/// A turn held longer than this (a slow cloud or API-server answer, or
+/// retries) is logged: the table's other writers waited all that time.
+const TURN_HELD_LONG: Duration = Duration::from_secs(10);
 
 impl<R: Row> WriteTurn<'_, R> {
     /// A write was sent, and its outcome or the entry it wrote is unknown:
@@ -837,6 +850,18 @@ impl<R: Row> WriteTurn<'_, R> {
         self.finish();
     }
 
+    /// Log a turn held long.
+    fn held(&self) {
+        let held = self.granted.elapsed();
+        if held > TURN_HELD_LONG {
+            tracing::warn!(
+                writer = ?self.who,
+                held_s = held.as_secs_f64(),
+                "a writer held its table's turn long: the table's other writers waited"
+            );
+        }
+    }
+
     /// Nothing needed writing after all: the next writer goes.
     pub fn done(mut self) {
         self.finish();
@@ -844,6 +869,7 @@ impl<R: Row> WriteTurn<'_, R> {
 
     fn finish(&mut self) {
         self.finished = true;
+        self.held();
         let next = {
             let mut state = self.table.lock();
             state.writing = false;
@@ -859,6 +885,7 @@ impl<R: Row> WriteTurn<'_, R> {
 impl<R: Row> Drop for WriteTurn<'_, R> {
     fn drop(&mut self) {
         if !self.finished {
+            self.held();
             self.table.lock().writing = false;
         }
     }
