@@ -185,6 +185,12 @@ struct State<R> {
     /// Whether an entry was seen busy after the estimate had elapsed since
     /// the last write (the estimate was too short).
     late_busy: bool,
+    /// The longest time after the last write the table was seen busy: it
+    /// settled after that. When the estimate was too short, the new one is
+    /// this and a poll step, not the time of the first read that saw it
+    /// settled, which may have come late (a reconcile delayed by a busy
+    /// operator or API server) and would hold every later writer that long.
+    busy_seen: Duration,
     /// Consecutive writes seen settled at their first poll after the
     /// estimate (the estimate may be far too long).
     early_settles: u32,
@@ -207,6 +213,7 @@ impl<R> Default for State<R> {
             written: None,
             unsettled: false,
             late_busy: false,
+            busy_seen: Duration::ZERO,
             early_settles: 0,
             estimate: FIRST_ESTIMATE,
             floor: Duration::ZERO,
@@ -759,7 +766,8 @@ fn plan<R: Row>(state: &State<R>, max_age: Duration, now: Instant) -> Plan {
 /// read before the estimate has elapsed says nothing about the estimate (the
 /// read right after a write always sees the new entry Pending) but raises the
 /// floor; one after it says the estimate was too short, and the time the
-/// table is then seen settled becomes the estimate. A table seen settled
+/// table is then seen settled becomes the estimate, though never more than
+/// a poll step (and 5 %) beyond the last time it was seen busy. A table seen settled
 /// without such a read lowers the estimate, as it may settle sooner still: by
 /// 1 % for the first three times in a row, faster when it keeps happening
 /// (the estimate is far too long); never below the floor and 5 %, since each
@@ -775,6 +783,7 @@ fn learn<R: Row>(state: &mut State<R>, snapshot: &Snapshot<R>) {
     if snapshot.busy_entry().is_some() {
         state.late_busy |= took >= state.estimate;
         state.floor = state.floor.max(took);
+        state.busy_seen = state.busy_seen.max(took);
         return;
     }
     let floor = state.floor.mul_f64(FLOOR_MARGIN);
@@ -788,7 +797,7 @@ fn learn<R: Row>(state: &mut State<R>, snapshot: &Snapshot<R>) {
     state.floor = state.floor.mul_f64(fade);
     state.estimate = if state.late_busy {
         state.early_settles = 0;
-        took
+        took.min(state.busy_seen.mul_f64(FLOOR_MARGIN) + state.step())
     } else {
         let factor = match state.early_settles {
             0..=2 => 0.99,
@@ -841,6 +850,7 @@ impl<R: Row> WriteTurn<'_, R> {
             state.written = written;
             state.unsettled = true;
             state.late_busy = false;
+            state.busy_seen = Duration::ZERO;
         }
         self.tables
             .stats
@@ -1224,6 +1234,7 @@ mod tests {
             state.last_write = Some(at);
             state.unsettled = true;
             state.late_busy = false;
+            state.busy_seen = Duration::ZERO;
             let mut poll = at + state.estimate;
             let mut n = 0;
             loop {
@@ -1270,6 +1281,46 @@ mod tests {
                 &estimates[100..120]
             );
         }
+    }
+
+    #[test]
+    fn a_late_look_at_a_settled_table_does_not_stretch_the_estimate() {
+        // A table whose entries stay Pending 1.1 s, its estimate 1 s: the
+        // poll at 1 s sees the entry busy, and the next poll comes 40 s
+        // later (its reconcile was delayed). The entry settled between the
+        // two: the estimate is about the busy sight and a step, not 40 s.
+        let mut state = State::<R>::default();
+        let at = Instant::now();
+        state.last_write = Some(at);
+        state.unsettled = true;
+        let look = |state: &mut State<R>, after: Duration, status: &'static str| {
+            let when = at + after;
+            learn(
+                state,
+                &Snapshot {
+                    rows: vec![R("e", status)],
+                    fetched: when,
+                    checked: when,
+                    pages: 1,
+                },
+            );
+        };
+        look(&mut state, Duration::from_millis(1000), "Pending");
+        look(&mut state, Duration::from_millis(1050), "Pending");
+        look(&mut state, Duration::from_secs(40), "Available");
+        assert!(
+            state.estimate >= Duration::from_millis(1050)
+                && state.estimate <= Duration::from_millis(1300),
+            "{:?}",
+            state.estimate
+        );
+        // Seen settled at the next step, as usual: the time it was seen.
+        let mut state = State::<R>::default();
+        state.last_write = Some(at);
+        state.unsettled = true;
+        look(&mut state, Duration::from_millis(1000), "Pending");
+        look(&mut state, Duration::from_millis(1100), "Available");
+        assert_eq!(state.estimate, Duration::from_millis(1100));
     }
 
     #[test]
