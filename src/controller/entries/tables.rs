@@ -1289,10 +1289,13 @@ mod tests {
         // poll at 1 s sees the entry busy, and the next poll comes 40 s
         // later (its reconcile was delayed). The entry settled between the
         // two: the estimate is about the busy sight and a step, not 40 s.
-        let mut state = State::<R>::default();
         let at = Instant::now();
-        state.last_write = Some(at);
-        state.unsettled = true;
+        let fresh = || State::<R> {
+            last_write: Some(at),
+            unsettled: true,
+            ..Default::default()
+        };
+        let mut state = fresh();
         let look = |state: &mut State<R>, after: Duration, status: &'static str| {
             let when = at + after;
             learn(
@@ -1315,9 +1318,7 @@ mod tests {
             state.estimate
         );
         // Seen settled at the next step, as usual: the time it was seen.
-        let mut state = State::<R>::default();
-        state.last_write = Some(at);
-        state.unsettled = true;
+        let mut state = fresh();
         look(&mut state, Duration::from_millis(1000), "Pending");
         look(&mut state, Duration::from_millis(1100), "Available");
         assert_eq!(state.estimate, Duration::from_millis(1100));
