@@ -205,24 +205,12 @@ where
     if current == desired {
         return Ok(false);
     }
-    let name = object.meta().name.clone().unwrap_or_default();
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": desired,
     });
-    let updated = api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-    let changed = updated.meta().resource_version != object.meta().resource_version;
-    if !changed {
-        tracing::debug!(object = %name, "the status write changed nothing on the API server");
-    }
-    Ok(changed)
+    send_status(api, object, &patch).await
 }
 
 /// Write `status` with server-side apply on `/status` only if the object is
@@ -241,18 +229,27 @@ where
     S: Serialize,
 {
     let desired = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
-    let name = object.meta().name.clone().unwrap_or_default();
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
-        "metadata": {"name": name, "resourceVersion": object.meta().resource_version},
+        "metadata": {"name": object.meta().name, "resourceVersion": object.meta().resource_version},
         "status": desired,
     });
+    send_status(api, object, &patch).await
+}
+
+/// Send `patch` (an apply configuration of `object`'s status) as natop's
+/// field manager; whether the object's resourceVersion moved.
+async fn send_status<K>(api: &Api<K>, object: &K, patch: &Value) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
     let updated = api
         .patch_status(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
+            &Patch::Apply(patch),
         )
         .await?;
     let changed = updated.meta().resource_version != object.meta().resource_version;

@@ -256,6 +256,12 @@ pub trait ManagedKind:
     fn take_wakes(_ctx: &Context) -> Option<UnboundedReceiver<ObjectName>> {
         None
     }
+    /// Send the wake-ups of the objects whose planned look is due at `now`
+    /// (through the channel [`ManagedKind::take_wakes`] gave); how many.
+    /// Called every [`RECHECK_TICK`] while that channel is routed.
+    fn wake_due(_ctx: &Context, _now: std::time::Instant) -> usize {
+        0
+    }
     /// The event note when the object goes and leaves its resource in the
     /// cloud (`Orphan`, `Observe`); `None` when there is nothing to name.
     fn orphaned_note(&self, ctx: &Context, draft: &Draft<Self::Status>) -> Option<String>;
@@ -310,7 +316,7 @@ pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
     ctx.stores.set::<K>(Cache::new(
         controllers.iter().map(Controller::store).collect(),
     ));
-    let (woken, router) = route_wakes::<K>(K::take_wakes(&ctx), &scopes, ctx.cancel.clone());
+    let (woken, router) = route_wakes::<K>(K::take_wakes(&ctx), &scopes, ctx.clone());
     let runs =
         controllers
             .into_iter()
@@ -355,6 +361,9 @@ async fn run_scope<K: ManagedKind>(
         .await;
 }
 
+/// How often the objects due for a planned look are woken.
+pub const RECHECK_TICK: Duration = Duration::from_millis(500);
+
 /// The wake-ups of one controller.
 type Woken<K> = futures_util::stream::BoxStream<'static, ObjectRef<DeserializeGuard<K>>>;
 
@@ -363,7 +372,7 @@ type Woken<K> = futures_util::stream::BoxStream<'static, ObjectRef<DeserializeGu
 fn route_wakes<K: ManagedKind>(
     wakes: Option<UnboundedReceiver<ObjectName>>,
     scopes: &[Option<String>],
-    cancel: tokio_util::sync::CancellationToken,
+    ctx: Arc<Context>,
 ) -> (
     Vec<Option<Woken<K>>>,
     futures_util::future::BoxFuture<'static, ()>,
@@ -390,10 +399,18 @@ fn route_wakes<K: ManagedKind>(
         .collect();
     let scopes = scopes.to_vec();
     let router = async move {
+        let cancel = ctx.cancel.clone();
+        let mut tick = tokio::time::interval(RECHECK_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next = tokio::select! {
                 () = cancel.cancelled() => return,
                 next = wakes.recv() => next,
+                _ = tick.tick() => {
+                    // Due looks go through `wakes`, routed like any other.
+                    K::wake_due(&ctx, std::time::Instant::now());
+                    continue;
+                }
             };
             let Some((namespace, name)) = next else {
                 return;

@@ -200,6 +200,12 @@ fn context(client: Client) -> Arc<Context> {
     )
 }
 
+/// A context whose API server is never called.
+fn idle_context() -> Arc<Context> {
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    context(Client::new(service, "default"))
+}
+
 /// Run one reconcile of `widget` against the mocked API server: what it
 /// returned and the requests it sent.
 async fn reconcile_once(widget: Value) -> (Result<Action, ReconcileError>, Vec<Sent>) {
@@ -644,8 +650,9 @@ fn listed_namespaces_are_watched_one_by_one_and_none_means_every_namespace() {
 async fn wake_ups_reach_the_controller_of_their_namespace_only() {
     let scopes = scopes(&["a".to_string(), "b".to_string()]);
     let (wake, wakes) = tokio::sync::mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
-    let (streams, router) = route_wakes::<Widget>(Some(wakes), &scopes, cancel.clone());
+    let ctx = idle_context();
+    let cancel = ctx.cancel.clone();
+    let (streams, router) = route_wakes::<Widget>(Some(wakes), &scopes, ctx);
     let router = tokio::spawn(router);
     for (namespace, name) in [("c", "x"), ("b", "w1"), ("a", "w2"), ("b", "w3")] {
         wake.send((namespace.to_string(), name.to_string()))
@@ -665,9 +672,9 @@ async fn wake_ups_reach_the_controller_of_their_namespace_only() {
     assert!(streams[1].next().await.is_none());
 }
 
-#[test]
-fn a_kind_without_wake_ups_gets_no_stream() {
-    let (streams, _router) = route_wakes::<Widget>(None, &scopes(&[]), CancellationToken::new());
+#[tokio::test]
+async fn a_kind_without_wake_ups_gets_no_stream() {
+    let (streams, _router) = route_wakes::<Widget>(None, &scopes(&[]), idle_context());
     assert!(streams.len() == 1 && streams[0].is_none());
 }
 
@@ -787,6 +794,12 @@ async fn referenced_objects_come_from_the_cache_when_it_will_do() {
     );
 }
 
+/// Reconcile `object` as the cache holds it, with `ctx`.
+async fn reconcile_copy(ctx: &Arc<Context>, object: Value) -> Result<Action, ReconcileError> {
+    let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
+    reconcile::<Widget>(Arc::new(guard), ctx.clone()).await
+}
+
 #[tokio::test]
 async fn a_cached_copy_older_than_natops_own_write_is_not_decided_on() {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
@@ -796,25 +809,18 @@ async fn a_cached_copy_older_than_natops_own_write_is_not_decided_on() {
     answer["metadata"]["resourceVersion"] = json!("9");
     let server = tokio::spawn(api_server(handle, answer));
     let ctx = context(Client::new(service, "default"));
-    let once = |object: Value| {
-        let ctx = ctx.clone();
-        async move {
-            let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
-            reconcile::<Widget>(Arc::new(guard), ctx).await
-        }
-    };
     // The first pass writes the status over version 7.
-    once(stale.clone()).await.unwrap();
+    reconcile_copy(&ctx, stale.clone()).await.unwrap();
     assert_eq!(cloud_steps("u30"), ["apply"]);
     // The cache has not brought that write yet: the same copy again is
     // neither acted on nor written, and is looked at again soon.
-    let action = once(stale.clone()).await.unwrap();
+    let action = reconcile_copy(&ctx, stale.clone()).await.unwrap();
     assert_eq!(action, Action::requeue(CACHE_BEHIND));
     assert_eq!(cloud_steps("u30"), ["apply"]);
     // Once the cache has moved on, the object is reconciled as usual.
     let mut caught_up = stale.clone();
     caught_up["metadata"]["resourceVersion"] = json!("8");
-    once(caught_up).await.unwrap();
+    reconcile_copy(&ctx, caught_up).await.unwrap();
     assert_eq!(cloud_steps("u30"), ["apply", "apply"]);
     assert_eq!(ctx.written.len(), 1, "only the last write is remembered");
     drop(ctx);
@@ -835,20 +841,13 @@ async fn a_status_write_the_api_server_found_nothing_to_do_for_is_not_waited_for
     let cached = widget("u31", &[FINALIZER], json!({}), Value::Null);
     let server = tokio::spawn(api_server(handle, cached.clone()));
     let ctx = context(Client::new(service, "default"));
-    let once = |object: Value| {
-        let ctx = ctx.clone();
-        async move {
-            let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
-            reconcile::<Widget>(Arc::new(guard), ctx).await
-        }
-    };
-    once(cached.clone()).await.unwrap();
+    reconcile_copy(&ctx, cached.clone()).await.unwrap();
     assert!(
         ctx.written.is_empty(),
         "a write that changed nothing is not remembered"
     );
     // The same copy again is reconciled, not held for the cache.
-    let action = once(cached.clone()).await.unwrap();
+    let action = reconcile_copy(&ctx, cached.clone()).await.unwrap();
     assert_ne!(action, Action::requeue(CACHE_BEHIND));
     assert_eq!(cloud_steps("u31"), ["apply", "apply"]);
     drop(ctx);

@@ -62,6 +62,15 @@ pub(super) async fn confirm_missing<K: EntryKind>(
     Ok(row)
 }
 
+/// An entry with nothing to do for a while (in sync until its next drift
+/// check, or waiting for its turn, gateway or package, which wake it
+/// sooner): looked at again after `after` through the table queue's wake
+/// channel, not the controller's scheduler (see [`super::rechecks`]).
+pub(super) fn recheck_after<K: EntryKind>(entry: &K, ctx: &Context, after: Duration) -> Action {
+    K::tables(ctx).recheck_after(writer(entry), after);
+    Action::await_change()
+}
+
 pub(super) async fn apply<K: EntryKind>(
     entry: &K,
     ctx: &Context,
@@ -89,7 +98,7 @@ pub(super) async fn apply<K: EntryKind>(
         Err(NoTarget::Wait(verdict)) => {
             draft.verdict = verdict;
             tables.forget(&who);
-            return Ok(Action::requeue(WAITING));
+            return Ok(recheck_after(entry, ctx, WAITING));
         }
         Err(NoTarget::Stall(verdict)) => {
             draft.verdict = verdict;
@@ -229,10 +238,10 @@ pub(super) async fn apply<K: EntryKind>(
             if entry.common().gateway.is_some() {
                 // The gateway's status is behind: its watch brings us back.
                 draft.verdict = Verdict::progressing("WaitingForGateway", message);
-                return Ok(Action::requeue(WAITING));
+                return Ok(recheck_after(entry, ctx, WAITING));
             }
             draft.verdict = Verdict::stalled("TableNotFound", message);
-            return Ok(Action::requeue(drift_interval));
+            return Ok(recheck_after(entry, ctx, drift_interval));
         }
         Err(e) => return Err(e.into()),
     };
@@ -291,7 +300,7 @@ pub(super) async fn apply<K: EntryKind>(
             Turn::Granted(turn) => turn,
             Turn::Wait { .. } => {
                 draft.verdict = waiting::<K>(&step, &target);
-                return Ok(Action::requeue(WAITING));
+                return Ok(recheck_after(entry, ctx, WAITING));
             }
         };
         if let Some(wait) = tables.settling(&target.key) {
@@ -454,7 +463,7 @@ pub(super) fn settle<K: EntryKind>(
             } else {
                 draft.verdict = Verdict::in_sync(&format!("entry {id}"), false);
             }
-            Ok(Action::requeue(drift_interval))
+            Ok(recheck_after(entry, ctx, drift_interval))
         }
         Step::Busy(message) => {
             draft.verdict = Verdict::progressing("Pending", message);
@@ -463,12 +472,12 @@ pub(super) fn settle<K: EntryKind>(
         Step::Missing(message) => {
             *draft.status.fields_mut().cloud_status = None;
             draft.verdict = Verdict::stalled("NotFound", message);
-            Ok(Action::requeue(drift_interval))
+            Ok(recheck_after(entry, ctx, drift_interval))
         }
         Step::Drifted(message) => {
             ctx.pacing.settled(&object);
             draft.observed(&format!("entry {id}"), Some(message));
-            Ok(Action::requeue(drift_interval))
+            Ok(recheck_after(entry, ctx, drift_interval))
         }
         // Writes are handled by `write`, adoption by `adopt`.
         Step::Create { .. }

@@ -5,7 +5,9 @@
 
 use kube::runtime::controller::Action;
 
-use super::apply::{Replayed, confirm_missing, replay, snapshot, token, token_was_ours};
+use super::apply::{
+    Replayed, confirm_missing, recheck_after, replay, snapshot, token, token_was_ours,
+};
 use super::decide::{CleanupFacts, CleanupStep, decide_cleanup};
 use super::tables::{Row, Turn, Written};
 use super::target::{Target, followed_desired, gateway_gone, recorded_target};
@@ -35,7 +37,7 @@ pub(super) async fn cleanup<K: EntryKind>(
         Ok(target) => target,
         Err(verdict) => {
             draft.verdict = verdict;
-            return Ok(Some(Action::requeue(WAITING)));
+            return Ok(Some(recheck_after(entry, ctx, WAITING)));
         }
     };
     let table = target.key.table.clone();
@@ -54,7 +56,7 @@ pub(super) async fn cleanup<K: EntryKind>(
                         K::TABLE
                     ),
                 );
-                return Ok(Some(Action::requeue(WAITING)));
+                return Ok(Some(recheck_after(entry, ctx, WAITING)));
             }
             return gone(format!(
                 "entry {} went with {} {table} and its gateway",
@@ -137,7 +139,7 @@ pub(super) async fn cleanup<K: EntryKind>(
         Turn::Granted(turn) => turn,
         Turn::Wait { .. } => {
             draft.verdict = waiting_to_delete::<K>(row.id(), &table);
-            return Ok(Some(Action::requeue(WAITING)));
+            return Ok(Some(recheck_after(entry, ctx, WAITING)));
         }
     };
     let fresh = snapshot(ctx, &target, WRITE_MAX_AGE).await?;
@@ -210,7 +212,7 @@ pub(super) async fn pending_row<K: EntryKind>(
     let tables = K::tables(ctx);
     let poll = || PendingRow::Later(Action::requeue(tables.poll_delay(&target.key)));
     let Turn::Granted(turn) = tables.turn(&target.key, &writer(entry)) else {
-        return Ok(PendingRow::Later(Action::requeue(WAITING)));
+        return Ok(PendingRow::Later(recheck_after(entry, ctx, WAITING)));
     };
     let fresh = snapshot(ctx, target, WRITE_MAX_AGE).await?;
     if fresh.busy_entry().is_some() {
@@ -263,7 +265,7 @@ pub(super) async fn claim<K: EntryKind>(
     let tables = K::tables(ctx);
     let who = writer(entry);
     let Turn::Granted(turn) = tables.turn(&target.key, &who) else {
-        return Ok(Claimed::Later(Action::requeue(WAITING)));
+        return Ok(Claimed::Later(recheck_after(entry, ctx, WAITING)));
     };
     let fresh = snapshot(ctx, target, WRITE_MAX_AGE).await?;
     if fresh.busy_entry().is_some() {

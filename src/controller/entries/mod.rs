@@ -12,6 +12,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod decide;
 pub mod forward;
+pub mod rechecks;
 pub mod snat;
 pub mod tables;
 pub mod target;
@@ -358,6 +359,10 @@ impl<K: EntryKind> ManagedKind for K {
         taken
     }
 
+    fn wake_due(ctx: &Context, now: std::time::Instant) -> usize {
+        K::tables(ctx).wake_due(now)
+    }
+
     fn orphaned_note(&self, _ctx: &Context, draft: &Draft<Self::Status>) -> Option<String> {
         let id = draft.status.fields().id.as_deref().unwrap_or("(none)");
         Some(format!("left entry {id} in the cloud"))
@@ -366,6 +371,7 @@ impl<K: EntryKind> ManagedKind for K {
     fn released(&self, ctx: &Context) {
         let tables = K::tables(ctx);
         tables.forget(&writer(self));
+        tables.forget_recheck(&writer(self));
         tables.forget_created(&self.uid().unwrap_or_default());
     }
 

@@ -277,6 +277,8 @@ pub struct Tables<R: Row> {
     wake: UnboundedSender<ObjectName>,
     stats: Mutex<TableStats>,
     last_sweep: Mutex<Option<Instant>>,
+    /// When each object in sync is looked at again.
+    rechecks: super::rechecks::Rechecks,
 }
 
 impl<R: Row> Tables<R> {
@@ -288,6 +290,7 @@ impl<R: Row> Tables<R> {
             wake,
             stats: Mutex::new(TableStats::default()),
             last_sweep: Mutex::new(None),
+            rechecks: super::rechecks::Rechecks::default(),
         }
     }
 
@@ -705,6 +708,33 @@ impl<R: Row> Tables<R> {
         }
     }
 
+    /// Look at `who` (in sync) again after `after`, woken through the wake
+    /// channel (see [`super::rechecks`]).
+    pub fn recheck_after(&self, who: ObjectName, after: Duration) {
+        self.rechecks.at(who, Instant::now() + after);
+    }
+
+    /// `who` needs no look of its own (it lets go of its tables).
+    pub fn forget_recheck(&self, who: &ObjectName) {
+        self.rechecks.forget(who);
+    }
+
+    /// Wake the objects whose look is due at `now`; how many there were.
+    pub fn wake_due(&self, now: Instant) -> usize {
+        let due = self.rechecks.due(now);
+        let count = due.len();
+        for who in due {
+            // A controller that has stopped needs no wake-up.
+            let _ = self.wake.send(who);
+        }
+        count
+    }
+
+    /// How many objects have a look planned.
+    pub fn rechecks_planned(&self) -> usize {
+        self.rechecks.len()
+    }
+
     fn existing(&self, key: &TableKey) -> Option<Arc<Table<R>>> {
         self.tables
             .lock()
@@ -1095,6 +1125,21 @@ mod tests {
         }
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(tables.stats().pages, 2);
+    }
+
+    #[tokio::test]
+    async fn a_planned_look_wakes_its_object_once_when_due() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let tables = Tables::<R>::new(tx);
+        tables.recheck_after(who("a"), Duration::ZERO);
+        tables.recheck_after(who("b"), Duration::from_secs(3600));
+        tables.recheck_after(who("c"), Duration::ZERO);
+        tables.forget_recheck(&who("c"));
+        assert_eq!(tables.wake_due(Instant::now()), 1);
+        assert_eq!(rx.try_recv().unwrap(), who("a"));
+        assert!(rx.try_recv().is_err(), "b is not due, c was forgotten");
+        assert_eq!(tables.wake_due(Instant::now()), 0);
+        assert_eq!(tables.rechecks_planned(), 1);
     }
 
     #[tokio::test]

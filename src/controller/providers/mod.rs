@@ -438,29 +438,11 @@ impl Providers {
             return Ok(None);
         };
         let name = pc.name_any();
-        if !secret_namespace_allowed(&self.secret_namespaces, &secret_ref.namespace) {
-            return Err(ProviderError::SecretNotAllowed {
-                provider_config: name,
-                namespace: secret_ref.namespace.clone(),
-                name: secret_ref.name.clone(),
-                allowed: self.secret_namespaces.clone(),
-            });
-        }
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &secret_ref.namespace);
-        let meta = secrets
+        let read = self
+            .secrets_of(&name, secret_ref)?
             .get_metadata_opt(&secret_ref.name)
-            .await
-            .map_err(|e| {
-                ProviderError::kubernetes(
-                    format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
-                    &e,
-                )
-            })?
-            .ok_or_else(|| ProviderError::SecretNotFound {
-                provider_config: name,
-                namespace: secret_ref.namespace.clone(),
-                name: secret_ref.name.clone(),
-            })?;
+            .await;
+        let meta = Self::found(&name, secret_ref, read)?;
         Ok(Some(meta.metadata.resource_version.unwrap_or_default()))
     }
 
@@ -469,6 +451,19 @@ impl Providers {
         provider_config: &str,
         secret_ref: &SecretReference,
     ) -> Result<Secret, ProviderError> {
+        let read = self
+            .secrets_of(provider_config, secret_ref)?
+            .get_opt(&secret_ref.name)
+            .await;
+        Self::found(provider_config, secret_ref, read)
+    }
+
+    /// The Secrets of `secret_ref`'s namespace, when natop may read there.
+    fn secrets_of(
+        &self,
+        provider_config: &str,
+        secret_ref: &SecretReference,
+    ) -> Result<Api<Secret>, ProviderError> {
         if !secret_namespace_allowed(&self.secret_namespaces, &secret_ref.namespace) {
             return Err(ProviderError::SecretNotAllowed {
                 provider_config: provider_config.to_string(),
@@ -477,21 +472,27 @@ impl Providers {
                 allowed: self.secret_namespaces.clone(),
             });
         }
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &secret_ref.namespace);
-        secrets
-            .get_opt(&secret_ref.name)
-            .await
-            .map_err(|e| {
-                ProviderError::kubernetes(
-                    format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
-                    &e,
-                )
-            })?
-            .ok_or_else(|| ProviderError::SecretNotFound {
-                provider_config: provider_config.to_string(),
-                namespace: secret_ref.namespace.clone(),
-                name: secret_ref.name.clone(),
-            })
+        Ok(Api::namespaced(self.client.clone(), &secret_ref.namespace))
+    }
+
+    /// What a read of the Secret `secret_ref` (for `provider_config`)
+    /// found, or why it found nothing.
+    fn found<T>(
+        provider_config: &str,
+        secret_ref: &SecretReference,
+        read: Result<Option<T>, kube::Error>,
+    ) -> Result<T, ProviderError> {
+        read.map_err(|e| {
+            ProviderError::kubernetes(
+                format!("read Secret {}/{}", secret_ref.namespace, secret_ref.name),
+                &e,
+            )
+        })?
+        .ok_or_else(|| ProviderError::SecretNotFound {
+            provider_config: provider_config.to_string(),
+            namespace: secret_ref.namespace.clone(),
+            name: secret_ref.name.clone(),
+        })
     }
 
     /// Where the Alibaba credentials of `pc` come from: `source` (the
