@@ -159,7 +159,7 @@ const FLOOR_FADE_LONG: f64 = 0.97;
 const STALE_HEAD: Duration = Duration::from_secs(30);
 /// A waiter that has not come back for this long has left the queue: its
 /// object was deleted behind natop's back, moved, or is no longer selected.
-/// A live waiter comes back at least every 30 s (its requeue), so twice that
+/// A live waiter comes back at least every 30 s (its planned look, see `rechecks`), so twice that
 /// and some is safe; one that does come back queues again at the back.
 pub const GONE_WAITER: Duration = Duration::from_secs(75);
 /// A table with no queue, no write in flight and no read for this long is
