@@ -63,8 +63,10 @@ def kubeconfig() -> str:
     return required_env("NATOP_TEST_KUBECONFIG")
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout` s."""
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.25,
+             describe: Callable[[], str] | None = None) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` s,
+    saying what `describe` finds then."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -72,7 +74,8 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
         if last:
             return last
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+    state = f"; {describe()}" if describe is not None else ""
+    pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r}){state}")
 
 
 def free_port() -> int:

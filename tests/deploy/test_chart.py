@@ -580,6 +580,35 @@ def crd_exists(kubectl: Kubectl, name: str) -> bool:
     return kubectl("get", "crd", name, check=False).returncode == 0
 
 
+def watch_caches_ready(kubectl: Kubectl, names: list[str]) -> bool:
+    """Whether the API server's watch cache of each CRD `plural.group` has
+    initialized (its own metric says so)."""
+    metrics = kubectl("get", "--raw", "/metrics").stdout
+    for name in names:
+        plural, group = name.split(".", 1)
+        series = (f'apiserver_watch_cache_initializations_total{{group="{group}",'
+                  f'resource="{plural}"}}')
+        if series not in metrics:
+            return False
+    return True
+
+
+def crd_states(kubectl: Kubectl, names: list[str]) -> str:
+    """What the API server says of each CRD still there: its finalizers and
+    conditions, for a failure message."""
+    states = []
+    for name in names:
+        crd = kubectl("get", "crd", name, "-o", "json", check=False)
+        if crd.returncode != 0:
+            continue
+        doc = json.loads(crd.stdout)
+        conditions = [(c["type"], c["status"], c.get("reason"), c.get("message"))
+                      for c in doc.get("status", {}).get("conditions", [])]
+        states.append(f"{name}: finalizers {doc['metadata'].get('finalizers')}, "
+                      f"conditions {conditions}")
+    return "; ".join(states)
+
+
 @pytest.mark.compat
 def test_helm_upgrade_changes_the_crds_and_uninstall_keeps_them(kubeconfig, kubectl: Kubectl,
                                                                 tmp_path):
@@ -663,8 +692,25 @@ def test_without_keep_uninstall_deletes_the_crds(kubeconfig, kubectl: Kubectl, t
             for name in names:
                 crd = kubectl.json("get", "crd", name)
                 assert "helm.sh/resource-policy" not in crd["metadata"].get("annotations", {})
+            # As a user would: the kinds are served and used before the
+            # release goes. A CRD deleted the instant it was made finds its
+            # watch cache still initializing; the API server's CRD finalizer
+            # then fails to list its objects and backs off exponentially, for
+            # about as long again as the cache took (Kubernetes', not natop's).
+            for name in names:
+                kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+                kubectl("get", name, "--all-namespaces")
+            wait_for("the API server to cache the kinds",
+                     lambda: watch_caches_ready(kubectl, names), 60)
             config.uninstall(release)
-        wait_for("the CRDs to go", lambda: not any(crd_exists(kubectl, n) for n in names), 60)
+        # The uninstall itself deleted every CRD: each is gone or terminating
+        # the moment it returns, with no waiting.
+        for name in names:
+            crd = kubectl("get", "crd", name, "-o", "json", check=False)
+            if crd.returncode == 0:
+                assert json.loads(crd.stdout)["metadata"].get("deletionTimestamp"), name
+        wait_for("the CRDs to go", lambda: not any(crd_exists(kubectl, n) for n in names), 120,
+                 describe=lambda: crd_states(kubectl, names))
     finally:
         for name in names:
             kubectl("delete", "crd", name, "--ignore-not-found", "--wait=false", check=False)
