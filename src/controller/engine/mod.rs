@@ -4,7 +4,10 @@
 //! The engine does the rest, the same way for every kind:
 //!
 //! - the watch, with the operator's namespace and label filters, and a
-//!   re-check of the kind's objects when a ProviderConfig changes;
+//!   re-check of the kind's objects when a ProviderConfig changes; what the
+//!   watch delivers waits in an intake until the controller has room
+//!   ([`intake`]), so that a burst (a restart, a rebuilt cluster) holds up
+//!   no table's next writer;
 //! - the finalizer: added before any cloud call, removed only when cleanup
 //!   says the object may go;
 //! - the deletion and management policies: `Orphan` and `Observe` leave the
@@ -31,6 +34,7 @@
 //!    `decide_cleanup` with table tests, and act.
 //! 3. One line in `controller::run`: `engine::run::<NewKind>(ctx.clone())`.
 
+mod intake;
 mod references;
 
 pub use references::{alibaba, provider};
@@ -251,6 +255,13 @@ pub trait ManagedKind:
     ) -> Controller<DeserializeGuard<Self>> {
         controller
     }
+    /// The group the object waits in when its watch delivers it: groups
+    /// take turns in the intake ([`intake`]), so that objects that wait for
+    /// each other's writes (the entries of one table) hold up no other
+    /// group. One group for all by default.
+    fn intake_group(&self) -> String {
+        String::new()
+    }
     /// Objects to reconcile when something other than a watch says their
     /// turn has come (`(namespace, name)`); taken once, by the first run.
     fn take_wakes(_ctx: &Context) -> Option<UnboundedReceiver<ObjectName>> {
@@ -303,62 +314,167 @@ pub trait ManagedKind:
 /// or one for every namespace, each with its own cache.
 pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
     let scopes = scopes(&ctx.config.watch_namespaces);
-    let controllers: Vec<Controller<DeserializeGuard<K>>> = scopes
+    let watched: Vec<Watched<K>> = scopes
         .iter()
         .map(|scope| {
-            lean_controller(
+            Watched::new(
                 watched_in::<K>(&ctx, scope.as_deref()),
                 ctx.config.watcher(),
+                usize::from(ctx.config.concurrency),
             )
         })
         .collect();
     // Only the first run on a context registers its cache.
     ctx.stores.set::<K>(Cache::new(
-        controllers.iter().map(Controller::store).collect(),
+        watched.iter().map(|w| w.store.clone()).collect(),
     ));
     let (woken, router) = route_wakes::<K>(K::take_wakes(&ctx), &scopes, ctx.clone());
-    let runs =
-        controllers
-            .into_iter()
-            .zip(&scopes)
-            .zip(woken)
-            .map(|((controller, scope), woken)| {
-                run_scope(controller, scope.as_deref(), woken, ctx.clone())
-            });
+    let runs = watched
+        .into_iter()
+        .zip(&scopes)
+        .zip(woken)
+        .map(|((watched, scope), woken)| run_scope(watched, scope.as_deref(), woken, ctx.clone()));
     futures_util::future::join(futures_util::future::join_all(runs), router).await;
+}
+
+/// A kind's watch of one scope: its cache, which holds the objects
+/// [`strip`]ped, and the intake its changes wait in for the controller
+/// ([`intake`]). The watch backs off after errors.
+struct Watched<K: ManagedKind> {
+    store: Store<DeserializeGuard<K>>,
+    /// The watch: writes the cache, then queues the object in the intake.
+    feed: futures_util::stream::BoxStream<'static, Result<DeserializeGuard<K>, watcher::Error>>,
+    intake: Arc<intake::Intake>,
+}
+
+impl<K: ManagedKind> Watched<K> {
+    fn new(api: Api<DeserializeGuard<K>>, config: watcher::Config, concurrency: usize) -> Self {
+        let (store, writer) = kube::runtime::reflector::store();
+        let feed = kube::runtime::reflector(
+            writer,
+            kube::runtime::watcher(api, config)
+                .default_backoff()
+                .modify(strip::<DeserializeGuard<K>>),
+        )
+        .applied_objects()
+        .boxed();
+        Watched {
+            store,
+            feed,
+            intake: intake::Intake::new(concurrency),
+        }
+    }
 }
 
 /// One controller of kind `K`, watching `scope`.
 async fn run_scope<K: ManagedKind>(
-    controller: Controller<DeserializeGuard<K>>,
+    watched: Watched<K>,
     scope: Option<&str>,
     woken: Option<Woken<K>>,
     ctx: Arc<Context>,
 ) {
+    let Watched {
+        store,
+        feed,
+        intake,
+    } = watched;
     // ProviderConfigs are cluster-scoped: every controller watches them all.
     let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let store = controller.store();
     let users = store.clone();
     let cancel = ctx.cancel.clone();
-    let controller = controller
-        .with_config(
-            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
-        )
-        // A ProviderConfig that changes re-checks every object using it.
-        .watches(configs, ctx.config.watcher(), move |config| {
-            let name = config.name_any();
-            referrers(&users, |o: &K| o.uses_provider_config(&name))
-        });
+    // The kind's own changes come through the intake, not as a stream of
+    // the controller's own.
+    let (hand, handed) = tokio::sync::mpsc::unbounded_channel::<ObjectName>();
+    let controller = Controller::for_stream(
+        futures_util::stream::pending::<Result<DeserializeGuard<K>, watcher::Error>>(),
+        store.clone(),
+    )
+    .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
+    .reconcile_on(named::<K>(handed))
+    // A ProviderConfig that changes re-checks every object using it.
+    .watches(configs, ctx.config.watcher(), move |config| {
+        let name = config.name_any();
+        referrers(&users, |o: &K| o.uses_provider_config(&name))
+    });
     let controller = K::watches(controller, &ctx, store, scope);
     let controller = match woken {
         Some(woken) => controller.reconcile_on(woken),
         None => controller,
     };
-    controller
+    let counted = intake.clone();
+    let reconciler = move |object: Arc<DeserializeGuard<K>>, ctx: Arc<Context>| {
+        let running = counted.start(&(object.namespace().unwrap_or_default(), object.name_any()));
+        async move {
+            let _running = running;
+            reconcile::<K>(object, ctx).await
+        }
+    };
+    let run = controller
         .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(reconcile::<K>, error_policy::<K>, ctx)
-        .for_each(|_| async {})
-        .await;
+        .run(reconciler, error_policy::<K>, ctx.clone())
+        .for_each(|_| async {});
+    let watch = feed_intake(feed, &intake, &ctx);
+    let pump = pump_intake(&intake, hand, &ctx);
+    futures_util::future::join3(run, watch, pump).await;
+}
+
+/// Drive the watch (which writes the cache) and queue each object it
+/// delivers in the intake, until natop stops.
+async fn feed_intake<K: ManagedKind>(
+    mut feed: futures_util::stream::BoxStream<'static, Result<DeserializeGuard<K>, watcher::Error>>,
+    intake: &intake::Intake,
+    ctx: &Context,
+) {
+    loop {
+        let next = tokio::select! {
+            () = ctx.cancel.cancelled() => return,
+            next = feed.next() => next,
+        };
+        match next {
+            Some(Ok(object)) => {
+                let group = object.0.as_ref().map(K::intake_group).unwrap_or_default();
+                intake.push(
+                    group,
+                    (object.namespace().unwrap_or_default(), object.name_any()),
+                );
+            }
+            // The watch backs off and starts again by itself.
+            Some(Err(error)) => tracing::warn!(kind = K::KIND, %error, "watch failed"),
+            None => return,
+        }
+    }
+}
+
+/// Hand the intake's objects to the controller as it has room, until natop
+/// stops.
+async fn pump_intake(
+    intake: &intake::Intake,
+    hand: tokio::sync::mpsc::UnboundedSender<ObjectName>,
+    ctx: &Context,
+) {
+    loop {
+        for name in intake.take(std::time::Instant::now()) {
+            if hand.send(name).is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            () = ctx.cancel.cancelled() => return,
+            () = intake.changed() => {}
+        }
+    }
+}
+
+/// The objects named on `names`, as the controller's references.
+fn named<K: ManagedKind>(names: tokio::sync::mpsc::UnboundedReceiver<ObjectName>) -> Woken<K> {
+    futures_util::stream::unfold(names, |mut names| async move {
+        let (namespace, name) = names.recv().await?;
+        Some((
+            ObjectRef::<DeserializeGuard<K>>::new(&name).within(&namespace),
+            names,
+        ))
+    })
+    .boxed()
 }
 
 /// How often the objects due for a planned look are woken.
@@ -386,16 +502,7 @@ fn route_wakes<K: ManagedKind>(
         .unzip();
     let streams = receivers
         .into_iter()
-        .map(|receiver| {
-            let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-                let (namespace, name) = receiver.recv().await?;
-                Some((
-                    ObjectRef::<DeserializeGuard<K>>::new(&name).within(&namespace),
-                    receiver,
-                ))
-            });
-            Some(stream.boxed())
-        })
+        .map(|receiver| Some(named::<K>(receiver)))
         .collect();
     let scopes = scopes.to_vec();
     let router = async move {
@@ -755,23 +862,6 @@ pub fn strip<K: Resource>(object: &mut K) {
             meta.annotations = None;
         }
     }
-}
-
-/// A controller over `api` (like `Controller::new`) whose cache holds the
-/// objects [`strip`]ped, and whose watch backs off after errors.
-pub fn lean_controller<K>(api: Api<K>, config: watcher::Config) -> Controller<K>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    let (reader, writer) = kube::runtime::reflector::store();
-    let stream = kube::runtime::reflector(
-        writer,
-        kube::runtime::watcher(api, config)
-            .default_backoff()
-            .modify(strip::<K>),
-    )
-    .applied_objects();
-    Controller::for_stream(stream, reader)
 }
 
 /// The API for objects of kind `T` in `scope`: one namespace's, or every

@@ -306,6 +306,16 @@ impl<K: EntryKind> ManagedKind for K {
     fn validate(&self) -> Result<(), String> {
         EntryKind::validate(self)
     }
+    /// The entries of one table wait for each other's writes: the intake
+    /// lets tables take turns (the table named by id, or the gateway).
+    fn intake_group(&self) -> String {
+        let common = self.common();
+        common
+            .table
+            .or(common.gateway)
+            .unwrap_or_default()
+            .to_string()
+    }
     /// An entry reaches its table through its gateway's ProviderConfig too:
     /// any change re-checks them all (it is rare).
     fn uses_provider_config(&self, _name: &str) -> bool {
