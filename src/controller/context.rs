@@ -8,12 +8,12 @@ use kube::Client;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
+use super::entries::forward::DnatRow;
+use super::entries::snat::SnatRow;
 use super::entries::tables::{ObjectName, Tables};
 use super::ownership::Stores;
 use super::providers::Providers;
 use super::timing::Pacing;
-use crate::cloud::alibaba::actions::forward_entry::ForwardTableEntry;
-use crate::cloud::alibaba::actions::snat_entry::SnatTableEntry;
 use crate::metrics::Metrics;
 
 /// Settings of a running operator (from `natop run`'s flags).
@@ -92,9 +92,9 @@ pub struct Context {
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
     /// DNAT tables: snapshots and write queues.
-    pub dnat: Tables<ForwardTableEntry>,
+    pub dnat: Tables<DnatRow>,
     /// SNAT tables: snapshots and write queues.
-    pub snat: Tables<SnatTableEntry>,
+    pub snat: Tables<SnatRow>,
     /// Wake-ups of ForwardEntry writers, taken by its controller.
     pub dnat_wakes: std::sync::Mutex<Option<UnboundedReceiver<ObjectName>>>,
     /// Wake-ups of SnatEntry writers, taken by its controller.

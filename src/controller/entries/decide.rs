@@ -321,6 +321,7 @@ mod tests {
     use super::*;
     use crate::api::forward_entry::{ForwardEntry, ForwardEntryStatus};
     use crate::cloud::alibaba::actions::forward_entry::ForwardTableEntry;
+    use crate::controller::entries::forward::DnatRow;
 
     const TABLE: &str = "ftb-1";
 
@@ -369,8 +370,8 @@ mod tests {
         }
     }
 
-    fn snapshot(rows: Vec<ForwardTableEntry>) -> Snapshot<ForwardTableEntry> {
-        Snapshot::read(rows, Instant::now(), 1)
+    fn snapshot(rows: Vec<ForwardTableEntry>) -> Snapshot<DnatRow> {
+        Snapshot::read(rows.iter().map(DnatRow::from).collect(), Instant::now(), 1)
     }
 
     /// The status of an object with `id` recorded and a create of `port`
@@ -832,15 +833,15 @@ mod tests {
 
     #[test]
     fn decide_cleanup_concludes_absence_only_after_every_read() {
-        let fwd = |id: &str| row(id, "80", "Available");
-        let step = |facts: CleanupFacts<ForwardTableEntry>| match decide_cleanup(&facts) {
+        let fwd = |id: &str| DnatRow::from(&row(id, "80", "Available"));
+        let step = |facts: CleanupFacts<DnatRow>| match decide_cleanup(&facts) {
             CleanupStep::Confirm(id) => format!("confirm {id}"),
             CleanupStep::Replay => "replay".into(),
             CleanupStep::FindHolder => "find holder".into(),
             CleanupStep::Claim { candidate, earlier } => {
-                format!("claim {} after {earlier:?}", candidate.forward_entry_id)
+                format!("claim {} after {earlier:?}", candidate.id())
             }
-            CleanupStep::Delete(row) => format!("delete {}", row.forward_entry_id),
+            CleanupStep::Delete(row) => format!("delete {}", row.id()),
             CleanupStep::Gone => "gone".into(),
         };
         let recorded = || CleanupFacts {

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::packed::Packed;
 use super::tables::{ObjectName, Row, Tables};
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
@@ -16,12 +17,82 @@ use crate::cloud::alibaba::actions::forward_entry::{
 };
 use crate::controller::Context;
 
-impl Row for ForwardTableEntry {
+/// A DNAT entry as a table's snapshot keeps it: the fields natop compares
+/// ([`Packed`]; an absent port is empty).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DnatRow(Packed<8>);
+
+impl DnatRow {
+    /// Entry id (`fwd-…`).
+    pub fn id(&self) -> &str {
+        self.0.get(0)
+    }
+    /// Public IP.
+    pub fn external_ip(&self) -> &str {
+        self.0.get(1)
+    }
+    /// External port, port range or `Any`.
+    pub fn external_port(&self) -> &str {
+        self.0.get(2)
+    }
+    /// Private IP.
+    pub fn internal_ip(&self) -> &str {
+        self.0.get(3)
+    }
+    /// Internal port, port range or `Any`.
+    pub fn internal_port(&self) -> &str {
+        self.0.get(4)
+    }
+    /// Protocol: `TCP`, `UDP` or `Any`.
+    pub fn protocol(&self) -> &str {
+        self.0.get(5)
+    }
+    /// Entry name.
+    pub fn name(&self) -> &str {
+        self.0.get(6)
+    }
+    /// Cloud status.
+    pub fn status(&self) -> &str {
+        self.0.get(7)
+    }
+}
+
+impl From<&ForwardTableEntry> for DnatRow {
+    fn from(entry: &ForwardTableEntry) -> DnatRow {
+        DnatRow(Packed::new([
+            &entry.forward_entry_id,
+            &entry.external_ip,
+            entry.external_port.as_deref().unwrap_or_default(),
+            &entry.internal_ip,
+            entry.internal_port.as_deref().unwrap_or_default(),
+            &entry.ip_protocol,
+            &entry.forward_entry_name,
+            &entry.status,
+        ]))
+    }
+}
+
+impl std::fmt::Debug for DnatRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnatRow")
+            .field("id", &self.id())
+            .field("external_ip", &self.external_ip())
+            .field("external_port", &self.external_port())
+            .field("internal_ip", &self.internal_ip())
+            .field("internal_port", &self.internal_port())
+            .field("protocol", &self.protocol())
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl Row for DnatRow {
     fn id(&self) -> &str {
-        &self.forward_entry_id
+        DnatRow::id(self)
     }
     fn status(&self) -> &str {
-        &self.status
+        DnatRow::status(self)
     }
 }
 
@@ -40,7 +111,7 @@ impl EntryKind for ForwardEntry {
         "OperationUnsupported.ForwardEntry",
     ];
     const ID_PREFIXES: &'static [&'static str] = &["fwd-"];
-    type Row = ForwardTableEntry;
+    type Row = DnatRow;
     type Desired = DesiredForward;
     type Status = ForwardEntryStatus;
 
@@ -103,48 +174,34 @@ impl EntryKind for ForwardEntry {
         )
     }
 
-    fn has_key(desired: &DesiredForward, row: &ForwardTableEntry) -> bool {
-        row.external_ip == desired.external_ip
-            && same(
-                row.external_port.as_deref().unwrap_or_default(),
-                &desired.external_port,
-            )
-            && same(&row.ip_protocol, desired.protocol.as_str())
+    fn has_key(desired: &DesiredForward, row: &DnatRow) -> bool {
+        row.external_ip() == desired.external_ip
+            && same(row.external_port(), &desired.external_port)
+            && same(row.protocol(), desired.protocol.as_str())
     }
 
-    fn drift(desired: &DesiredForward, row: &ForwardTableEntry) -> Vec<String> {
+    fn drift(desired: &DesiredForward, row: &DnatRow) -> Vec<String> {
         let mut drift = Vec::new();
         let mut check = |field: &str, want: &str, have: &str| {
             if !same(want, have) {
                 drift.push(format!("{field} is {have:?}, the spec says {want:?}"));
             }
         };
-        check("externalIp", &desired.external_ip, &row.external_ip);
-        check(
-            "externalPort",
-            &desired.external_port,
-            row.external_port.as_deref().unwrap_or_default(),
-        );
-        check("internalIp", &desired.internal_ip, &row.internal_ip);
-        check(
-            "internalPort",
-            &desired.internal_port,
-            row.internal_port.as_deref().unwrap_or_default(),
-        );
-        check("ipProtocol", desired.protocol.as_str(), &row.ip_protocol);
+        check("externalIp", &desired.external_ip, row.external_ip());
+        check("externalPort", &desired.external_port, row.external_port());
+        check("internalIp", &desired.internal_ip, row.internal_ip());
+        check("internalPort", &desired.internal_port, row.internal_port());
+        check("ipProtocol", desired.protocol.as_str(), row.protocol());
         if let Some(name) = &desired.name
-            && name != &row.forward_entry_name
+            && name != row.name()
         {
-            drift.push(format!(
-                "name is {:?}, the spec says {name:?}",
-                row.forward_entry_name
-            ));
+            drift.push(format!("name is {:?}, the spec says {name:?}", row.name()));
         }
         drift
     }
 
-    fn ips(row: &ForwardTableEntry) -> String {
-        row.external_ip.clone()
+    fn ips(row: &DnatRow) -> String {
+        row.external_ip().to_string()
     }
 
     fn desired_ips(desired: &DesiredForward) -> String {
@@ -155,14 +212,15 @@ impl EntryKind for ForwardEntry {
         client: &AlibabaClient,
         region: &str,
         table: &str,
-    ) -> Result<(Vec<ForwardTableEntry>, u32), CloudError> {
-        client
+    ) -> Result<(Vec<DnatRow>, u32), CloudError> {
+        let (entries, pages) = client
             .describe_pages(&DescribeForwardTableEntries {
                 region_id: region.to_string(),
                 forward_table_id: table.to_string(),
                 ..Default::default()
             })
-            .await
+            .await?;
+        Ok((entries.iter().map(DnatRow::from).collect(), pages))
     }
 
     async fn describe_one(
@@ -170,7 +228,7 @@ impl EntryKind for ForwardEntry {
         region: &str,
         table: &str,
         id: &str,
-    ) -> Result<Option<ForwardTableEntry>, CloudError> {
+    ) -> Result<Option<DnatRow>, CloudError> {
         // Only the entry asked for: an answer naming another is no answer.
         // A table that is not found is an error here, not "no entry": the
         // caller's next table read decides what that means.
@@ -182,7 +240,10 @@ impl EntryKind for ForwardEntry {
                 ..Default::default()
             })
             .await?;
-        Ok(rows.into_iter().find(|r| r.forward_entry_id == id))
+        Ok(rows
+            .iter()
+            .find(|r| r.forward_entry_id == id)
+            .map(DnatRow::from))
     }
 
     async fn create(
@@ -252,7 +313,7 @@ impl EntryKind for ForwardEntry {
         Ok(())
     }
 
-    fn tables(ctx: &Context) -> &Tables<ForwardTableEntry> {
+    fn tables(ctx: &Context) -> &Tables<DnatRow> {
         &ctx.dnat
     }
 
@@ -307,15 +368,81 @@ mod tests {
     }
 
     #[test]
+    fn the_snapshot_keeps_each_field_natop_compares() {
+        let cloud = ForwardTableEntry {
+            forward_entry_id: "fwd-9".into(),
+            forward_entry_name: "web".into(),
+            forward_table_id: "ftb-1".into(),
+            external_ip: "47.1.2.9".into(),
+            external_port: Some("8000/8010".into()),
+            internal_ip: "192.168.0.9".into(),
+            internal_port: Some("9000/9010".into()),
+            ip_protocol: "UDP".into(),
+            status: "Pending".into(),
+            ..Default::default()
+        };
+        let kept = DnatRow::from(&cloud);
+        assert_eq!(
+            [
+                kept.id(),
+                kept.external_ip(),
+                kept.external_port(),
+                kept.internal_ip(),
+                kept.internal_port(),
+                kept.protocol(),
+                kept.name(),
+                kept.status(),
+                Row::id(&kept),
+                Row::status(&kept),
+            ],
+            [
+                "fwd-9",
+                "47.1.2.9",
+                "8000/8010",
+                "192.168.0.9",
+                "9000/9010",
+                "UDP",
+                "web",
+                "Pending",
+                "fwd-9",
+                "Pending",
+            ]
+        );
+        // A port the cloud leaves out is empty, as it was compared before.
+        let unported = DnatRow::from(&ForwardTableEntry {
+            external_port: None,
+            internal_port: None,
+            ..cloud
+        });
+        assert_eq!(
+            (unported.external_port(), unported.internal_port()),
+            ("", "")
+        );
+        assert_eq!(unported.protocol(), "UDP");
+    }
+
+    #[test]
     fn the_natural_key_ignores_case_and_the_internal_side() {
         let desired = entry(json!({})).desired(&[]).unwrap();
         assert_eq!(ForwardEntry::natural_key(&desired), "47.1.2.3:80/TCP");
-        assert!(ForwardEntry::has_key(&desired, &row("80", "tcp")));
+        assert!(ForwardEntry::has_key(
+            &desired,
+            &DnatRow::from(&row("80", "tcp"))
+        ));
         let mut other_inside = row("80", "TCP");
         other_inside.internal_ip = "192.168.0.99".into();
-        assert!(ForwardEntry::has_key(&desired, &other_inside));
-        assert!(!ForwardEntry::has_key(&desired, &row("81", "tcp")));
-        assert!(!ForwardEntry::has_key(&desired, &row("80", "udp")));
+        assert!(ForwardEntry::has_key(
+            &desired,
+            &DnatRow::from(&other_inside)
+        ));
+        assert!(!ForwardEntry::has_key(
+            &desired,
+            &DnatRow::from(&row("81", "tcp"))
+        ));
+        assert!(!ForwardEntry::has_key(
+            &desired,
+            &DnatRow::from(&row("80", "udp"))
+        ));
     }
 
     #[test]
@@ -366,11 +493,14 @@ mod tests {
             // The cloud's row for it is the entry, in sync: no drift loop.
             let mut cloud = row(external, protocol);
             cloud.internal_port = Some(internal.into());
-            assert!(ForwardEntry::has_key(&desired, &cloud), "{ports}");
             assert!(
-                ForwardEntry::drift(&desired, &cloud).is_empty(),
+                ForwardEntry::has_key(&desired, &DnatRow::from(&cloud)),
+                "{ports}"
+            );
+            assert!(
+                ForwardEntry::drift(&desired, &DnatRow::from(&cloud)).is_empty(),
                 "{ports}: {:?}",
-                ForwardEntry::drift(&desired, &cloud)
+                ForwardEntry::drift(&desired, &DnatRow::from(&cloud))
             );
         }
         // `80` and `"80"` ask for the very same entry.
@@ -382,13 +512,13 @@ mod tests {
             .unwrap();
         let mut cloud = row("any", "any");
         cloud.internal_port = Some("any".into());
-        assert!(ForwardEntry::has_key(&any, &cloud));
-        assert!(ForwardEntry::drift(&any, &cloud).is_empty());
+        assert!(ForwardEntry::has_key(&any, &DnatRow::from(&cloud)));
+        assert!(ForwardEntry::drift(&any, &DnatRow::from(&cloud)).is_empty());
         // An integer port edited to another is drift, named in the cloud's text.
         let moved = entry(json!({"externalPort": 80, "internalPort": 9090}))
             .desired(&[])
             .unwrap();
-        let drift = ForwardEntry::drift(&moved, &row("80", "tcp"));
+        let drift = ForwardEntry::drift(&moved, &DnatRow::from(&row("80", "tcp")));
         assert_eq!(
             drift,
             vec!["internalPort is \"8080\", the spec says \"9090\"".to_string()]
@@ -408,9 +538,10 @@ mod tests {
             (vec![other.clone()], None),
             (vec![other, leaving.clone()], Some("fwd-1")),
         ] {
+            let rows: Vec<DnatRow> = rows.iter().map(DnatRow::from).collect();
             assert_eq!(
                 super::super::decide::deleting_holder::<ForwardEntry>(&desired, &rows)
-                    .map(|r| r.forward_entry_id.as_str()),
+                    .map(DnatRow::id),
                 expected,
                 "{rows:?}"
             );
@@ -422,16 +553,16 @@ mod tests {
         let desired = entry(json!({"name": "web-80"})).desired(&[]).unwrap();
         let mut cloud = row("80", "tcp");
         cloud.forward_entry_name = "web-80".into();
-        assert!(ForwardEntry::drift(&desired, &cloud).is_empty());
+        assert!(ForwardEntry::drift(&desired, &DnatRow::from(&cloud)).is_empty());
         cloud.internal_port = Some("9090".into());
         cloud.forward_entry_name = "old".into();
-        let drift = ForwardEntry::drift(&desired, &cloud);
+        let drift = ForwardEntry::drift(&desired, &DnatRow::from(&cloud));
         assert_eq!(drift.len(), 2, "{drift:?}");
         assert!(drift[0].contains("internalPort") && drift[1].contains("name"));
         // No name in the spec: the cloud's name is left alone.
         let unnamed = entry(json!({})).desired(&[]).unwrap();
         cloud.internal_port = Some("8080".into());
-        assert!(ForwardEntry::drift(&unnamed, &cloud).is_empty());
+        assert!(ForwardEntry::drift(&unnamed, &DnatRow::from(&cloud)).is_empty());
     }
 
     #[test]

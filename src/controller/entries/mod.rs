@@ -12,6 +12,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod decide;
 pub mod forward;
+pub mod packed;
 pub mod rechecks;
 pub mod snat;
 pub mod tables;

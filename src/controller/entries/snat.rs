@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::packed::Packed;
 use super::tables::{ObjectName, Row, Tables};
 use super::{Common, EntryKind};
 use crate::api::NatGateway;
@@ -15,12 +16,78 @@ use crate::cloud::alibaba::actions::snat_entry::{
 };
 use crate::controller::Context;
 
-impl Row for SnatTableEntry {
+/// An SNAT entry as a table's snapshot keeps it: the fields natop compares
+/// ([`Packed`]) and the EIP affinity.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SnatRow {
+    texts: Packed<6>,
+    /// EIP affinity (`0` or `1`), when the cloud says.
+    pub eip_affinity: Option<u8>,
+}
+
+impl SnatRow {
+    /// Entry id (`snat-…`).
+    pub fn id(&self) -> &str {
+        self.texts.get(0)
+    }
+    /// The public IPs, comma-separated.
+    pub fn snat_ip(&self) -> &str {
+        self.texts.get(1)
+    }
+    /// Source vSwitch (empty for an entry by CIDR block).
+    pub fn source_vswitch_id(&self) -> &str {
+        self.texts.get(2)
+    }
+    /// Source CIDR block.
+    pub fn source_cidr(&self) -> &str {
+        self.texts.get(3)
+    }
+    /// Entry name.
+    pub fn name(&self) -> &str {
+        self.texts.get(4)
+    }
+    /// Cloud status.
+    pub fn status(&self) -> &str {
+        self.texts.get(5)
+    }
+}
+
+impl From<&SnatTableEntry> for SnatRow {
+    fn from(entry: &SnatTableEntry) -> SnatRow {
+        SnatRow {
+            texts: Packed::new([
+                &entry.snat_entry_id,
+                &entry.snat_ip,
+                &entry.source_vswitch_id,
+                &entry.source_cidr,
+                &entry.snat_entry_name,
+                &entry.status,
+            ]),
+            eip_affinity: entry.eip_affinity,
+        }
+    }
+}
+
+impl std::fmt::Debug for SnatRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnatRow")
+            .field("id", &self.id())
+            .field("snat_ip", &self.snat_ip())
+            .field("source_vswitch_id", &self.source_vswitch_id())
+            .field("source_cidr", &self.source_cidr())
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .field("eip_affinity", &self.eip_affinity)
+            .finish()
+    }
+}
+
+impl Row for SnatRow {
     fn id(&self) -> &str {
-        &self.snat_entry_id
+        SnatRow::id(self)
     }
     fn status(&self) -> &str {
-        &self.status
+        SnatRow::status(self)
     }
 }
 
@@ -62,7 +129,7 @@ impl EntryKind for SnatEntry {
     const TABLE: &'static str = "SNAT table";
     const KEY_TAKEN: &'static [&'static str] = &["Forbidden.SourceVSwitchId.Duplicated"];
     const ID_PREFIXES: &'static [&'static str] = &["snat-"];
-    type Row = SnatTableEntry;
+    type Row = SnatRow;
     type Desired = DesiredSnat;
     type Status = SnatEntryStatus;
 
@@ -140,16 +207,16 @@ impl EntryKind for SnatEntry {
         }
     }
 
-    fn has_key(desired: &DesiredSnat, row: &SnatTableEntry) -> bool {
+    fn has_key(desired: &DesiredSnat, row: &SnatRow) -> bool {
         match source(desired) {
-            Source::VSwitch(v) => row.source_vswitch_id == v,
-            Source::Cidr(c) => row.source_vswitch_id.is_empty() && row.source_cidr == c,
+            Source::VSwitch(v) => row.source_vswitch_id() == v,
+            Source::Cidr(c) => row.source_vswitch_id().is_empty() && row.source_cidr() == c,
         }
     }
 
-    fn drift(desired: &DesiredSnat, row: &SnatTableEntry) -> Vec<String> {
+    fn drift(desired: &DesiredSnat, row: &SnatRow) -> Vec<String> {
         let mut drift = Vec::new();
-        let have = ip_set(&row.snat_ip);
+        let have = ip_set(row.snat_ip());
         if have != desired.ips {
             drift.push(format!(
                 "snatIps are {:?}, the spec says {:?}",
@@ -158,12 +225,9 @@ impl EntryKind for SnatEntry {
             ));
         }
         if let Some(name) = &desired.name
-            && name != &row.snat_entry_name
+            && name != row.name()
         {
-            drift.push(format!(
-                "name is {:?}, the spec says {name:?}",
-                row.snat_entry_name
-            ));
+            drift.push(format!("name is {:?}, the spec says {name:?}", row.name()));
         }
         if let Some(affinity) = row.eip_affinity
             && (affinity == 1) != desired.eip_affinity
@@ -177,8 +241,8 @@ impl EntryKind for SnatEntry {
         drift
     }
 
-    fn ips(row: &SnatTableEntry) -> String {
-        row.snat_ip.clone()
+    fn ips(row: &SnatRow) -> String {
+        row.snat_ip().to_string()
     }
 
     fn desired_ips(desired: &DesiredSnat) -> String {
@@ -189,14 +253,15 @@ impl EntryKind for SnatEntry {
         client: &AlibabaClient,
         region: &str,
         table: &str,
-    ) -> Result<(Vec<SnatTableEntry>, u32), CloudError> {
-        client
+    ) -> Result<(Vec<SnatRow>, u32), CloudError> {
+        let (entries, pages) = client
             .describe_pages(&DescribeSnatTableEntries {
                 region_id: region.to_string(),
                 snat_table_id: table.to_string(),
                 ..Default::default()
             })
-            .await
+            .await?;
+        Ok((entries.iter().map(SnatRow::from).collect(), pages))
     }
 
     async fn describe_one(
@@ -204,7 +269,7 @@ impl EntryKind for SnatEntry {
         region: &str,
         table: &str,
         id: &str,
-    ) -> Result<Option<SnatTableEntry>, CloudError> {
+    ) -> Result<Option<SnatRow>, CloudError> {
         // Only the entry asked for: an answer naming another is no answer.
         // A table that is not found is an error here, not "no entry": the
         // caller's next table read decides what that means.
@@ -216,7 +281,10 @@ impl EntryKind for SnatEntry {
                 ..Default::default()
             })
             .await?;
-        Ok(rows.into_iter().find(|r| r.snat_entry_id == id))
+        Ok(rows
+            .iter()
+            .find(|r| r.snat_entry_id == id)
+            .map(SnatRow::from))
     }
 
     async fn create(
@@ -283,7 +351,7 @@ impl EntryKind for SnatEntry {
         Ok(())
     }
 
-    fn tables(ctx: &Context) -> &Tables<SnatTableEntry> {
+    fn tables(ctx: &Context) -> &Tables<SnatRow> {
         &ctx.snat
     }
 
@@ -333,28 +401,62 @@ mod tests {
     }
 
     #[test]
+    fn the_snapshot_keeps_each_field_natop_compares() {
+        let cloud = SnatTableEntry {
+            snat_entry_name: "egress".into(),
+            status: "Pending".into(),
+            eip_affinity: Some(1),
+            ..row()
+        };
+        let kept = SnatRow::from(&cloud);
+        assert_eq!(
+            [
+                kept.id(),
+                kept.snat_ip(),
+                kept.source_vswitch_id(),
+                kept.source_cidr(),
+                kept.name(),
+                kept.status(),
+                Row::id(&kept),
+                Row::status(&kept),
+            ],
+            [
+                "snat-1",
+                "47.1.2.3,47.1.2.4",
+                "vsw-1",
+                "192.168.1.0/24",
+                "egress",
+                "Pending",
+                "snat-1",
+                "Pending",
+            ]
+        );
+        assert_eq!(kept.eip_affinity, Some(1));
+    }
+
+    #[test]
     fn the_natural_key_is_the_source() {
         let by_vswitch = entry(json!({})).desired(&[]).unwrap();
         assert_eq!(SnatEntry::natural_key(&by_vswitch), "vsw-1");
-        assert!(SnatEntry::has_key(&by_vswitch, &row()));
+        assert!(SnatEntry::has_key(&by_vswitch, &SnatRow::from(&row())));
         let by_cidr = entry(json!({"sourceVSwitchId": null, "sourceCIDR": "192.168.1.0/24"}))
             .desired(&[])
             .unwrap();
         // A vSwitch entry is not the CIDR entry, even with the same block.
-        assert!(!SnatEntry::has_key(&by_cidr, &row()));
+        assert!(!SnatEntry::has_key(&by_cidr, &SnatRow::from(&row())));
         let mut cidr_row = row();
         cidr_row.source_vswitch_id.clear();
-        assert!(SnatEntry::has_key(&by_cidr, &cidr_row));
+        assert!(SnatEntry::has_key(&by_cidr, &SnatRow::from(&cidr_row)));
     }
 
     #[test]
     fn snat_ips_compare_as_a_set() {
         let desired = entry(json!({})).desired(&[]).unwrap();
-        assert!(SnatEntry::drift(&desired, &row()).is_empty());
+        assert!(SnatEntry::drift(&desired, &SnatRow::from(&row())).is_empty());
         let mut changed = row();
         changed.snat_ip = "47.1.2.3".into();
         changed.eip_affinity = Some(1);
-        let drift = SnatEntry::drift(&desired, &changed);
+        let drift = SnatEntry::drift(&desired, &SnatRow::from(&changed));
         assert_eq!(drift.len(), 2, "{drift:?}");
         assert_eq!(SnatEntry::desired_ips(&desired), "47.1.2.3,47.1.2.4");
     }
