@@ -22,6 +22,7 @@ export NATOP_CACHE_DIR="$cache"
 
 if [[ "$which" == default ]]; then
     cargo bench --bench emulator_throughput
+    cargo bench --bench cache_cost
 fi
 
 if [[ -z "${NATOP_TEST_KUBECONFIG:-}" ]]; then

@@ -5,9 +5,10 @@
 //! (and fields natop never reads: the table and gateway ids, the network
 //! interface). A snapshot holds every entry of its table for as long as
 //! natop runs: with 100 tables of 100 entries, the cloud's rows as they
-//! were read took 413 bytes each (a DNAT row with its ten strings). Packed,
-//! a row is its texts end to end in one boxed `str` and where each ends: 161
-//! bytes, and one allocation where a read made ten.
+//! were read took 430 bytes each (a DNAT row, a string a field). Packed, a
+//! row is its texts end to end in one boxed `str` and where each ends: 132
+//! bytes, and one allocation instead of one a field (`make bench`,
+//! `cache_cost`).
 
 /// `N` short texts in one allocation; field `i` is [`Packed::get`]`(i)`.
 #[derive(Clone, PartialEq, Eq)]

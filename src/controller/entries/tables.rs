@@ -155,7 +155,8 @@ const FLOOR_MARGIN: f64 = 1.03;
 const FLOOR_FADE: f64 = 0.995;
 /// The same, after eight writes in a row seen settled at their first poll.
 const FLOOR_FADE_LONG: f64 = 0.97;
-/// A head of queue that has not come back for this long has lost its turn.
+/// A head of queue that has not come back for this long since it became the
+/// head (and was woken for its turn) has lost its turn.
 const STALE_HEAD: Duration = Duration::from_secs(30);
 /// A waiter that has not come back for this long has left the queue: its
 /// object was deleted behind natop's back, moved, or is no longer selected.
@@ -202,6 +203,11 @@ struct State<R> {
     /// estimate follows a table that becomes faster.
     floor: Duration,
     queue: VecDeque<Waiter>,
+    /// The waiter at the head of the queue, and since when: a head is
+    /// passed over only when it has not come back for [`STALE_HEAD`] since
+    /// it became the head. Its last visit may be older: a waiter deep in a
+    /// long queue is not expected to come back until it is woken.
+    head: Option<(ObjectName, Instant)>,
     writing: bool,
 }
 
@@ -218,12 +224,40 @@ impl<R> Default for State<R> {
             estimate: FIRST_ESTIMATE,
             floor: Duration::ZERO,
             queue: VecDeque::new(),
+            head: None,
             writing: false,
         }
     }
 }
 
 impl<R> State<R> {
+    /// Note who is at the head of the queue now (after the queue changed):
+    /// a new head is the head since `now`.
+    fn note_head(&mut self, now: Instant) {
+        let front = self.queue.front().map(|w| &w.who);
+        if front != self.head.as_ref().map(|(who, _)| who) {
+            self.head = front.map(|who| (who.clone(), now));
+        }
+    }
+
+    /// The head of the queue, and how long it has not come back since it
+    /// became the head.
+    fn head_idle(&self, now: Instant) -> Option<(&ObjectName, Duration)> {
+        let front = self.queue.front()?;
+        let since = match &self.head {
+            Some((head, since)) if head == &front.who => front.touched.max(*since),
+            _ => front.touched,
+        };
+        Some((&front.who, now.saturating_duration_since(since)))
+    }
+
+    /// Whether the head of the queue (not `who`) has lost its turn: it has
+    /// not come back for [`STALE_HEAD`] since it became the head.
+    fn head_is_stale(&self, who: &ObjectName, now: Instant) -> bool {
+        self.head_idle(now)
+            .is_some_and(|(head, idle)| head != who && idle > STALE_HEAD)
+    }
+
     fn step(&self) -> Duration {
         (self.estimate / 8).clamp(MIN_STEP, MAX_STEP)
     }
@@ -596,22 +630,22 @@ impl<R: Row> Tables<R> {
                 touched: now,
             }),
         }
+        state.note_head(now);
         // A head that stopped coming back (its object was deleted, or its
-        // reconcile keeps failing) goes to the back of the queue.
-        while !state.writing
-            && state.queue.len() > 1
-            && state
-                .queue
-                .front()
-                .is_some_and(|w| &w.who != who && now.duration_since(w.touched) > STALE_HEAD)
-        {
+        // reconcile keeps failing) goes to the back of the queue, and the
+        // next is woken for its turn.
+        if !state.writing && state.queue.len() > 1 && state.head_is_stale(who, now) {
             if let Some(stale) = state.queue.pop_front() {
                 tracing::warn!(
                     writer = ?stale.who,
                     table = %key.table,
-                    "the first writer in the table's queue stopped coming back: it goes to the back"
+                    "the first writer in the table's queue did not come back for its turn: it goes to the back"
                 );
                 state.queue.push_back(stale);
+            }
+            state.note_head(now);
+            if let Some(next) = state.queue.front().filter(|w| &w.who != who) {
+                let _ = self.wake.send(next.who.clone());
             }
         }
         let position = state
@@ -633,12 +667,12 @@ impl<R: Row> Tables<R> {
             let ahead = position.max(1);
             if position == 0 {
                 // Our own earlier turn is still in flight: nothing to do.
-            } else if let Some(head) = state.queue.front()
+            } else if let Some((head, idle)) = state.head_idle(now)
                 && !state.writing
-                && now.duration_since(head.touched) > Duration::from_secs(5)
+                && idle > Duration::from_secs(5)
             {
                 // Nudge a head that may have missed its wake-up.
-                let _ = self.wake.send(head.who.clone());
+                let _ = self.wake.send(head.clone());
             }
             Turn::Wait { ahead }
         }
@@ -654,6 +688,7 @@ impl<R: Row> Tables<R> {
             let mut state = table.lock();
             let was_head = state.queue.front().is_some_and(|w| &w.who == who);
             state.queue.retain(|w| &w.who != who);
+            state.note_head(Instant::now());
             (was_head && !state.writing)
                 .then(|| state.queue.front().map(|w| w.who.clone()))
                 .flatten()
@@ -917,6 +952,7 @@ impl<R: Row> WriteTurn<'_, R> {
             let mut state = self.table.lock();
             state.writing = false;
             state.queue.retain(|w| w.who != self.who);
+            state.note_head(Instant::now());
             state.queue.front().map(|w| w.who.clone())
         };
         if let Some(next) = next {
@@ -1027,6 +1063,59 @@ mod tests {
         );
         turn.done();
         assert!(tables.queued(&key("t")).is_empty());
+    }
+
+    #[test]
+    fn a_writer_that_waited_long_keeps_its_turn_once_woken() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let tables: Tables<R> = Tables::new(tx);
+        // The writers queued 40 s ago (a long queue: each write takes its
+        // Pending time) and have not come back since: they wait to be woken.
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_secs(40))
+            .expect("the clock has run for a minute");
+        let Turn::Granted(turn) = tables.turn_at(&key("t"), &who("a"), long_ago) else {
+            panic!("the first writer goes at once");
+        };
+        for name in ["b", "c", "d"] {
+            assert!(matches!(
+                tables.turn_at(&key("t"), &who(name), long_ago),
+                Turn::Wait { .. }
+            ));
+        }
+        // "a" is done: "b" is woken, and is the head from now.
+        turn.done();
+        assert_eq!(rx.try_recv().ok(), Some(who("b")));
+        let now = Instant::now();
+        // Another writer comes by before "b" does: "b" keeps its turn (its
+        // last visit, 40 s ago, was before it was the head).
+        assert!(matches!(
+            tables.turn_at(&key("t"), &who("d"), now + Duration::from_millis(5)),
+            Turn::Wait { .. }
+        ));
+        assert_eq!(tables.queued(&key("t")), [who("b"), who("c"), who("d")]);
+        assert!(rx.try_recv().is_err(), "no nudge so soon");
+        // "b" does not come back for its turn: after STALE_HEAD it goes to
+        // the back, and the next head is woken.
+        let later = now + STALE_HEAD + Duration::from_secs(1);
+        assert!(matches!(
+            tables.turn_at(&key("t"), &who("d"), later),
+            Turn::Wait { .. }
+        ));
+        assert_eq!(tables.queued(&key("t")), [who("c"), who("d"), who("b")]);
+        assert_eq!(rx.try_recv().ok(), Some(who("c")));
+        // "c" has its own STALE_HEAD from then: not passed over at once.
+        assert!(matches!(
+            tables.turn_at(&key("t"), &who("d"), later + Duration::from_secs(1)),
+            Turn::Wait { .. }
+        ));
+        assert_eq!(tables.queued(&key("t")), [who("c"), who("d"), who("b")]);
+        let Turn::Granted(turn) =
+            tables.turn_at(&key("t"), &who("c"), later + Duration::from_secs(2))
+        else {
+            panic!("the woken head takes its turn");
+        };
+        turn.done();
     }
 
     #[tokio::test]
