@@ -1,9 +1,9 @@
 //! What natop's memory holds for each entry, measured with the allocator the
 //! binary uses (jemalloc, counting the size classes it hands out): a
-//! ForwardEntry in the watch cache as natop keeps it at rest (stripped,
-//! Ready, three conditions), with and without a `natop.dev/` annotation,
-//! the parts of that copy, and a table row in a snapshot. Prints numbers;
-//! asserts nothing.
+//! ForwardEntry in natop's cache as it is at rest (stripped, Ready, three
+//! conditions), with and without a `natop.dev/` annotation, beside what a
+//! reflector store of typed objects took for it; the parts of a typed copy;
+//! and a table row in a snapshot. Prints numbers; asserts nothing.
 //!
 //! Run with `make bench` or `cargo bench --bench cache_cost`.
 
@@ -18,7 +18,7 @@ use kube::runtime::watcher::Event;
 use natop::api::common::CloudLocation;
 use natop::api::forward_entry::{ForwardEntry, ForwardEntrySpec, ForwardEntryStatus};
 use natop::cloud::alibaba::actions::forward_entry::ForwardTableEntry;
-use natop::controller::engine::strip;
+use natop::controller::engine::{ManagedKind, Shelf, strip};
 use natop::controller::entries::forward::DnatRow;
 use natop::controller::status::{Verdict, conditions};
 use tikv_jemallocator::Jemalloc;
@@ -147,6 +147,14 @@ fn main() {
         let after = LIVE.load(Ordering::Relaxed);
         #[allow(clippy::cast_precision_loss)]
         let in_store = (after - before) as f64 / OBJECTS as f64;
+        let before = LIVE.load(Ordering::Relaxed);
+        let shelf = Shelf::new(|e: &ForwardEntry| e.hot());
+        for blob in &blobs {
+            shelf.apply(&Event::Apply(cached(blob)));
+        }
+        let after = LIVE.load(Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss)]
+        let on_shelf = (after - before) as f64 / OBJECTS as f64;
         let (object, objects) = per_item(|i| Arc::new(cached(&blobs[i])));
         let entries: Vec<&ForwardEntry> =
             objects.iter().filter_map(|o| o.0.as_ref().ok()).collect();
@@ -170,8 +178,9 @@ fn main() {
             "without annotations"
         };
         println!(
-            "watch cache, {} entries {label}: {in_store:.0} bytes an entry ({} in the store)",
+            "natop's cache, {} entries {label}: {on_shelf:.0} bytes an entry ({} held); a reflector store of typed objects took {in_store:.0} ({} held)",
             OBJECTS,
+            shelf.len(),
             reader.state().len()
         );
         println!(

@@ -11,8 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use kube::core::DeserializeGuard;
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::engine::shelf::{Hot, Shelf};
 
 use crate::api::EXTERNAL_ID_ANNOTATION;
 
@@ -156,7 +159,7 @@ pub fn other_owner(
 /// an object's status id.
 pub fn claims<K>(cache: Option<Cache<K>>, recorded: impl Fn(&K) -> Option<String>) -> Vec<Claim>
 where
-    K: Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + 'static,
 {
     let Some(cache) = cache else {
         return Vec::new();
@@ -172,45 +175,34 @@ where
 /// The claims of the objects in `cache` that name resource `id`, recorded
 /// (`recorded` reads an object's status id) or by annotation: all that
 /// [`other_owner`] needs when no owner tag is known. Only those objects are
-/// copied, so asking costs no allocation per object of the kind.
+/// decoded (the cache matches the id against each object's [`Hot`] texts),
+/// so asking costs no allocation per object of the kind.
 pub fn claims_naming<K>(
     cache: Option<Cache<K>>,
     id: &str,
     recorded: impl Fn(&K) -> Option<&str>,
 ) -> Vec<Claim>
 where
-    K: Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + 'static,
 {
     let Some(cache) = cache else {
         return Vec::new();
     };
     cache
-        .matching(|object| {
-            recorded(object) == Some(id)
-                || object
-                    .annotations()
-                    .get(EXTERNAL_ID_ANNOTATION)
-                    .map(String::as_str)
-                    == Some(id)
-        })
+        .matching(|_, hot| hot.id() == id || hot.annotated() == id)
         .iter()
         .filter_map(|guard| guard.0.as_ref().ok())
         .map(|object| Claim::of(object, recorded(object).map(String::from)))
         .collect()
 }
 
-/// A controller's cache of one kind: one reflector store per watched
-/// namespace (or a single one for every namespace). Each store has its own
-/// watcher: a relist of one namespace replaces that store only, never the
-/// objects of another namespace.
-pub struct Cache<K>(Vec<Store<DeserializeGuard<K>>>)
-where
-    K: Resource<DynamicType = ()> + Clone + 'static;
+/// A controller's cache of one kind: one [`Shelf`] per watched namespace
+/// (or a single one for every namespace). Each has its own watch: a relist
+/// of one namespace replaces that shelf only, never the objects of another
+/// namespace.
+pub struct Cache<K>(Vec<Shelf<K>>);
 
-impl<K> Clone for Cache<K>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-{
+impl<K> Clone for Cache<K> {
     fn clone(&self) -> Self {
         Cache(self.0.clone())
     }
@@ -218,42 +210,38 @@ where
 
 impl<K> Cache<K>
 where
-    K: Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + 'static,
 {
-    /// The cache made of these stores.
-    pub fn new(stores: Vec<Store<DeserializeGuard<K>>>) -> Cache<K> {
-        Cache(stores)
+    /// The cache made of these shelves.
+    pub fn new(shelves: Vec<Shelf<K>>) -> Cache<K> {
+        Cache(shelves)
     }
 
-    /// Object `name` of `namespace`, if a store holds it.
+    /// Object `name` of `namespace`, if a shelf holds it.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<DeserializeGuard<K>>> {
-        let key = ObjectRef::new(name).within(namespace);
-        self.0.iter().find_map(|store| store.get(&key))
+        self.0.iter().find_map(|shelf| shelf.get(namespace, name))
     }
 
-    /// Every object of every store.
+    /// Every object of every shelf.
     pub fn state(&self) -> Vec<Arc<DeserializeGuard<K>>> {
-        self.0.iter().flat_map(Store::state).collect()
+        self.0.iter().flat_map(Shelf::state).collect()
     }
 
-    /// The objects (those that decode) for which `keep` holds. Only these
-    /// are copied out of the stores, so a search that finds few is cheap
-    /// however many objects the stores hold.
-    pub fn matching(&self, keep: impl Fn(&K) -> bool) -> Vec<Arc<DeserializeGuard<K>>> {
+    /// The objects (those that decode) whose [`Hot`] texts `keep` holds
+    /// for (with their namespace). Only these are decoded, so a search that
+    /// finds few is cheap however many objects the shelves hold.
+    pub fn matching(&self, keep: impl Fn(&str, &Hot) -> bool) -> Vec<Arc<DeserializeGuard<K>>> {
         self.0
             .iter()
-            .flat_map(|store| store.state_filter(|guard| guard.0.as_ref().is_ok_and(&keep)))
+            .flat_map(|shelf| shelf.matching(&keep))
             .collect()
     }
 
-    /// Wait until every store has listed its objects once.
-    pub async fn wait_until_ready(
-        &self,
-    ) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        for store in &self.0 {
-            store.wait_until_ready().await?;
+    /// Wait until every shelf has listed its objects once.
+    pub async fn wait_until_ready(&self) {
+        for shelf in &self.0 {
+            shelf.wait_until_ready().await;
         }
-        Ok(())
     }
 }
 
@@ -267,7 +255,13 @@ impl Stores {
     /// Register the cache of kind `K` (the first registration stays).
     pub fn set<K>(&self, cache: Cache<K>)
     where
-        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+        K: Resource<DynamicType = ()>
+            + Serialize
+            + DeserializeOwned
+            + Clone
+            + Send
+            + Sync
+            + 'static,
     {
         self.0
             .write()
@@ -279,7 +273,13 @@ impl Stores {
     /// The cache of kind `K`, once its controller runs.
     pub fn get<K>(&self) -> Option<Cache<K>>
     where
-        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+        K: Resource<DynamicType = ()>
+            + Serialize
+            + DeserializeOwned
+            + Clone
+            + Send
+            + Sync
+            + 'static,
     {
         self.0
             .read()

@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::PartialObjectMeta;
-use kube::runtime::controller::{self, Action, Config, Controller};
+use kube::runtime::controller::{self, Config, Controller};
+
+use super::engine::runner::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::runtime::{PredicateConfig, WatchStreamExt};
@@ -688,10 +690,13 @@ async fn report_unclaimed(pc: &ProviderConfig, ctx: &Context) {
 }
 
 #[instrument(skip_all, fields(provider_config = %pc.name_any()))]
-async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+async fn reconcile(
+    pc: Arc<ProviderConfig>,
+    ctx: Arc<Context>,
+) -> Result<controller::Action, ReconcileError> {
     let result = reconcile::counted(KIND, &ctx, check_and_report(&pc, &ctx)).await;
     reconcile::count_retrying(KIND, &ctx);
-    result
+    result.map(Into::into)
 }
 
 /// Check the credentials and write what the check says.
@@ -793,10 +798,14 @@ async fn check_and_report(pc: &ProviderConfig, ctx: &Context) -> Result<Action, 
     })
 }
 
-fn error_policy(pc: Arc<ProviderConfig>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+fn error_policy(
+    pc: Arc<ProviderConfig>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> controller::Action {
     let name = pc.name_any();
     warn!(provider_config = %name, category = error.category(), %error, "reconcile failed");
-    reconcile::after_error(&ctx, &pacing_key(&name), error)
+    reconcile::after_error(&ctx, &pacing_key(&name), error).into()
 }
 
 #[cfg(test)]

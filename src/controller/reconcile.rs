@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::events::EventType;
+use crate::controller::engine::runner::Action;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;

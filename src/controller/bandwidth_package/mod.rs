@@ -11,13 +11,12 @@ pub mod ucloud;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::BoxStream;
 use kube::ResourceExt;
-use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::Store;
 
 use super::Context;
-use super::engine::{self, Draft, ManagedKind, referrers, watched_in};
+use super::engine::{self, Action, Draft, ManagedKind, Shelf, changes_of, referrers, watched_in};
+use super::entries::tables::ObjectName;
 use super::location;
 use super::providers::{CloudClient, Resolved};
 use super::reconcile::{ReconcileError, key};
@@ -41,25 +40,31 @@ impl ManagedKind for BandwidthPackage {
         }
     }
 
+    fn gateway_and_package(&self) -> (Option<&str>, Option<&str>) {
+        let gateway = self
+            .spec
+            .alibaba
+            .as_ref()
+            .and_then(|a| a.nat_gateway_ref.as_ref());
+        (gateway.map(|r| r.name.as_str()), None)
+    }
+
     fn watches(
-        controller: Controller<DeserializeGuard<Self>>,
         ctx: &Arc<Context>,
-        store: Store<DeserializeGuard<Self>>,
+        shelf: &Shelf<Self>,
         scope: Option<&str>,
-    ) -> Controller<DeserializeGuard<Self>> {
-        let gateways = watched_in::<NatGateway>(ctx, scope);
+    ) -> Vec<BoxStream<'static, ObjectName>> {
+        let shelf = shelf.clone();
         // A gateway that becomes Ready (or goes) moves the packages naming it.
-        controller.watches(gateways, ctx.config.watcher(), move |gateway| {
-            let (name, namespace) = (gateway.name_any(), gateway.namespace());
-            referrers(&store, |p: &BandwidthPackage| {
-                p.namespace() == namespace
-                    && p.spec
-                        .alibaba
-                        .as_ref()
-                        .and_then(|a| a.nat_gateway_ref.as_ref())
-                        .is_some_and(|r| r.name == name)
-            })
-        })
+        vec![changes_of(
+            watched_in::<NatGateway>(ctx, scope),
+            ctx.config.watcher(),
+            move |gateway| {
+                let (namespace, name) =
+                    (gateway.namespace().unwrap_or_default(), gateway.name_any());
+                referrers(&shelf, |ns, hot| ns == namespace && hot.gateway() == name)
+            },
+        )]
     }
 
     fn orphaned_note(

@@ -34,10 +34,15 @@
 //!    `decide_cleanup` with table tests, and act.
 //! 3. One line in `controller::run`: `engine::run::<NewKind>(ctx.clone())`.
 
+mod compact;
 mod intake;
 mod references;
+pub mod runner;
+pub mod shelf;
 
 pub use references::{alibaba, provider};
+pub use runner::Action;
+pub use shelf::{Hot, HotFields, Shelf};
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -45,11 +50,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -238,22 +242,42 @@ pub trait ManagedKind:
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
-    /// Whether a change to ProviderConfig `name` may change what this object
-    /// reaches (its own reference, by default).
-    fn uses_provider_config(&self, name: &str) -> bool {
-        self.managed().provider_config == name
+    /// Whether a change to ProviderConfig `name` may change what the object
+    /// with these [`Hot`] texts reaches (its own reference, by default).
+    fn uses_provider_config(hot: &Hot, name: &str) -> bool {
+        hot.provider_config() == name
+    }
+    /// The NatGateway and BandwidthPackage objects this one names (in its
+    /// namespace), which a change of theirs is matched against ([`Hot`]).
+    fn gateway_and_package(&self) -> (Option<&str>, Option<&str>) {
+        (None, None)
+    }
+    /// The texts of the object that the cache keeps beside its encoding,
+    /// for matching other objects' changes without decoding it.
+    fn hot(&self) -> Hot {
+        let (gateway, package) = self.gateway_and_package();
+        Hot::new(HotFields {
+            provider_config: self.managed().provider_config,
+            gateway: gateway.unwrap_or_default(),
+            package: package.unwrap_or_default(),
+            id: self.status().and_then(|s| s.id()).unwrap_or_default(),
+            annotated: self
+                .annotations()
+                .get(crate::api::EXTERNAL_ID_ANNOTATION)
+                .map_or("", String::as_str),
+        })
     }
     /// Watches of other kinds that re-check objects of this one (the
-    /// engine already watches ProviderConfigs).
+    /// engine already watches ProviderConfigs): each a stream of the
+    /// objects (of `shelf`, the controller's cache) to reconcile.
     /// `scope` is the namespace this controller watches (`None`: every
     /// namespace); a watch of another kind must stay inside it.
     fn watches(
-        controller: Controller<DeserializeGuard<Self>>,
         _ctx: &Arc<Context>,
-        _store: Store<DeserializeGuard<Self>>,
+        _shelf: &Shelf<Self>,
         _scope: Option<&str>,
-    ) -> Controller<DeserializeGuard<Self>> {
-        controller
+    ) -> Vec<BoxStream<'static, ObjectName>> {
+        Vec::new()
     }
     /// The group the object waits in when its watch delivers it: groups
     /// take turns in the intake ([`intake`]), so that objects that wait for
@@ -326,7 +350,7 @@ pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
         .collect();
     // Only the first run on a context registers its cache.
     ctx.stores.set::<K>(Cache::new(
-        watched.iter().map(|w| w.store.clone()).collect(),
+        watched.iter().map(|w| w.shelf.clone()).collect(),
     ));
     let (woken, router) = route_wakes::<K>(K::take_wakes(&ctx), &scopes, ctx.clone());
     let runs = watched
@@ -337,91 +361,123 @@ pub async fn run<K: ManagedKind>(ctx: Arc<Context>) {
     futures_util::future::join(futures_util::future::join_all(runs), router).await;
 }
 
-/// A kind's watch of one scope: its cache, which holds the objects
-/// [`strip`]ped, and the intake its changes wait in for the controller
-/// ([`intake`]). The watch backs off after errors.
+/// A kind's watch of one scope: its cache ([`Shelf`]), which holds the
+/// objects [`strip`]ped and compactly encoded, and the intake its changes
+/// wait in for the controller ([`intake`]). The watch backs off after
+/// errors.
 struct Watched<K: ManagedKind> {
-    store: Store<DeserializeGuard<K>>,
-    /// The watch: writes the cache, then queues the object in the intake.
-    feed: futures_util::stream::BoxStream<'static, Result<DeserializeGuard<K>, watcher::Error>>,
+    shelf: Shelf<K>,
+    /// The watch's events.
+    feed: BoxStream<'static, Result<watcher::Event<DeserializeGuard<K>>, watcher::Error>>,
     intake: Arc<intake::Intake>,
 }
 
 impl<K: ManagedKind> Watched<K> {
     fn new(api: Api<DeserializeGuard<K>>, config: watcher::Config, concurrency: usize) -> Self {
-        let (store, writer) = kube::runtime::reflector::store();
-        let feed = kube::runtime::reflector(
-            writer,
-            kube::runtime::watcher(api, config)
-                .default_backoff()
-                .modify(strip::<DeserializeGuard<K>>),
-        )
-        .applied_objects()
-        .boxed();
+        let feed = kube::runtime::watcher(api, config)
+            .default_backoff()
+            .modify(strip::<DeserializeGuard<K>>)
+            .boxed();
         Watched {
-            store,
+            shelf: Shelf::new(hot_of::<K>),
             feed,
             intake: intake::Intake::new(concurrency),
         }
     }
 }
 
+/// The [`Hot`] texts of an object of kind `K`.
+fn hot_of<K: ManagedKind>(object: &K) -> Hot {
+    object.hot()
+}
+
+/// The objects of kind `K` that a change to another object concerns: those
+/// `map` names, for each object the watch of `api` delivers. Watch errors
+/// are logged; the watch backs off and starts again by itself.
+pub fn changes_of<O>(
+    api: Api<DeserializeGuard<O>>,
+    config: watcher::Config,
+    map: impl Fn(&DeserializeGuard<O>) -> Vec<ObjectName> + Send + 'static,
+) -> BoxStream<'static, ObjectName>
+where
+    O: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    kube::runtime::watcher(api, config)
+        .default_backoff()
+        .applied_objects()
+        .filter_map(|changed| async move {
+            changed
+                .inspect_err(|error| tracing::warn!(kind = %O::kind(&()), %error, "watch failed"))
+                .ok()
+        })
+        .flat_map(move |changed| futures_util::stream::iter(map(&changed)))
+        .boxed()
+}
+
 /// One controller of kind `K`, watching `scope`.
 async fn run_scope<K: ManagedKind>(
     watched: Watched<K>,
     scope: Option<&str>,
-    woken: Option<Woken<K>>,
+    woken: Option<Woken>,
     ctx: Arc<Context>,
 ) {
     let Watched {
-        store,
+        shelf,
         feed,
         intake,
     } = watched;
-    // ProviderConfigs are cluster-scoped: every controller watches them all.
-    let configs: Api<ProviderConfig> = Api::all(ctx.client.clone());
-    let users = store.clone();
-    let cancel = ctx.cancel.clone();
-    // The kind's own changes come through the intake, not as a stream of
-    // the controller's own.
+    // The kind's own changes come through the intake.
     let (hand, handed) = tokio::sync::mpsc::unbounded_channel::<ObjectName>();
-    let controller = Controller::for_stream(
-        futures_util::stream::pending::<Result<DeserializeGuard<K>, watcher::Error>>(),
-        store.clone(),
-    )
-    .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
-    .reconcile_on(named::<K>(handed))
-    // A ProviderConfig that changes re-checks every object using it.
-    .watches(configs, ctx.config.watcher(), move |config| {
-        let name = config.name_any();
-        referrers(&users, |o: &K| o.uses_provider_config(&name))
-    });
-    let controller = K::watches(controller, &ctx, store, scope);
-    let controller = match woken {
-        Some(woken) => controller.reconcile_on(woken),
-        None => controller,
-    };
+    let users = shelf.clone();
+    let mut asked = vec![
+        named(handed),
+        // A ProviderConfig that changes re-checks every object using it.
+        // ProviderConfigs are cluster-scoped: every controller watches them
+        // all.
+        changes_of(
+            Api::<DeserializeGuard<ProviderConfig>>::all(ctx.client.clone()),
+            ctx.config.watcher(),
+            move |config| {
+                let name = config.name_any();
+                referrers(&users, |_, hot| K::uses_provider_config(hot, &name))
+            },
+        ),
+    ];
+    asked.extend(K::watches(&ctx, &shelf, scope));
+    asked.extend(woken);
     let counted = intake.clone();
-    let reconciler = move |object: Arc<DeserializeGuard<K>>, ctx: Arc<Context>| {
-        let running = counted.start(&(object.namespace().unwrap_or_default(), object.name_any()));
-        async move {
-            let _running = running;
-            reconcile::<K>(object, ctx).await
+    let reconciler = {
+        let ctx = ctx.clone();
+        move |object: Arc<DeserializeGuard<K>>| {
+            let running =
+                counted.start(&(object.namespace().unwrap_or_default(), object.name_any()));
+            let ctx = ctx.clone();
+            async move {
+                let _running = running;
+                match reconcile::<K>(object.clone(), ctx.clone()).await {
+                    Ok(action) => action,
+                    Err(error) => error_policy::<K>(object, &error, ctx),
+                }
+            }
         }
     };
-    let run = controller
-        .graceful_shutdown_on(async move { cancel.cancelled().await })
-        .run(reconciler, error_policy::<K>, ctx.clone())
-        .for_each(|_| async {});
-    let watch = feed_intake(feed, &intake, &ctx);
+    let run = runner::run(
+        shelf.clone(),
+        futures_util::stream::select_all(asked).boxed(),
+        usize::from(ctx.config.concurrency),
+        ctx.cancel.clone(),
+        reconciler,
+    );
+    let watch = feed_intake(feed, &shelf, &intake, &ctx);
     let pump = pump_intake(&intake, hand, &ctx);
     futures_util::future::join3(run, watch, pump).await;
 }
 
-/// Drive the watch (which writes the cache) and queue each object it
-/// delivers in the intake, until natop stops.
+/// Drive the watch: each event goes into the cache, then each object it
+/// delivers is queued in the intake, until natop stops.
 async fn feed_intake<K: ManagedKind>(
-    mut feed: futures_util::stream::BoxStream<'static, Result<DeserializeGuard<K>, watcher::Error>>,
+    mut feed: BoxStream<'static, Result<watcher::Event<DeserializeGuard<K>>, watcher::Error>>,
+    shelf: &Shelf<K>,
     intake: &intake::Intake,
     ctx: &Context,
 ) {
@@ -431,12 +487,15 @@ async fn feed_intake<K: ManagedKind>(
             next = feed.next() => next,
         };
         match next {
-            Some(Ok(object)) => {
-                let group = object.0.as_ref().map(K::intake_group).unwrap_or_default();
-                intake.push(
-                    group,
-                    (object.namespace().unwrap_or_default(), object.name_any()),
-                );
+            Some(Ok(event)) => {
+                shelf.apply(&event);
+                if let watcher::Event::Apply(object) | watcher::Event::InitApply(object) = event {
+                    let group = object.0.as_ref().map(K::intake_group).unwrap_or_default();
+                    intake.push(
+                        group,
+                        (object.namespace().unwrap_or_default(), object.name_any()),
+                    );
+                }
             }
             // The watch backs off and starts again by itself.
             Some(Err(error)) => tracing::warn!(kind = K::KIND, %error, "watch failed"),
@@ -465,14 +524,11 @@ async fn pump_intake(
     }
 }
 
-/// The objects named on `names`, as the controller's references.
-fn named<K: ManagedKind>(names: tokio::sync::mpsc::UnboundedReceiver<ObjectName>) -> Woken<K> {
+/// The objects named on `names`, as a stream.
+fn named(names: tokio::sync::mpsc::UnboundedReceiver<ObjectName>) -> Woken {
     futures_util::stream::unfold(names, |mut names| async move {
-        let (namespace, name) = names.recv().await?;
-        Some((
-            ObjectRef::<DeserializeGuard<K>>::new(&name).within(&namespace),
-            names,
-        ))
+        let name = names.recv().await?;
+        Some((name, names))
     })
     .boxed()
 }
@@ -481,7 +537,7 @@ fn named<K: ManagedKind>(names: tokio::sync::mpsc::UnboundedReceiver<ObjectName>
 pub const RECHECK_TICK: Duration = Duration::from_millis(500);
 
 /// The wake-ups of one controller.
-type Woken<K> = futures_util::stream::BoxStream<'static, ObjectRef<DeserializeGuard<K>>>;
+type Woken = BoxStream<'static, ObjectName>;
 
 /// Split a kind's wake-ups among its controllers by namespace: a stream per
 /// scope, and the future that routes them (until `cancel`).
@@ -490,7 +546,7 @@ fn route_wakes<K: ManagedKind>(
     scopes: &[Option<String>],
     ctx: Arc<Context>,
 ) -> (
-    Vec<Option<Woken<K>>>,
+    Vec<Option<Woken>>,
     futures_util::future::BoxFuture<'static, ()>,
 ) {
     let Some(mut wakes) = wakes else {
@@ -502,7 +558,7 @@ fn route_wakes<K: ManagedKind>(
         .unzip();
     let streams = receivers
         .into_iter()
-        .map(|receiver| Some(named::<K>(receiver)))
+        .map(|receiver| Some(named(receiver)))
         .collect();
     let scopes = scopes.to_vec();
     let router = async move {
@@ -633,7 +689,7 @@ async fn reconcile_valid<K: ManagedKind>(
         Ok(_) if reconcile::not_allowed(&draft.verdict) => {
             Action::requeue(reconcile::NAMESPACE_RECHECK)
         }
-        Ok(action) => action.clone(),
+        Ok(action) => *action,
         Err(e) if e.is_cancelled() => return Ok(Action::await_change()),
         Err(e) => {
             draft.verdict = error_verdict(e);
@@ -819,6 +875,7 @@ where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + DeserializeOwned
+        + Serialize
         + Debug
         + Send
         + Sync
@@ -879,18 +936,14 @@ where
     }
 }
 
-/// The objects in `store` that decode and `refer` (a watch's mapper: which
-/// objects of kind `K` a change to another object concerns).
+/// The objects in `shelf` that decode and whose [`Hot`] texts `refer`
+/// holds for (with their namespace): a watch's mapper, which objects of
+/// kind `K` a change to another object concerns. Nothing is decoded.
 pub fn referrers<K: ManagedKind>(
-    store: &Store<DeserializeGuard<K>>,
-    refer: impl Fn(&K) -> bool,
-) -> Vec<ObjectRef<DeserializeGuard<K>>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|o| o.0.as_ref().is_ok_and(&refer))
-        .map(|o| ObjectRef::from_obj(&*o))
-        .collect()
+    shelf: &Shelf<K>,
+    refer: impl Fn(&str, &Hot) -> bool,
+) -> Vec<ObjectName> {
+    shelf.names(refer)
 }
 
 /// The draft's status with `observedGeneration` and the verdict's

@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::controller::engine::Action;
 use http::{Request, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::client::Body;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::Action;
 use kube::{Client, CustomResource};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -508,13 +508,13 @@ async fn an_id_another_object_claims_is_never_adopted() {
     let server = tokio::spawn(api_server(handle, object.clone()));
     let ctx = context(Client::new(service, "default"));
     // Another object of the kind, known to the controller, records w-7.
-    let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<Widget>>();
+    let shelf = Shelf::new(|w: &Widget| w.hot());
     let owner: DeserializeGuard<Widget> =
         serde_json::from_value(widget("v6", &[FINALIZER], json!({}), json!({"id": "w-7"})))
             .unwrap();
-    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(owner));
+    shelf.apply(&kube::runtime::watcher::Event::Apply(owner));
     ctx.stores
-        .set::<Widget>(crate::controller::ownership::Cache::new(vec![store]));
+        .set::<Widget>(crate::controller::ownership::Cache::new(vec![shelf]));
     let guard: DeserializeGuard<Widget> = serde_json::from_value(object).unwrap();
     let result = reconcile::<Widget>(Arc::new(guard), ctx.clone()).await;
     drop(ctx);
@@ -678,12 +678,11 @@ async fn a_kind_without_wake_ups_gets_no_stream() {
     assert!(streams.len() == 1 && streams[0].is_none());
 }
 
-async fn next_woken(stream: &mut Woken<Widget>) -> (String, String) {
-    let found = tokio::time::timeout(Duration::from_secs(5), stream.next())
+async fn next_woken(stream: &mut Woken) -> (String, String) {
+    tokio::time::timeout(Duration::from_secs(5), stream.next())
         .await
         .unwrap()
-        .unwrap();
-    (found.namespace.unwrap(), found.name)
+        .unwrap()
 }
 
 #[test]
@@ -750,12 +749,11 @@ async fn referenced_objects_come_from_the_cache_when_it_will_do() {
     });
     let server = tokio::spawn(api_server(handle, gateway.clone()));
     let ctx = context(Client::new(service, "default"));
-    let (reader, mut writer) =
-        kube::runtime::reflector::store::<DeserializeGuard<crate::api::NatGateway>>();
-    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(
+    let shelf = Shelf::new(|g: &crate::api::NatGateway| g.hot());
+    shelf.apply(&kube::runtime::watcher::Event::Apply(
         serde_json::from_value(gateway).unwrap(),
     ));
-    ctx.stores.set(ownership::Cache::new(vec![reader]));
+    ctx.stores.set(ownership::Cache::new(vec![shelf]));
     let ready = |g: &crate::api::NatGateway| {
         g.status
             .as_ref()

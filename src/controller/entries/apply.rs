@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::controller::engine::Action;
 use kube::ResourceExt;
-use kube::runtime::controller::Action;
 use tracing::warn;
 
 use super::decide::{Adoption, Step, decide, describe_entry, expected_create, known_id};

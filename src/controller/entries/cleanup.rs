@@ -3,7 +3,7 @@
 //! natural key was made with), wait for the table's turn and a snapshot in
 //! which nothing is busy, delete it and wait until it is gone.
 
-use kube::runtime::controller::Action;
+use crate::controller::engine::Action;
 
 use super::apply::{
     Replayed, confirm_missing, recheck_after, replay, snapshot, token, token_was_ours,

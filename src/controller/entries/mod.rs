@@ -23,10 +23,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::stream::BoxStream;
 use k8s_openapi::NamespaceResourceScope;
-use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,7 +32,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::warn;
 
 use super::Context;
-use super::engine::{CommonStatus, Draft, Managed, ManagedKind, referrers, watched_in};
+use super::engine::{
+    Action, CommonStatus, Draft, Hot, Managed, ManagedKind, Shelf, changes_of, referrers,
+    watched_in,
+};
 use super::reconcile::ReconcileError;
 use crate::api::forward_entry::RequestedForwardEntry;
 use crate::api::snat_entry::RequestedSnatEntry;
@@ -319,40 +320,46 @@ impl<K: EntryKind> ManagedKind for K {
     }
     /// An entry reaches its table through its gateway's ProviderConfig too:
     /// any change re-checks them all (it is rare).
-    fn uses_provider_config(&self, _name: &str) -> bool {
+    fn uses_provider_config(_hot: &Hot, _name: &str) -> bool {
         true
     }
 
+    fn gateway_and_package(&self) -> (Option<&str>, Option<&str>) {
+        (self.common().gateway, self.common().package)
+    }
+
     fn watches(
-        controller: Controller<DeserializeGuard<Self>>,
         ctx: &Arc<Context>,
-        store: Store<DeserializeGuard<Self>>,
+        shelf: &Shelf<Self>,
         scope: Option<&str>,
-    ) -> Controller<DeserializeGuard<Self>> {
-        let by_package = store.clone();
-        controller
+    ) -> Vec<BoxStream<'static, ObjectName>> {
+        let (by_gateway, by_package) = (shelf.clone(), shelf.clone());
+        vec![
             // A gateway becoming Ready (or changing tables) reconciles its
             // entries at once.
-            .watches(
+            changes_of(
                 watched_in::<NatGateway>(ctx, scope),
                 ctx.config.watcher(),
                 move |gateway| {
-                    let (namespace, name) = (gateway.namespace(), gateway.name_any());
-                    referrers(&store, |e: &K| {
-                        e.namespace() == namespace && e.common().gateway == Some(name.as_str())
+                    let (namespace, name) =
+                        (gateway.namespace().unwrap_or_default(), gateway.name_any());
+                    referrers(&by_gateway, |ns, hot| {
+                        ns == namespace && hot.gateway() == name
                     })
                 },
-            )
-            .watches(
+            ),
+            changes_of(
                 watched_in::<BandwidthPackage>(ctx, scope),
                 ctx.config.watcher(),
                 move |package| {
-                    let (namespace, name) = (package.namespace(), package.name_any());
-                    referrers(&by_package, |e: &K| {
-                        e.namespace() == namespace && e.common().package == Some(name.as_str())
+                    let (namespace, name) =
+                        (package.namespace().unwrap_or_default(), package.name_any());
+                    referrers(&by_package, |ns, hot| {
+                        ns == namespace && hot.package() == name
                     })
                 },
-            )
+            ),
+        ]
     }
 
     /// The table queue says whose turn has come.

@@ -20,7 +20,7 @@ mod decide;
 
 use std::time::Duration;
 
-use kube::runtime::controller::Action;
+use crate::controller::engine::Action;
 use kube::{Api, ResourceExt};
 
 use super::Context;

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use crate::controller::engine::Action;
 use crate::controller::events::EventType;
-use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
 use super::decide::Subject;

@@ -6,9 +6,9 @@ pub mod decide;
 
 use std::time::Duration;
 
+use crate::controller::engine::Action;
 use crate::controller::events::EventType;
 use kube::ResourceExt;
-use kube::runtime::controller::Action;
 use tracing::info;
 
 use self::decide::{Observed, Step, Subject};

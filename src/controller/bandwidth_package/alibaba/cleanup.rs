@@ -2,7 +2,7 @@
 //! unrecorded create is replayed to learn which package it made; the
 //! package is deleted once no entry uses its IPs.
 
-use kube::runtime::controller::Action;
+use crate::controller::engine::Action;
 
 use super::decide::{CleanupInput, CleanupStep, decide_cleanup};
 use super::{ORDERING, WAITING, create_request, describe, gateway_id, refused};

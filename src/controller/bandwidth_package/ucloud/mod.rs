@@ -33,7 +33,7 @@ pub mod decide;
 
 use std::time::Duration;
 
-use kube::runtime::controller::Action;
+use crate::controller::engine::Action;
 use kube::{Api, ResourceExt};
 
 use self::decide::{
