@@ -245,6 +245,17 @@ where
     }
 }
 
+/// A kind a [`Cache`] can hold.
+pub trait Cached:
+    Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Send + Sync + 'static
+{
+}
+
+impl<K> Cached for K where
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Send + Sync + 'static
+{
+}
+
 /// The controllers' caches of the managed kinds, one per kind, registered by
 /// each controller when it starts, so that ownership is judged against every
 /// object it knows.
@@ -255,13 +266,7 @@ impl Stores {
     /// Register the cache of kind `K` (the first registration stays).
     pub fn set<K>(&self, cache: Cache<K>)
     where
-        K: Resource<DynamicType = ()>
-            + Serialize
-            + DeserializeOwned
-            + Clone
-            + Send
-            + Sync
-            + 'static,
+        K: Cached,
     {
         self.0
             .write()
@@ -273,13 +278,7 @@ impl Stores {
     /// The cache of kind `K`, once its controller runs.
     pub fn get<K>(&self) -> Option<Cache<K>>
     where
-        K: Resource<DynamicType = ()>
-            + Serialize
-            + DeserializeOwned
-            + Clone
-            + Send
-            + Sync
-            + 'static,
+        K: Cached,
     {
         self.0
             .read()

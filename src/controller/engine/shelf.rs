@@ -11,7 +11,7 @@
 //! reads only the hot texts.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use kube::Resource;
 use kube::core::DeserializeGuard;
@@ -128,6 +128,20 @@ impl<K> Shelf<K>
 where
     K: Resource + Serialize + DeserializeOwned + Clone,
 {
+    fn read(&self) -> RwLockReadGuard<'_, Objects<K>> {
+        self.0
+            .objects
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Objects<K>> {
+        self.0
+            .objects
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// An empty shelf, not yet ready; `hot` reads an object's hot texts.
     pub fn new(hot: fn(&K) -> Hot) -> Shelf<K> {
         let (ready, _) = tokio::sync::watch::channel(false);
@@ -176,11 +190,7 @@ where
                 o.meta().name.as_deref().unwrap_or_default(),
             )
         };
-        let mut objects = self
-            .0
-            .objects
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut objects = self.write();
         match event {
             Event::Init => objects.relisting = Some(HashMap::new()),
             Event::InitApply(object) => {
@@ -211,11 +221,7 @@ where
     where
         K::DynamicType: Default,
     {
-        let objects = self
-            .0
-            .objects
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let objects = self.read();
         objects
             .now
             .get(&key_of(namespace, name))
@@ -227,11 +233,7 @@ where
     where
         K::DynamicType: Default,
     {
-        let objects = self
-            .0
-            .objects
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let objects = self.read();
         objects.now.values().filter_map(Self::decode).collect()
     }
 
@@ -241,11 +243,7 @@ where
     where
         K::DynamicType: Default,
     {
-        let objects = self
-            .0
-            .objects
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let objects = self.read();
         objects
             .now
             .iter()
@@ -257,11 +255,7 @@ where
     /// The names of the objects that decode and whose hot texts `keep`
     /// holds for (with their namespace); nothing is decoded.
     pub fn names(&self, keep: impl Fn(&str, &Hot) -> bool) -> Vec<ObjectName> {
-        let objects = self
-            .0
-            .objects
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let objects = self.read();
         objects
             .now
             .iter()
@@ -272,12 +266,7 @@ where
 
     /// How many objects the shelf holds.
     pub fn len(&self) -> usize {
-        self.0
-            .objects
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .now
-            .len()
+        self.read().now.len()
     }
 
     /// Whether the shelf holds no object.
