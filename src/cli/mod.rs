@@ -1,9 +1,13 @@
 //! The `natop` command line.
 
+pub mod account;
 pub mod crds;
 pub mod emulator;
+pub mod import;
+pub mod plan;
 pub mod run;
 pub mod sign;
+pub mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +29,17 @@ pub enum Command {
     Sign(sign::SignCommand),
     /// Run the operator: every controller, the health and metrics endpoints.
     Run(run::RunArgs),
+    /// Read NAT gateways, their DNAT and SNAT entries, NAT bandwidth packages
+    /// and IPv6 bandwidths from a cloud account and write manifests that adopt
+    /// them (`managementPolicy: Observe` unless `--manage`).
+    Import(import::ImportArgs),
+    /// Show gateways with their tables, entries, packages and IPv6 bandwidths
+    /// as natop sees them (also `kubectl natop status`, with the binary on the
+    /// PATH as `kubectl-natop`).
+    Status(status::StatusArgs),
+    /// The cloud calls natop would make for manifests (files or directories),
+    /// read-only; exit 0: no changes, 2: changes, 1: error.
+    Plan(plan::PlanArgs),
     /// Serve the Alibaba VPC NAT and UCloud bandwidth-package API emulator.
     Emulator(emulator::EmulatorArgs),
     /// Print the Alibaba Cloud endpoints natop calls in a region when a
@@ -97,6 +112,9 @@ pub fn run(cli: Cli) -> i32 {
             }
         },
         Command::Run(args) => run::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Emulator(args) => {
             crate::telemetry::init("info", crate::telemetry::LogFormat::Text);
             emulator::run(&args)
@@ -125,4 +143,19 @@ pub fn endpoints(region: Option<&str>) -> String {
     let mut text = serde_json::to_string_pretty(&all).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// A current-thread runtime for a terminal command; `None` (said on
+/// stderr) when the system refuses one.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
 }

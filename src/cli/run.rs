@@ -358,7 +358,7 @@ fn dedup(names: &[String]) -> Vec<String> {
 }
 
 /// An error with its causes, `outer: inner: innermost`.
-fn chain(e: &dyn StdError) -> String {
+pub(crate) fn chain(e: &dyn StdError) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -373,7 +373,7 @@ fn chain(e: &dyn StdError) -> String {
 }
 
 /// A client of the cluster, checked by asking the API server its version.
-async fn connect(kubeconfig: Option<&Path>) -> Result<Client, String> {
+pub(crate) async fn connect(kubeconfig: Option<&Path>) -> Result<Client, String> {
     let config = match kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path).map_err(|e| {
@@ -415,7 +415,7 @@ async fn connect(kubeconfig: Option<&Path>) -> Result<Client, String> {
 
 /// The default owner id: `cluster-` and the UID of the `kube-system`
 /// namespace, which lives as long as the cluster.
-async fn derive_owner_id(client: &Client) -> Result<String, String> {
+pub(crate) async fn derive_owner_id(client: &Client) -> Result<String, String> {
     let namespaces = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone());
     let namespace = namespaces.get_metadata("kube-system").await.map_err(|e| {
         format!(

@@ -14,7 +14,7 @@ use crate::controller::reconcile::ReconcileError;
 
 /// What to do about the entry, decided on one snapshot.
 #[derive(Debug)]
-pub(super) enum Step {
+pub(crate) enum Step {
     /// Matches the spec.
     InSync,
     /// The entry is busy (or the table is): look again soon.
@@ -108,13 +108,13 @@ pub(super) fn deleting_holder<'r, K: EntryKind>(
 /// Whether an entry found by its natural key may be adopted without a
 /// claim: the table is one of a gateway this natop's owner id marks, and
 /// `claimed` says whether other objects claim an id.
-pub(super) struct Adoption<'a> {
+pub(crate) struct Adoption<'a> {
     /// The table's gateway carries this natop's owner id.
-    pub(super) owned_table: bool,
+    pub(crate) owned_table: bool,
     /// Whether another object recorded this entry id or names it by
     /// annotation. Asked only about an entry found by its key, so a decision
     /// never walks every object of the kind.
-    pub(super) claimed: &'a (dyn Fn(&str) -> bool + Sync),
+    pub(crate) claimed: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 impl Adoption<'_> {
@@ -130,7 +130,7 @@ impl Adoption<'_> {
 
 /// What to do about `entry`, whose status is `status`, given the table
 /// `table` as `snapshot` shows it and the entry the spec asks for.
-pub(super) fn decide<K: EntryKind>(
+pub(crate) fn decide<K: EntryKind>(
     entry: &K,
     status: &K::Status,
     table: &str,

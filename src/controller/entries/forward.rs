@@ -6,7 +6,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::packed::Packed;
 use super::tables::{ObjectName, Row, Tables};
-use super::{Common, EntryKind};
+use super::{Common, Difference, EntryKind};
 use crate::api::NatGateway;
 use crate::api::forward_entry::{ForwardEntry, ForwardEntryStatus, RequestedForwardEntry};
 use crate::cloud::CloudError;
@@ -111,6 +111,8 @@ impl EntryKind for ForwardEntry {
         "OperationUnsupported.ForwardEntry",
     ];
     const ID_PREFIXES: &'static [&'static str] = &["fwd-"];
+    const CREATE: &'static str = <CreateForwardEntry as crate::cloud::alibaba::Action>::NAME;
+    const MODIFY: &'static str = <ModifyForwardEntry as crate::cloud::alibaba::Action>::NAME;
     type Row = DnatRow;
     type Desired = DesiredForward;
     type Status = ForwardEntryStatus;
@@ -129,6 +131,12 @@ impl EntryKind for ForwardEntry {
                 .as_ref()
                 .map(|s| s.bandwidth_package_ref.name.as_str()),
         }
+    }
+
+    fn cloud_gateway_table(
+        gateway: &crate::cloud::alibaba::actions::nat_gateway::NatGateway,
+    ) -> Option<String> {
+        gateway.forward_table_ids.first().cloned()
     }
 
     fn gateway_table(gateway: &NatGateway) -> Option<String> {
@@ -180,11 +188,11 @@ impl EntryKind for ForwardEntry {
             && same(row.protocol(), desired.protocol.as_str())
     }
 
-    fn drift(desired: &DesiredForward, row: &DnatRow) -> Vec<String> {
+    fn differences(desired: &DesiredForward, row: &DnatRow) -> Vec<Difference> {
         let mut drift = Vec::new();
-        let mut check = |field: &str, want: &str, have: &str| {
+        let mut check = |field: &'static str, want: &str, have: &str| {
             if !same(want, have) {
-                drift.push(format!("{field} is {have:?}, the spec says {want:?}"));
+                drift.push(Difference::new(field, have, want));
             }
         };
         check("externalIp", &desired.external_ip, row.external_ip());
@@ -195,7 +203,7 @@ impl EntryKind for ForwardEntry {
         if let Some(name) = &desired.name
             && name != row.name()
         {
-            drift.push(format!("name is {:?}, the spec says {name:?}", row.name()));
+            drift.push(Difference::new("name", row.name(), name));
         }
         drift
     }

@@ -120,8 +120,16 @@ pub trait EntryKind:
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+    /// The cloud action that creates an entry.
+    const CREATE: &'static str;
+    /// The cloud action that modifies an entry.
+    const MODIFY: &'static str;
     /// The table of this kind of a Ready NatGateway.
     fn gateway_table(gateway: &NatGateway) -> Option<String>;
+    /// The table of this kind of a gateway as the cloud lists it.
+    fn cloud_gateway_table(
+        gateway: &crate::cloud::alibaba::actions::nat_gateway::NatGateway,
+    ) -> Option<String>;
     /// The desired entry, given the IPs of the referenced package; `Err` says
     /// why the reference cannot be used.
     fn desired(&self, package_ips: &[String]) -> Result<Self::Desired, String>;
@@ -130,8 +138,15 @@ pub trait EntryKind:
     fn natural_key(desired: &Self::Desired) -> String;
     /// Whether `row` holds the same natural key.
     fn has_key(desired: &Self::Desired, row: &Self::Row) -> bool;
-    /// How `row` differs from `desired`; empty when in sync.
-    fn drift(desired: &Self::Desired, row: &Self::Row) -> Vec<String>;
+    /// How `row` differs from `desired`, field by field; empty when in sync.
+    fn differences(desired: &Self::Desired, row: &Self::Row) -> Vec<Difference>;
+    /// How `row` differs from `desired`, as messages say it; empty when in sync.
+    fn drift(desired: &Self::Desired, row: &Self::Row) -> Vec<String> {
+        Self::differences(desired, row)
+            .into_iter()
+            .map(|d| d.message)
+            .collect()
+    }
     /// The public IP(s) `row` uses, as the status shows them.
     fn ips(row: &Self::Row) -> String;
     /// The public IP(s) `desired` asks for, as the status shows them.
@@ -216,6 +231,31 @@ pub struct EntryFieldsMut<'a, R> {
     pub cloud_status: &'a mut Option<String>,
     /// `status.creating`.
     pub creating: &'a mut Option<Box<PendingCreate<R>>>,
+}
+
+/// One field in which a cloud entry differs from its spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The spec's field (`internalPort`).
+    pub field: &'static str,
+    /// What the cloud holds.
+    pub cloud: String,
+    /// What the spec asks for.
+    pub spec: String,
+    /// What a condition message says of it.
+    pub message: String,
+}
+
+impl Difference {
+    /// `field is "cloud", the spec says "spec"`.
+    pub fn new(field: &'static str, cloud: &str, spec: &str) -> Difference {
+        Difference {
+            field,
+            cloud: cloud.to_string(),
+            spec: spec.to_string(),
+            message: format!("{field} is {cloud:?}, the spec says {spec:?}"),
+        }
+    }
 }
 
 /// An entry kind's status: the common fields, and the entry's own under the

@@ -6,7 +6,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::packed::Packed;
 use super::tables::{ObjectName, Row, Tables};
-use super::{Common, EntryKind};
+use super::{Common, Difference, EntryKind};
 use crate::api::NatGateway;
 use crate::api::snat_entry::{RequestedSnatEntry, SnatEntry, SnatEntryStatus};
 use crate::cloud::CloudError;
@@ -129,6 +129,8 @@ impl EntryKind for SnatEntry {
     const TABLE: &'static str = "SNAT table";
     const KEY_TAKEN: &'static [&'static str] = &["Forbidden.SourceVSwitchId.Duplicated"];
     const ID_PREFIXES: &'static [&'static str] = &["snat-"];
+    const CREATE: &'static str = <CreateSnatEntry as crate::cloud::alibaba::Action>::NAME;
+    const MODIFY: &'static str = <ModifySnatEntry as crate::cloud::alibaba::Action>::NAME;
     type Row = SnatRow;
     type Desired = DesiredSnat;
     type Status = SnatEntryStatus;
@@ -151,6 +153,12 @@ impl EntryKind for SnatEntry {
 
     fn validate(&self) -> Result<(), String> {
         crate::api::snat_entry::validate(&self.spec)
+    }
+
+    fn cloud_gateway_table(
+        gateway: &crate::cloud::alibaba::actions::nat_gateway::NatGateway,
+    ) -> Option<String> {
+        gateway.snat_table_ids.first().cloned()
     }
 
     fn gateway_table(gateway: &NatGateway) -> Option<String> {
@@ -214,29 +222,36 @@ impl EntryKind for SnatEntry {
         }
     }
 
-    fn drift(desired: &DesiredSnat, row: &SnatRow) -> Vec<String> {
+    fn differences(desired: &DesiredSnat, row: &SnatRow) -> Vec<Difference> {
         let mut drift = Vec::new();
         let have = ip_set(row.snat_ip());
         if have != desired.ips {
-            drift.push(format!(
-                "snatIps are {:?}, the spec says {:?}",
-                have.join(","),
-                desired.ips.join(",")
-            ));
+            let (cloud, spec) = (have.join(","), desired.ips.join(","));
+            drift.push(Difference {
+                field: "snatIps",
+                message: format!("snatIps are {cloud:?}, the spec says {spec:?}"),
+                cloud,
+                spec,
+            });
         }
         if let Some(name) = &desired.name
             && name != row.name()
         {
-            drift.push(format!("name is {:?}, the spec says {name:?}", row.name()));
+            drift.push(Difference::new("name", row.name(), name));
         }
         if let Some(affinity) = row.eip_affinity
             && (affinity == 1) != desired.eip_affinity
         {
-            drift.push(format!(
-                "eipAffinity is {}, the spec says {}",
-                affinity == 1,
-                desired.eip_affinity
-            ));
+            let (cloud, spec) = (
+                (affinity == 1).to_string(),
+                desired.eip_affinity.to_string(),
+            );
+            drift.push(Difference {
+                field: "eipAffinity",
+                message: format!("eipAffinity is {cloud}, the spec says {spec}"),
+                cloud,
+                spec,
+            });
         }
         drift
     }

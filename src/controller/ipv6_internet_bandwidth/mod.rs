@@ -16,7 +16,7 @@
 //! - `internetChargeType`, the address and the gateway cannot change; a spec
 //!   that changes them anyway (servers without CEL) is `Stalled`.
 
-mod decide;
+pub mod decide;
 
 use std::time::Duration;
 

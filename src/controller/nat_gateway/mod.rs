@@ -496,7 +496,7 @@ async fn perform(
 
 /// Read the gateway (by id, else by natop's owner tag: a gateway created by a
 /// reconcile that crashed before recording its id), its EIPs and its conversion.
-async fn observe(
+pub(crate) async fn observe(
     client: &AlibabaClient,
     subject: &Subject,
     eip_ids: &[String],
