@@ -626,11 +626,36 @@ async fn pruned_of<K>(
 where
     K: ManagedKind,
 {
-    let listed = Api::<K>::namespaced(kube.clone(), namespace)
+    // Listed untyped and decoded one by one: one object that does not
+    // decode as its kind is said, and hides nothing else.
+    let resource = kube::api::ApiResource::erase::<K>(&());
+    let raw = Api::<kube::api::DynamicObject>::namespaced_with(kube.clone(), namespace, &resource)
         .list(&Default::default())
         .await
         .map_err(|e| format!("cannot list {} in {namespace}: {e}", K::KIND))?
         .items;
+    let mut listed: Vec<K> = Vec::new();
+    let mut unreadable = Vec::new();
+    for object in raw {
+        let name = object.metadata.name.clone().unwrap_or_default();
+        match serde_json::to_value(&object).and_then(serde_json::from_value::<K>) {
+            Ok(k) => listed.push(k),
+            Err(e) if !kept.iter().any(|k| k.name_any() == name) => unreadable.push(Change {
+                action: Verb::Problem,
+                kind: K::KIND.to_string(),
+                namespace: namespace.to_string(),
+                name,
+                id: None,
+                calls: Vec::new(),
+                details: vec![format!(
+                    "the cluster's copy does not decode as a {}: {e}",
+                    K::KIND
+                )],
+                observe_only: false,
+            }),
+            Err(_) => {}
+        }
+    }
     Ok(listed
         .iter()
         .filter(|o| {
@@ -650,6 +675,7 @@ where
                 delete_call(o),
             )
         })
+        .chain(unreadable)
         .collect())
 }
 

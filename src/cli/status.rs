@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::ListParams;
+use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -128,6 +128,10 @@ pub struct Objects {
     pub packages: Vec<BandwidthPackage>,
     /// Ipv6InternetBandwidths.
     pub ipv6_bandwidths: Vec<Ipv6InternetBandwidth>,
+    /// Objects the cluster holds that do not decode as their kind (an
+    /// object stored before its CRD's schema refused it): not Ready, with
+    /// what is wrong.
+    pub unreadable: Vec<ObjectStatus>,
 }
 
 /// One object as `natop status` shows it.
@@ -234,6 +238,8 @@ pub struct Status {
     pub ucloud_bandwidth_packages: Vec<ObjectStatus>,
     /// Objects whose gateway (or table) no listed NatGateway is.
     pub without_gateway: Vec<MissingGroup>,
+    /// Objects that do not decode as their kind, with what is wrong.
+    pub unreadable: Vec<ObjectStatus>,
 }
 
 impl Status {
@@ -250,6 +256,7 @@ impl Status {
             .chain(&self.ipv6_bandwidths)
             .chain(&self.ucloud_bandwidth_packages)
             .chain(self.without_gateway.iter().flat_map(|g| &g.objects))
+            .chain(&self.unreadable)
     }
 
     /// The objects that are not Ready, `Kind ns/name (Ready=…: reason)`.
@@ -487,6 +494,7 @@ pub fn build(objects: &Objects, scope: &Scope, gateway: Option<&str>) -> Status 
                 objects,
             })
             .collect(),
+        unreadable: objects.unreadable.clone(),
     };
     status.all_ready = status.not_found.is_none() && status.objects().all(ObjectStatus::is_ready);
     status
@@ -657,6 +665,12 @@ pub fn render(status: &Status, colour: bool) -> String {
                 .collect(),
         ));
     }
+    if !status.unreadable.is_empty() {
+        blocks.push(Tree::group(
+            "Objects natop cannot read".to_string(),
+            status.unreadable.iter().map(Tree::object).collect(),
+        ));
+    }
     if blocks.is_empty() {
         if status.not_found.is_none() {
             match &status.namespace {
@@ -773,36 +787,74 @@ pub fn to_json(status: &Status) -> Result<String, String> {
 // --- Cluster ----------------------------------------------------------------
 
 /// Every object of kind `K` in `scope`.
-async fn list<K>(client: &Client, scope: &Scope) -> Result<Vec<K>, String>
+async fn list<K>(client: &Client, scope: &Scope) -> Result<(Vec<K>, Vec<ObjectStatus>), String>
 where
-    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
-    K::DynamicType: Default,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
 {
-    let api: Api<K> = match scope {
-        Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
-        Scope::All => Api::all(client.clone()),
+    // Listed untyped, then decoded one by one: an object that does not
+    // decode as its kind is shown as such, never hides the others.
+    let resource = ApiResource::erase::<K>(&());
+    let api: Api<DynamicObject> = match scope {
+        Scope::Namespace(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        Scope::All => Api::all_with(client.clone(), &resource),
     };
-    let plural = K::plural(&K::DynamicType::default()).to_string();
-    let group = K::group(&K::DynamicType::default()).to_string();
+    let plural = K::plural(&()).to_string();
+    let group = K::group(&()).to_string();
     let place = match scope {
         Scope::Namespace(ns) => format!("in namespace {ns}"),
         Scope::All => "in any namespace".to_string(),
     };
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Ok(list.items),
-        Err(kube::Error::Api(status)) if status.code == 404 => Err(format!(
-            "cannot list {plural} {place}: the CRD {plural}.{group} is not installed in this \
-             cluster (`natop crds | kubectl apply -f -`)"
-        )),
-        Err(kube::Error::Api(status)) => Err(format!(
-            "cannot list {plural} {place}: {} {}: {}",
-            status.code, status.reason, status.message
-        )),
-        Err(e) => Err(format!(
-            "cannot list {plural} {place}: {}",
-            super::run::chain(&e)
-        )),
+    let listed = match api.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            return Err(format!(
+                "cannot list {plural} {place}: the CRD {plural}.{group} is not installed in this \
+                 cluster (`natop crds | kubectl apply -f -`)"
+            ));
+        }
+        Err(kube::Error::Api(status)) => {
+            return Err(format!(
+                "cannot list {plural} {place}: {} {}: {}",
+                status.code, status.reason, status.message
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot list {plural} {place}: {}",
+                super::run::chain(&e)
+            ));
+        }
+    };
+    Ok(decode::<K>(listed))
+}
+
+/// `listed` decoded as `K`; what does not decode, as not-Ready lines saying why.
+fn decode<K>(listed: Vec<DynamicObject>) -> (Vec<K>, Vec<ObjectStatus>)
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned,
+{
+    let mut typed = Vec::new();
+    let mut unreadable = Vec::new();
+    for object in listed {
+        let decoded = serde_json::to_value(&object).and_then(serde_json::from_value::<K>);
+        match decoded {
+            Ok(k) => typed.push(k),
+            Err(e) => unreadable.push(ObjectStatus {
+                kind: K::kind(&()).to_string(),
+                namespace: object.metadata.namespace.clone().unwrap_or_default(),
+                name: object.metadata.name.clone().unwrap_or_default(),
+                id: None,
+                ready: "False".to_string(),
+                reason: Some("InvalidObject".to_string()),
+                message: Some(format!("does not decode as a {}: {e}", K::kind(&()))),
+                stale: false,
+            }),
+        }
     }
+    (typed, unreadable)
 }
 
 /// Lists every kind `natop status` shows.
@@ -814,12 +866,21 @@ pub async fn fetch(client: &Client, scope: &Scope) -> Result<Objects, String> {
         list::<BandwidthPackage>(client, scope),
         list::<Ipv6InternetBandwidth>(client, scope),
     )?;
+    let unreadable = [
+        gateways.1,
+        forward_entries.1,
+        snat_entries.1,
+        packages.1,
+        ipv6_bandwidths.1,
+    ]
+    .concat();
     Ok(Objects {
-        gateways,
-        forward_entries,
-        snat_entries,
-        packages,
-        ipv6_bandwidths,
+        gateways: gateways.0,
+        forward_entries: forward_entries.0,
+        snat_entries: snat_entries.0,
+        packages: packages.0,
+        ipv6_bandwidths: ipv6_bandwidths.0,
+        unreadable,
     })
 }
 
@@ -1046,6 +1107,7 @@ mod tests {
     /// is missing.
     fn fixture() -> Objects {
         Objects {
+            unreadable: Vec::new(),
             gateways: vec![
                 gateway("a", "gw2", "ngw-2", "ftb-2", "stb-2", ok()),
                 gateway("a", "gw", "ngw-1", "ftb-1", "stb-1", ok()),
@@ -1283,6 +1345,7 @@ mod tests {
 
     fn small() -> Objects {
         Objects {
+            unreadable: Vec::new(),
             gateways: vec![gateway("a", "gw", "ngw-1", "ftb-1", "stb-1", ok())],
             forward_entries: vec![
                 forward(
@@ -1497,5 +1560,40 @@ Objects whose gateway object is missing
         let o = object_status(&g);
         assert!(o.stale && !o.is_ready());
         assert_eq!((o.reason, o.message), (None, None));
+    }
+
+    #[test]
+    fn an_object_that_does_not_decode_is_shown_not_ready_and_hides_nothing() {
+        let good = serde_json::from_value::<DynamicObject>(json!({
+            "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+            "metadata": {"name": "gw", "namespace": "a"},
+            "spec": {"vpcId": "vpc-1", "vSwitchId": "vsw-1"}
+        }))
+        .expect("good");
+        let bad = serde_json::from_value::<DynamicObject>(json!({
+            "apiVersion": "natop.dev/v1alpha1", "kind": "NatGateway",
+            "metadata": {"name": "huge", "namespace": "a"},
+            "spec": {"vpcId": "vpc-1", "vSwitchId": "vsw-1", "specification": "Huge"}
+        }))
+        .expect("bad");
+        let (typed, unreadable) = decode::<NatGateway>(vec![good, bad]);
+        assert_eq!(typed.len(), 1);
+        assert_eq!(unreadable.len(), 1);
+        let shown = &unreadable[0];
+        assert_eq!(
+            (shown.name.as_str(), shown.ready.as_str()),
+            ("huge", "False")
+        );
+        assert_eq!(shown.reason.as_deref(), Some("InvalidObject"));
+        assert!(shown.message.as_deref().is_some_and(|m| m.contains("Huge")));
+        let objects = Objects {
+            unreadable,
+            ..small()
+        };
+        let status = build(&objects, &Scope::Namespace("a".into()), None);
+        assert!(!status.all_ready);
+        let text = render(&status, false);
+        assert!(text.contains("Objects natop cannot read"), "{text}");
+        assert!(text.contains("NatGateway a/huge"), "{text}");
     }
 }
