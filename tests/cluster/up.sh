@@ -228,8 +228,16 @@ start() {
 	shift
 	[[ -f $LOGS/$name.log ]] && mv -f "$LOGS/$name.log" "$LOGS/$name.log.prev"
 	setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
-	local pid=$!
+	local pid=$! i
 	printf '%s %s\n' "$name" "$pid" >>"$PIDS_FILE"
+	# Until the fork has become NAME (through setsid's exec) the process
+	# shows another name, which the checks below would take for NAME having
+	# exited: wait for the exec (or the process's end, which they report).
+	for ((i = 0; i < 100; i++)); do
+		pid_alive "$pid" "$(basename "$1")" && break
+		[[ -e /proc/$pid ]] || break
+		sleep 0.05
+	done
 	log "started $name (pid $pid) — log: $LOGS/$name.log"
 }
 
